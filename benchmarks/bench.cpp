@@ -1,0 +1,102 @@
+// wavecast-bench: generator throughput as JSON lines, one per (backend, shape, batch).
+// Each figure is the median of --repeats timed runs of --seconds of audio per lane, after one
+// untimed warm-up run, on random weights (throughput does not depend on the weights' values).
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "backend.h"
+#include "frame_features.h"
+
+namespace {
+
+double time_run(wavecast::Generator& g, int frames_per_call, int calls, const std::vector<float>& features,
+                const std::vector<float>& temperature, std::vector<float>& out) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int c = 0; c < calls; ++c) g.generate(features.data(), temperature.data(), frames_per_call, out.data());
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string split_first_line(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return "";
+    char buf[512];
+    std::string r;
+    while (std::fgets(buf, sizeof buf, f))
+        if (std::string(buf).rfind("model name", 0) == 0) {
+            r = buf;
+            r = r.substr(r.find(':') + 2);
+            r.erase(r.find_last_not_of("\n") + 1);
+            break;
+        }
+    std::fclose(f);
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"wavecast-bench: generator throughput, JSON lines on stdout"};
+    std::string backend = "cpu";
+    std::vector<std::string> shapes{"small", "medium"};
+    std::vector<int> batches{1, 8};
+    double seconds = 0.5;
+    int repeats = 3;
+    app.add_option("--backend", backend, "cpu, cuda or auto");
+    app.add_option("--shapes", shapes, "model shapes (tiny, small, medium)");
+    app.add_option("--batches", batches, "lane counts");
+    app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
+    app.add_option("--repeats", repeats, "timed runs; the median is reported");
+    CLI11_PARSE(app, argc, argv);
+
+    std::string why;
+    const auto devices = wavecast::cuda_devices(&why);
+    const std::string cpu = split_first_line("/proc/cpuinfo");
+    for (const auto& shape_name : shapes) {
+        auto spec = wavecast::named_shape(shape_name);
+        auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(spec, 7));
+        for (int batch : batches) {
+            auto choice = wavecast::make_generator(backend, model, batch, 1234);
+            auto& g = *choice.generator;
+            const int frames_per_call = 4;
+            const int hop = spec.frame_hop;
+            const int calls = std::max(1, static_cast<int>(seconds * spec.sample_rate / (frames_per_call * hop)));
+            std::vector<float> features(static_cast<size_t>(frames_per_call) * batch * spec.cond_features, 0.0f);
+            for (int f = 0; f < frames_per_call; ++f)
+                for (int b = 0; b < batch; ++b)
+                    wavecast::add_note(&features[(static_cast<size_t>(f) * batch + b) * spec.cond_features], 48 + 7 * b, 100, f == 0, 0.01f * f);
+            std::vector<float> temperature(static_cast<size_t>(batch), 1.0f);
+            std::vector<float> out(static_cast<size_t>(batch) * frames_per_call * hop);
+            time_run(g, frames_per_call, std::max(1, calls / 4), features, temperature, out);  // warm-up
+            std::vector<double> times;
+            for (int r = 0; r < repeats; ++r) times.push_back(time_run(g, frames_per_call, calls, features, temperature, out));
+            std::sort(times.begin(), times.end());
+            const double t = times[times.size() / 2];
+            const double per_lane = static_cast<double>(calls) * frames_per_call * hop / t;
+            nlohmann::json line{{"stage", "generator"},
+                                {"backend", g.backend()},
+                                {"model", spec.shape_name()},
+                                {"residual_channels", spec.residual_channels},
+                                {"skip_channels", spec.skip_channels},
+                                {"audio_classes", spec.audio_classes},
+                                {"layers", spec.layers},
+                                {"batch", batch},
+                                {"model_rate", spec.sample_rate},
+                                {"samples_per_s_per_lane", per_lane},
+                                {"samples_per_s_total", per_lane * batch},
+                                {"rtf_per_lane", per_lane / spec.sample_rate},
+                                {"repeats", repeats},
+                                {"threads", 1},
+                                {"cpu", cpu},
+                                {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
+            std::printf("%s\n", line.dump().c_str());
+            std::fflush(stdout);
+        }
+    }
+    return 0;
+}

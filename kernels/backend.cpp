@@ -1,0 +1,34 @@
+#include "backend.h"
+
+#include <stdexcept>
+
+namespace wavecast {
+
+#if !defined(WAVECAST_HAVE_CUDA)
+std::vector<CudaDevice> cuda_devices(std::string* why) {
+    if (why) *why = "this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)";
+    return {};
+}
+#endif
+
+BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
+    if (request != "auto" && request != "cpu" && request != "cuda")
+        throw std::runtime_error("unknown backend '" + request + "' (auto, cpu or cuda)");
+    BackendChoice c;
+    if (request == "cpu") {
+        c.note = "backend cpu (requested)";
+    } else {
+        std::string why;
+        const auto devices = cuda_devices(&why);
+        // The CUDA generation loop is not written yet: a present device is reported, not used.
+        const std::string cuda_state = devices.empty()
+            ? "no CUDA device (" + why + ")"
+            : "CUDA device " + devices[0].name + " present, but this build has no CUDA generator yet";
+        if (request == "cuda") throw std::runtime_error("backend cuda unavailable: " + cuda_state);
+        c.note = "backend cpu (auto: " + cuda_state + ")";
+    }
+    c.generator = make_cpu_generator(std::move(model), lanes, seed);
+    return c;
+}
+
+}  // namespace wavecast

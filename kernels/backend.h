@@ -1,0 +1,32 @@
+// Which backend runs the generator: "cpu", "cuda", or "auto" (CUDA when a device is present).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "generator.h"
+
+namespace wavecast {
+
+struct CudaDevice {
+    int index = 0;
+    std::string name;
+    int sm_count = 0;
+    int cc_major = 0, cc_minor = 0;
+    size_t memory_bytes = 0;
+};
+
+// The devices the CUDA runtime reports. Empty when this build has no CUDA, or when no driver or
+// device answers; `why` (if given) then says which.
+std::vector<CudaDevice> cuda_devices(std::string* why = nullptr);
+
+struct BackendChoice {
+    std::unique_ptr<Generator> generator;
+    std::string note;  // one line for the log: what was found and why this backend was chosen
+};
+
+// Throws std::runtime_error when the request cannot be met (e.g. "cuda" with no device).
+BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed);
+
+}  // namespace wavecast

@@ -1,0 +1,63 @@
+#include "conditioning_cpu.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "vec.h"
+
+namespace wavecast {
+
+ConditioningCpu::ConditioningCpu(const Model& model, int lanes)
+    : spec_(model.spec), w_(model.weights), lanes_(lanes), in_(spec_.cond_features + spec_.instrument_dim) {
+    const int H = spec_.cond_hidden;
+    embed_.assign(static_cast<size_t>(lanes) * spec_.instrument_dim, 0.0f);
+    hist_.assign(static_cast<size_t>(lanes) * 3 * in_, 0.0f);
+    hidden_.assign(static_cast<size_t>(lanes) * H, 0.0f);
+    std::vector<float> regrouped(static_cast<size_t>(H) * 3 * in_);
+    for (int h = 0; h < H; ++h)
+        for (int i = 0; i < in_; ++i)
+            for (int k = 0; k < 3; ++k)
+                regrouped[(static_cast<size_t>(h) * 3 + k) * in_ + i] = w_.cond_conv_w[(static_cast<size_t>(h) * in_ + i) * 3 + k];
+    conv_ = vec::Packed(regrouped.data(), H, 3 * in_);
+    proj_ = vec::Packed(w_.cond_proj_w.data(), spec_.cond_channels(), H);
+    std::vector<float> first(spec_.instruments.size(), 0.0f);
+    std::vector<float> all;
+    for (int b = 0; b < lanes; ++b) {
+        std::fill(first.begin(), first.end(), 0.0f);
+        first[static_cast<size_t>(b) % first.size()] = 1.0f;
+        all.insert(all.end(), first.begin(), first.end());
+    }
+    set_instruments(all.data());
+}
+
+void ConditioningCpu::set_instruments(const float* weights) {
+    const int E = spec_.instrument_dim, N = static_cast<int>(spec_.instruments.size());
+    for (int b = 0; b < lanes_; ++b) {
+        float* e = &embed_[static_cast<size_t>(b) * E];
+        std::fill(e, e + E, 0.0f);
+        for (int n = 0; n < N; ++n) {
+            const float wgt = weights[static_cast<size_t>(b) * N + n];
+            if (wgt == 0.0f) continue;
+            for (int j = 0; j < E; ++j) e[j] += wgt * w_.instrument_embed[static_cast<size_t>(n) * E + j];
+        }
+    }
+}
+
+void ConditioningCpu::run(const float* features, int frames, float* out) {
+    const int F = spec_.cond_features, E = spec_.instrument_dim, H = spec_.cond_hidden, C = channels();
+    for (int f = 0; f < frames; ++f) {
+        for (int b = 0; b < lanes_; ++b) {
+            float* h = &hist_[static_cast<size_t>(b) * 3 * in_];
+            std::memmove(h, h + in_, sizeof(float) * 2 * in_);  // k-1 -> k-2, k -> k-1
+            float* now = h + 2 * in_;
+            std::memcpy(now, features + (static_cast<size_t>(f) * lanes_ + b) * F, sizeof(float) * F);
+            std::memcpy(now + F, &embed_[static_cast<size_t>(b) * E], sizeof(float) * E);
+        }
+        vec::gemm(conv_, w_.cond_conv_b.data(), hist_.data(), 3 * in_, lanes_, hidden_.data(), H, false);
+        for (auto& v : hidden_) v = vec::tanh_approx(v);
+        vec::gemm(proj_, w_.cond_proj_b.data(), hidden_.data(), H, lanes_, out + static_cast<size_t>(f) * lanes_ * C, C,
+                  false);
+    }
+}
+
+}  // namespace wavecast

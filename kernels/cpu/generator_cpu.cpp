@@ -1,0 +1,193 @@
+// The CPU reference generator. Per sample and lane: embed the previous class; per layer, the
+// kernel-2 dilated conv over (x[t-d], x[t]) read from a dilation queue (nothing in the past is
+// recomputed), plus the interpolated conditioning, gated tanh * sigmoid, skip and residual 1x1s;
+// then ReLU -> 1x1 -> ReLU -> 1x1 -> softmax at a temperature, sampled with Philox(seed, lane, t).
+// Lanes are the inner loop of every product so that a weight row read once serves all of them.
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "../generator.h"
+#include "../mulaw.h"
+#include "../philox.h"
+#include "conditioning_cpu.h"
+#include "vec.h"
+
+namespace wavecast {
+namespace {
+
+class GeneratorCpu final : public Generator {
+public:
+    GeneratorCpu(std::shared_ptr<const Model> model, int lanes, uint64_t seed)
+        : model_(std::move(model)), s_(model_->spec), w_(model_->weights), lanes_(lanes), seed_(seed),
+          cond_(*model_, lanes) {
+        if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
+        const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
+        queue_off_.resize(static_cast<size_t>(s_.layers));
+        size_t q = 0;
+        std::vector<float> conv(static_cast<size_t>(2 * R) * 2 * R);
+        for (int l = 0; l < s_.layers; ++l) {
+            // [2R, R, 2] -> rows of [tap0 (R) | tap1 (R)], matching the input [x[t-d] | x[t]].
+            const auto& lw = w_.layers[static_cast<size_t>(l)];
+            for (int o = 0; o < 2 * R; ++o)
+                for (int i = 0; i < R; ++i)
+                    for (int k = 0; k < 2; ++k)
+                        conv[static_cast<size_t>(o) * 2 * R + k * R + i] = lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + k];
+            conv_.emplace_back(conv.data(), 2 * R, 2 * R);
+            res_.emplace_back(lw.res_w.data(), R, R);
+            skip_w_.emplace_back(lw.skip_w.data(), S, R);
+            queue_off_[static_cast<size_t>(l)] = q;
+            q += static_cast<size_t>(s_.dilation(l)) * lanes * R;
+        }
+        queue_.assign(q, 0.0f);
+        skip_bias_.assign(static_cast<size_t>(S), 0.0f);
+        for (const auto& lw : w_.layers)
+            for (int o = 0; o < S; ++o) skip_bias_[o] += lw.skip_b[o];
+        for (int c = 0; c < A; ++c) decode_.push_back(mulaw_decode(c, A));
+        out1_ = vec::Packed(w_.out1_w.data(), A, S);
+        out2_ = vec::Packed(w_.out2_w.data(), A, A);
+
+        prev_.assign(static_cast<size_t>(lanes), A / 2);  // mu-law class of silence
+        cond_base_.assign(static_cast<size_t>(lanes) * C, 0.0f);
+        cond_step_.assign(static_cast<size_t>(lanes) * C, 0.0f);
+        cond_last_.assign(static_cast<size_t>(lanes) * C, 0.0f);
+        x_.resize(static_cast<size_t>(lanes) * R);
+        in_.resize(static_cast<size_t>(lanes) * 2 * R);
+        pre_.resize(static_cast<size_t>(lanes) * 2 * R);
+        act_.resize(static_cast<size_t>(lanes) * R);
+        skip_.resize(static_cast<size_t>(lanes) * S);
+        h1_.resize(static_cast<size_t>(lanes) * A);
+        logits_.resize(static_cast<size_t>(lanes) * A);
+    }
+
+    const ModelSpec& spec() const override { return s_; }
+    int lanes() const override { return lanes_; }
+    std::string backend() const override { return "cpu"; }
+    uint64_t position() const override { return pos_; }
+    void set_instruments(const float* weights) override { cond_.set_instruments(weights); }
+
+    void generate(const float* features, const float* temperature, int frames, float* out) override {
+        const int C = s_.cond_channels(), hop = s_.frame_hop;
+        const size_t per_lane = static_cast<size_t>(frames) * hop;
+        cond_frames_.resize(static_cast<size_t>(frames) * lanes_ * C);
+        cond_.run(features, frames, cond_frames_.data());
+        for (int f = 0; f < frames; ++f) {
+            // Within frame k the conditioning moves linearly from C[k-1] to C[k] (reached on its
+            // last sample): causal, so a stream never needs frames beyond the one it renders.
+            for (int b = 0; b < lanes_; ++b) {
+                const float* now = &cond_frames_[(static_cast<size_t>(f) * lanes_ + b) * C];
+                float* last = &cond_last_[static_cast<size_t>(b) * C];
+                float* base = &cond_base_[static_cast<size_t>(b) * C];
+                float* step = &cond_step_[static_cast<size_t>(b) * C];
+                for (int c = 0; c < C; ++c) {
+                    base[c] = last[c] + w_.layers[static_cast<size_t>(c / (2 * s_.residual_channels))]
+                                            .conv_b[static_cast<size_t>(c % (2 * s_.residual_channels))];
+                    step[c] = now[c] - last[c];
+                    last[c] = now[c];
+                }
+            }
+            for (int i = 0; i < hop; ++i) {
+                step_sample(static_cast<float>(i + 1) / static_cast<float>(hop), temperature);
+                for (int b = 0; b < lanes_; ++b)
+                    out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * hop + i] =
+                        decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
+            }
+        }
+    }
+
+private:
+    void step_sample(float frac, const float* temperature) {
+        const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
+        const int B = lanes_;
+        for (int b = 0; b < B; ++b) {
+            std::memcpy(&x_[static_cast<size_t>(b) * R], &w_.embed[static_cast<size_t>(prev_[b]) * R], sizeof(float) * R);
+            std::memcpy(&skip_[static_cast<size_t>(b) * S], skip_bias_.data(), sizeof(float) * S);
+        }
+        for (int l = 0; l < s_.layers; ++l) {
+            const auto& lw = w_.layers[static_cast<size_t>(l)];
+            const int d = s_.dilation(l);
+            const size_t slot = static_cast<size_t>(pos_ & static_cast<uint64_t>(d - 1));
+            for (int b = 0; b < B; ++b) {
+                float* q = &queue_[queue_off_[static_cast<size_t>(l)] + (static_cast<size_t>(b) * d + slot) * R];
+                float* in = &in_[static_cast<size_t>(b) * 2 * R];
+                const float* x = &x_[static_cast<size_t>(b) * R];
+                std::memcpy(in, q, sizeof(float) * R);  // x[t - d]
+                std::memcpy(in + R, x, sizeof(float) * R);
+                std::memcpy(q, x, sizeof(float) * R);  // becomes x[t - d] for sample t + d
+            }
+            for (int b = 0; b < B; ++b) {
+                const size_t c = static_cast<size_t>(b) * C + static_cast<size_t>(l) * 2 * R;
+                float* p = &pre_[static_cast<size_t>(b) * 2 * R];
+#pragma omp simd
+                for (int o = 0; o < 2 * R; ++o) p[o] = cond_base_[c + o] + frac * cond_step_[c + o];
+            }
+            vec::gemm(conv_[static_cast<size_t>(l)], nullptr, in_.data(), 2 * R, B, pre_.data(), 2 * R, true);
+            for (int b = 0; b < B; ++b) {
+                const float* p = &pre_[static_cast<size_t>(b) * 2 * R];
+                float* a = &act_[static_cast<size_t>(b) * R];
+#pragma omp simd
+                for (int i = 0; i < R; ++i) a[i] = vec::tanh_approx(p[i]) * vec::sigmoid(p[R + i]);
+            }
+            vec::gemm(skip_w_[static_cast<size_t>(l)], nullptr, act_.data(), R, B, skip_.data(), S, true);
+            if (l + 1 == s_.layers) break;  // the last layer's residual output feeds nothing
+            vec::gemm(res_[static_cast<size_t>(l)], lw.res_b.data(), act_.data(), R, B, x_.data(), R, true);
+        }
+        for (auto& v : skip_) v = std::max(v, 0.0f);
+        vec::gemm(out1_, w_.out1_b.data(), skip_.data(), S, B, h1_.data(), A, false);
+        for (auto& v : h1_) v = std::max(v, 0.0f);
+        vec::gemm(out2_, w_.out2_b.data(), h1_.data(), A, B, logits_.data(), A, false);
+        for (int b = 0; b < B; ++b)
+            prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * A], temperature[b], static_cast<uint32_t>(b));
+        ++pos_;
+    }
+
+    // Inverse-CDF draw from softmax(logits / T) with the uniform Philox(seed, lane, t) gives.
+    int sample(float* logits, float temperature, uint32_t lane) const {
+        const int A = s_.audio_classes;
+        int best = 0;
+        for (int i = 1; i < A; ++i)
+            if (logits[i] > logits[best]) best = i;
+        if (!(temperature > 0.0f)) return best;
+        const float m = logits[best], inv_t = 1.0f / temperature;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < A; ++i) {
+            logits[i] = vec::exp_approx((logits[i] - m) * inv_t);
+            sum += logits[i];
+        }
+        const float u = philox_uniform(seed_, lane, pos_) * sum;
+        float acc = 0.0f;
+        for (int i = 0; i < A; ++i) {
+            acc += logits[i];
+            if (u < acc) return i;
+        }
+        return best;  // u * sum rounded to the very top of the cumulative sum
+    }
+
+    std::shared_ptr<const Model> model_;
+    const ModelSpec& s_;
+    const Weights& w_;
+    const int lanes_;
+    const uint64_t seed_;
+    uint64_t pos_ = 0;
+    ConditioningCpu cond_;
+
+    std::vector<vec::Packed> conv_, res_, skip_w_;  // per layer; conv rows are [tap0 | tap1]
+    vec::Packed out1_, out2_;
+    std::vector<size_t> queue_off_;  // per layer, into queue_
+    std::vector<float> queue_;       // per layer [lanes][d][R]
+    std::vector<float> skip_bias_;   // sum over layers of skip biases
+    std::vector<float> decode_;      // class -> sample
+    std::vector<int> prev_;
+    std::vector<float> cond_frames_, cond_base_, cond_step_, cond_last_;
+    std::vector<float> x_, in_, pre_, act_, skip_, h1_, logits_;
+};
+
+}  // namespace
+
+std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
+    return std::make_unique<GeneratorCpu>(std::move(model), lanes, seed);
+}
+
+}  // namespace wavecast

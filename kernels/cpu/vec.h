@@ -1,0 +1,106 @@
+// Loops the compiler turns into SIMD code (omp simd with -fopenmp-simd), kept plain so that they
+// read as the definition of the arithmetic. exp_approx replaces libm's expf, which does not
+// vectorise: it is evaluated per lane-sample thousands of times and dominated the profile.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <vector>
+
+namespace wavecast::vec {
+
+inline float dot(const float* __restrict a, const float* __restrict b, int n) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+// A weight matrix W [rows, cols] stored transposed and padded, Wt[i][o] with a row stride that is
+// a multiple of kTile, so a product walks the inputs in order and updates a tile of outputs at
+// once from contiguous loads: no horizontal sums, and a weight read once serves up to four lanes.
+// With one or two lanes a tile is widened so that several independent FMA chains hide latency.
+inline constexpr int kTile = 64;
+
+struct Packed {
+    int rows = 0, cols = 0, stride = 0;
+    std::vector<float> t;  // [cols][stride], zero beyond rows
+
+    Packed() = default;
+    Packed(const float* W, int rows_, int cols_) : rows(rows_), cols(cols_), stride((rows_ + kTile - 1) / kTile * kTile) {
+        t.assign(static_cast<size_t>(cols) * stride, 0.0f);
+        for (int o = 0; o < rows; ++o)
+            for (int i = 0; i < cols; ++i) t[static_cast<size_t>(i) * stride + o] = W[static_cast<size_t>(o) * cols + i];
+    }
+};
+
+template <int NB, int WIDTH>
+inline void gemm_tile(const Packed& W, int o0, const float* __restrict bias, const float* __restrict X, int ldx,
+                      float* __restrict Y, int ldy, bool accumulate) {
+    float acc[NB][WIDTH] = {};
+    const float* __restrict wt = W.t.data() + o0;
+    for (int i = 0; i < W.cols; ++i) {
+        const float* __restrict w = wt + static_cast<size_t>(i) * W.stride;
+        for (int b = 0; b < NB; ++b) {
+            const float xv = X[static_cast<size_t>(b) * ldx + i];
+#pragma omp simd
+            for (int k = 0; k < WIDTH; ++k) acc[b][k] += w[k] * xv;
+        }
+    }
+    const int n = W.rows - o0 < WIDTH ? W.rows - o0 : WIDTH;
+    for (int b = 0; b < NB; ++b) {
+        float* y = Y + static_cast<size_t>(b) * ldy + o0;
+        for (int k = 0; k < n; ++k) y[k] = (accumulate ? y[k] : 0.0f) + (bias ? bias[o0 + k] : 0.0f) + acc[b][k];
+    }
+}
+
+// Y[b][o] = (accumulate ? Y[b][o] : 0) + bias[o] + sum_i W[o][i] X[b][i], the sum taken in order
+// of i, for B lanes: X [B][ldx], Y [B][ldy]; bias may be null.
+inline void gemm(const Packed& W, const float* bias, const float* X, int ldx, int B, float* Y, int ldy,
+                 bool accumulate) {
+    for (int b = 0; b < B; b += 4) {
+        const float* x = X + static_cast<size_t>(b) * ldx;
+        float* y = Y + static_cast<size_t>(b) * ldy;
+        switch (B - b < 4 ? B - b : 4) {
+            case 1:
+                for (int o = 0; o < W.rows; o += 64) gemm_tile<1, 64>(W, o, bias, x, ldx, y, ldy, accumulate);
+                break;
+            case 2:
+                for (int o = 0; o < W.rows; o += 32) gemm_tile<2, 32>(W, o, bias, x, ldx, y, ldy, accumulate);
+                break;
+            case 3:
+                for (int o = 0; o < W.rows; o += 16) gemm_tile<3, 16>(W, o, bias, x, ldx, y, ldy, accumulate);
+                break;
+            default:
+                for (int o = 0; o < W.rows; o += 16) gemm_tile<4, 16>(W, o, bias, x, ldx, y, ldy, accumulate);
+                break;
+        }
+    }
+}
+
+// e^x to about 2 ulp for x in [-87, 88] (clamped outside): x = k ln2 + r with |r| <= ln2/2, e^r
+// by its degree-6 Taylor polynomial, 2^k put into the exponent bits. Branch-free so it vectorises.
+#pragma omp declare simd
+inline float exp_approx(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    // 1.5 * 2^23 rounds to the nearest integer in the default rounding mode, without a libm call.
+    const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const float r = (x - k * 0.693145751953125f) - k * 1.42860682030941723e-6f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
+    return p * std::bit_cast<float>(bits);
+}
+
+#pragma omp declare simd
+inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+
+#pragma omp declare simd
+inline float tanh_approx(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
+
+}  // namespace wavecast::vec

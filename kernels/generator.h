@@ -1,0 +1,38 @@
+// The generator stage: B lanes of the autoregressive network advanced together, frame by frame.
+// The engine sees only this interface; cpu/ holds the reference, cuda/ (later) the fast path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model.h"
+
+namespace wavecast {
+
+class Generator {
+public:
+    virtual ~Generator() = default;
+
+    virtual const ModelSpec& spec() const = 0;
+    virtual int lanes() const = 0;
+    virtual std::string backend() const = 0;
+
+    // Each lane's instrument as weights over the model's instrument table, [lanes][N]; a blend
+    // of several entries morphs the timbre. Takes effect from the next frame.
+    virtual void set_instruments(const float* weights) = 0;
+
+    // Advances every lane by `frames` frames (frames * frame_hop samples).
+    //   features:    [frames][lanes][cond_features], the notes-v1 layout of frame_features.h
+    //   temperature: [lanes], >= 0; 0 picks the most likely class
+    //   out:         [lanes][frames * frame_hop] samples in [-1, 1]
+    virtual void generate(const float* features, const float* temperature, int frames, float* out) = 0;
+
+    // Samples generated per lane since construction (the Philox sample index of the next one).
+    virtual uint64_t position() const = 0;
+};
+
+// The CPU reference: the definition every other backend is tested against.
+std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed);
+
+}  // namespace wavecast

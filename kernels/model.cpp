@@ -1,0 +1,241 @@
+#include "model.h"
+
+#include <cmath>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <stdexcept>
+
+#include "frame_features.h"
+
+namespace wavecast {
+namespace {
+
+using json = nlohmann::json;
+
+// Calls fn(name, shape, storage) for every tensor of the architecture, in one fixed order. The
+// single list both the loader and the writer use, so they cannot disagree on names or shapes.
+void for_each_tensor(const ModelSpec& s, Weights& w,
+                     const std::function<void(const std::string&, std::vector<int64_t>, std::vector<float>&)>& fn) {
+    const int64_t R = s.residual_channels, S = s.skip_channels, A = s.audio_classes, H = s.cond_hidden;
+    const int64_t F = s.cond_features, E = s.instrument_dim, N = static_cast<int64_t>(s.instruments.size());
+    fn("embed", {A, R}, w.embed);
+    fn("instrument_embed", {N, E}, w.instrument_embed);
+    fn("cond.conv.weight", {H, F + E, 3}, w.cond_conv_w);
+    fn("cond.conv.bias", {H}, w.cond_conv_b);
+    fn("cond.proj.weight", {s.cond_channels(), H}, w.cond_proj_w);
+    fn("cond.proj.bias", {s.cond_channels()}, w.cond_proj_b);
+    w.layers.resize(static_cast<size_t>(s.layers));
+    for (int l = 0; l < s.layers; ++l) {
+        const std::string p = "layers." + std::to_string(l) + ".";
+        auto& lw = w.layers[static_cast<size_t>(l)];
+        fn(p + "conv.weight", {2 * R, R, 2}, lw.conv_w);
+        fn(p + "conv.bias", {2 * R}, lw.conv_b);
+        fn(p + "res.weight", {R, R}, lw.res_w);
+        fn(p + "res.bias", {R}, lw.res_b);
+        fn(p + "skip.weight", {S, R}, lw.skip_w);
+        fn(p + "skip.bias", {S}, lw.skip_b);
+    }
+    fn("out1.weight", {A, S}, w.out1_w);
+    fn("out1.bias", {A}, w.out1_b);
+    fn("out2.weight", {A, A}, w.out2_w);
+    fn("out2.bias", {A}, w.out2_b);
+}
+
+json spec_to_json(const ModelSpec& s) {
+    json inst = json::array();
+    for (const auto& i : s.instruments) inst.push_back({{"name", i.name}, {"program", i.program}, {"drums", i.drums}});
+    return {{"architecture", kArchitecture},
+            {"residual_channels", s.residual_channels},
+            {"skip_channels", s.skip_channels},
+            {"audio_classes", s.audio_classes},
+            {"layers", s.layers},
+            {"dilation_cycle", s.dilation_cycle},
+            {"sample_rate", s.sample_rate},
+            {"frame_hop", s.frame_hop},
+            {"cond_features", s.cond_features},
+            {"cond_hidden", s.cond_hidden},
+            {"instrument_dim", s.instrument_dim},
+            {"output", s.output},
+            {"feature_layout", s.feature_layout},
+            {"instruments", inst},
+            {"weights", s.random_weights ? "random" : "trained"},
+            {"provenance", json::parse(s.provenance)}};
+}
+
+ModelSpec spec_from_json(const json& j, const std::string& where) {
+    auto fail = [&](const std::string& why) { return ModelError(where + ": " + why); };
+    if (!j.is_object()) throw fail("metadata 'wavecast' is not a JSON object");
+    if (!j.contains("architecture") || !j["architecture"].is_string())
+        throw fail("metadata names no architecture");
+    if (j["architecture"] != kArchitecture)
+        throw fail("unknown architecture '" + j["architecture"].get<std::string>() + "' (this engine runs " +
+                   kArchitecture + ")");
+    auto get_int = [&](const char* key) {
+        if (!j.contains(key) || !j[key].is_number_integer()) throw fail(std::string("metadata lacks integer '") + key + "'");
+        return j[key].get<int>();
+    };
+    auto get_str = [&](const char* key) {
+        if (!j.contains(key) || !j[key].is_string()) throw fail(std::string("metadata lacks string '") + key + "'");
+        return j[key].get<std::string>();
+    };
+    ModelSpec s;
+    s.residual_channels = get_int("residual_channels");
+    s.skip_channels = get_int("skip_channels");
+    s.audio_classes = get_int("audio_classes");
+    s.layers = get_int("layers");
+    s.dilation_cycle = get_int("dilation_cycle");
+    s.sample_rate = get_int("sample_rate");
+    s.frame_hop = get_int("frame_hop");
+    s.cond_features = get_int("cond_features");
+    s.cond_hidden = get_int("cond_hidden");
+    s.instrument_dim = get_int("instrument_dim");
+    s.output = get_str("output");
+    s.feature_layout = get_str("feature_layout");
+    const std::string weights = get_str("weights");
+    if (weights != "random" && weights != "trained") throw fail("metadata 'weights' must be \"random\" or \"trained\"");
+    s.random_weights = weights == "random";
+    if (!j.contains("instruments") || !j["instruments"].is_array()) throw fail("metadata lacks the instrument table");
+    for (const auto& i : j["instruments"]) {
+        if (!i.is_object() || !i.contains("name") || !i["name"].is_string() || !i.contains("program") ||
+            !i["program"].is_number_integer())
+            throw fail("instrument table entry lacks name or program");
+        s.instruments.push_back({i["name"].get<std::string>(), i["program"].get<int>(),
+                                 i.contains("drums") && i["drums"].is_boolean() && i["drums"].get<bool>()});
+    }
+    s.provenance = j.contains("provenance") ? j["provenance"].dump() : "{}";
+    validate_spec(s, where);
+    return s;
+}
+
+}  // namespace
+
+std::string ModelSpec::shape_name() const {
+    return "R" + std::to_string(residual_channels) + "-S" + std::to_string(skip_channels) + "-A" +
+           std::to_string(audio_classes) + "-L" + std::to_string(layers);
+}
+
+void validate_spec(const ModelSpec& s, const std::string& where) {
+    auto check = [&](bool ok, const std::string& why) {
+        if (!ok) throw ModelError(where + ": " + why);
+    };
+    check(s.residual_channels >= 1 && s.residual_channels <= 1024, "residual_channels must be 1..1024");
+    check(s.skip_channels >= 1 && s.skip_channels <= 4096, "skip_channels must be 1..4096");
+    check(s.output == "mulaw", "unsupported output kind '" + s.output + "' (this engine runs \"mulaw\")");
+    check(s.audio_classes >= 2 && s.audio_classes <= 65536, "audio_classes must be 2..65536");
+    check(s.layers >= 1 && s.layers <= 64, "layers must be 1..64");
+    check(s.dilation_cycle >= 1 && s.dilation_cycle <= 16, "dilation_cycle must be 1..16");
+    check(s.sample_rate >= 4000 && s.sample_rate <= 192000, "sample_rate must be 4000..192000");
+    check(s.frame_hop >= 1 && s.frame_hop <= s.sample_rate, "frame_hop must be 1..sample_rate");
+    check(s.feature_layout == kFeatureLayout,
+          "unknown feature_layout '" + s.feature_layout + "' (this engine writes " + kFeatureLayout + ")");
+    check(s.cond_features == kFrameFeatures,
+          "cond_features is " + std::to_string(s.cond_features) + ", the " + kFeatureLayout + " layout has " +
+              std::to_string(kFrameFeatures));
+    check(s.cond_hidden >= 1 && s.cond_hidden <= 4096, "cond_hidden must be 1..4096");
+    check(s.instrument_dim >= 1 && s.instrument_dim <= 1024, "instrument_dim must be 1..1024");
+    check(!s.instruments.empty(), "the instrument table is empty");
+    for (const auto& i : s.instruments) check(i.program >= 0 && i.program <= 127, "instrument '" + i.name + "' has a GM program outside 0..127");
+    try {
+        check(json::parse(s.provenance).is_object(), "provenance is not a JSON object");
+    } catch (const json::exception&) {
+        check(false, "provenance is not valid JSON");
+    }
+}
+
+Model load_model(const std::string& path) {
+    SafetensorsFile file = read_safetensors(path);
+    const auto meta = file.metadata.find("wavecast");
+    if (meta == file.metadata.end())
+        throw ModelError(path + ": no 'wavecast' entry in __metadata__: not a wavecast model (unknown architecture)");
+    json j;
+    try {
+        j = json::parse(meta->second);
+    } catch (const json::exception& e) {
+        throw ModelError(path + ": metadata 'wavecast' is not valid JSON: " + e.what());
+    }
+    Model m;
+    m.path = path;
+    m.spec = spec_from_json(j, path);
+
+    std::set<std::string> expected;
+    for_each_tensor(m.spec, m.weights, [&](const std::string& name, std::vector<int64_t> shape, std::vector<float>& dst) {
+        expected.insert(name);
+        auto it = file.tensors.find(name);
+        if (it == file.tensors.end()) throw ModelError(path + ": missing tensor '" + name + "'");
+        if (it->second.shape != shape)
+            throw ModelError(path + ": tensor '" + name + "' has shape " + shape_string(it->second.shape) +
+                             ", the metadata implies " + shape_string(shape));
+        for (float v : it->second.data)
+            if (!std::isfinite(v)) throw ModelError(path + ": tensor '" + name + "' holds a non-finite value");
+        dst = std::move(it->second.data);
+    });
+    for (const auto& [name, t] : file.tensors)
+        if (!expected.count(name))
+            throw ModelError(path + ": unexpected tensor '" + name + "' (not part of " + kArchitecture + ")");
+    return m;
+}
+
+void save_model(const std::string& path, const Model& model) {
+    SafetensorsFile file;
+    file.metadata["wavecast"] = spec_to_json(model.spec).dump();
+    Weights w = model.weights;
+    for_each_tensor(model.spec, w, [&](const std::string& name, std::vector<int64_t> shape, std::vector<float>& src) {
+        int64_t n = 1;
+        for (auto d : shape) n *= d;
+        if (static_cast<int64_t>(src.size()) != n)
+            throw ModelError(path + ": tensor '" + name + "' has " + std::to_string(src.size()) +
+                             " values, shape " + shape_string(shape) + " needs " + std::to_string(n));
+        file.tensors[name] = Tensor{shape, src};
+    });
+    write_safetensors(path, file);
+}
+
+ModelSpec named_shape(const std::string& name) {
+    ModelSpec s;
+    s.audio_classes = 256;
+    s.sample_rate = 16000;
+    s.frame_hop = 160;  // 100 frames per second
+    s.cond_features = kFrameFeatures;
+    s.instrument_dim = 16;
+    s.instruments = {{"drums", 0, true},         {"electric_bass", 33, false}, {"piano", 0, false},
+                     {"strings", 48, false},     {"lead_square", 80, false},   {"pad_warm", 89, false},
+                     {"electric_piano", 4, false}, {"acoustic_guitar", 24, false}};
+    if (name == "tiny") {
+        s.residual_channels = 8, s.skip_channels = 16, s.layers = 4, s.dilation_cycle = 4, s.cond_hidden = 8;
+        s.audio_classes = 64;
+    } else if (name == "small") {
+        s.residual_channels = 32, s.skip_channels = 64, s.layers = 10, s.dilation_cycle = 10, s.cond_hidden = 32;
+    } else if (name == "medium") {  // nv-wavenet's "medium": R=64, S=128, A=256, L=20
+        s.residual_channels = 64, s.skip_channels = 128, s.layers = 20, s.dilation_cycle = 10, s.cond_hidden = 64;
+    } else {
+        throw std::invalid_argument("unknown model shape '" + name + "' (tiny, small or medium)");
+    }
+    return s;
+}
+
+Model random_model(const ModelSpec& spec_in, uint64_t seed) {
+    Model m;
+    m.spec = spec_in;
+    m.spec.random_weights = true;
+    m.spec.provenance = json{{"weights", "seeded random, untrained"}, {"seed", seed}}.dump();
+    validate_spec(m.spec, "random model");
+    std::mt19937_64 rng(seed);
+    for_each_tensor(m.spec, m.weights, [&](const std::string& name, std::vector<int64_t> shape, std::vector<float>& dst) {
+        int64_t n = 1;
+        for (auto d : shape) n *= d;
+        // Fan-in scaling keeps every pre-activation near unit variance; biases small.
+        const int64_t fan_in = shape.size() >= 2 ? n / shape[0] : 1;
+        const bool bias = shape.size() == 1;
+        float scale = bias ? 0.1f : 1.0f / std::sqrt(static_cast<float>(fan_in));
+        if (name == "embed" || name == "instrument_embed") scale = 1.0f;
+        if (name == "out2.weight") scale *= 4.0f;  // a peaked distribution, so the audio is not white noise
+        std::normal_distribution<float> dist(0.0f, scale);
+        dst.resize(static_cast<size_t>(n));
+        for (auto& v : dst) v = dist(rng);
+    });
+    return m;
+}
+
+}  // namespace wavecast

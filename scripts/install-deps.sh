@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package wavecast builds, runs and tests with. Idempotent; needs root
+# (or sudo). The CUDA toolkit is not installed here: it is used from /usr/local/cuda when present.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  jackd2 libjack-jackd2-dev
+  libzmq3-dev cppzmq-dev
+  libtomlplusplus-dev nlohmann-json3-dev
+  libfmt-dev libspdlog-dev libcli11-dev
+  libsndfile1-dev libsoxr-dev libfftw3-dev
+  libgtest-dev libgmock-dev
+)
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# jackd2 asks whether to enable realtime scheduling; the dummy backend needs no answer.
+echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
