@@ -1,0 +1,224 @@
+// wavecast: the command-line client. Sends one request over ZeroMQ (REQ, with the lazy pirate
+// pattern: on a timeout the socket is closed and reopened and the request sent again), prints
+// the reply, and exits non-zero on an error reply or when the daemon does not answer.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "protocol.h"
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int kExitError = 1;    // the daemon answered with an error
+constexpr int kExitNoReply = 2;  // no answer at all
+constexpr int kExitUsage = 3;
+
+struct Options {
+    std::string endpoint = wavecast::protocol::kDefaultControl;
+    std::string telemetry = wavecast::protocol::kDefaultTelemetry;
+    bool json_out = false;
+    int timeout_ms = 2000;
+    int retries = 3;
+};
+
+// Returns the reply, or nullopt after `retries` attempts without one.
+std::optional<json> request(const Options& o, const json& req) {
+    zmq::context_t ctx(1);
+    const std::string payload = req.dump();
+    for (int attempt = 1; attempt <= o.retries; ++attempt) {
+        zmq::socket_t s(ctx, zmq::socket_type::req);
+        s.set(zmq::sockopt::linger, 0);
+        s.connect(o.endpoint);
+        s.send(zmq::buffer(payload), zmq::send_flags::none);
+        zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+        zmq::poll(items, 1, std::chrono::milliseconds(o.timeout_ms));
+        if (items[0].revents & ZMQ_POLLIN) {
+            zmq::message_t m;
+            (void)s.recv(m, zmq::recv_flags::none);
+            json r = json::parse(m.to_string_view(), nullptr, false);
+            if (r.is_discarded()) r = wavecast::protocol::error_reply(nullptr, "bad_reply", "the daemon's reply is not JSON");
+            return r;
+        }
+        if (attempt < o.retries)
+            std::fprintf(stderr, "wavecast: no reply from %s within %d ms, retrying (%d/%d)\n", o.endpoint.c_str(), o.timeout_ms,
+                         attempt + 1, o.retries);
+    }
+    return std::nullopt;
+}
+
+void print_status(const json& r) {
+    std::printf("backend %s, model %s (%s weights), %d Hz, up %.0f s\n", r.value("backend", "?").c_str(),
+                r["model"].value("shape", "?").c_str(), r["model"].value("weights", "?").c_str(), r.value("sample_rate", 0),
+                r.value("uptime_s", 0.0));
+    for (const auto& s : r["streams"]) {
+        std::printf("stream %s: style %s, %llu samples, rtf %.2f, ring %.0f/%.0f ms, underruns %llu, xruns %llu\n",
+                    s.value("name", "?").c_str(), s.value("style", "?").c_str(),
+                    static_cast<unsigned long long>(s.value("samples_generated", 0ull)), s.value("rtf", 0.0),
+                    s.value("ring_ms", 0.0), s.value("lookahead_ms", 0.0),
+                    static_cast<unsigned long long>(s.value("underruns", 0ull)),
+                    static_cast<unsigned long long>(s.value("xruns", 0ull)));
+        std::printf("  params %s\n", s["params"].dump().c_str());
+        if (s["recording"].value("active", false))
+            std::printf("  recording to %s (%llu frames)\n", s["recording"].value("path", "").c_str(),
+                        static_cast<unsigned long long>(s["recording"].value("frames", 0ull)));
+    }
+}
+
+int send_and_print(const Options& o, const json& req) {
+    const auto reply = request(o, req);
+    if (!reply) {
+        std::fprintf(stderr, "wavecast: no reply from %s after %d tries of %d ms: is wavecastd running, and on this endpoint?\n",
+                     o.endpoint.c_str(), o.retries, o.timeout_ms);
+        return kExitNoReply;
+    }
+    const json& r = *reply;
+    const bool ok = r.value("ok", false);
+    if (o.json_out) {
+        std::printf("%s\n", r.dump().c_str());
+    } else if (!ok) {
+        const json& e = r.contains("error") ? r["error"] : json::object();
+        std::fprintf(stderr, "wavecast: %s failed (%s): %s\n", req.value("cmd", "?").c_str(), e.value("code", "?").c_str(),
+                     e.value("message", "").c_str());
+    } else if (req["cmd"] == "status") {
+        print_status(r);
+    } else if (req["cmd"] == "styles") {
+        for (const auto& s : r["styles"]) std::printf("%-12s %s\n", s.value("name", "").c_str(), s.value("description", "").c_str());
+    } else {
+        json shown = r;
+        shown.erase("ok");
+        shown.erase("id");
+        std::printf("ok %s\n", shown.dump().c_str());
+    }
+    return ok ? 0 : kExitError;
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+
+int watch(const Options& o, const std::string& topic, int count) {
+    std::signal(SIGINT, [](int) { g_stop = 1; });
+    std::signal(SIGTERM, [](int) { g_stop = 1; });
+    zmq::context_t ctx(1);
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, topic);
+    sub.connect(o.telemetry);
+    int seen = 0;
+    while (!g_stop && (count <= 0 || seen < count)) {
+        std::vector<zmq::message_t> parts;
+        zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0}};
+        zmq::poll(items, 1, std::chrono::milliseconds(200));
+        if (!(items[0].revents & ZMQ_POLLIN)) continue;
+        if (!zmq::recv_multipart(sub, std::back_inserter(parts)) || parts.size() != 2) continue;
+        if (o.json_out) std::printf("{\"topic\":%s,\"body\":%s}\n", json(parts[0].to_string()).dump().c_str(), parts[1].to_string().c_str());
+        else std::printf("%s %s\n", parts[0].to_string().c_str(), parts[1].to_string().c_str());
+        std::fflush(stdout);
+        ++seen;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"wavecast: steer a running wavecastd"};
+    Options o;
+    std::string stream = "main";
+    app.add_option("--endpoint", o.endpoint, "control endpoint of wavecastd");
+    app.add_option("--telemetry", o.telemetry, "telemetry endpoint (for watch)");
+    app.add_option("--stream", stream, "which stream a command addresses");
+    app.add_flag("--json", o.json_out, "print replies as JSON");
+    app.add_option("--timeout", o.timeout_ms, "milliseconds to wait for each reply")->check(CLI::Range(10, 600000));
+    app.add_option("--retries", o.retries, "attempts before giving up")->check(CLI::Range(1, 100));
+    app.require_subcommand(1);
+
+    app.add_subcommand("ping", "check that the daemon answers");
+    app.add_subcommand("status", "show the daemon's and each stream's state");
+    app.add_subcommand("styles", "list the styles");
+    auto* style = app.add_subcommand("style", "switch the stream's style");
+    std::string style_name, blend;
+    double crossfade = 0;
+    bool now = false;
+    style->add_option("NAME", style_name)->required();
+    style->add_option("--blend", blend, "mix styles, e.g. a=0.3,b=0.7");
+    style->add_option("--crossfade", crossfade, "seconds to morph over")->check(CLI::Range(0.0, 600.0));
+    style->add_flag("--now", now, "switch at once instead of at the next bar");
+    auto* set = app.add_subcommand("set", "set live parameters, e.g. set temperature=0.9 gain_db=-3");
+    std::vector<std::string> assignments;
+    set->add_option("KEY=VALUE", assignments)->required();
+    auto* record = app.add_subcommand("record", "record what the stream plays to a .wav or .flac file");
+    std::string path;
+    double seconds = 0;
+    int bits = 24;
+    record->add_option("PATH", path, "output file (on the daemon's machine)")->required();
+    record->add_option("--seconds", seconds, "stop after this long (default: until stop-record)")->check(CLI::Range(0.0, 604800.0));
+    record->add_option("--bits", bits, "16 or 24")->check(CLI::IsMember({16, 24}));
+    app.add_subcommand("stop-record", "finish the stream's recording");
+    auto* watch_cmd = app.add_subcommand("watch", "print telemetry as it arrives");
+    std::string topic;
+    int count = 0;
+    watch_cmd->add_option("TOPIC", topic, "status, log, ... (default: all)");
+    watch_cmd->add_option("--count", count, "exit after this many messages");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? 0 : kExitUsage;
+    }
+
+    const std::string cmd = app.get_subcommands().front()->get_name();
+    if (cmd == "watch") return watch(o, topic, count);
+
+    json req = {{"cmd", cmd}};
+    if (cmd == "style") {
+        req["stream"] = stream;
+        req["name"] = style_name;
+        if (crossfade > 0) req["crossfade"] = crossfade;
+        if (now) req["now"] = true;
+        if (!blend.empty()) {
+            json b = json::object();
+            std::stringstream ss(blend);
+            for (std::string item; std::getline(ss, item, ',');) {
+                const auto eq = item.find('=');
+                try {
+                    if (eq == std::string::npos) throw std::invalid_argument(item);
+                    b[item.substr(0, eq)] = std::stod(item.substr(eq + 1));
+                } catch (const std::exception&) {
+                    std::fprintf(stderr, "wavecast: --blend takes NAME=WEIGHT,... ('%s' is not one)\n", item.c_str());
+                    return kExitUsage;
+                }
+            }
+            req["blend"] = b;
+        }
+    } else if (cmd == "set") {
+        req["stream"] = stream;
+        req["params"] = json::object();
+        for (const auto& a : assignments) {
+            const auto eq = a.find('=');
+            size_t used = 0;
+            double v = 0;
+            try {
+                if (eq == std::string::npos || eq == 0) throw std::invalid_argument(a);
+                v = std::stod(a.substr(eq + 1), &used);
+                if (used != a.size() - eq - 1) throw std::invalid_argument(a);
+            } catch (const std::exception&) {
+                std::fprintf(stderr, "wavecast: '%s' is not KEY=NUMBER (e.g. temperature=0.9)\n", a.c_str());
+                return kExitUsage;
+            }
+            req["params"][a.substr(0, eq)] = v;
+        }
+    } else if (cmd == "record") {
+        req["stream"] = stream;
+        req["path"] = path;
+        if (seconds > 0) req["seconds"] = seconds;
+        req["bits"] = bits;
+    } else if (cmd == "stop-record") {
+        req["stream"] = stream;
+    }
+    return send_and_print(o, req);
+}

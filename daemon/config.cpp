@@ -1,0 +1,101 @@
+#include "config.h"
+
+#include <filesystem>
+#include <set>
+
+#include "protocol.h"
+#include "toml_util.h"
+
+namespace wavecast {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string resolve(const std::string& base_dir, const std::string& p) {
+    if (p.empty() || fs::path(p).is_absolute()) return p;
+    return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+bool valid_endpoint(const std::string& e) {
+    return e.rfind("tcp://", 0) == 0 || e.rfind("ipc://", 0) == 0 || e.rfind("inproc://", 0) == 0;
+}
+
+}  // namespace
+
+std::string default_config_path() {
+    if (const char* env = std::getenv("WAVECAST_CONFIG"); env && *env) return env;
+    return std::string(WAVECAST_SOURCE_DIR) + "/config/wavecastd.toml";
+}
+
+DaemonConfig load_config(const std::string& path) {
+    TomlReader r(path);
+    if (!fs::exists(path)) r.fail_line(0, "no such file");
+    const toml::table root = r.parse();
+    const std::string dir = fs::absolute(path).parent_path().string();
+    r.only_keys(root, {"daemon", "jack", "stream"}, "the file");
+
+    DaemonConfig c;
+    c.path = path;
+    if (const toml::table* d = r.get_table(root, "daemon")) {
+        r.only_keys(*d, {"backend", "control", "telemetry", "model", "styles", "status_interval_s", "log_level"}, "[daemon]");
+        c.backend = r.get_string(*d, "backend", c.backend);
+        if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
+            r.fail(d->get("backend"), "backend must be \"auto\", \"cpu\" or \"cuda\"");
+        c.control = r.get_string(*d, "control", c.control);
+        if (!valid_endpoint(c.control)) r.fail(d->get("control"), "control must be a tcp://, ipc:// or inproc:// endpoint");
+        c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
+        if (!valid_endpoint(c.telemetry)) r.fail(d->get("telemetry"), "telemetry must be a tcp://, ipc:// or inproc:// endpoint");
+        c.model = resolve(dir, r.get_string(*d, "model", ""));
+        c.styles_dir = resolve(dir, r.get_string(*d, "styles", "styles"));
+        c.status_interval_s = r.get_number(*d, "status_interval_s", c.status_interval_s, 0.05, 60);
+        c.log_level = r.get_string(*d, "log_level", c.log_level);
+        static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
+        if (!levels.count(c.log_level)) r.fail(d->get("log_level"), "log_level must be trace, debug, info, warn or error");
+    } else {
+        c.styles_dir = resolve(dir, "styles");
+    }
+    if (c.model.empty()) r.fail_line(0, "[daemon] model is required (path of a .safetensors model)");
+
+    if (const toml::table* j = r.get_table(root, "jack")) {
+        r.only_keys(*j, {"client_name", "server", "autoconnect"}, "[jack]");
+        c.jack_name = r.get_string(*j, "client_name", c.jack_name);
+        if (c.jack_name.empty() || c.jack_name.size() > 60) r.fail(j->get("client_name"), "client_name must be 1..60 characters");
+        c.jack_server = r.get_string(*j, "server", c.jack_server);
+        c.autoconnect = r.get_bool(*j, "autoconnect", c.autoconnect);
+    }
+
+    const toml::node* streams = root.get("stream");
+    if (!streams) r.fail_line(0, "no [[stream]] defined; at least one (named \"main\") is needed");
+    if (!streams->is_array_of_tables()) r.fail(streams, "'stream' must be an array of tables ([[stream]])");
+    std::set<std::string> names;
+    for (const auto& node : *streams->as_array()) {
+        const toml::table& t = *node.as_table();
+        r.only_keys(t, {"name", "style", "seed", "lanes", "lookahead_ms", "params"}, "[[stream]]");
+        StreamConfig s;
+        s.name = r.get_string(t, "name", s.name);
+        if (s.name.empty() || s.name.size() > 32 || s.name.find_first_of(" :/") != std::string::npos)
+            r.fail(t.get("name") ? t.get("name") : &t, "stream name must be 1..32 characters without spaces, ':' or '/'");
+        if (!names.insert(s.name).second) r.fail(t.get("name"), "duplicate stream name '" + s.name + "'");
+        s.style = r.get_string(t, "style", s.style);
+        s.seed = static_cast<uint64_t>(r.get_int(t, "seed", 1, 0, INT64_MAX));
+        s.lanes = static_cast<int>(r.get_int(t, "lanes", s.lanes, 1, 16));
+        s.lookahead_ms = r.get_number(t, "lookahead_ms", s.lookahead_ms, 10, 10000);
+        if (const toml::table* p = r.get_table(t, "params")) {
+            for (const auto& [k, v] : *p) {
+                try {
+                    double value;
+                    if (v.is_integer()) value = static_cast<double>(v.as_integer()->get());
+                    else if (v.is_floating_point()) value = v.as_floating_point()->get();
+                    else throw protocol::Error(protocol::code::bad_type, "params." + std::string(k.str()) + ": must be a number");
+                    s.params[std::string(k.str())] = protocol::check_param("params", k.str(), value);
+                } catch (const protocol::Error& e) {
+                    r.fail(&v, e.what());
+                }
+            }
+        }
+        c.streams.push_back(std::move(s));
+    }
+    return c;
+}
+
+}  // namespace wavecast

@@ -1,0 +1,43 @@
+// The daemon's configuration as plain structs, parsed and validated once from TOML; nothing past
+// this point sees TOML. Relative paths in the file are resolved against the file's directory.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace wavecast {
+
+struct StreamConfig {
+    std::string name = "main";
+    std::string style = "ambient";
+    uint64_t seed = 1;
+    int lanes = 4;              // tracks rendered by the network: drums, bass, harmony, lead
+    double lookahead_ms = 400;  // generated ahead of playback: the control-to-audible latency
+    std::map<std::string, double> params;  // live parameters given in the file (see protocol::kParams)
+};
+
+struct DaemonConfig {
+    std::string path;  // the file it came from; empty for built-in defaults
+    std::string backend = "auto";
+    std::string control = "tcp://127.0.0.1:5557";
+    std::string telemetry = "tcp://127.0.0.1:5558";
+    std::string model;       // .safetensors path
+    std::string styles_dir;  // directory of style .toml files
+    double status_interval_s = 1.0;
+    std::string log_level = "info";
+    std::string jack_name = "wavecast";
+    std::string jack_server;  // empty: libjack's default ($JACK_DEFAULT_SERVER or "default")
+    bool autoconnect = false; // connect each stream's L/R to system:playback_1/2
+    std::vector<StreamConfig> streams;
+};
+
+// Throws ConfigError "FILE:LINE: reason".
+DaemonConfig load_config(const std::string& path);
+
+// Where the documented default config lives: $WAVECAST_CONFIG, else config/wavecastd.toml
+// beside the source tree this binary was built from.
+std::string default_config_path();
+
+}  // namespace wavecast

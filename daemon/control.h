@@ -1,0 +1,53 @@
+// The control plane's sockets, on one thread of their own: a ROUTER answering each request with
+// exactly one reply (through Engine::handle), and a PUB sending "status" every interval and
+// "log" for warnings. Nothing here touches the audio path except through Engine.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/base_sink.h>
+#include <string>
+#include <thread>
+
+#include "engine.h"
+
+namespace wavecast {
+
+// An spdlog sink that keeps warnings and errors for the telemetry "log" topic (bounded: under a
+// flood the oldest go, and the count of those lost is published).
+class TelemetryLogSink : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    std::deque<nlohmann::json> take();
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override;
+    void flush_() override {}
+
+private:
+    std::deque<nlohmann::json> queue_;
+    uint64_t lost_ = 0;
+};
+
+class ControlServer {
+public:
+    // Binds both endpoints before returning; throws std::runtime_error naming the endpoint.
+    ControlServer(Engine& engine, std::string control, std::string telemetry, double status_interval_s,
+                  std::shared_ptr<TelemetryLogSink> logs);
+    ~ControlServer();
+
+private:
+    void run(std::promise<void>& bound);
+
+    Engine& engine_;
+    const std::string control_, telemetry_;
+    const double interval_s_;
+    std::shared_ptr<TelemetryLogSink> logs_;
+    std::atomic<bool> quit_{false};
+    std::thread thread_;
+};
+
+}  // namespace wavecast

@@ -1,0 +1,132 @@
+#include "engine.h"
+
+#include <filesystem>
+
+#include "jack_output.h"
+#include "protocol.h"
+
+namespace wavecast {
+
+using json = nlohmann::json;
+namespace p = protocol;
+
+Engine::Engine(DaemonConfig config, std::shared_ptr<const Model> model, std::map<std::string, std::shared_ptr<const Style>> styles,
+               std::string backend)
+    : config_(std::move(config)), model_(std::move(model)), styles_(std::move(styles)), backend_(std::move(backend)) {}
+
+json Engine::handle(std::string_view raw) {
+    json id;
+    try {
+        const p::Request r = p::parse_request(raw, id);
+        const json& b = r.body;
+        if (r.cmd == "ping") return p::ok_reply(id, {{"pong", true}});
+        if (r.cmd == "status") return p::ok_reply(id, status());
+        if (r.cmd == "styles") {
+            json list = json::array();
+            std::lock_guard lock(styles_mu_);
+            for (const auto& [name, s] : styles_) list.push_back({{"name", name}, {"description", s->description}, {"tempo", s->tempo}});
+            return p::ok_reply(id, {{"styles", list}});
+        }
+        if (r.cmd == "style") return p::ok_reply(id, handle_style(b));
+        if (r.cmd == "set") return p::ok_reply(id, handle_set(b));
+        if (r.cmd == "record") return p::ok_reply(id, handle_record(b));
+        if (r.cmd == "stop-record") {
+            Stream& s = find_stream(b);
+            if (!s.recorder().status().active) throw p::Error(p::code::conflict, "stream '" + s.name() + "' is not recording");
+            const auto path = s.recorder().status().path;
+            const uint64_t frames = s.recorder().stop();
+            return p::ok_reply(id, {{"stream", s.name()}, {"path", path}, {"frames", frames},
+                                    {"seconds", static_cast<double>(frames) / s.output_rate()}});
+        }
+        return p::error_reply(id, p::code::unknown_command, "cmd: '" + r.cmd + "' has no handler");
+    } catch (const p::Error& e) {
+        return p::error_reply(id, e.code, e.what());
+    } catch (const std::exception& e) {
+        return p::error_reply(id, p::code::internal, e.what());
+    }
+}
+
+Stream& Engine::find_stream(const json& body) {
+    const auto name = p::get_string(body, "stream");
+    if (!name) return *streams_.front();
+    for (auto& s : streams_)
+        if (s->name() == *name) return *s;
+    throw p::Error(p::code::unknown_stream, "stream: no stream named '" + *name + "'");
+}
+
+json Engine::handle_set(const json& body) {
+    Stream& s = find_stream(body);
+    if (!body.contains("params")) throw p::Error(p::code::bad_request, "params: missing");
+    const json& params = body["params"];
+    if (!params.is_object()) throw p::Error(p::code::bad_type, "params: must be an object");
+    if (params.empty()) throw p::Error(p::code::bad_request, "params: names no parameter");
+    // Check every value before applying any, so a bad request changes nothing.
+    std::vector<std::pair<std::string, double>> values;
+    for (const auto& [k, v] : params.items()) values.emplace_back(k, p::check_param("params", k, v));
+    for (const auto& [k, v] : values) s.set_param(k, v);
+    json applied = json::object();
+    for (const auto& [k, v] : values) applied[k] = v;
+    return {{"stream", s.name()}, {"params", applied}};
+}
+
+json Engine::handle_style(const json& body) {
+    Stream& s = find_stream(body);
+    const std::string name = p::require_string(body, "name");
+    if (body.contains("blend")) throw p::Error(p::code::unsupported, "blend: style blending arrives with the composer");
+    if (p::get_number(body, "crossfade", 0, 600).value_or(0) > 0)
+        throw p::Error(p::code::unsupported, "crossfade: style crossfades arrive with the composer");
+    p::get_bool(body, "now");  // type-checked; the placeholder score switches at the next block either way
+    std::shared_ptr<const Style> style;
+    {
+        std::lock_guard lock(styles_mu_);
+        auto it = styles_.find(name);
+        if (it == styles_.end()) throw p::Error(p::code::unknown_style, "name: no style named '" + name + "' (see `wavecast styles`)");
+        style = it->second;
+    }
+    s.set_style(style);
+    return {{"stream", s.name()}, {"style", name}};
+}
+
+json Engine::handle_record(const json& body) {
+    Stream& s = find_stream(body);
+    const std::string path = p::require_string(body, "path");
+    const double seconds = p::get_number(body, "seconds", 0, 7 * 24 * 3600).value_or(0);
+    const double bits = p::get_number(body, "bits", 16, 24).value_or(24);
+    if (bits != 16 && bits != 24) throw p::Error(p::code::out_of_range, "bits: must be 16 or 24");
+    s.recorder().start(path, seconds, static_cast<int>(bits), s.output_rate());
+    return {{"stream", s.name()}, {"path", path}, {"seconds", seconds}, {"sample_rate", s.output_rate()}};
+}
+
+json Engine::status() const {
+    const auto& spec = model_->spec;
+    json streams = json::array();
+    const uint64_t xruns = jack_ ? jack_->xruns() : 0;
+    for (const auto& s : streams_) {
+        const StreamStatus st = s->status();
+        streams.push_back({{"name", st.name},
+                           {"style", st.style},
+                           {"params", {{"temperature", st.params.temperature}, {"tempo", st.params.tempo},
+                                       {"intensity", st.params.intensity}, {"gain_db", st.params.gain_db}}},
+                           {"samples_generated", st.samples_generated},
+                           {"underruns", st.underruns},
+                           {"underrun_frames", st.underrun_frames},
+                           {"xruns", xruns},
+                           {"rtf", st.rtf},
+                           {"ring_ms", st.ring_ms},
+                           {"lookahead_ms", st.lookahead_ms},
+                           {"lanes", st.lanes},
+                           {"beat", st.beat},
+                           {"recording", {{"active", st.recorder.active}, {"path", st.recorder.path},
+                                          {"frames", st.recorder.frames}, {"dropped", st.recorder.dropped},
+                                          {"last", st.recorder.last}}}});
+    }
+    return {{"backend", backend_},
+            {"model", {{"path", model_->path}, {"shape", spec.shape_name()}, {"weights", spec.random_weights ? "random" : "trained"}}},
+            {"sample_rate", spec.sample_rate},
+            {"output_rate", streams_.empty() ? 0 : streams_.front()->output_rate()},
+            {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
+            {"jack", {{"client", jack_name_}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}}},
+            {"streams", streams}};
+}
+
+}  // namespace wavecast

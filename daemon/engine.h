@@ -1,0 +1,53 @@
+// The running daemon's state as the control plane sees it: the model, the styles, the streams,
+// and the handler that turns one request into one reply. Sockets live in control.h.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "model.h"
+#include "stream.h"
+#include "style.h"
+
+namespace wavecast {
+
+class JackOutput;
+
+class Engine {
+public:
+    Engine(DaemonConfig config, std::shared_ptr<const Model> model, std::map<std::string, std::shared_ptr<const Style>> styles,
+           std::string backend);
+
+    void add_stream(std::unique_ptr<Stream> stream) { streams_.push_back(std::move(stream)); }
+    void set_jack(const JackOutput* jack, std::string client_name) { jack_ = jack, jack_name_ = std::move(client_name); }
+    const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
+
+    // One request (raw bytes off the socket) to one reply; never throws.
+    nlohmann::json handle(std::string_view raw);
+    // The body of a status reply and of the telemetry "status" message.
+    nlohmann::json status() const;
+
+private:
+    Stream& find_stream(const nlohmann::json& body);
+    nlohmann::json handle_set(const nlohmann::json& body);
+    nlohmann::json handle_style(const nlohmann::json& body);
+    nlohmann::json handle_record(const nlohmann::json& body);
+
+    DaemonConfig config_;
+    std::shared_ptr<const Model> model_;
+    mutable std::mutex styles_mu_;
+    std::map<std::string, std::shared_ptr<const Style>> styles_;
+    std::string backend_;
+    std::vector<std::unique_ptr<Stream>> streams_;
+    const JackOutput* jack_ = nullptr;
+    std::string jack_name_;
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace wavecast

@@ -1,0 +1,78 @@
+#include "jack_output.h"
+
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+namespace wavecast {
+
+JackOutput::JackOutput(const std::string& client_name, const std::string& server) {
+    jack_status_t status{};
+    const auto opts = static_cast<jack_options_t>(JackUseExactName | JackNoStartServer | (server.empty() ? 0 : JackServerName));
+    client_ = server.empty() ? jack_client_open(client_name.c_str(), opts, &status)
+                             : jack_client_open(client_name.c_str(), opts, &status, server.c_str());
+    if (!client_) {
+        std::string why = "cannot open JACK client '" + client_name + "'";
+        if (status & JackServerFailed) why += ": no JACK server is running" + (server.empty() ? std::string() : " named '" + server + "'");
+        if (status & JackNameNotUnique) why += ": the name is taken by another client";
+        throw std::runtime_error(why + " (status 0x" + std::to_string(status) + ")");
+    }
+    jack_set_process_callback(client_, &JackOutput::on_process, this);
+    jack_set_xrun_callback(client_, &JackOutput::on_xrun, this);
+    jack_set_sample_rate_callback(client_, &JackOutput::on_rate, this);
+    jack_on_shutdown(client_, &JackOutput::on_shutdown, this);
+}
+
+JackOutput::~JackOutput() {
+    deactivate();
+    if (client_ && !gone_) jack_client_close(client_);
+}
+
+void JackOutput::add_stream(Stream* stream) {
+    const std::string l = stream->name() + "_out_L", r = stream->name() + "_out_R";
+    jack_port_t* pl = jack_port_register(client_, l.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput | JackPortIsTerminal, 0);
+    jack_port_t* pr = jack_port_register(client_, r.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput | JackPortIsTerminal, 0);
+    if (!pl || !pr) throw std::runtime_error("cannot register JACK ports " + l + " and " + r);
+    outs_.push_back({stream, pl, pr});
+}
+
+void JackOutput::activate(bool autoconnect) {
+    if (jack_activate(client_) != 0) throw std::runtime_error("jack_activate failed");
+    active_ = true;
+    if (!autoconnect) return;
+    const char** playback = jack_get_ports(client_, nullptr, JACK_DEFAULT_AUDIO_TYPE, JackPortIsPhysical | JackPortIsInput);
+    if (!playback || !playback[0]) {
+        spdlog::warn("autoconnect: no physical playback ports to connect to");
+    } else {
+        for (const auto& o : outs_) {
+            jack_connect(client_, jack_port_name(o.left), playback[0]);
+            jack_connect(client_, jack_port_name(o.right), playback[1] ? playback[1] : playback[0]);
+        }
+    }
+    if (playback) jack_free(playback);
+}
+
+void JackOutput::deactivate() {
+    if (active_ && !gone_) jack_deactivate(client_);
+    active_ = false;
+}
+
+int JackOutput::on_process(jack_nframes_t n, void* self) {
+    for (const auto& o : static_cast<JackOutput*>(self)->outs_)
+        o.stream->process(static_cast<float*>(jack_port_get_buffer(o.left, n)),
+                          static_cast<float*>(jack_port_get_buffer(o.right, n)), n);
+    return 0;
+}
+
+int JackOutput::on_xrun(void* self) {
+    static_cast<JackOutput*>(self)->xruns_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+}
+
+int JackOutput::on_rate(jack_nframes_t rate, void* self) {
+    for (const auto& o : static_cast<JackOutput*>(self)->outs_) o.stream->set_output_rate(static_cast<int>(rate));
+    return 0;
+}
+
+void JackOutput::on_shutdown(void* self) { static_cast<JackOutput*>(self)->gone_.store(true); }
+
+}  // namespace wavecast

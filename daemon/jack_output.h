@@ -1,0 +1,54 @@
+// The JACK client: per stream the ports STREAM_out_L / STREAM_out_R, a process callback that
+// only copies from each stream's ring, and the xrun, sample-rate and shutdown callbacks, which
+// only touch atomics.
+#pragma once
+
+#include <atomic>
+#include <jack/jack.h>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "stream.h"
+
+namespace wavecast {
+
+class JackOutput {
+public:
+    // Opens the client (exact name, no server started); throws std::runtime_error saying why not.
+    JackOutput(const std::string& client_name, const std::string& server);
+    ~JackOutput();
+    JackOutput(const JackOutput&) = delete;
+    JackOutput& operator=(const JackOutput&) = delete;
+
+    int sample_rate() const { return static_cast<int>(jack_get_sample_rate(client_)); }
+    uint32_t buffer_size() const { return jack_get_buffer_size(client_); }
+
+    // Registers the ports of each stream; call before activate().
+    void add_stream(Stream* stream);
+    // Starts the callback; with autoconnect, connects each stream's L/R to system:playback_1/2.
+    void activate(bool autoconnect);
+    void deactivate();
+
+    uint64_t xruns() const { return xruns_.load(); }
+    bool server_gone() const { return gone_.load(); }
+
+private:
+    static int on_process(jack_nframes_t n, void* self);
+    static int on_xrun(void* self);
+    static int on_rate(jack_nframes_t rate, void* self);
+    static void on_shutdown(void* self);
+
+    struct Out {
+        Stream* stream;
+        jack_port_t* left;
+        jack_port_t* right;
+    };
+    jack_client_t* client_ = nullptr;
+    std::vector<Out> outs_;
+    bool active_ = false;
+    std::atomic<uint64_t> xruns_{0};
+    std::atomic<bool> gone_{false};
+};
+
+}  // namespace wavecast

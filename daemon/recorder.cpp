@@ -1,0 +1,103 @@
+#include "recorder.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "protocol.h"
+
+namespace wavecast {
+
+Recorder::Recorder(double ring_seconds) : ring_(static_cast<size_t>(ring_seconds * 48000 * 2)), disk_([this] { disk_loop(); }) {}
+
+Recorder::~Recorder() {
+    stop();
+    quit_ = true;
+    disk_.join();
+}
+
+void Recorder::start(const std::string& path, double seconds, int bits, int rate) {
+    std::lock_guard lock(mu_);
+    if (file_) throw protocol::Error(protocol::code::conflict, "already recording to " + path_ + "; stop-record first");
+    const std::string ext = std::filesystem::path(path).extension().string();
+    int format;
+    if (ext == ".wav" || ext == ".WAV") format = SF_FORMAT_WAV;
+    else if (ext == ".flac" || ext == ".FLAC") format = SF_FORMAT_FLAC;
+    else throw protocol::Error(protocol::code::out_of_range, "path: '" + path + "' must end in .wav or .flac");
+    if (bits != 16 && bits != 24) throw protocol::Error(protocol::code::out_of_range, "bits: must be 16 or 24");
+    SF_INFO info{};
+    info.samplerate = rate;
+    info.channels = 2;
+    info.format = format | (bits == 16 ? SF_FORMAT_PCM_16 : SF_FORMAT_PCM_24);
+    SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+    if (!f) throw protocol::Error(protocol::code::io_error, "path: cannot open '" + path + "' for writing: " + sf_strerror(nullptr));
+    // Clip rather than wrap samples outside [-1, 1].
+    sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+    file_ = f;
+    path_ = path;
+    frames_ = 0;
+    dropped_ = 0;
+    remaining_ = seconds > 0 ? static_cast<uint64_t>(std::llround(seconds * rate)) : UINT64_MAX;
+    armed_.store(true, std::memory_order_seq_cst);
+}
+
+uint64_t Recorder::stop() {
+    armed_.store(false, std::memory_order_seq_cst);
+    // Once the callback is seen outside push() after disarming, it will not push again: what the
+    // ring holds now is the whole recording.
+    while (in_push_.load(std::memory_order_seq_cst)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::lock_guard lock(mu_);
+    if (!file_) return 0;
+    drain();
+    finish();
+    return frames_;
+}
+
+RecorderStatus Recorder::status() const {
+    std::lock_guard lock(mu_);
+    return {file_ != nullptr, path_, frames_.load(), dropped_.load(), last_};
+}
+
+void Recorder::push(const float* left, const float* right, uint32_t frames) {
+    in_push_.store(true, std::memory_order_seq_cst);
+    if (armed_.load(std::memory_order_seq_cst)) {
+        const uint64_t left_to_take = remaining_.load(std::memory_order_relaxed);
+        const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(frames, left_to_take));
+        for (uint32_t i = 0; i < n; ++i) {
+            const float pair[2] = {left[i], right[i]};
+            if (ring_.write(pair, 2) != 2) dropped_.fetch_add(1, std::memory_order_relaxed);
+        }
+        remaining_.store(left_to_take - n, std::memory_order_relaxed);
+        if (left_to_take == n) armed_.store(false, std::memory_order_seq_cst);  // --seconds reached
+    }
+    in_push_.store(false, std::memory_order_seq_cst);
+}
+
+// Called with mu_ held.
+void Recorder::drain() {
+    size_t n;
+    while ((n = ring_.read(buf_, sizeof buf_ / sizeof buf_[0])) > 0) {
+        sf_writef_float(file_, buf_, static_cast<sf_count_t>(n / 2));
+        frames_ += n / 2;
+    }
+}
+
+// Called with mu_ held.
+void Recorder::finish() {
+    sf_close(file_);
+    file_ = nullptr;
+    last_ = path_ + " (" + std::to_string(frames_.load()) + " frames)";
+}
+
+void Recorder::disk_loop() {
+    while (!quit_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::lock_guard lock(mu_);
+        if (!file_) continue;
+        const bool ended = !armed_.load(std::memory_order_seq_cst) && !in_push_.load(std::memory_order_seq_cst);
+        drain();
+        if (ended && remaining_.load() == 0) finish();
+    }
+}
+
+}  // namespace wavecast

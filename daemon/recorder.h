@@ -1,0 +1,61 @@
+// Records what a stream plays, exactly as the JACK callback hands it out (underrun zeros too).
+// The callback pushes frames into a lock-free ring; a disk thread of the recorder's own drains it
+// into a WAV or FLAC file through libsndfile and finalises the file when the recording ends.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <sndfile.h>
+
+#include "spsc_ring.h"
+
+namespace wavecast {
+
+struct RecorderStatus {
+    bool active = false;
+    std::string path;
+    uint64_t frames = 0;   // written to the file so far
+    uint64_t dropped = 0;  // frames the disk thread could not keep up with
+    std::string last;      // the last finished recording, "PATH (N frames)"
+};
+
+class Recorder {
+public:
+    explicit Recorder(double ring_seconds_at_48k = 4.0);
+    ~Recorder();
+
+    // Control side. Opens the file at once, so a bad path is refused here (protocol::Error
+    // io_error); a second start while one runs is refused (conflict). seconds <= 0: until stop().
+    void start(const std::string& path, double seconds, int bits, int rate);
+    // Ends the recording; returns once the file is finalised, with its frame count.
+    uint64_t stop();
+    RecorderStatus status() const;
+
+    // Real-time side: called by the JACK callback with the period it just played.
+    void push(const float* left, const float* right, uint32_t frames);
+
+private:
+    void disk_loop();
+    void drain();
+    void finish();
+
+    SpscRing<float> ring_;
+    std::atomic<bool> armed_{false};    // the callback may push
+    std::atomic<bool> in_push_{false};  // the callback is inside push(): see stop()
+    std::atomic<uint64_t> remaining_{0};
+    std::atomic<uint64_t> dropped_{0};
+    std::atomic<uint64_t> frames_{0};
+    std::atomic<bool> quit_{false};
+
+    mutable std::mutex mu_;  // guards file_, path_, last_ between control and disk threads
+    SNDFILE* file_ = nullptr;
+    std::string path_, last_;
+    std::thread disk_;
+    float buf_[8192];
+};
+
+}  // namespace wavecast

@@ -1,0 +1,55 @@
+#include "render_file.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <sndfile.h>
+#include <stdexcept>
+
+#include "backend.h"
+#include "renderer.h"
+#include "style.h"
+
+namespace wavecast {
+
+void render_file(const DaemonConfig& config, const RenderOptions& o) {
+    auto styles = load_styles(config.styles_dir);
+    auto it = styles.find(o.style);
+    if (it == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + config.styles_dir);
+    auto model = std::make_shared<const Model>(load_model(config.model));
+    auto choice = make_generator(config.backend, model, o.lanes, o.seed);
+    const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
+    Renderer renderer(std::move(choice.generator), it->second, rate, o.seed);
+
+    if (o.bits != 16 && o.bits != 24) throw std::runtime_error("--bits must be 16 or 24");
+    SF_INFO info{};
+    info.samplerate = rate;
+    info.channels = 2;
+    info.format = SF_FORMAT_WAV | (o.bits == 16 ? SF_FORMAT_PCM_16 : SF_FORMAT_PCM_24);
+    const std::string tmp = o.out + ".part";
+    SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
+    if (!f) throw std::runtime_error("cannot write " + tmp + ": " + sf_strerror(nullptr));
+    sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+
+    const BlockParams p{o.temperature, o.tempo > 0 ? o.tempo : it->second->tempo, o.intensity, o.gain_db};
+    const uint64_t want = static_cast<uint64_t>(std::llround(o.seconds * rate));
+    uint64_t written = 0;
+    std::vector<float> block;
+    const auto t0 = std::chrono::steady_clock::now();
+    while (written < want) {
+        block.clear();
+        renderer.render(8, p, block);
+        const uint64_t n = std::min<uint64_t>(block.size() / 2, want - written);
+        sf_writef_float(f, block.data(), static_cast<sf_count_t>(n));
+        written += n;
+    }
+    sf_close(f);
+    if (std::rename(tmp.c_str(), o.out.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + o.out);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("rendered %s: %.2f s of '%s' at %d Hz, %d-bit, seed %llu, backend %s, %.2f s wall (%.1fx real time)\n",
+                o.out.c_str(), static_cast<double>(written) / rate, o.style.c_str(), rate, o.bits,
+                static_cast<unsigned long long>(o.seed), renderer.generator().backend().c_str(), wall,
+                static_cast<double>(written) / rate / wall);
+}
+
+}  // namespace wavecast

@@ -1,0 +1,26 @@
+// `wavecastd render`: a style rendered offline to a WAV file through the same Renderer as the
+// live stream, as fast as the backend allows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config.h"
+
+namespace wavecast {
+
+struct RenderOptions {
+    std::string style;
+    double seconds = 10;
+    std::string out;
+    uint64_t seed = 1;
+    int bits = 24;
+    int rate = 0;  // 0: the model's own rate
+    int lanes = 4;
+    double temperature = 1.0, intensity = 0.6, gain_db = -6.0, tempo = 0;  // tempo 0: the style's
+};
+
+// Throws on any failure (message says what and where); prints a summary line on success.
+void render_file(const DaemonConfig& config, const RenderOptions& options);
+
+}  // namespace wavecast

@@ -1,0 +1,112 @@
+#include "renderer.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "frame_features.h"
+
+namespace wavecast {
+
+Renderer::Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed)
+    : gen_(std::move(generator)),
+      score_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop, seed) {
+    set_style(std::move(style));
+    set_output_rate(output_rate);
+}
+
+Renderer::~Renderer() {
+    if (soxr_) soxr_delete(soxr_);
+}
+
+void Renderer::set_output_rate(int rate) {
+    if (rate < 8000 || rate > 384000) throw std::invalid_argument("output rate " + std::to_string(rate) + " Hz is out of range");
+    if (soxr_) soxr_delete(soxr_);
+    soxr_ = nullptr;
+    out_rate_ = rate;
+    if (rate == gen_->spec().sample_rate) return;
+    soxr_error_t err = nullptr;
+    const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+    soxr_ = soxr_create(gen_->spec().sample_rate, rate, 2, &err, &io, &q, nullptr);
+    if (err) throw std::runtime_error(std::string("soxr_create: ") + err);
+}
+
+void Renderer::set_style(std::shared_ptr<const Style> style) {
+    style_ = std::move(style);
+    score_.set_style(style_);
+    map_instruments();
+}
+
+// Each lane plays its track's GM program: the model instrument with that program (and drum flag),
+// else one of the same GM family (programs in eights), else the first. Pan is equal-power.
+void Renderer::map_instruments() {
+    const auto& table = gen_->spec().instruments;
+    const int lanes = gen_->lanes(), N = static_cast<int>(table.size());
+    std::vector<float> weights(static_cast<size_t>(lanes) * N, 0.0f);
+    lane_l_.assign(static_cast<size_t>(lanes), 0.0f);
+    lane_r_.assign(static_cast<size_t>(lanes), 0.0f);
+    for (int b = 0; b < lanes && b < static_cast<int>(style_->tracks.size()); ++b) {
+        const TrackStyle& tr = style_->tracks[static_cast<size_t>(b)];
+        int pick = 0, best = -1;
+        for (int i = 0; i < N; ++i) {
+            const auto& in = table[static_cast<size_t>(i)];
+            const int score = in.drums != tr.drums ? 0 : in.program == tr.program ? 3 : in.program / 8 == tr.program / 8 ? 2 : 1;
+            if (score > best) best = score, pick = i;
+        }
+        weights[static_cast<size_t>(b) * N + pick] = 1.0f;
+        const double angle = (tr.pan + 1.0) * M_PI / 4.0, level = std::pow(10.0, tr.level_db / 20.0);
+        lane_l_[static_cast<size_t>(b)] = static_cast<float>(std::cos(angle) * level);
+        lane_r_[static_cast<size_t>(b)] = static_cast<float>(std::sin(angle) * level);
+    }
+    for (int b = static_cast<int>(style_->tracks.size()); b < lanes; ++b) weights[static_cast<size_t>(b) * N] = 1.0f;  // silent lanes
+    gen_->set_instruments(weights.data());
+}
+
+size_t Renderer::max_output_frames(int frames) const {
+    const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
+    return static_cast<size_t>(std::ceil(frames * gen_->spec().frame_hop * ratio)) + 64;
+}
+
+void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out) {
+    const int lanes = gen_->lanes(), hop = gen_->spec().frame_hop;
+    const size_t n = static_cast<size_t>(frames) * hop;
+    features_.resize(static_cast<size_t>(frames) * lanes * kFrameFeatures);
+    temperature_.assign(static_cast<size_t>(lanes), static_cast<float>(p.temperature));
+    lanes_out_.resize(static_cast<size_t>(lanes) * n);
+    stereo_.assign(2 * n, 0.0f);
+
+    score_.set_tempo(p.tempo);
+    score_.set_intensity(p.intensity);
+    score_.next_frames(frames, features_.data());
+    gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
+
+    const float target = static_cast<float>(std::pow(10.0, p.gain_db / 20.0));
+    const float g0 = gain_, dg = (target - g0) / static_cast<float>(n);
+    for (int b = 0; b < lanes; ++b) {
+        const float* x = &lanes_out_[static_cast<size_t>(b) * n];
+        const float l = lane_l_[static_cast<size_t>(b)], r = lane_r_[static_cast<size_t>(b)];
+        if (l == 0.0f && r == 0.0f) continue;
+        for (size_t i = 0; i < n; ++i) {
+            stereo_[2 * i] += l * x[i];
+            stereo_[2 * i + 1] += r * x[i];
+        }
+    }
+    for (size_t i = 0; i < n; ++i) {
+        const float g = g0 + dg * static_cast<float>(i + 1);
+        stereo_[2 * i] *= g;
+        stereo_[2 * i + 1] *= g;
+    }
+    gain_ = target;
+
+    if (!soxr_) {
+        out.insert(out.end(), stereo_.begin(), stereo_.end());
+        return;
+    }
+    resampled_.resize(2 * max_output_frames(frames));
+    size_t done_in = 0, done_out = 0;
+    soxr_error_t err = soxr_process(soxr_, stereo_.data(), n, &done_in, resampled_.data(), resampled_.size() / 2, &done_out);
+    if (err) throw std::runtime_error(std::string("soxr_process: ") + err);
+    out.insert(out.end(), resampled_.begin(), resampled_.begin() + static_cast<std::ptrdiff_t>(2 * done_out));
+}
+
+}  // namespace wavecast

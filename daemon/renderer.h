@@ -1,0 +1,62 @@
+// One stream's signal chain, block by block, with no thread of its own: placeholder score ->
+// generator (all lanes) -> per-track pan and level -> stereo -> gain -> resample to the output
+// rate. The live stream and `wavecastd render` both drive it, so they sound the same.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <soxr.h>
+
+#include "generator.h"
+#include "placeholder_score.h"
+#include "style.h"
+
+namespace wavecast {
+
+struct BlockParams {
+    double temperature = 1.0;
+    double tempo = 100.0;
+    double intensity = 0.6;
+    double gain_db = -6.0;
+};
+
+class Renderer {
+public:
+    Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed);
+    ~Renderer();
+    Renderer(const Renderer&) = delete;
+    Renderer& operator=(const Renderer&) = delete;
+
+    // Renders `frames` model frames and appends the stereo result at the output rate to `out`
+    // (interleaved L, R). The resampler's delay means the first calls may append fewer frames.
+    void render(int frames, const BlockParams& p, std::vector<float>& out);
+
+    // Takes effect at the next block; the resampler restarts (a rate change is a discontinuity anyway).
+    void set_output_rate(int rate);
+    void set_style(std::shared_ptr<const Style> style);
+
+    const Generator& generator() const { return *gen_; }
+    const Style& style() const { return *style_; }
+    int output_rate() const { return out_rate_; }
+    double beat() const { return score_.beat(); }
+
+    // Output frames per model frame, rounded up: a bound for sizing buffers.
+    size_t max_output_frames(int frames) const;
+
+private:
+    void map_instruments();
+
+    std::unique_ptr<Generator> gen_;
+    std::shared_ptr<const Style> style_;
+    PlaceholderScore score_;
+    int out_rate_ = 0;
+    soxr_t soxr_ = nullptr;
+    float gain_ = 0.0f;  // linear, ramped per block to avoid zipper noise
+    std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
+    std::vector<float> features_, temperature_, lanes_out_, stereo_, resampled_;
+};
+
+}  // namespace wavecast

@@ -1,0 +1,148 @@
+#include "stream.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "protocol.h"
+
+namespace wavecast {
+namespace {
+
+// Frames per producer block: small enough for a live look-ahead of tens of ms, large enough
+// that per-block overhead is negligible (2 frames = 20 ms at the shipped models' 100 Hz).
+constexpr int kBlockFrames = 2;
+
+double param_or(const StreamConfig& c, const char* name, double fallback) {
+    auto it = c.params.find(name);
+    return it == c.params.end() ? fallback : it->second;
+}
+
+size_t ring_floats(double lookahead_ms, int rate, size_t block_frames) {
+    return 2 * (static_cast<size_t>(lookahead_ms / 1000.0 * rate) + 2 * block_frames) + 2 * 8192;
+}
+
+}  // namespace
+
+Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate)
+    : name_(cfg.name),
+      lookahead_ms_(cfg.lookahead_ms),
+      renderer_(std::move(generator), style, output_rate, cfg.seed),
+      // Sized for the highest rate JACK may switch to, so a rate change never reallocates.
+      ring_(ring_floats(cfg.lookahead_ms, std::max(output_rate, 192000), 4096)),
+      temperature_(param_or(cfg, "temperature", 1.0)),
+      tempo_(param_or(cfg, "tempo", style->tempo)),
+      intensity_(param_or(cfg, "intensity", 0.6)),
+      gain_db_(param_or(cfg, "gain_db", -6.0)),
+      style_name_(style->name),
+      out_rate_(output_rate) {
+    target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * output_rate);
+}
+
+Stream::~Stream() { stop(); }
+
+void Stream::start() {
+    if (running_.exchange(true)) return;
+    producer_ = std::thread([this] { produce_loop(); });
+}
+
+void Stream::stop() {
+    if (running_.exchange(false)) producer_.join();
+    recorder_.stop();
+}
+
+bool Stream::wait_primed(double timeout_s) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (ring_.size() < target_floats_.load()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
+void Stream::set_param(const std::string& name, double v) {
+    if (name == "temperature") temperature_ = v;
+    else if (name == "tempo") tempo_ = v;
+    else if (name == "intensity") intensity_ = v;
+    else if (name == "gain_db") gain_db_ = v;
+    else throw protocol::Error(protocol::code::unknown_param, "params: unknown parameter '" + name + "'");
+}
+
+void Stream::set_style(std::shared_ptr<const Style> style) {
+    std::lock_guard lock(style_mu_);
+    style_name_ = style->name;
+    tempo_ = style->tempo;
+    pending_style_ = std::move(style);
+}
+
+StreamStatus Stream::status() const {
+    StreamStatus s;
+    s.name = name_;
+    {
+        std::lock_guard lock(style_mu_);
+        s.style = style_name_;
+    }
+    s.params = {temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load()};
+    s.samples_generated = samples_.load();
+    s.underruns = underruns_.load();
+    s.underrun_frames = underrun_frames_.load();
+    const double busy = busy_s_.load();
+    const int model_rate = renderer_.generator().spec().sample_rate;
+    s.rtf = busy > 0 ? static_cast<double>(s.samples_generated) / busy / model_rate : 0.0;
+    s.ring_ms = static_cast<double>(ring_.size() / 2) * 1000.0 / out_rate_.load();
+    s.lookahead_ms = lookahead_ms_;
+    s.lanes = renderer_.generator().lanes();
+    s.beat = beat_.load();
+    s.recorder = recorder_.status();
+    return s;
+}
+
+void Stream::produce_loop() {
+    std::vector<float> block;
+    block.reserve(2 * renderer_.max_output_frames(kBlockFrames) * 4);
+    while (running_.load()) {
+        if (const int rate = pending_rate_.exchange(0); rate != 0 && rate != renderer_.output_rate()) {
+            renderer_.set_output_rate(rate);
+            out_rate_ = rate;
+            target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * rate);
+        }
+        {
+            std::lock_guard lock(style_mu_);
+            if (pending_style_) renderer_.set_style(std::move(pending_style_)), pending_style_.reset();
+        }
+        if (ring_.size() >= target_floats_.load()) {
+            // Full to the look-ahead: the callback drains a period at a time, so a short sleep
+            // loses nothing and keeps the callback free of any signalling.
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            continue;
+        }
+        const BlockParams p{temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load()};
+        block.clear();
+        const auto t0 = std::chrono::steady_clock::now();
+        renderer_.render(kBlockFrames, p, block);
+        busy_s_ = busy_s_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        samples_ = renderer_.generator().position();
+        beat_ = renderer_.beat();
+        size_t written = 0;
+        while (written < block.size() && running_.load()) {
+            written += ring_.write(block.data() + written, block.size() - written);
+            if (written < block.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+}
+
+void Stream::process(float* left, float* right, uint32_t frames) {
+    const size_t want = std::min<size_t>(frames, sizeof scratch_ / sizeof scratch_[0] / 2);
+    const size_t got = ring_.read(scratch_, 2 * want) / 2;
+    for (size_t i = 0; i < got; ++i) {
+        left[i] = scratch_[2 * i];
+        right[i] = scratch_[2 * i + 1];
+    }
+    if (got < frames) {
+        for (size_t i = got; i < frames; ++i) left[i] = right[i] = 0.0f;
+        underruns_.fetch_add(1, std::memory_order_relaxed);
+        underrun_frames_.fetch_add(frames - got, std::memory_order_relaxed);
+    }
+    recorder_.push(left, right, frames);
+}
+
+}  // namespace wavecast

@@ -1,0 +1,79 @@
+// A live stream: a producer thread keeps a lock-free ring filled to the look-ahead with the
+// renderer's output; the JACK callback takes from the ring (process()), and the control thread
+// reads status and changes parameters through atomics.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.h"
+#include "recorder.h"
+#include "renderer.h"
+#include "spsc_ring.h"
+
+namespace wavecast {
+
+struct StreamStatus {
+    std::string name, style;
+    BlockParams params;
+    uint64_t samples_generated = 0;  // per lane, at the model rate
+    uint64_t underruns = 0;          // JACK periods the ring could not fill
+    uint64_t underrun_frames = 0;    // frames written as zeros in them
+    double rtf = 0;                  // model samples generated per second of producer work / model rate
+    double ring_ms = 0, lookahead_ms = 0;
+    int lanes = 0;
+    double beat = 0;
+    RecorderStatus recorder;
+};
+
+class Stream {
+public:
+    Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate);
+    ~Stream();
+
+    void start();
+    void stop();
+    // Blocks until the ring holds the look-ahead (or the timeout passes); true when it does.
+    bool wait_primed(double timeout_s) const;
+
+    // Control side.
+    const std::string& name() const { return name_; }
+    void set_param(const std::string& name, double value);
+    void set_style(std::shared_ptr<const Style> style);
+    void set_output_rate(int rate) { pending_rate_.store(rate); }
+    StreamStatus status() const;
+    Recorder& recorder() { return recorder_; }
+    int output_rate() const { return out_rate_.load(); }
+
+    // Real-time side, from the JACK process callback only: copies one period out of the ring,
+    // zeros and counts what is missing, and hands the period to the recorder.
+    void process(float* left, float* right, uint32_t frames);
+
+private:
+    void produce_loop();
+
+    const std::string name_;
+    const double lookahead_ms_;
+    Renderer renderer_;
+    SpscRing<float> ring_;  // interleaved stereo at the output rate
+    std::atomic<size_t> target_floats_{0};
+
+    std::atomic<double> temperature_, tempo_, intensity_, gain_db_;
+    mutable std::mutex style_mu_;
+    std::shared_ptr<const Style> pending_style_;  // handed to the producer under style_mu_
+    std::string style_name_;
+    std::atomic<int> pending_rate_{0}, out_rate_{0};
+
+    std::atomic<uint64_t> samples_{0}, underruns_{0}, underrun_frames_{0};
+    std::atomic<double> busy_s_{0}, beat_{0};
+    std::atomic<bool> running_{false};
+    std::thread producer_;
+    Recorder recorder_;
+    float scratch_[2 * 8192];  // one period, interleaved; JACK periods are at most 8192 frames
+};
+
+}  // namespace wavecast
