@@ -74,11 +74,13 @@ int run_daemon(const DaemonConfig& cfg) {
         }
     }
     jack.deactivate();
+    spdlog::debug("JACK client deactivated");
     for (const auto& s : engine.streams()) {
         const auto rec = s->recorder().status();
         s->stop();  // finalises any recording
         if (rec.active) spdlog::info("recording {} finalised: {}", rec.path, s->recorder().status().last);
     }
+    spdlog::debug("streams stopped");
     return exit_code;
 }
 
@@ -129,7 +131,9 @@ int main(int argc, char** argv) {
             render_file(cfg, ro);
             return 0;
         }
-        return run_daemon(cfg);
+        const int rc = run_daemon(cfg);
+        spdlog::debug("exiting with status {}", rc);
+        return rc;
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;

@@ -1,0 +1,114 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "config.h"
+#include "style.h"
+#include "temp_dir.h"
+#include "toml_util.h"
+
+using namespace wavecast;
+
+namespace {
+
+std::string write(const TempDir& dir, const std::string& name, const std::string& text) {
+    const std::string path = dir.file(name);
+    std::ofstream(path) << text;
+    return path;
+}
+
+// Expects `fn` to throw ConfigError whose message starts with "FILE:LINE:" and contains `reason`.
+template <typename Fn>
+void expect_refused(Fn fn, const std::string& file, int line, const std::string& reason) {
+    try {
+        fn();
+        FAIL() << "accepted; expected " << reason;
+    } catch (const ConfigError& e) {
+        const std::string msg = e.what();
+        EXPECT_EQ(msg.rfind(file + ":" + std::to_string(line) + ":", 0), 0u) << msg;
+        EXPECT_NE(msg.find(reason), std::string::npos) << msg;
+    }
+}
+
+const char* kMinimal = "[daemon]\nmodel = \"m.safetensors\"\n[[stream]]\nname = \"main\"\n";
+
+}  // namespace
+
+TEST(Config, ShippedDefaultConfigParses) {
+    const DaemonConfig c = load_config(std::string(WAVECAST_SOURCE_DIR) + "/config/wavecastd.toml");
+    EXPECT_EQ(c.backend, "auto");
+    EXPECT_EQ(c.control, "tcp://127.0.0.1:5557");
+    EXPECT_EQ(c.telemetry, "tcp://127.0.0.1:5558");
+    ASSERT_EQ(c.streams.size(), 1u);
+    EXPECT_EQ(c.streams[0].name, "main");
+    EXPECT_EQ(c.jack_name, "wavecast");
+    EXPECT_FALSE(c.autoconnect);
+    EXPECT_NE(c.model.find("models/random-small.safetensors"), std::string::npos);
+}
+
+TEST(Config, ShippedStylesParse) {
+    const auto styles = load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
+    EXPECT_GE(styles.size(), 3u);
+    for (const auto& [name, s] : styles) {
+        EXPECT_FALSE(s->description.empty()) << name;
+        EXPECT_FALSE(s->tracks.empty()) << name;
+    }
+}
+
+TEST(Config, ResolvesRelativePathsAgainstTheFile) {
+    TempDir dir;
+    const auto c = load_config(write(dir, "c.toml", kMinimal));
+    EXPECT_EQ(c.model, dir.file("m.safetensors"));
+    EXPECT_EQ(c.styles_dir, dir.file("styles"));
+}
+
+TEST(Config, RefusesBadConfigWithFileLineAndReason) {
+    TempDir dir;
+    std::string p = write(dir, "syntax.toml", "[daemon]\nmodel = \"x\"\nbackend = \n");
+    expect_refused([&] { load_config(p); }, p, 3, "");
+    p = write(dir, "unknown.toml", std::string(kMinimal) + "lookahead = 5\n");
+    expect_refused([&] { load_config(p); }, p, 5, "unknown key 'lookahead'");
+    p = write(dir, "range.toml", std::string(kMinimal) + "lookahead_ms = 1\n");
+    expect_refused([&] { load_config(p); }, p, 5, "'lookahead_ms' = 1 is outside");
+    p = write(dir, "type.toml", "[daemon]\nmodel = \"x\"\nbackend = 3\n[[stream]]\n");
+    expect_refused([&] { load_config(p); }, p, 3, "'backend' must be a string");
+    p = write(dir, "backend.toml", "[daemon]\nmodel = \"x\"\nbackend = \"tpu\"\n[[stream]]\n");
+    expect_refused([&] { load_config(p); }, p, 3, "backend must be");
+    p = write(dir, "param.toml", std::string(kMinimal) + "[stream.params]\ntemperature = 9\n");
+    expect_refused([&] { load_config(p); }, p, 6, "temperature");
+    p = write(dir, "dup.toml", std::string(kMinimal) + "[[stream]]\nname = \"main\"\n");
+    expect_refused([&] { load_config(p); }, p, 6, "duplicate stream name");
+    p = write(dir, "endpoint.toml", "[daemon]\nmodel = \"x\"\ncontrol = \"localhost:1\"\n[[stream]]\n");
+    expect_refused([&] { load_config(p); }, p, 3, "control must be");
+}
+
+TEST(Config, RefusesConfigWithoutModelOrStream) {
+    TempDir dir;
+    const std::string p = write(dir, "nomodel.toml", "[[stream]]\nname = \"main\"\n");
+    EXPECT_THROW(load_config(p), ConfigError);
+    const std::string q = write(dir, "nostream.toml", "[daemon]\nmodel = \"x\"\n");
+    EXPECT_THROW(load_config(q), ConfigError);
+    EXPECT_THROW(load_config(dir.file("absent.toml")), ConfigError);
+}
+
+TEST(Style, RefusesBadStyleWithFileLineAndReason) {
+    TempDir dir;
+    const std::string ok = "name = \"s\"\ndescription = \"d\"\n[[track]]\nname = \"bass\"\nprogram = 33\n";
+    EXPECT_NO_THROW(load_style(write(dir, "ok.toml", ok)));
+    std::string p = write(dir, "scale.toml", "name = \"s\"\ndescription = \"d\"\nscale = \"klingon\"\n[[track]]\nname = \"b\"\n");
+    expect_refused([&] { load_style(p); }, p, 3, "unknown scale 'klingon'");
+    p = write(dir, "program.toml", "name = \"s\"\ndescription = \"d\"\n[[track]]\nname = \"b\"\nprogram = 200\n");
+    expect_refused([&] { load_style(p); }, p, 5, "'program' = 200 is outside");
+    p = write(dir, "key.toml", "name = \"s\"\ndescription = \"d\"\nkey = \"H\"\n[[track]]\nname = \"b\"\n");
+    expect_refused([&] { load_style(p); }, p, 3, "key 'H'");
+    p = write(dir, "degree.toml", "name = \"s\"\ndescription = \"d\"\nprogression = [1, 9]\n[[track]]\nname = \"b\"\n");
+    expect_refused([&] { load_style(p); }, p, 3, "scale degrees");
+}
+
+TEST(Style, OneBadFileRefusesTheWholeSet) {
+    TempDir dir;
+    std::filesystem::create_directories(dir.path / "styles");
+    write(dir, "styles/a.toml", "name = \"a\"\ndescription = \"d\"\n[[track]]\nname = \"b\"\n");
+    write(dir, "styles/b.toml", "name = \"b\"\ndescription = \"d\"\ntempo = \"fast\"\n[[track]]\nname = \"b\"\n");
+    EXPECT_THROW(load_styles(dir.file("styles")), ConfigError);
+}

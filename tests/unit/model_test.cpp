@@ -1,0 +1,148 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "model.h"
+#include "temp_dir.h"
+
+using namespace wavecast;
+
+namespace {
+
+std::string write_tiny(const TempDir& dir, const std::string& name = "m.safetensors") {
+    const std::string path = dir.file(name);
+    save_model(path, random_model(named_shape("tiny"), 3));
+    return path;
+}
+
+// Loads `path`, expecting a ModelError whose message names the path and contains `reason`.
+void expect_refused(const std::string& path, const std::string& reason) {
+    try {
+        load_model(path);
+        FAIL() << "loaded a bad model file; expected: " << reason;
+    } catch (const ModelError& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find(path), std::string::npos) << msg;
+        EXPECT_NE(msg.find(reason), std::string::npos) << msg;
+    }
+}
+
+}  // namespace
+
+TEST(Model, SavedModelLoadsBackIdentically) {
+    TempDir dir;
+    const Model a = random_model(named_shape("tiny"), 3);
+    save_model(dir.file("m.safetensors"), a);
+    const Model b = load_model(dir.file("m.safetensors"));
+    EXPECT_EQ(b.spec.shape_name(), a.spec.shape_name());
+    EXPECT_TRUE(b.spec.random_weights);
+    EXPECT_EQ(b.spec.instruments.size(), a.spec.instruments.size());
+    EXPECT_EQ(b.spec.instruments[1].program, a.spec.instruments[1].program);
+    EXPECT_EQ(b.weights.embed, a.weights.embed);
+    EXPECT_EQ(b.weights.layers[3].skip_w, a.weights.layers[3].skip_w);
+    EXPECT_EQ(b.weights.out2_b, a.weights.out2_b);
+    EXPECT_NE(b.spec.provenance.find("seeded random"), std::string::npos);
+}
+
+TEST(Model, RejectsMissingFile) { expect_refused("/nonexistent/model.safetensors", "cannot open"); }
+
+TEST(Model, RejectsTruncatedModelFile) {
+    TempDir dir;
+    const std::string path = write_tiny(dir);
+    const auto size = std::filesystem::file_size(path);
+    std::filesystem::resize_file(path, size - 100);
+    expect_refused(path, "truncated");
+    std::filesystem::resize_file(path, 5);
+    expect_refused(path, "truncated");
+}
+
+TEST(Model, RejectsMissingTensor) {
+    TempDir dir;
+    const std::string path = write_tiny(dir);
+    SafetensorsFile f = read_safetensors(path);
+    f.tensors.erase("layers.2.res.weight");
+    write_safetensors(path, f);
+    expect_refused(path, "missing tensor 'layers.2.res.weight'");
+}
+
+TEST(Model, RejectsMisShapedTensor) {
+    TempDir dir;
+    const std::string path = write_tiny(dir);
+    SafetensorsFile f = read_safetensors(path);
+    auto& t = f.tensors["out1.weight"];
+    t.shape = {t.shape[1], t.shape[0]};
+    write_safetensors(path, f);
+    expect_refused(path, "tensor 'out1.weight' has shape");
+}
+
+TEST(Model, RejectsUnexpectedTensor) {
+    TempDir dir;
+    const std::string path = write_tiny(dir);
+    SafetensorsFile f = read_safetensors(path);
+    f.tensors["layers.99.conv.weight"] = Tensor{{2}, {1.0f, 2.0f}};
+    write_safetensors(path, f);
+    expect_refused(path, "unexpected tensor 'layers.99.conv.weight'");
+}
+
+TEST(Model, RejectsUnknownArchitecture) {
+    TempDir dir;
+    const std::string path = write_tiny(dir);
+    SafetensorsFile f = read_safetensors(path);
+    auto meta = nlohmann::json::parse(f.metadata["wavecast"]);
+    meta["architecture"] = "transformer-9000";
+    f.metadata["wavecast"] = meta.dump();
+    write_safetensors(path, f);
+    expect_refused(path, "unknown architecture 'transformer-9000'");
+    f.metadata.clear();
+    write_safetensors(path, f);
+    expect_refused(path, "not a wavecast model");
+}
+
+TEST(Model, RejectsBadHyperParameters) {
+    TempDir dir;
+    const std::string path = write_tiny(dir);
+    SafetensorsFile f = read_safetensors(path);
+    auto meta = nlohmann::json::parse(f.metadata["wavecast"]);
+    meta["output"] = "logistic_mixture";
+    f.metadata["wavecast"] = meta.dump();
+    write_safetensors(path, f);
+    expect_refused(path, "unsupported output kind");
+    meta["output"] = "mulaw";
+    meta["layers"] = "twenty";
+    f.metadata["wavecast"] = meta.dump();
+    write_safetensors(path, f);
+    expect_refused(path, "lacks integer 'layers'");
+}
+
+TEST(Model, RejectsNonFiniteWeights) {
+    TempDir dir;
+    const std::string path = write_tiny(dir);
+    SafetensorsFile f = read_safetensors(path);
+    f.tensors["embed"].data[5] = std::nanf("");
+    write_safetensors(path, f);
+    expect_refused(path, "non-finite");
+}
+
+TEST(Model, RejectsCorruptHeader) {
+    TempDir dir;
+    const std::string path = dir.file("bad.safetensors");
+    std::ofstream out(path, std::ios::binary);
+    const uint64_t len = 10;
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out << "{not json!";
+    out.close();
+    expect_refused(path, "not valid JSON");
+}
+
+TEST(Model, NamedShapesMatchNvWavenetMedium) {
+    const ModelSpec m = named_shape("medium");
+    EXPECT_EQ(m.residual_channels, 64);
+    EXPECT_EQ(m.skip_channels, 128);
+    EXPECT_EQ(m.audio_classes, 256);
+    EXPECT_EQ(m.layers, 20);
+    EXPECT_EQ(m.dilation(9), 512);
+    EXPECT_EQ(m.dilation(10), 1);
+    EXPECT_THROW(named_shape("huge"), std::invalid_argument);
+}

@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "protocol.h"
+
+using namespace wavecast::protocol;
+
+namespace {
+
+// Parses `raw`, expecting an Error with `code` whose message mentions `field`.
+void expect_error(const std::string& raw, const std::string& code, const std::string& field = "") {
+    json id;
+    try {
+        parse_request(raw, id);
+        FAIL() << "accepted: " << raw;
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code, code) << raw << " -> " << e.what();
+        EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+
+TEST(Protocol, ParsesValidRequestsAndKeepsTheirId) {
+    json id;
+    const auto r = parse_request(R"({"cmd":"set","id":17,"stream":"main","params":{"temperature":0.9}})", id);
+    EXPECT_EQ(r.cmd, "set");
+    EXPECT_EQ(id, 17);
+    EXPECT_EQ(r.body["params"]["temperature"], 0.9);
+    for (const char* raw : {R"({"cmd":"ping"})", R"({"cmd":"status","id":"abc"})", R"({"cmd":"styles"})",
+                            R"({"cmd":"style","name":"techno","now":true})", R"({"cmd":"record","path":"/tmp/x.wav","seconds":3})",
+                            R"({"cmd":"stop-record","stream":"main"})"})
+        EXPECT_NO_THROW(parse_request(raw, id)) << raw;
+}
+
+TEST(Protocol, RejectsMalformedRequestsWithCodesNamingTheField) {
+    expect_error("{not json", code::bad_json);
+    expect_error("", code::bad_json);
+    expect_error("[1,2]", code::bad_request);
+    expect_error(R"({"id":1})", code::bad_request, "cmd");
+    expect_error(R"({"cmd":5})", code::bad_type, "cmd");
+    expect_error(R"({"cmd":"dance"})", code::unknown_command, "dance");
+    expect_error(R"({"cmd":"ping","volume":3})", code::bad_request, "volume");
+    expect_error(std::string(kMaxRequestBytes + 1, ' '), code::too_large);
+}
+
+TEST(Protocol, ErrorRepliesCarryTheRequestIdWhenThereIsOne) {
+    json id;
+    EXPECT_THROW(parse_request(R"({"cmd":"dance","id":42})", id), Error);
+    EXPECT_EQ(id, 42);
+    const json r = error_reply(id, code::unknown_command, "x");
+    EXPECT_FALSE(r["ok"]);
+    EXPECT_EQ(r["id"], 42);
+    EXPECT_EQ(r["error"]["code"], "unknown_command");
+}
+
+TEST(Protocol, ChecksParametersByNameTypeAndRange) {
+    EXPECT_DOUBLE_EQ(check_param("params", "temperature", 0.5), 0.5);
+    EXPECT_DOUBLE_EQ(check_param("params", "tempo", 128), 128);
+    auto code_of = [](const std::string& name, const json& v) {
+        try {
+            check_param("params", name, v);
+        } catch (const Error& e) {
+            return e.code;
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(code_of("volume", 1), code::unknown_param);
+    EXPECT_EQ(code_of("temperature", "hot"), code::bad_type);
+    EXPECT_EQ(code_of("temperature", nullptr), code::bad_type);
+    EXPECT_EQ(code_of("temperature", -0.1), code::out_of_range);
+    EXPECT_EQ(code_of("tempo", 1000), code::out_of_range);
+    EXPECT_EQ(code_of("gain_db", std::numeric_limits<double>::infinity()), code::out_of_range);
+    EXPECT_EQ(code_of("gain_db", std::nan("")), code::out_of_range);
+}
+
+TEST(Protocol, TypedGettersRefuseWrongTypes) {
+    const json body = {{"path", 3}, {"seconds", "ten"}, {"now", 1}};
+    EXPECT_THROW(get_string(body, "path"), Error);
+    EXPECT_THROW(get_number(body, "seconds", 0, 10), Error);
+    EXPECT_THROW(get_bool(body, "now"), Error);
+    EXPECT_FALSE(get_string(body, "missing").has_value());
+    EXPECT_THROW(require_string(body, "missing"), Error);
+}
