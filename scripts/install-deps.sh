@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake ninja-build pkg-config git
   jackd2 libjack-jackd2-dev
   libzmq3-dev cppzmq-dev
   libtomlplusplus-dev nlohmann-json3-dev

@@ -1,0 +1,279 @@
+// The daemon end to end: a real jackd (dummy backend), the real wavecastd and wavecast binaries,
+// real ZeroMQ sockets, real files.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sndfile.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "../unit/temp_dir.h"
+#include "harness.h"
+#include "model.h"
+
+using namespace harness;
+using namespace std::chrono_literals;
+
+namespace {
+
+sf_count_t wav_frames(const std::string& path, int* rate = nullptr) {
+    SF_INFO info{};
+    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+    if (!f) return -1;
+    sf_close(f);
+    if (rate) *rate = info.samplerate;
+    return info.frames;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+class DaemonTest : public ::testing::Test {
+protected:
+    // A failure here is recorded and reported by every test's SetUp: gtest would otherwise mark
+    // the tests skipped, and a skip must never stand for a broken daemon.
+    static void SetUpTestSuite() {
+        try {
+            dir_ = new TempDir;
+            jack_ = new JackServer(dir_->path.string());
+            daemon_ = new Daemon(dir_->path.string(), *jack_);
+            if (!daemon_->wait_ready(30)) setup_error_ = "wavecastd did not come up:\n" + daemon_->proc->log();
+        } catch (const std::exception& e) {
+            setup_error_ = e.what();
+        }
+    }
+    static void TearDownTestSuite() {
+        delete daemon_;
+        delete jack_;
+        delete dir_;
+        daemon_ = nullptr, jack_ = nullptr, dir_ = nullptr;
+    }
+    void SetUp() override {
+        if (!setup_error_.empty()) FAIL() << setup_error_;
+    }
+
+    static TempDir* dir_;
+    static JackServer* jack_;
+    static Daemon* daemon_;
+    static std::string setup_error_;
+};
+std::string DaemonTest::setup_error_;
+TempDir* DaemonTest::dir_ = nullptr;
+JackServer* DaemonTest::jack_ = nullptr;
+Daemon* DaemonTest::daemon_ = nullptr;
+
+TEST_F(DaemonTest, StreamsTenSecondsIntoJackWithoutUnderruns) {
+    const size_t frames = 10 * 48000;
+    const auto before = daemon_->stream_status();
+    Capture cap(jack_->name(), "wavecast:main_out_L", "wavecast:main_out_R", frames);
+    ASSERT_TRUE(cap.wait_full(20)) << "captured only " << cap.frames() << " frames";
+    EXPECT_EQ(cap.frames(), frames);
+    double energy = 0;
+    size_t distinct = 0;
+    for (size_t i = 0; i < frames; ++i) {
+        ASSERT_TRUE(std::isfinite(cap.left()[i]) && std::isfinite(cap.right()[i])) << "frame " << i;
+        energy += cap.left()[i] * cap.left()[i] + cap.right()[i] * cap.right()[i];
+        distinct += i > 0 && cap.left()[i] != cap.left()[i - 1];
+    }
+    const double rms = std::sqrt(energy / (2.0 * frames));
+    EXPECT_GT(rms, 1e-3) << "the stream is silent";
+    EXPECT_LT(rms, 1.0);
+    EXPECT_GT(distinct, frames / 2) << "the stream is stuck on a value";
+    const auto after = daemon_->stream_status();
+    EXPECT_EQ(after["underruns"], 0) << after.dump();
+    EXPECT_EQ(before["underruns"], 0);
+    EXPECT_GT(after["samples_generated"].get<uint64_t>(), before["samples_generated"].get<uint64_t>() + 9 * 16000);
+    EXPECT_GT(after["rtf"].get<double>(), 1.0);
+}
+
+TEST_F(DaemonTest, SetTemperatureShowsInStatus) {
+    auto r = daemon_->call({{"cmd", "set"}, {"stream", "main"}, {"params", {{"temperature", 0.9}, {"gain_db", -3}}}});
+    ASSERT_TRUE(r.has_value());
+    EXPECT_TRUE((*r)["ok"]) << r->dump();
+    const auto s = daemon_->stream_status();
+    EXPECT_DOUBLE_EQ(s["params"]["temperature"].get<double>(), 0.9);
+    EXPECT_DOUBLE_EQ(s["params"]["gain_db"].get<double>(), -3.0);
+    // A request with one bad value changes nothing, not even the good ones beside it.
+    r = daemon_->call({{"cmd", "set"}, {"params", {{"temperature", 0.5}, {"tempo", 9999}}}});
+    ASSERT_TRUE(r.has_value());
+    EXPECT_FALSE((*r)["ok"]);
+    EXPECT_EQ((*r)["error"]["code"], "out_of_range");
+    EXPECT_DOUBLE_EQ(daemon_->stream_status()["params"]["temperature"].get<double>(), 0.9);
+}
+
+TEST_F(DaemonTest, ThousandMalformedRequestsEachGetAnErrorWhileTheAudioGoesOn) {
+    const std::vector<std::string> bad = {
+        "{", "", "null", "[]", "42", R"({"id":1})", R"({"cmd":7})", R"({"cmd":"dance"})", R"({"cmd":"ping","x":1})",
+        R"({"cmd":"set","params":{"temperature":"hot"}})", R"({"cmd":"set","params":{"temperature":1e999}})",
+        R"({"cmd":"set","params":{"volume":1}})", R"({"cmd":"set","params":[]})", R"({"cmd":"set","stream":"nope","params":{"tempo":100}})",
+        R"({"cmd":"style","name":"polka"})", R"({"cmd":"style"})", R"({"cmd":"record"})", R"({"cmd":"record","path":"/no/such/dir/x.wav"})",
+        R"({"cmd":"stop-record"})", std::string(100000, 'x')};
+    const uint64_t underruns = daemon_->stream_status()["underruns"];
+    zmq::context_t ctx(1);
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);  // a DEALER may pipeline: send all, then read all
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(daemon_->control);
+    for (int i = 0; i < 1000; ++i) {
+        s.send(zmq::message_t(), zmq::send_flags::sndmore);  // the delimiter a REQ peer would add
+        s.send(zmq::buffer(bad[static_cast<size_t>(i) % bad.size()]), zmq::send_flags::none);
+    }
+    int errors = 0;
+    std::map<std::string, int> codes;
+    s.set(zmq::sockopt::rcvtimeo, 5000);
+    for (int i = 0; i < 1000; ++i) {
+        std::vector<zmq::message_t> parts;
+        if (!zmq::recv_multipart(s, std::back_inserter(parts))) break;
+        ASSERT_EQ(parts.size(), 2u);
+        const auto r = nlohmann::json::parse(parts[1].to_string_view());
+        ASSERT_FALSE(r["ok"].get<bool>()) << r.dump();
+        ASSERT_FALSE(r["error"]["message"].get<std::string>().empty());
+        ++codes[r["error"]["code"]];
+        ++errors;
+    }
+    EXPECT_EQ(errors, 1000);
+    EXPECT_GE(codes.size(), 8u);
+    EXPECT_EQ(codes["too_large"], 50);
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(daemon_->stream_status()["underruns"].get<uint64_t>(), underruns);
+    auto ok = daemon_->call({{"cmd", "ping"}, {"id", "after"}});
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ((*ok)["id"], "after");
+}
+
+TEST_F(DaemonTest, RecordForSecondsWritesExactlyThatLength) {
+    const std::string path = dir_->file("timed.wav");
+    auto r = daemon_->call({{"cmd", "record"}, {"path", path}, {"seconds", 1.5}, {"bits", 16}});
+    ASSERT_TRUE(r && (*r)["ok"]) << (r ? r->dump() : "no reply");
+    auto conflict = daemon_->call({{"cmd", "record"}, {"path", dir_->file("other.wav")}});
+    EXPECT_EQ((*conflict)["error"]["code"], "conflict");
+    for (int i = 0; i < 100 && daemon_->stream_status()["recording"]["active"].get<bool>(); ++i) std::this_thread::sleep_for(50ms);
+    int rate = 0;
+    EXPECT_EQ(wav_frames(path, &rate), 72000);
+    EXPECT_EQ(rate, 48000);
+}
+
+TEST_F(DaemonTest, StopRecordFinalisesTheFileAtTheReportedLength) {
+    const std::string path = dir_->file("open.wav");
+    ASSERT_TRUE((*daemon_->call({{"cmd", "record"}, {"path", path}}))["ok"]);
+    std::this_thread::sleep_for(700ms);
+    auto r = daemon_->call({{"cmd", "stop-record"}});
+    ASSERT_TRUE(r && (*r)["ok"]) << (r ? r->dump() : "no reply");
+    const auto frames = (*r)["frames"].get<int64_t>();
+    EXPECT_GT(frames, 48000 / 2);
+    EXPECT_EQ(wav_frames(path), frames);
+}
+
+TEST_F(DaemonTest, TelemetryPublishesStatus) {
+    zmq::context_t ctx(1);
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, "status");
+    sub.set(zmq::sockopt::rcvtimeo, 3000);
+    sub.connect(daemon_->telemetry);
+    std::vector<zmq::message_t> parts;
+    ASSERT_TRUE(zmq::recv_multipart(sub, std::back_inserter(parts)));
+    ASSERT_EQ(parts.size(), 2u);
+    EXPECT_EQ(parts[0].to_string(), "status");
+    const auto body = nlohmann::json::parse(parts[1].to_string_view());
+    for (const char* key : {"backend", "model", "sample_rate", "uptime_s", "streams"}) EXPECT_TRUE(body.contains(key)) << key;
+    for (const char* key : {"name", "style", "params", "samples_generated", "underruns", "xruns", "rtf", "ring_ms"})
+        EXPECT_TRUE(body["streams"][0].contains(key)) << key;
+}
+
+TEST_F(DaemonTest, ClientExitStatusFollowsTheReply) {
+    const std::string ep = "--endpoint=" + daemon_->control;
+    auto run = [&](const std::vector<std::string>& args) {
+        std::vector<std::string> argv{WAVECAST_BIN};
+        argv.insert(argv.end(), args.begin(), args.end());
+        Process p(argv, {}, dir_->file("client.log"));
+        auto rc = p.wait(20);
+        return std::make_pair(rc.value_or(-1), p.log());
+    };
+    auto [rc, out] = run({ep, "set", "temperature=0.7"});
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_DOUBLE_EQ(daemon_->stream_status()["params"]["temperature"].get<double>(), 0.7);
+    std::tie(rc, out) = run({ep, "set", "loudness=3"});
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find("unknown_param"), std::string::npos) << out;
+    std::tie(rc, out) = run({ep, "--json", "status"});
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_TRUE(nlohmann::json::parse(out)["ok"]) << out;
+    std::tie(rc, out) = run({ep, "styles"});
+    EXPECT_EQ(rc, 0);
+    EXPECT_NE(out.find("techno"), std::string::npos) << out;
+    std::tie(rc, out) = run({ep, "style", "lofi"});
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(daemon_->stream_status()["style"], "lofi");
+    std::tie(rc, out) = run({"--endpoint=ipc://" + dir_->file("nobody-home"), "--timeout=100", "--retries=2", "ping"});
+    EXPECT_EQ(rc, 2) << out;
+    EXPECT_NE(out.find("no reply"), std::string::npos) << out;
+}
+
+TEST_F(DaemonTest, SigtermEndsTheDaemonWithinTwoSecondsAndFinalisesItsRecording) {
+    Daemon second(dir_->path.string(), *jack_, "wavecast2");
+    ASSERT_TRUE(second.wait_ready(30)) << second.proc->log();
+    const std::string path = dir_->file("sigterm.wav");
+    ASSERT_TRUE((*second.call({{"cmd", "record"}, {"path", path}}))["ok"]);
+    std::this_thread::sleep_for(600ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    second.proc->signal(SIGTERM);
+    const auto rc = second.proc->wait(5);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(rc.has_value()) << "still running 5 s after SIGTERM";
+    EXPECT_EQ(*rc, 0) << second.proc->log();
+    EXPECT_LT(took, 2.0);
+    EXPECT_GT(wav_frames(path), 48000 / 4) << second.proc->log();
+    EXPECT_NE(second.proc->log().find("finalised"), std::string::npos);
+}
+
+// Not part of the suite's shared daemon: these run the binary against bad input.
+TEST(DaemonStartup, RefusesBadConfigWithFileLineAndReason) {
+    TempDir dir;
+    const std::string cfg = dir.file("bad.toml");
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nbackend = \"quantum\"\n[[stream]]\n";
+    Process p({WAVECASTD_BIN, "--config", cfg}, {}, dir.file("log"));
+    EXPECT_EQ(p.wait(10).value_or(-1), 1);
+    EXPECT_NE(p.log().find(cfg + ":3: backend must be"), std::string::npos) << p.log();
+}
+
+TEST(DaemonStartup, RefusesTruncatedModelWithPathAndReason) {
+    TempDir dir;
+    const std::string model = dir.file("m.safetensors");
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("tiny"), 1));
+    std::filesystem::resize_file(model, 1000);
+    const std::string cfg = dir.file("c.toml");
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR << "/config/styles\"\n[[stream]]\n";
+    Process p({WAVECASTD_BIN, "--config", cfg}, {}, dir.file("log"));
+    EXPECT_EQ(p.wait(10).value_or(-1), 1);
+    EXPECT_NE(p.log().find(model + ": "), std::string::npos) << p.log();
+    EXPECT_NE(p.log().find("truncated"), std::string::npos) << p.log();
+}
+
+TEST(Render, SameSeedGivesTheSameFileAndAnotherSeedAnother) {
+    TempDir dir;
+    const std::string model = dir.file("m.safetensors"), cfg = dir.file("c.toml");
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("small"), 1));
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR << "/config/styles\"\n[[stream]]\n";
+    auto render = [&](const std::string& out, int seed) {
+        Process p({WAVECASTD_BIN, "--config", cfg, "--backend", "cpu", "render", "--style", "ambient", "--seconds", "1.5", "--out",
+                   out, "--seed", std::to_string(seed), "--bits", "16"},
+                  {}, dir.file("render.log"));
+        EXPECT_EQ(p.wait(60).value_or(-1), 0) << p.log();
+    };
+    render(dir.file("a.wav"), 5);
+    render(dir.file("b.wav"), 5);
+    render(dir.file("c.wav"), 6);
+    int rate = 0;
+    EXPECT_EQ(wav_frames(dir.file("a.wav"), &rate), 24000);
+    EXPECT_EQ(rate, 16000);
+    EXPECT_EQ(slurp(dir.file("a.wav")), slurp(dir.file("b.wav")));
+    EXPECT_NE(slurp(dir.file("a.wav")), slurp(dir.file("c.wav")));
+}

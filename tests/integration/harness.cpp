@@ -1,1 +1,189 @@
-int main(){return 0;}
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <zmq.hpp>
+
+#include "model.h"
+
+namespace harness {
+
+using namespace std::chrono_literals;
+
+std::string unique_name(const std::string& prefix) {
+    std::random_device rd;
+    return prefix + std::to_string(getpid()) + "_" + std::to_string(rd() % 100000);
+}
+
+Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env, std::string log) : log_(std::move(log)) {
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+        std::vector<char*> args;
+        for (auto& a : argv) args.push_back(a.data());
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        _exit(127);
+    }
+}
+
+// SIGTERM first: a jackd killed outright leaves its entry in JACK's shared-memory registry, and
+// after a few of those no new server may start on the machine.
+Process::~Process() {
+    if (!running()) return;
+    signal(SIGTERM);
+    if (!wait(5)) {
+        signal(SIGKILL);
+        wait(5);
+    }
+}
+
+void Process::signal(int sig) const { kill(pid_, sig); }
+
+std::optional<int> Process::wait(double timeout_s) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (!status_) {
+        int st = 0;
+        const pid_t r = waitpid(pid_, &st, WNOHANG);
+        if (r == pid_) status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        else if (std::chrono::steady_clock::now() > until) break;
+        else std::this_thread::sleep_for(5ms);
+    }
+    return status_;
+}
+
+bool Process::running() { return !wait(0).has_value(); }
+
+std::string Process::log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// One fixed name: JACK's shared-memory registry has room for few servers and reclaims the entry
+// of a dead one only for a server of the same name, so unique names would fill it after a few
+// crashed runs. Integration tests run serially (RUN_SERIAL), so one name is enough.
+JackServer::JackServer(const std::string& dir, int rate, int period) : name_("wavecast-test") {
+    proc_ = std::make_unique<Process>(
+        std::vector<std::string>{"jackd", "--no-realtime", "-n", name_, "-d", "dummy", "-r", std::to_string(rate), "-p",
+                                 std::to_string(period)},
+        env(), dir + "/jackd-" + name_ + ".log");
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < until) {
+        jack_status_t st;
+        jack_client_t* c = jack_client_open("probe", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st, name_.c_str());
+        if (c) {
+            jack_client_close(c);
+            return;
+        }
+        if (!proc_->running()) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    throw std::runtime_error("jackd -n " + name_ + " did not come up (another still running? stale /dev/shm/jack-*?): " + proc_->log());
+}
+
+Capture::Capture(const std::string& server, const std::string& left_port, const std::string& right_port, size_t frames)
+    : left_(frames), right_(frames) {
+    jack_status_t st;
+    client_ = jack_client_open("capture", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st, server.c_str());
+    if (!client_) throw std::runtime_error("capture client cannot open");
+    in_l_ = jack_port_register(client_, "in_L", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+    in_r_ = jack_port_register(client_, "in_R", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+    jack_set_process_callback(client_, &Capture::process, this);
+    if (jack_activate(client_) != 0) throw std::runtime_error("capture client cannot activate");
+    if (jack_connect(client_, left_port.c_str(), jack_port_name(in_l_)) != 0 ||
+        jack_connect(client_, right_port.c_str(), jack_port_name(in_r_)) != 0)
+        throw std::runtime_error("cannot connect " + left_port + " / " + right_port + " to the capture client");
+}
+
+Capture::~Capture() {
+    if (client_) jack_client_close(client_);
+}
+
+int Capture::process(jack_nframes_t n, void* self) {
+    auto* c = static_cast<Capture*>(self);
+    const size_t at = c->filled_.load(std::memory_order_relaxed);
+    const size_t take = std::min<size_t>(n, c->left_.size() - at);
+    // Nothing is taken until both ports are connected, so the capture starts on a whole period.
+    if (take == 0 || !jack_port_connected(c->in_l_) || !jack_port_connected(c->in_r_)) return 0;
+    const auto* l = static_cast<const float*>(jack_port_get_buffer(c->in_l_, n));
+    const auto* r = static_cast<const float*>(jack_port_get_buffer(c->in_r_, n));
+    std::copy_n(l, take, c->left_.data() + at);
+    std::copy_n(r, take, c->right_.data() + at);
+    c->filled_.store(at + take, std::memory_order_release);
+    return 0;
+}
+
+bool Capture::wait_full(double timeout_s) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (filled_.load() < left_.size()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(20ms);
+    }
+    return true;
+}
+
+std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms) {
+    static zmq::context_t ctx(1);
+    zmq::socket_t s(ctx, zmq::socket_type::req);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(endpoint);
+    s.send(zmq::buffer(raw), zmq::send_flags::none);
+    zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(timeout_ms));
+    if (!(items[0].revents & ZMQ_POLLIN)) return std::nullopt;
+    zmq::message_t m;
+    (void)s.recv(m, zmq::recv_flags::none);
+    return json::parse(m.to_string_view(), nullptr, false);
+}
+
+Daemon::Daemon(const std::string& dir, const JackServer& jack, const std::string& name, double lookahead_ms) : jack_name(name) {
+    const std::string tag = unique_name("d");
+    control = "ipc://" + dir + "/" + tag + "-control";
+    telemetry = "ipc://" + dir + "/" + tag + "-telemetry";
+    model = dir + "/" + tag + "-model.safetensors";
+    config = dir + "/" + tag + ".toml";
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("small"), 1));
+    std::ofstream(config) << "[daemon]\nbackend = \"cpu\"\ncontrol = \"" << control << "\"\ntelemetry = \"" << telemetry
+                          << "\"\nmodel = \"" << model << "\"\nstyles = \"" << WAVECAST_SOURCE_DIR
+                          << "/config/styles\"\nstatus_interval_s = 0.25\n[jack]\nclient_name = \"" << name << "\"\nserver = \""
+                          << jack.name() << "\"\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << lookahead_ms
+                          << "\n";
+    proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, jack.env(), dir + "/" + tag + ".log");
+}
+
+bool Daemon::wait_ready(double timeout_s) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (std::chrono::steady_clock::now() < until) {
+        if (!proc->running()) return false;
+        auto r = call({{"cmd", "ping"}}, 200);
+        if (r && r->value("ok", false)) return true;
+    }
+    return false;
+}
+
+json Daemon::stream_status() const {
+    auto r = call({{"cmd", "status"}});
+    if (!r || !r->value("ok", false)) throw std::runtime_error("status did not answer");
+    return (*r)["streams"][0];
+}
+
+}  // namespace harness

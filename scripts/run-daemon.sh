@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# README command 1: on a fresh Debian machine, installs what is needed, builds, and runs wavecastd
+# streaming into JACK. If no JACK server answers, a dummy-backend jackd of our own is started
+# (as the default server, so jack_lsp / jack_connect / jack_capture find it) and stopped on exit.
+# Arguments are passed to wavecastd (e.g. --backend cpu, --config FILE).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+scripts/install-deps.sh
+scripts/build.sh >/dev/null
+model=models/random-small.safetensors
+if [ ! -f "$model" ]; then
+  # Until trained models ship, the default config plays seeded random weights.
+  build/tools/wavecast-model random --shape small --seed 1 --out "$model"
+fi
+
+jack_pid=""
+if jack_lsp >/dev/null 2>&1; then
+  echo "run-daemon: using the JACK server that is running"
+else
+  echo "run-daemon: no JACK server answers; starting jackd -d dummy (48 kHz, 1024 frames), log in build/jackd.log"
+  jackd --no-realtime -d dummy -r 48000 -p 1024 >build/jackd.log 2>&1 &
+  jack_pid=$!
+  for _ in $(seq 50); do jack_lsp >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+build/daemon/wavecastd "$@" &
+daemon_pid=$!
+trap 'kill -TERM "$daemon_pid" 2>/dev/null || true' INT TERM
+status=0
+wait "$daemon_pid" || status=$?
+# wait returns early when a trapped signal arrives: wait again for the daemon's own exit.
+if kill -0 "$daemon_pid" 2>/dev/null; then wait "$daemon_pid" || status=$?; fi
+if [ -n "$jack_pid" ]; then kill "$jack_pid" 2>/dev/null || true; wait "$jack_pid" 2>/dev/null || true; fi
+exit "$status"

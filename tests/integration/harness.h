@@ -1,0 +1,90 @@
+// Real components for integration tests: child processes (jackd, wavecastd, wavecast), a JACK
+// capture client, and a ZeroMQ requester.
+#pragma once
+
+#include <jack/jack.h>
+#include <memory>
+#include <sys/types.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace harness {
+
+using json = nlohmann::json;
+
+std::string unique_name(const std::string& prefix);
+
+class Process {
+public:
+    // Starts argv[0] with the extra environment, stdout and stderr to `log`.
+    Process(std::vector<std::string> argv, const std::map<std::string, std::string>& env, std::string log);
+    ~Process();
+    Process(const Process&) = delete;
+
+    void signal(int sig) const;
+    // Waits up to `timeout_s` for the exit; returns the exit status (or 128 + signal), nullopt if still running.
+    std::optional<int> wait(double timeout_s);
+    bool running();
+    std::string log() const;
+    pid_t pid() const { return pid_; }
+
+private:
+    pid_t pid_ = -1;
+    std::string log_;
+    std::optional<int> status_;
+};
+
+// A jackd with the dummy backend under a name of its own; ready when a client can connect.
+class JackServer {
+public:
+    JackServer(const std::string& dir, int rate = 48000, int period = 1024);
+    const std::string& name() const { return name_; }
+    std::map<std::string, std::string> env() const { return {{"JACK_DEFAULT_SERVER", name_}, {"JACK_NO_AUDIO_RESERVATION", "1"}}; }
+
+private:
+    std::string name_;
+    std::unique_ptr<Process> proc_;
+};
+
+// A JACK client of the test's own that records two ports into memory for a fixed length.
+class Capture {
+public:
+    Capture(const std::string& server, const std::string& left_port, const std::string& right_port, size_t frames);
+    ~Capture();
+    bool wait_full(double timeout_s) const;
+    size_t frames() const { return filled_.load(); }
+    const std::vector<float>& left() const { return left_; }
+    const std::vector<float>& right() const { return right_; }
+
+private:
+    static int process(jack_nframes_t n, void* self);
+    jack_client_t* client_ = nullptr;
+    jack_port_t* in_l_ = nullptr;
+    jack_port_t* in_r_ = nullptr;
+    std::vector<float> left_, right_;
+    std::atomic<size_t> filled_{0};
+};
+
+// One request, one reply over a fresh REQ socket; nullopt after the timeout.
+std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms = 3000);
+
+// A wavecastd on a config written into `dir`: random tiny-ish model, shipped styles, ipc endpoints.
+class Daemon {
+public:
+    Daemon(const std::string& dir, const JackServer& jack, const std::string& jack_name = "wavecast", double lookahead_ms = 400);
+    std::optional<json> call(const json& req, int timeout_ms = 3000) const { return request(control, req.dump(), timeout_ms); }
+    // Polls status until it answers (the daemon is streaming); false after the timeout.
+    bool wait_ready(double timeout_s) const;
+    json stream_status() const;  // streams[0] of a status reply
+
+    std::string control, telemetry, config, model, jack_name;
+    std::unique_ptr<Process> proc;
+};
+
+}  // namespace harness
