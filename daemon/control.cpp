@@ -108,6 +108,8 @@ void ControlServer::run(std::promise<void>& bound) {
         for (const auto& entry : logs_->take()) publish("log", entry);
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_status) {
+            engine_.report_trouble();
+            for (const auto& entry : logs_->take()) publish("log", entry);
             publish("status", engine_.status());
             next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval_s_));
         }

@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <filesystem>
+#include <spdlog/spdlog.h>
 
 #include "jack_output.h"
 #include "protocol.h"
@@ -127,6 +128,28 @@ json Engine::status() const {
             {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
             {"jack", {{"client", jack_name_}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}}},
             {"streams", streams}};
+}
+
+}  // namespace wavecast
+
+namespace wavecast {
+
+void Engine::report_trouble() {
+    for (const auto& s : streams_) {
+        const StreamStatus st = s->status();
+        Seen& seen = seen_[st.name];
+        if (st.underruns > seen.underruns)
+            spdlog::warn("stream '{}': {} underrun(s), {} frames played as silence, since the last report (total {}): the "
+                         "generator fell behind; rtf {:.2f}",
+                         st.name, st.underruns - seen.underruns, st.underrun_frames - seen.underrun_frames, st.underruns, st.rtf);
+        if (st.recorder.dropped > seen.dropped)
+            spdlog::warn("stream '{}': recording {} lost {} frames: the disk is too slow", st.name, st.recorder.path,
+                         st.recorder.dropped - seen.dropped);
+        seen = {st.underruns, st.underrun_frames, st.recorder.dropped};
+    }
+    const uint64_t xruns = jack_ ? jack_->xruns() : 0;
+    if (xruns > seen_xruns_) spdlog::warn("JACK reported {} xrun(s) since the last report (total {})", xruns - seen_xruns_, xruns);
+    seen_xruns_ = xruns;
 }
 
 }  // namespace wavecast

@@ -32,6 +32,9 @@ public:
     nlohmann::json handle(std::string_view raw);
     // The body of a status reply and of the telemetry "status" message.
     nlohmann::json status() const;
+    // Logs a warning for every underrun, xrun or dropped recording frame since the last call;
+    // the control thread calls it with each status tick, so they reach the "log" topic too.
+    void report_trouble();
 
 private:
     Stream& find_stream(const nlohmann::json& body);
@@ -48,6 +51,11 @@ private:
     const JackOutput* jack_ = nullptr;
     std::string jack_name_;
     const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    struct Seen {
+        uint64_t underruns = 0, underrun_frames = 0, dropped = 0;
+    };
+    std::map<std::string, Seen> seen_;
+    uint64_t seen_xruns_ = 0;
 };
 
 }  // namespace wavecast

@@ -19,6 +19,8 @@ JackOutput::JackOutput(const std::string& client_name, const std::string& server
     jack_set_process_callback(client_, &JackOutput::on_process, this);
     jack_set_xrun_callback(client_, &JackOutput::on_xrun, this);
     jack_set_sample_rate_callback(client_, &JackOutput::on_rate, this);
+    jack_set_buffer_size_callback(client_, &JackOutput::on_buffer_size, this);
+    period_ = jack_get_buffer_size(client_);
     jack_on_shutdown(client_, &JackOutput::on_shutdown, this);
 }
 
@@ -70,6 +72,13 @@ int JackOutput::on_xrun(void* self) {
 
 int JackOutput::on_rate(jack_nframes_t rate, void* self) {
     for (const auto& o : static_cast<JackOutput*>(self)->outs_) o.stream->set_output_rate(static_cast<int>(rate));
+    return 0;
+}
+
+// Stream::process takes any period up to its scratch size (8192 frames, JACK's usual maximum);
+// the new size only needs recording for status.
+int JackOutput::on_buffer_size(jack_nframes_t frames, void* self) {
+    static_cast<JackOutput*>(self)->period_.store(frames);
     return 0;
 }
 

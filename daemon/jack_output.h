@@ -22,7 +22,7 @@ public:
     JackOutput& operator=(const JackOutput&) = delete;
 
     int sample_rate() const { return static_cast<int>(jack_get_sample_rate(client_)); }
-    uint32_t buffer_size() const { return jack_get_buffer_size(client_); }
+    uint32_t buffer_size() const { return period_.load(); }
 
     // Registers the ports of each stream; call before activate().
     void add_stream(Stream* stream);
@@ -37,6 +37,7 @@ private:
     static int on_process(jack_nframes_t n, void* self);
     static int on_xrun(void* self);
     static int on_rate(jack_nframes_t rate, void* self);
+    static int on_buffer_size(jack_nframes_t frames, void* self);
     static void on_shutdown(void* self);
 
     struct Out {
@@ -49,6 +50,7 @@ private:
     bool active_ = false;
     std::atomic<uint64_t> xruns_{0};
     std::atomic<bool> gone_{false};
+    std::atomic<uint32_t> period_{0};
 };
 
 }  // namespace wavecast

@@ -234,6 +234,35 @@ TEST_F(DaemonTest, SigtermEndsTheDaemonWithinTwoSecondsAndFinalisesItsRecording)
     EXPECT_NE(second.proc->log().find("finalised"), std::string::npos);
 }
 
+// The medium shape runs at about a fifth of real time for four lanes on this machine kind: the
+// callback must play zeros, count every short period, and say so on telemetry.
+TEST_F(DaemonTest, UnderrunsPlayZerosAndAreCountedAndReported) {
+    Daemon slow(dir_->path.string(), *jack_, "wavecast-slow", 50, "medium");
+    ASSERT_TRUE(slow.wait_ready(30)) << slow.proc->log();
+    zmq::context_t ctx(1);
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, "log");
+    sub.set(zmq::sockopt::rcvtimeo, 5000);
+    sub.connect(slow.telemetry);
+    Capture cap(jack_->name(), "wavecast-slow:main_out_L", "wavecast-slow:main_out_R", 48000);
+    ASSERT_TRUE(cap.wait_full(10));
+    size_t zeros = 0;
+    for (size_t i = 0; i < cap.frames(); ++i) zeros += cap.left()[i] == 0.0f && cap.right()[i] == 0.0f;
+    EXPECT_GT(zeros, cap.frames() / 4) << "a generator at a fifth of real time must leave gaps of silence";
+    const auto st = slow.stream_status();
+    EXPECT_GT(st["underruns"].get<uint64_t>(), 10u) << st.dump();
+    EXPECT_GT(st["underrun_frames"].get<uint64_t>(), 48000u / 4) << st.dump();
+    EXPECT_LT(st["rtf"].get<double>(), 1.0);
+    bool warned = false;
+    for (int i = 0; i < 5 && !warned; ++i) {
+        std::vector<zmq::message_t> parts;
+        if (!zmq::recv_multipart(sub, std::back_inserter(parts))) break;
+        warned = parts.size() == 2 && parts[1].to_string().find("underrun") != std::string::npos;
+    }
+    EXPECT_TRUE(warned) << "no underrun warning on the log topic";
+}
+
 // Not part of the suite's shared daemon: these run the binary against bad input.
 TEST(DaemonStartup, RefusesBadConfigWithFileLineAndReason) {
     TempDir dir;

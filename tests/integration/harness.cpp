@@ -155,13 +155,14 @@ std::optional<json> request(const std::string& endpoint, const std::string& raw,
     return json::parse(m.to_string_view(), nullptr, false);
 }
 
-Daemon::Daemon(const std::string& dir, const JackServer& jack, const std::string& name, double lookahead_ms) : jack_name(name) {
+Daemon::Daemon(const std::string& dir, const JackServer& jack, const std::string& name, double lookahead_ms, const std::string& shape)
+    : jack_name(name) {
     const std::string tag = unique_name("d");
     control = "ipc://" + dir + "/" + tag + "-control";
     telemetry = "ipc://" + dir + "/" + tag + "-telemetry";
     model = dir + "/" + tag + "-model.safetensors";
     config = dir + "/" + tag + ".toml";
-    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("small"), 1));
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape(shape), 1));
     std::ofstream(config) << "[daemon]\nbackend = \"cpu\"\ncontrol = \"" << control << "\"\ntelemetry = \"" << telemetry
                           << "\"\nmodel = \"" << model << "\"\nstyles = \"" << WAVECAST_SOURCE_DIR
                           << "/config/styles\"\nstatus_interval_s = 0.25\n[jack]\nclient_name = \"" << name << "\"\nserver = \""
