@@ -3,6 +3,7 @@
 // untimed warm-up run, on random weights (throughput does not depend on the weights' values).
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 
 #include "backend.h"
 #include "frame_features.h"
+#include "masking.h"
 
 namespace {
 
@@ -38,6 +40,47 @@ std::string split_first_line(const std::string& path) {
     return r;
 }
 
+// A music-like test signal: three decaying harmonic voices and a noise burst on every beat.
+std::vector<float> music_like(int rate, int seconds) {
+    std::vector<float> x(static_cast<size_t>(2 * rate * seconds));
+    uint32_t lcg = 12345;
+    for (size_t i = 0; i < x.size() / 2; ++i) {
+        const double t = static_cast<double>(i) / rate;
+        double v = 0;
+        for (int voice = 0; voice < 3; ++voice)
+            for (int h = 1; h <= 5; ++h) v += 0.05 / h * std::exp(-2 * std::fmod(t, 0.75)) * std::sin(2 * M_PI * (220 + 110 * voice) * h * t);
+        lcg = lcg * 1664525u + 1013904223u;
+        v += 0.05 * (static_cast<double>(lcg >> 8) / 16777216.0 - 0.5) * std::exp(-30 * std::fmod(t, 0.5));
+        x[2 * i] = static_cast<float>(v);
+        x[2 * i + 1] = static_cast<float>(0.8 * v);
+    }
+    return x;
+}
+
+void bench_masking(int repeats) {
+    const int rate = 48000, seconds = 10;
+    const auto in = music_like(rate, seconds);
+    std::vector<float> out(in.size());
+    std::vector<double> times;
+    double discarded = 0;
+    for (int r = 0; r <= repeats; ++r) {  // the first run is the warm-up
+        auto m = wavecast::make_cpu_masking(rate, 2);
+        const auto t0 = std::chrono::steady_clock::now();
+        m->process(in.data(), out.data(), in.size() / 2, 0.0f);
+        const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (r > 0) times.push_back(t);
+        discarded = m->stats().discarded_share;
+    }
+    std::sort(times.begin(), times.end());
+    const double t = times[times.size() / 2];
+    nlohmann::json line{{"stage", "masking"},       {"backend", "cpu"},         {"sample_rate", rate},
+                        {"channels", 2},            {"streams", 1},             {"masking_db", 0.0},
+                        {"fft_size", wavecast::masking_fft_size(rate)},
+                        {"realtime_factor_per_stream", seconds / t},          {"discarded_share", discarded},
+                        {"repeats", repeats},       {"threads", 1},             {"cpu", split_first_line("/proc/cpuinfo")}};
+    std::printf("%s\n", line.dump().c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,7 +95,12 @@ int main(int argc, char** argv) {
     app.add_option("--batches", batches, "lane counts");
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
+    std::vector<std::string> stages{"generator", "masking"};
+    app.add_option("--stages", stages, "generator, masking");
     CLI11_PARSE(app, argc, argv);
+    auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
+    if (wants("masking")) bench_masking(repeats);
+    if (!wants("generator")) return 0;
 
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);

@@ -9,6 +9,7 @@
 #include "control.h"
 #include "engine.h"
 #include "jack_output.h"
+#include "mask_file.h"
 #include "render_file.h"
 #include "toml_util.h"
 
@@ -115,11 +116,24 @@ int main(int argc, char** argv) {
     render->add_option("--temperature", ro.temperature, "sampling temperature")->check(CLI::Range(0.0, 4.0));
     render->add_option("--intensity", ro.intensity, "0..1")->check(CLI::Range(0.0, 1.0));
     render->add_option("--tempo", ro.tempo, "bpm (default: the style's)")->check(CLI::Range(20.0, 300.0));
+    auto* mask = app.add_subcommand("mask", "run the frequency-masking stage on a file");
+    std::string mask_in, mask_out;
+    float strength = 0.0f;
+    mask->add_option("IN", mask_in, "input audio file (mono or stereo, any rate)")->required();
+    mask->add_option("OUT", mask_out, "output file (same format as the input)")->required();
+    mask->add_option("--strength", strength,
+                     "dB relative to the masking threshold: 0 removes what is inaudible, positive removes more "
+                     "(audible lo-fi), <= -90 passes everything")
+        ->check(CLI::Range(-100.0f, 40.0f));
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("wavecastd");
     spdlog::set_default_logger(logger);
     try {
+        if (*mask) {
+            mask_file(mask_in, mask_out, strength);
+            return 0;
+        }
         DaemonConfig cfg = load_config(config_path);
         if (!backend.empty()) cfg.backend = backend;
         if (!control.empty()) cfg.control = control;

@@ -56,6 +56,10 @@ void masking_threshold(const PsychoTables& t, const float* P, float* threshold_d
     s.maskers.clear();
     s.claimed.assign(static_cast<size_t>(n), 0);
     s.thr_pow.resize(static_cast<size_t>(n));
+    s.lin.resize(static_cast<size_t>(n));
+    float* lin = s.lin.data();
+#pragma omp simd
+    for (int k = 0; k < n; ++k) lin[k] = db_to_pow(P[k]);
 
     // Tonal maskers: local maxima at least 7 dB above their neighbourhood; the masker's level
     // sums the peak and its two neighbours (the window's main lobe).
@@ -68,7 +72,7 @@ void masking_threshold(const PsychoTables& t, const float* P, float* threshold_d
             if (k + j < n && P[k] - P[k + j] < 7.0f) tonal = false;
         }
         if (!tonal) continue;
-        const float level = 10.0f * std::log10(std::pow(10.0f, P[k - 1] / 10) + std::pow(10.0f, P[k] / 10) + std::pow(10.0f, P[k + 1] / 10));
+        const float level = 10.0f * std::log10(lin[k - 1] + lin[k] + lin[k + 1]);
         s.maskers.push_back({k, level, t.bark[static_cast<size_t>(k)], true});
         for (int j = std::max(0, k - reach); j <= std::min(n - 1, k + reach); ++j) s.claimed[static_cast<size_t>(j)] = 1;
     }
@@ -78,7 +82,7 @@ void masking_threshold(const PsychoTables& t, const float* P, float* threshold_d
         const int lo = t.band_start[b], hi = t.band_start[b + 1];
         double sum = 0;
         for (int k = lo; k < hi; ++k)
-            if (!s.claimed[static_cast<size_t>(k)]) sum += std::pow(10.0, P[k] / 10.0);
+            if (!s.claimed[static_cast<size_t>(k)]) sum += lin[k];
         if (sum <= 0) continue;
         const double f_lo = std::max<double>(t.freq[static_cast<size_t>(lo)], t.freq[1]), f_hi = t.freq[static_cast<size_t>(hi - 1)];
         const double centre = std::sqrt(f_lo * std::max(f_hi, f_lo));

@@ -37,6 +37,7 @@ struct PsychoScratch {
     std::vector<Masker> maskers;
     std::vector<uint8_t> claimed;  // bins owned by a tonal masker, excluded from noise maskers
     std::vector<float> thr_pow;
+    std::vector<float> lin;  // the frame's power per bin, linear
 };
 
 // power_db[bins] (dB SPL) -> threshold_db[bins] (dB SPL). Maskers found are left in scratch.

@@ -10,6 +10,7 @@
 
 #include "../masking.h"
 #include "../psychoacoustic.h"
+#include "vec.h"
 
 namespace wavecast {
 namespace {
@@ -107,7 +108,8 @@ private:
         double pe = 0;
         for (int k = 0; k < bins_; ++k) {
             // Perceptual entropy after Johnston: the bits to code the bin to within its threshold.
-            pe += std::log2(1.0 + std::sqrt(std::pow(10.0, (power_[k] - thr_[k]) / 10.0)));
+            // (amplitude over threshold amplitude: 10^(dB/20) = e^(dB ln10 / 20))
+            pe += std::log2(1.0f + vec::exp_approx((power_[k] - thr_[k]) * 0.115129255f));
             float g = 1.0f;
             if (masking_db > kMaskingBypassDb) {
                 const float margin = power_[k] - (thr_[k] + masking_db);
