@@ -52,6 +52,9 @@ inline constexpr ParamSpec kParams[] = {
     {"tempo", 20.0, 300.0, "beats per minute"},
     {"intensity", 0.0, 1.0, "density and loudness of the score"},
     {"gain_db", -60.0, 12.0, "output gain in dB"},
+    {"masking_db", -100.0, 40.0,
+     "frequency masking relative to the masking threshold: 0 removes what is inaudible, positive "
+     "removes more (audible lo-fi), -90 and below passes everything"},
 };
 const ParamSpec* find_param(std::string_view name);
 // Throws Error(unknown_param | bad_type | out_of_range) naming `where`.

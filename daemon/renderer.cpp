@@ -9,7 +9,8 @@ namespace wavecast {
 
 Renderer::Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed)
     : gen_(std::move(generator)),
-      score_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop, seed) {
+      score_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop, seed),
+      masking_(make_cpu_masking(gen_->spec().sample_rate, 2)) {
     set_style(std::move(style));
     set_output_rate(output_rate);
 }
@@ -98,13 +99,15 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
     }
     gain_ = target;
 
+    masked_.resize(stereo_.size());
+    masking_->process(stereo_.data(), masked_.data(), n, static_cast<float>(p.masking_db));
     if (!soxr_) {
-        out.insert(out.end(), stereo_.begin(), stereo_.end());
+        out.insert(out.end(), masked_.begin(), masked_.end());
         return;
     }
     resampled_.resize(2 * max_output_frames(frames));
     size_t done_in = 0, done_out = 0;
-    soxr_error_t err = soxr_process(soxr_, stereo_.data(), n, &done_in, resampled_.data(), resampled_.size() / 2, &done_out);
+    soxr_error_t err = soxr_process(soxr_, masked_.data(), n, &done_in, resampled_.data(), resampled_.size() / 2, &done_out);
     if (err) throw std::runtime_error(std::string("soxr_process: ") + err);
     out.insert(out.end(), resampled_.begin(), resampled_.begin() + static_cast<std::ptrdiff_t>(2 * done_out));
 }

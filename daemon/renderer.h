@@ -11,6 +11,7 @@
 #include <soxr.h>
 
 #include "generator.h"
+#include "masking.h"
 #include "placeholder_score.h"
 #include "style.h"
 
@@ -21,6 +22,7 @@ struct BlockParams {
     double tempo = 100.0;
     double intensity = 0.6;
     double gain_db = -6.0;
+    double masking_db = 0.0;
 };
 
 class Renderer {
@@ -42,6 +44,9 @@ public:
     const Style& style() const { return *style_; }
     int output_rate() const { return out_rate_; }
     double beat() const { return score_.beat(); }
+    MaskingStats masking_stats() const { return masking_->stats(); }
+    // Samples at the model rate between a sample's generation and its leaving the post tier.
+    int post_latency() const { return masking_->latency(); }
 
     // Output frames per model frame, rounded up: a bound for sizing buffers.
     size_t max_output_frames(int frames) const;
@@ -56,7 +61,8 @@ private:
     soxr_t soxr_ = nullptr;
     float gain_ = 0.0f;  // linear, ramped per block to avoid zipper noise
     std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
-    std::vector<float> features_, temperature_, lanes_out_, stereo_, resampled_;
+    std::unique_ptr<Masking> masking_;
+    std::vector<float> features_, temperature_, lanes_out_, stereo_, masked_, resampled_;
 };
 
 }  // namespace wavecast

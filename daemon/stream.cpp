@@ -33,6 +33,7 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
       tempo_(param_or(cfg, "tempo", style->tempo)),
       intensity_(param_or(cfg, "intensity", 0.6)),
       gain_db_(param_or(cfg, "gain_db", -6.0)),
+      masking_db_(param_or(cfg, "masking_db", 0.0)),
       style_name_(style->name),
       out_rate_(output_rate) {
     target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * output_rate);
@@ -64,6 +65,7 @@ void Stream::set_param(const std::string& name, double v) {
     else if (name == "tempo") tempo_ = v;
     else if (name == "intensity") intensity_ = v;
     else if (name == "gain_db") gain_db_ = v;
+    else if (name == "masking_db") masking_db_ = v;
     else throw protocol::Error(protocol::code::unknown_param, "params: unknown parameter '" + name + "'");
 }
 
@@ -81,7 +83,8 @@ StreamStatus Stream::status() const {
         std::lock_guard lock(style_mu_);
         s.style = style_name_;
     }
-    s.params = {temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load()};
+    s.params = {temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load(), masking_db_.load()};
+    s.masking = {masking_frames_.load(), masking_discarded_.load(), masking_pe_.load()};
     s.samples_generated = samples_.load();
     s.underruns = underruns_.load();
     s.underrun_frames = underrun_frames_.load();
@@ -115,13 +118,15 @@ void Stream::produce_loop() {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
             continue;
         }
-        const BlockParams p{temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load()};
+        const BlockParams p{temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load(), masking_db_.load()};
         block.clear();
         const auto t0 = std::chrono::steady_clock::now();
         renderer_.render(kBlockFrames, p, block);
         busy_s_ = busy_s_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         samples_ = renderer_.generator().position();
         beat_ = renderer_.beat();
+        const MaskingStats ms = renderer_.masking_stats();
+        masking_frames_ = ms.frames, masking_discarded_ = ms.discarded_share, masking_pe_ = ms.perceptual_entropy;
         size_t written = 0;
         while (written < block.size() && running_.load()) {
             written += ring_.write(block.data() + written, block.size() - written);

@@ -28,6 +28,7 @@ struct StreamStatus {
     int lanes = 0;
     double beat = 0;
     RecorderStatus recorder;
+    MaskingStats masking;
 };
 
 class Stream {
@@ -62,7 +63,9 @@ private:
     SpscRing<float> ring_;  // interleaved stereo at the output rate
     std::atomic<size_t> target_floats_{0};
 
-    std::atomic<double> temperature_, tempo_, intensity_, gain_db_;
+    std::atomic<double> temperature_, tempo_, intensity_, gain_db_, masking_db_;
+    std::atomic<uint64_t> masking_frames_{0};
+    std::atomic<double> masking_discarded_{0}, masking_pe_{0};
     mutable std::mutex style_mu_;
     std::shared_ptr<const Style> pending_style_;  // handed to the producer under style_mu_
     std::string style_name_;

@@ -95,12 +95,14 @@ TEST_F(DaemonTest, StreamsTenSecondsIntoJackWithoutUnderruns) {
 }
 
 TEST_F(DaemonTest, SetTemperatureShowsInStatus) {
-    auto r = daemon_->call({{"cmd", "set"}, {"stream", "main"}, {"params", {{"temperature", 0.9}, {"gain_db", -3}}}});
+    auto r = daemon_->call({{"cmd", "set"}, {"stream", "main"}, {"params", {{"temperature", 0.9}, {"gain_db", -3}, {"masking_db", 6}}}});
     ASSERT_TRUE(r.has_value());
     EXPECT_TRUE((*r)["ok"]) << r->dump();
     const auto s = daemon_->stream_status();
     EXPECT_DOUBLE_EQ(s["params"]["temperature"].get<double>(), 0.9);
     EXPECT_DOUBLE_EQ(s["params"]["gain_db"].get<double>(), -3.0);
+    EXPECT_DOUBLE_EQ(s["params"]["masking_db"].get<double>(), 6.0);
+    EXPECT_GT(s["masking"]["frames"].get<uint64_t>(), 0u);
     // A request with one bad value changes nothing, not even the good ones beside it.
     r = daemon_->call({{"cmd", "set"}, {"params", {{"temperature", 0.5}, {"tempo", 9999}}}});
     ASSERT_TRUE(r.has_value());
@@ -184,7 +186,7 @@ TEST_F(DaemonTest, TelemetryPublishesStatus) {
     EXPECT_EQ(parts[0].to_string(), "status");
     const auto body = nlohmann::json::parse(parts[1].to_string_view());
     for (const char* key : {"backend", "model", "sample_rate", "uptime_s", "streams"}) EXPECT_TRUE(body.contains(key)) << key;
-    for (const char* key : {"name", "style", "params", "samples_generated", "underruns", "xruns", "rtf", "ring_ms"})
+    for (const char* key : {"name", "style", "params", "samples_generated", "underruns", "xruns", "rtf", "ring_ms", "masking"})
         EXPECT_TRUE(body["streams"][0].contains(key)) << key;
 }
 
