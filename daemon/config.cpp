@@ -70,7 +70,7 @@ DaemonConfig load_config(const std::string& path) {
     std::set<std::string> names;
     for (const auto& node : *streams->as_array()) {
         const toml::table& t = *node.as_table();
-        r.only_keys(t, {"name", "style", "seed", "lanes", "lookahead_ms", "params"}, "[[stream]]");
+        r.only_keys(t, {"name", "style", "seed", "lanes", "lookahead_ms", "loudness_lufs", "true_peak_dbtp", "params"}, "[[stream]]");
         StreamConfig s;
         s.name = r.get_string(t, "name", s.name);
         if (s.name.empty() || s.name.size() > 32 || s.name.find_first_of(" :/") != std::string::npos)
@@ -80,6 +80,8 @@ DaemonConfig load_config(const std::string& path) {
         s.seed = static_cast<uint64_t>(r.get_int(t, "seed", 1, 0, INT64_MAX));
         s.lanes = static_cast<int>(r.get_int(t, "lanes", s.lanes, 1, 16));
         s.lookahead_ms = r.get_number(t, "lookahead_ms", s.lookahead_ms, 10, 10000);
+        s.loudness_lufs = r.get_number(t, "loudness_lufs", s.loudness_lufs, -40, -5);
+        s.true_peak_dbtp = r.get_number(t, "true_peak_dbtp", s.true_peak_dbtp, -12, 0);
         if (const toml::table* p = r.get_table(t, "params")) {
             for (const auto& [k, v] : *p) {
                 try {

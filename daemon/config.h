@@ -15,6 +15,8 @@ struct StreamConfig {
     uint64_t seed = 1;
     int lanes = 4;              // tracks rendered by the network: drums, bass, harmony, lead
     double lookahead_ms = 400;  // generated ahead of playback: the control-to-audible latency
+    double loudness_lufs = -16.0;  // EBU R128 target of the automatic gain
+    double true_peak_dbtp = -1.0;  // ceiling of the true-peak limiter
     std::map<std::string, double> params;  // live parameters given in the file (see protocol::kParams)
 };
 

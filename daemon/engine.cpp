@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <cmath>
 #include <filesystem>
 #include <spdlog/spdlog.h>
 
@@ -98,6 +99,11 @@ json Engine::handle_record(const json& body) {
     return {{"stream", s.name()}, {"path", path}, {"seconds", seconds}, {"sample_rate", s.output_rate()}};
 }
 
+namespace {
+// JSON has no infinity: a meter that has seen only silence reads null.
+json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+}  // namespace
+
 json Engine::status() const {
     const auto& spec = model_->spec;
     json streams = json::array();
@@ -109,6 +115,11 @@ json Engine::status() const {
                            {"params", {{"temperature", st.params.temperature}, {"tempo", st.params.tempo},
                                        {"intensity", st.params.intensity}, {"gain_db", st.params.gain_db},
                                        {"masking_db", st.params.masking_db}}},
+                           {"loudness", {{"momentary_lufs", finite_or_null(st.loudness.momentary_lufs)},
+                                         {"short_term_lufs", finite_or_null(st.loudness.short_term_lufs)},
+                                         {"true_peak_dbtp", finite_or_null(st.loudness.true_peak_dbtp)},
+                                         {"gain_db", st.loudness.gain_db},
+                                         {"limiting_db", st.loudness.limiting_db}}},
                            {"masking", {{"frames", st.masking.frames}, {"discarded_share", st.masking.discarded_share},
                                         {"perceptual_entropy", st.masking.perceptual_entropy}}},
                            {"samples_generated", st.samples_generated},

@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
     render->add_option("--temperature", ro.temperature, "sampling temperature")->check(CLI::Range(0.0, 4.0));
     render->add_option("--intensity", ro.intensity, "0..1")->check(CLI::Range(0.0, 1.0));
     render->add_option("--tempo", ro.tempo, "bpm (default: the style's)")->check(CLI::Range(20.0, 300.0));
+    render->add_option("--gain-db", ro.gain_db, "trim around the loudness target")->check(CLI::Range(-60.0, 12.0));
     render->add_option("--masking-db", ro.masking_db, "frequency masking strength (see `wavecastd mask`)")->check(CLI::Range(-100.0, 40.0));
     auto* mask = app.add_subcommand("mask", "run the frequency-masking stage on a file");
     std::string mask_in, mask_out;

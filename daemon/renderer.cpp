@@ -7,10 +7,12 @@
 
 namespace wavecast {
 
-Renderer::Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed)
+Renderer::Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed,
+                   const LoudnessConfig& loudness)
     : gen_(std::move(generator)),
       score_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop, seed),
-      masking_(make_cpu_masking(gen_->spec().sample_rate, 2)) {
+      masking_(make_cpu_masking(gen_->spec().sample_rate, 2)),
+      loudness_(gen_->spec().sample_rate, loudness) {
     set_style(std::move(style));
     set_output_rate(output_rate);
 }
@@ -81,8 +83,6 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
     score_.next_frames(frames, features_.data());
     gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
 
-    const float target = static_cast<float>(std::pow(10.0, p.gain_db / 20.0));
-    const float g0 = gain_, dg = (target - g0) / static_cast<float>(n);
     for (int b = 0; b < lanes; ++b) {
         const float* x = &lanes_out_[static_cast<size_t>(b) * n];
         const float l = lane_l_[static_cast<size_t>(b)], r = lane_r_[static_cast<size_t>(b)];
@@ -92,15 +92,9 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
             stereo_[2 * i + 1] += r * x[i];
         }
     }
-    for (size_t i = 0; i < n; ++i) {
-        const float g = g0 + dg * static_cast<float>(i + 1);
-        stereo_[2 * i] *= g;
-        stereo_[2 * i + 1] *= g;
-    }
-    gain_ = target;
-
     masked_.resize(stereo_.size());
     masking_->process(stereo_.data(), masked_.data(), n, static_cast<float>(p.masking_db));
+    loudness_.process(masked_.data(), n, p.gain_db);
     if (!soxr_) {
         out.insert(out.end(), masked_.begin(), masked_.end());
         return;

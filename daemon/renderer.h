@@ -1,6 +1,7 @@
 // One stream's signal chain, block by block, with no thread of its own: placeholder score ->
-// generator (all lanes) -> per-track pan and level -> stereo -> gain -> resample to the output
-// rate. The live stream and `wavecastd render` both drive it, so they sound the same.
+// generator (all lanes) -> per-track pan and level -> stereo -> frequency masking -> loudness
+// (automatic gain to the target, gain_db, true-peak limiter) -> resample to the output rate.
+// The live stream and `wavecastd render` both drive it, so they sound the same.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <soxr.h>
 
 #include "generator.h"
+#include "loudness.h"
 #include "masking.h"
 #include "placeholder_score.h"
 #include "style.h"
@@ -21,13 +23,14 @@ struct BlockParams {
     double temperature = 1.0;
     double tempo = 100.0;
     double intensity = 0.6;
-    double gain_db = -6.0;
+    double gain_db = 0.0;
     double masking_db = 0.0;
 };
 
 class Renderer {
 public:
-    Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed);
+    Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed,
+             const LoudnessConfig& loudness = {});
     ~Renderer();
     Renderer(const Renderer&) = delete;
     Renderer& operator=(const Renderer&) = delete;
@@ -45,8 +48,9 @@ public:
     int output_rate() const { return out_rate_; }
     double beat() const { return score_.beat(); }
     MaskingStats masking_stats() const { return masking_->stats(); }
+    const LoudnessStats& loudness_stats() const { return loudness_.stats(); }
     // Samples at the model rate between a sample's generation and its leaving the post tier.
-    int post_latency() const { return masking_->latency(); }
+    int post_latency() const { return masking_->latency() + loudness_.latency(); }
 
     // Output frames per model frame, rounded up: a bound for sizing buffers.
     size_t max_output_frames(int frames) const;
@@ -59,9 +63,9 @@ private:
     PlaceholderScore score_;
     int out_rate_ = 0;
     soxr_t soxr_ = nullptr;
-    float gain_ = 0.0f;  // linear, ramped per block to avoid zipper noise
     std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
     std::unique_ptr<Masking> masking_;
+    Loudness loudness_;
     std::vector<float> features_, temperature_, lanes_out_, stereo_, masked_, resampled_;
 };
 

@@ -26,13 +26,13 @@ size_t ring_floats(double lookahead_ms, int rate, size_t block_frames) {
 Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate)
     : name_(cfg.name),
       lookahead_ms_(cfg.lookahead_ms),
-      renderer_(std::move(generator), style, output_rate, cfg.seed),
+      renderer_(std::move(generator), style, output_rate, cfg.seed, LoudnessConfig{cfg.loudness_lufs, cfg.true_peak_dbtp}),
       // Sized for the highest rate JACK may switch to, so a rate change never reallocates.
       ring_(ring_floats(cfg.lookahead_ms, std::max(output_rate, 192000), 4096)),
       temperature_(param_or(cfg, "temperature", 1.0)),
       tempo_(param_or(cfg, "tempo", style->tempo)),
       intensity_(param_or(cfg, "intensity", 0.6)),
-      gain_db_(param_or(cfg, "gain_db", -6.0)),
+      gain_db_(param_or(cfg, "gain_db", 0.0)),
       masking_db_(param_or(cfg, "masking_db", 0.0)),
       style_name_(style->name),
       out_rate_(output_rate) {
@@ -85,6 +85,10 @@ StreamStatus Stream::status() const {
     }
     s.params = {temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load(), masking_db_.load()};
     s.masking = {masking_frames_.load(), masking_discarded_.load(), masking_pe_.load()};
+    {
+        std::lock_guard lock(loudness_mu_);
+        s.loudness = loudness_;
+    }
     s.samples_generated = samples_.load();
     s.underruns = underruns_.load();
     s.underrun_frames = underrun_frames_.load();
@@ -127,6 +131,10 @@ void Stream::produce_loop() {
         beat_ = renderer_.beat();
         const MaskingStats ms = renderer_.masking_stats();
         masking_frames_ = ms.frames, masking_discarded_ = ms.discarded_share, masking_pe_ = ms.perceptual_entropy;
+        {
+            std::lock_guard lock(loudness_mu_);
+            loudness_ = renderer_.loudness_stats();
+        }
         size_t written = 0;
         while (written < block.size() && running_.load()) {
             written += ring_.write(block.data() + written, block.size() - written);

@@ -29,6 +29,7 @@ struct StreamStatus {
     double beat = 0;
     RecorderStatus recorder;
     MaskingStats masking;
+    LoudnessStats loudness;
 };
 
 class Stream {
@@ -66,6 +67,8 @@ private:
     std::atomic<double> temperature_, tempo_, intensity_, gain_db_, masking_db_;
     std::atomic<uint64_t> masking_frames_{0};
     std::atomic<double> masking_discarded_{0}, masking_pe_{0};
+    mutable std::mutex loudness_mu_;  // producer writes a copy per block, control reads it
+    LoudnessStats loudness_;
     mutable std::mutex style_mu_;
     std::shared_ptr<const Style> pending_style_;  // handed to the producer under style_mu_
     std::string style_name_;

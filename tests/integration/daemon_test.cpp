@@ -92,6 +92,9 @@ TEST_F(DaemonTest, StreamsTenSecondsIntoJackWithoutUnderruns) {
     EXPECT_EQ(before["underruns"], 0);
     EXPECT_GT(after["samples_generated"].get<uint64_t>(), before["samples_generated"].get<uint64_t>() + 9 * 16000);
     EXPECT_GT(after["rtf"].get<double>(), 1.0);
+    // Ten seconds in, the automatic gain holds the stream near its -16 LUFS target.
+    EXPECT_NEAR(after["loudness"]["short_term_lufs"].get<double>(), -16.0, 3.0) << after["loudness"].dump();
+    EXPECT_LE(after["loudness"]["true_peak_dbtp"].get<double>(), -0.8) << after["loudness"].dump();
 }
 
 TEST_F(DaemonTest, SetTemperatureShowsInStatus) {
@@ -186,7 +189,7 @@ TEST_F(DaemonTest, TelemetryPublishesStatus) {
     EXPECT_EQ(parts[0].to_string(), "status");
     const auto body = nlohmann::json::parse(parts[1].to_string_view());
     for (const char* key : {"backend", "model", "sample_rate", "uptime_s", "streams"}) EXPECT_TRUE(body.contains(key)) << key;
-    for (const char* key : {"name", "style", "params", "samples_generated", "underruns", "xruns", "rtf", "ring_ms", "masking"})
+    for (const char* key : {"name", "style", "params", "samples_generated", "underruns", "xruns", "rtf", "ring_ms", "masking", "loudness"})
         EXPECT_TRUE(body["streams"][0].contains(key)) << key;
 }
 
