@@ -57,31 +57,53 @@ std::vector<float> music_like(int rate, int seconds) {
     return x;
 }
 
-void bench_masking(int repeats) {
-    const int rate = 48000, seconds = 10;
-    const auto in = music_like(rate, seconds);
+// `streams` stereo streams as one stage of 2 * streams channels: how the GPU batches them.
+void bench_masking(const std::string& backend, int streams, int repeats) {
+    const int rate = 48000, seconds = 10, ch = 2 * streams;
+    const auto one = music_like(rate, seconds);
+    std::vector<float> in(one.size() / 2 * ch);
+    for (size_t i = 0; i < one.size() / 2; ++i)
+        for (int c = 0; c < ch; ++c) in[i * ch + c] = one[2 * i + (c % 2)] * (1.0f + 0.01f * static_cast<float>(c));
     std::vector<float> out(in.size());
     std::vector<double> times;
     double discarded = 0;
+    std::string name;
     for (int r = 0; r <= repeats; ++r) {  // the first run is the warm-up
-        auto m = wavecast::make_cpu_masking(rate, 2);
+        auto m = wavecast::make_masking(backend, rate, ch);
+        const size_t chunk = static_cast<size_t>(rate);  // one second per call
         const auto t0 = std::chrono::steady_clock::now();
-        m->process(in.data(), out.data(), in.size() / 2, 0.0f);
+        for (size_t at = 0; at < in.size() / ch; at += chunk)
+            m->process(&in[at * ch], &out[at * ch], std::min(chunk, in.size() / ch - at), 0.0f);
         const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (r > 0) times.push_back(t);
         discarded = m->stats().discarded_share;
     }
     std::sort(times.begin(), times.end());
     const double t = times[times.size() / 2];
-    nlohmann::json line{{"stage", "masking"},       {"backend", "cpu"},         {"sample_rate", rate},
-                        {"channels", 2},            {"streams", 1},             {"masking_db", 0.0},
+    std::string why;
+    const auto devices = wavecast::cuda_devices(&why);
+    const bool gpu = backend == "cuda" || (backend == "auto" && !devices.empty());
+    nlohmann::json line{{"stage", "masking"},
+                        {"backend", gpu ? "cuda" : "cpu"},
+                        {"sample_rate", rate},
+                        {"channels_per_stream", 2},
+                        {"streams", streams},
+                        {"masking_db", 0.0},
                         {"fft_size", wavecast::masking_fft_size(rate)},
-                        {"realtime_factor_per_stream", seconds / t},          {"discarded_share", discarded},
-                        {"repeats", repeats},       {"threads", 1},             {"cpu", split_first_line("/proc/cpuinfo")}};
+                        {"realtime_factor_per_stream", seconds / t},
+                        {"realtime_factor_total", seconds * streams / t},
+                        {"discarded_share", discarded},
+                        {"repeats", repeats},
+                        {"cpu", split_first_line("/proc/cpuinfo")},
+                        {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
     std::printf("%s\n", line.dump().c_str());
+    std::fflush(stdout);
 }
 
 }  // namespace
+
+void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
+                     double seconds, int repeats);
 
 int main(int argc, char** argv) {
     CLI::App app{"wavecast-bench: generator throughput, JSON lines on stdout"};
@@ -96,12 +118,24 @@ int main(int argc, char** argv) {
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
     std::vector<std::string> stages{"generator", "masking"};
+    std::vector<int> masking_streams{1};
     app.add_option("--stages", stages, "generator, masking");
+    app.add_option("--masking-streams", masking_streams, "stereo streams batched into one masking stage");
     CLI11_PARSE(app, argc, argv);
     auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
-    if (wants("masking")) bench_masking(repeats);
-    if (!wants("generator")) return 0;
+    try {
+        if (wants("masking"))
+            for (int s : masking_streams) bench_masking(backend, s, repeats);
+        if (wants("generator")) bench_generator(backend, shapes, batches, seconds, repeats);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "wavecast-bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
 
+void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
+                     double seconds, int repeats) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
     const std::string cpu = split_first_line("/proc/cpuinfo");
@@ -146,5 +180,4 @@ int main(int argc, char** argv) {
             std::fflush(stdout);
         }
     }
-    return 0;
 }

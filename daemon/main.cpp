@@ -35,9 +35,11 @@ int run_daemon(const DaemonConfig& cfg) {
         auto it = styles.find(sc.style);
         if (it == styles.end()) throw ConfigError(cfg.path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
         auto choice = make_generator(cfg.backend, model, sc.lanes, sc.seed);
-        spdlog::info("stream '{}': {}", sc.name, choice.note);
+        spdlog::info("stream '{}': generator {}; masking on {}", sc.name, choice.note,
+                     cfg.backend == "cpu" || cuda_devices().empty() ? "the CPU (FFTW)" : "the GPU (cuFFT)");
         backend = choice.generator->backend();
-        streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), it->second, rate));
+        auto masking = make_masking(cfg.backend, model->spec.sample_rate, 2);
+        streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), std::move(masking), it->second, rate));
     }
     Engine engine(cfg, model, std::move(engine_styles), backend);
     for (auto& s : streams) {
@@ -133,7 +135,7 @@ int main(int argc, char** argv) {
     spdlog::set_default_logger(logger);
     try {
         if (*mask) {
-            mask_file(mask_in, mask_out, strength);
+            mask_file(mask_in, mask_out, strength, backend.empty() ? "auto" : backend);
             return 0;
         }
         DaemonConfig cfg = load_config(config_path);

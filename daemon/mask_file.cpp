@@ -7,11 +7,11 @@
 #include <stdexcept>
 #include <vector>
 
-#include "masking.h"
+#include "backend.h"
 
 namespace wavecast {
 
-void mask_file(const std::string& in_path, const std::string& out_path, float strength_db) {
+void mask_file(const std::string& in_path, const std::string& out_path, float strength_db, const std::string& backend) {
     SF_INFO info{};
     SNDFILE* in = sf_open(in_path.c_str(), SFM_READ, &info);
     if (!in) throw std::runtime_error(in_path + ": cannot read: " + sf_strerror(nullptr));
@@ -28,7 +28,7 @@ void mask_file(const std::string& in_path, const std::string& out_path, float st
     }
     sf_command(out, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 
-    auto masking = make_cpu_masking(info.samplerate, info.channels);
+    auto masking = make_masking(backend, info.samplerate, info.channels);
     const int ch = info.channels;
     const size_t block = 4096;
     std::vector<float> a(block * ch), b(block * ch);

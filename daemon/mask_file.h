@@ -7,6 +7,6 @@
 namespace wavecast {
 
 // Throws std::runtime_error naming the file and the reason; prints a summary line on success.
-void mask_file(const std::string& in, const std::string& out, float strength_db);
+void mask_file(const std::string& in, const std::string& out, float strength_db, const std::string& backend = "cpu");
 
 }  // namespace wavecast

@@ -19,7 +19,8 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     auto model = std::make_shared<const Model>(load_model(config.model));
     auto choice = make_generator(config.backend, model, o.lanes, o.seed);
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
-    Renderer renderer(std::move(choice.generator), it->second, rate, o.seed);
+    Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), it->second, rate,
+                      o.seed);
 
     if (o.bits != 16 && o.bits != 24) throw std::runtime_error("--bits must be 16 or 24");
     SF_INFO info{};

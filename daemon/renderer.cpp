@@ -7,11 +7,11 @@
 
 namespace wavecast {
 
-Renderer::Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed,
-                   const LoudnessConfig& loudness)
+Renderer::Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking, std::shared_ptr<const Style> style,
+                   int output_rate, uint64_t seed, const LoudnessConfig& loudness)
     : gen_(std::move(generator)),
       score_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop, seed),
-      masking_(make_cpu_masking(gen_->spec().sample_rate, 2)),
+      masking_(std::move(masking)),
       loudness_(gen_->spec().sample_rate, loudness) {
     set_style(std::move(style));
     set_output_rate(output_rate);

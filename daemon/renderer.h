@@ -29,8 +29,8 @@ struct BlockParams {
 
 class Renderer {
 public:
-    Renderer(std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate, uint64_t seed,
-             const LoudnessConfig& loudness = {});
+    Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking, std::shared_ptr<const Style> style,
+             int output_rate, uint64_t seed, const LoudnessConfig& loudness = {});
     ~Renderer();
     Renderer(const Renderer&) = delete;
     Renderer& operator=(const Renderer&) = delete;

@@ -23,10 +23,12 @@ size_t ring_floats(double lookahead_ms, int rate, size_t block_frames) {
 
 }  // namespace
 
-Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate)
+Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking,
+               std::shared_ptr<const Style> style, int output_rate)
     : name_(cfg.name),
       lookahead_ms_(cfg.lookahead_ms),
-      renderer_(std::move(generator), style, output_rate, cfg.seed, LoudnessConfig{cfg.loudness_lufs, cfg.true_peak_dbtp}),
+      renderer_(std::move(generator), std::move(masking), style, output_rate, cfg.seed,
+                LoudnessConfig{cfg.loudness_lufs, cfg.true_peak_dbtp}),
       // Sized for the highest rate JACK may switch to, so a rate change never reallocates.
       ring_(ring_floats(cfg.lookahead_ms, std::max(output_rate, 192000), 4096)),
       temperature_(param_or(cfg, "temperature", 1.0)),

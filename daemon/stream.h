@@ -34,7 +34,8 @@ struct StreamStatus {
 
 class Stream {
 public:
-    Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::shared_ptr<const Style> style, int output_rate);
+    Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking,
+           std::shared_ptr<const Style> style, int output_rate);
     ~Stream();
 
     void start();

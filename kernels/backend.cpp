@@ -1,5 +1,7 @@
 #include "backend.h"
 
+#include "masking.h"
+
 #include <stdexcept>
 
 namespace wavecast {
@@ -9,7 +11,16 @@ std::vector<CudaDevice> cuda_devices(std::string* why) {
     if (why) *why = "this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)";
     return {};
 }
+
+std::unique_ptr<Masking> make_cuda_masking(int, int) {
+    throw std::runtime_error("masking: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
+}
 #endif
+
+std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rate, int channels) {
+    if (request == "cpu" || (request == "auto" && cuda_devices().empty())) return make_cpu_masking(sample_rate, channels);
+    return make_cuda_masking(sample_rate, channels);
+}
 
 BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
     if (request != "auto" && request != "cpu" && request != "cuda")

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "generator.h"
+#include "masking.h"
 
 namespace wavecast {
 
@@ -28,5 +29,8 @@ struct BackendChoice {
 
 // Throws std::runtime_error when the request cannot be met (e.g. "cuda" with no device).
 BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed);
+
+// The masking stage on the requested backend: "auto" takes cuFFT when a device answers.
+std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rate, int channels);
 
 }  // namespace wavecast

@@ -35,5 +35,8 @@ public:
 int masking_fft_size(int sample_rate);
 
 std::unique_ptr<Masking> make_cpu_masking(int sample_rate, int channels);
+// The cuFFT backend. `channels` may span several streams (2 per stereo stream): one batch serves
+// them all. Throws std::runtime_error when this build has no CUDA or no device answers.
+std::unique_ptr<Masking> make_cuda_masking(int sample_rate, int channels);
 
 }  // namespace wavecast

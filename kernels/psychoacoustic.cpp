@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cpu/vec.h"
+#include "fastmath.h"
 
 namespace wavecast {
 namespace {
@@ -11,9 +11,6 @@ namespace {
 // Upper edges of Zwicker's 24 critical bands, Hz.
 constexpr double kBandEdges[] = {100,  200,  300,  400,  510,  630,  770,  920,  1080,  1270,  1480,  1720,
                                  2000, 2320, 2700, 3150, 3700, 4400, 5300, 6400, 7700, 9500, 12000, 15500};
-
-// 10^(db/10) through the vectorisable exponential.
-inline float db_to_pow(float db) { return vec::exp_approx(db * 0.230258509f); }
 
 }  // namespace
 

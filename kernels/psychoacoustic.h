@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "host_device.h"
+
 namespace wavecast {
 
 // Per (sample rate, FFT size): each bin's frequency, Bark and threshold in quiet, and the
@@ -44,10 +46,10 @@ struct PsychoScratch {
 void masking_threshold(const PsychoTables& t, const float* power_db, float* threshold_db, PsychoScratch& scratch);
 
 // The standard's masking index av(z) and spreading function vf(dz, level), in dB.
-inline float masking_index(bool tonal, float z) {
+WC_HOST_DEVICE inline float masking_index(bool tonal, float z) {
     return tonal ? -1.525f - 0.275f * z - 4.5f : -1.525f - 0.175f * z - 0.5f;
 }
-inline float spreading(float dz, float level_db) {
+WC_HOST_DEVICE inline float spreading(float dz, float level_db) {
     if (dz < -1.0f) return 17.0f * (dz + 1.0f) - (0.4f * level_db + 6.0f);
     if (dz < 0.0f) return (0.4f * level_db + 6.0f) * dz;
     if (dz < 1.0f) return -17.0f * dz;

@@ -1,11 +1,12 @@
 // Loops the compiler turns into SIMD code (omp simd with -fopenmp-simd), kept plain so that they
-// read as the definition of the arithmetic. exp_approx replaces libm's expf, which does not
-// vectorise: it is evaluated per lane-sample thousands of times and dominated the profile.
+// read as the definition of the arithmetic. exp_approx (fastmath.h) replaces libm's expf, which
+// does not vectorise: it is evaluated per lane-sample thousands of times and dominated the profile.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 #include <vector>
+
+#include "../fastmath.h"
 
 namespace wavecast::vec {
 
@@ -78,24 +79,7 @@ inline void gemm(const Packed& W, const float* bias, const float* X, int ldx, in
     }
 }
 
-// e^x to about 2 ulp for x in [-87, 88] (clamped outside): x = k ln2 + r with |r| <= ln2/2, e^r
-// by its degree-6 Taylor polynomial, 2^k put into the exponent bits. Branch-free so it vectorises.
-#pragma omp declare simd
-inline float exp_approx(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    // 1.5 * 2^23 rounds to the nearest integer in the default rounding mode, without a libm call.
-    const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    const float r = (x - k * 0.693145751953125f) - k * 1.42860682030941723e-6f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
-    return p * std::bit_cast<float>(bits);
-}
+using wavecast::exp_approx;
 
 #pragma omp declare simd
 inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }

@@ -1,0 +1,285 @@
+// The masking stage on the GPU: the same streaming STFT and model as cpu/masking_cpu.cpp, with
+// every hop that a call completes, for every channel, analysed in one batch: a window kernel,
+// cuFFT R2C (plans made once per batch size), the power and threshold kernels, a gain kernel
+// (each bin walks its hops in order, for the release), cuFFT C2R and an overlap-add kernel.
+// Channels may be the channels of several streams: the batch is what makes the GPU pay.
+#include <cuda_runtime.h>
+#include <cufft.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../fastmath.h"
+#include "../masking.h"
+#include "cuda_check.h"
+#include "psychoacoustic_cuda.h"
+
+#define CUFFT_CHECK(call)                                                                                     \
+    do {                                                                                                      \
+        const cufftResult wc_res_ = (call);                                                                   \
+        if (wc_res_ != CUFFT_SUCCESS)                                                                         \
+            throw std::runtime_error(std::string(#call) + " failed at " + __FILE__ + ":" + std::to_string(__LINE__) + \
+                                     ": cufftResult " + std::to_string(static_cast<int>(wc_res_)));          \
+    } while (0)
+
+namespace wavecast {
+namespace {
+
+// The same constants as the CPU stage (cpu/masking_cpu.cpp), where their reasons are given.
+constexpr float kKneeDb = 6.0f;
+constexpr float kRelease = 0.5f;
+constexpr int kMaxHopsPerBatch = 128;
+
+// sig [C][N - hop + H*hop] (history, then the new hops) -> frames [C*H][N], windowed.
+__global__ void window_kernel(const float* __restrict__ sig, int sig_len, const float* __restrict__ w, int n, int hop,
+                              int hops, float* __restrict__ frames) {
+    const int f = blockIdx.y, c = f / hops, h = f % hops;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+        frames[static_cast<size_t>(f) * n + i] = sig[static_cast<size_t>(c) * sig_len + h * hop + i] * w[i];
+}
+
+__global__ void power_kernel(const cufftComplex* __restrict__ spec, int total, float offset_db, float* __restrict__ power_db) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        const float p = spec[i].x * spec[i].x + spec[i].y * spec[i].y;
+        power_db[i] = offset_db + 10.0f * log10f(p + 1e-30f);
+    }
+}
+
+// One thread per (channel, bin): the hops in order, so the release sees the previous gain.
+__global__ void gain_kernel(cufftComplex* __restrict__ spec, const float* __restrict__ power_db, const float* __restrict__ thr_db,
+                            float* __restrict__ gain_state, int channels, int hops, int bins, float masking_db, int bypass,
+                            unsigned long long* __restrict__ discarded, double* __restrict__ pe_sum) {
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= channels * bins) return;
+    const int c = idx / bins, k = idx % bins;
+    float g_prev = gain_state[idx];
+    unsigned long long gone = 0;
+    double pe = 0;
+    for (int h = 0; h < hops; ++h) {
+        const size_t i = (static_cast<size_t>(c) * hops + h) * bins + k;
+        pe += log2f(1.0f + exp_approx((power_db[i] - thr_db[i]) * 0.115129255f));
+        float g = 1.0f;
+        if (!bypass) {
+            const float margin = power_db[i] - (thr_db[i] + masking_db);
+            const float target = fminf(fmaxf(1.0f + margin / kKneeDb, 0.0f), 1.0f);
+            g = fmaxf(target, g_prev * kRelease);
+        }
+        g_prev = g;
+        gone += g < 0.5f;
+        spec[i].x *= g;
+        spec[i].y *= g;
+    }
+    gain_state[idx] = g_prev;
+    atomicAdd(discarded, gone);
+    atomicAdd(pe_sum, pe);
+}
+
+// Output hop h of channel c: the first half of frame h plus the second half of frame h-1 (for
+// h = 0, the tail kept from the last batch), windowed and scaled; interleaved into out [H*hop][C].
+__global__ void overlap_add_kernel(const float* __restrict__ y, const float* __restrict__ tail, const float* __restrict__ w,
+                                   int n, int hop, int hops, int channels, float scale, float* __restrict__ out) {
+    const int f = blockIdx.y, c = f / hops, h = f % hops;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < hop; i += gridDim.x * blockDim.x) {
+        const float now = y[static_cast<size_t>(f) * n + i] * w[i] * scale;
+        const float before = h == 0 ? tail[static_cast<size_t>(c) * hop + i]
+                                    : y[static_cast<size_t>(f - 1) * n + hop + i] * w[hop + i] * scale;
+        out[(static_cast<size_t>(h) * hop + i) * channels + c] = now + before;
+    }
+}
+
+__global__ void keep_tail_kernel(const float* __restrict__ y, const float* __restrict__ w, int n, int hop, int hops, float scale,
+                                 float* __restrict__ tail) {
+    const int c = blockIdx.y;
+    const size_t last = static_cast<size_t>(c) * hops + hops - 1;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < hop; i += gridDim.x * blockDim.x)
+        tail[static_cast<size_t>(c) * hop + i] = y[last * n + hop + i] * w[hop + i] * scale;
+}
+
+// in [H*hop][C] interleaved -> sig [C][history + H*hop], after the history.
+__global__ void deinterleave_kernel(const float* __restrict__ in, int frames, int channels, int history, int sig_len,
+                                    float* __restrict__ sig) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < frames * channels; i += gridDim.x * blockDim.x)
+        sig[static_cast<size_t>(i % channels) * sig_len + history + i / channels] = in[i];
+}
+
+__global__ void shift_history_kernel(float* __restrict__ sig, int sig_len, int history, int consumed) {
+    const int c = blockIdx.y;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < history; i += gridDim.x * blockDim.x)
+        sig[static_cast<size_t>(c) * sig_len + i] = sig[static_cast<size_t>(c) * sig_len + consumed + i];
+}
+
+template <typename T>
+T* device_alloc(size_t count) {
+    T* p = nullptr;
+    CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
+    CUDA_CHECK(cudaMemset(p, 0, count * sizeof(T)));
+    return p;
+}
+
+class MaskingCuda final : public Masking {
+public:
+    MaskingCuda(int sample_rate, int channels)
+        : ch_(channels), n_(masking_fft_size(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1),
+          tables_(make_psycho_tables(sample_rate, n_)) {
+        if (channels < 1 || channels > 4096) throw std::invalid_argument("masking: 1..4096 channels");
+        int devices = 0;
+        if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+            cudaGetLastError();
+            throw std::runtime_error("masking: no CUDA device");
+        }
+        CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        dev_tables_ = upload_psycho_tables(tables_);
+        std::vector<float> w(static_cast<size_t>(n_));
+        for (int i = 0; i < n_; ++i) w[i] = static_cast<float>(std::sqrt(0.5 * (1.0 - std::cos(2.0 * M_PI * i / n_))));
+        window_ = device_alloc<float>(w.size());
+        CUDA_CHECK(cudaMemcpy(window_, w.data(), w.size() * sizeof(float), cudaMemcpyHostToDevice));
+        power_offset_db_ = 96.0f - 10.0f * std::log10(static_cast<float>(n_) * n_ / 8.0f);
+
+        const size_t frames = static_cast<size_t>(ch_) * kMaxHopsPerBatch;
+        sig_len_ = (n_ - hop_) + kMaxHopsPerBatch * hop_;
+        sig_ = device_alloc<float>(static_cast<size_t>(ch_) * sig_len_);
+        time_ = device_alloc<float>(frames * n_);
+        spec_ = device_alloc<cufftComplex>(frames * bins_);
+        power_ = device_alloc<float>(frames * bins_);
+        thr_ = device_alloc<float>(frames * bins_);
+        tail_ = device_alloc<float>(static_cast<size_t>(ch_) * hop_);
+        out_dev_ = device_alloc<float>(frames * hop_);
+        in_dev_ = device_alloc<float>(frames * hop_);
+        discarded_ = device_alloc<unsigned long long>(1);
+        pe_ = device_alloc<double>(1);
+        std::vector<float> ones(static_cast<size_t>(ch_) * bins_, 1.0f);
+        gain_ = device_alloc<float>(ones.size());
+        CUDA_CHECK(cudaMemcpy(gain_, ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMallocHost(&in_host_, frames * hop_ * sizeof(float)));
+        CUDA_CHECK(cudaMallocHost(&out_host_, frames * hop_ * sizeof(float)));
+        // Output lags input by one hop, as in the CPU stage: the first hop out is silence.
+        fifo_.assign(static_cast<size_t>(hop_) * ch_, 0.0f);
+    }
+
+    ~MaskingCuda() override {
+        cudaStreamSynchronize(stream_);
+        for (auto& [h, p] : plans_) cufftDestroy(p.fwd), cufftDestroy(p.inv);
+        free_psycho_tables(dev_tables_);
+        for (void* p : {static_cast<void*>(window_), static_cast<void*>(sig_), static_cast<void*>(time_), static_cast<void*>(spec_),
+                        static_cast<void*>(power_), static_cast<void*>(thr_), static_cast<void*>(tail_), static_cast<void*>(out_dev_),
+                        static_cast<void*>(in_dev_), static_cast<void*>(discarded_), static_cast<void*>(pe_), static_cast<void*>(gain_)})
+            cudaFree(p);
+        cudaFreeHost(in_host_);
+        cudaFreeHost(out_host_);
+        cudaStreamDestroy(stream_);
+    }
+
+    int latency() const override { return n_; }
+    int fft_size() const override { return n_; }
+    MaskingStats stats() const override {
+        MaskingStats s;
+        s.frames = frames_;
+        s.discarded_share = bins_seen_ ? static_cast<double>(discarded_total_) / static_cast<double>(bins_seen_) : 0.0;
+        s.perceptual_entropy = frames_ ? pe_total_ / (static_cast<double>(frames_) * ch_) : 0.0;
+        return s;
+    }
+
+    void process(const float* in, float* out, size_t frames, float masking_db) override {
+        pending_.insert(pending_.end(), in, in + frames * ch_);
+        size_t hops = pending_.size() / (static_cast<size_t>(hop_) * ch_);
+        size_t used = 0;
+        while (hops > 0) {
+            const int h = static_cast<int>(std::min<size_t>(hops, kMaxHopsPerBatch));
+            run_batch(pending_.data() + used, h, masking_db);
+            used += static_cast<size_t>(h) * hop_ * ch_;
+            hops -= static_cast<size_t>(h);
+        }
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
+        // The FIFO always holds at least what this call asks for: one hop more than the input so far.
+        std::copy_n(fifo_.begin() + static_cast<std::ptrdiff_t>(fifo_read_), frames * ch_, out);
+        fifo_read_ += frames * ch_;
+        if (fifo_read_ > fifo_.size() / 2) {
+            fifo_.erase(fifo_.begin(), fifo_.begin() + static_cast<std::ptrdiff_t>(fifo_read_));
+            fifo_read_ = 0;
+        }
+    }
+
+private:
+    struct Plans {
+        cufftHandle fwd, inv;
+    };
+
+    const Plans& plans_for(int hops) {
+        auto it = plans_.find(hops);
+        if (it != plans_.end()) return it->second;
+        Plans p{};
+        int n = n_;
+        CUFFT_CHECK(cufftPlanMany(&p.fwd, 1, &n, nullptr, 1, n_, nullptr, 1, bins_, CUFFT_R2C, ch_ * hops));
+        CUFFT_CHECK(cufftPlanMany(&p.inv, 1, &n, nullptr, 1, bins_, nullptr, 1, n_, CUFFT_C2R, ch_ * hops));
+        CUFFT_CHECK(cufftSetStream(p.fwd, stream_));
+        CUFFT_CHECK(cufftSetStream(p.inv, stream_));
+        return plans_.emplace(hops, p).first->second;
+    }
+
+    void run_batch(const float* in, int hops, float masking_db) {
+        const int frames = ch_ * hops, history = n_ - hop_;
+        const size_t in_count = static_cast<size_t>(hops) * hop_ * ch_;
+        std::copy_n(in, in_count, in_host_);
+        CUDA_CHECK(cudaMemcpyAsync(in_dev_, in_host_, in_count * sizeof(float), cudaMemcpyHostToDevice, stream_));
+        CUDA_CHECK(cudaMemsetAsync(discarded_, 0, sizeof(unsigned long long), stream_));
+        CUDA_CHECK(cudaMemsetAsync(pe_, 0, sizeof(double), stream_));
+        deinterleave_kernel<<<64, 256, 0, stream_>>>(in_dev_, hops * hop_, ch_, history, sig_len_, sig_);
+        window_kernel<<<dim3((n_ + 255) / 256, frames), 256, 0, stream_>>>(sig_, sig_len_, window_, n_, hop_, hops, time_);
+        CUDA_CHECK(cudaGetLastError());
+        const Plans& p = plans_for(hops);
+        CUFFT_CHECK(cufftExecR2C(p.fwd, time_, spec_));
+        power_kernel<<<256, 256, 0, stream_>>>(spec_, frames * bins_, power_offset_db_, power_);
+        launch_psycho_threshold(dev_tables_, power_, thr_, frames, stream_);
+        gain_kernel<<<(ch_ * bins_ + 127) / 128, 128, 0, stream_>>>(spec_, power_, thr_, gain_, ch_, hops, bins_, masking_db,
+                                                                    masking_db <= kMaskingBypassDb, discarded_, pe_);
+        CUDA_CHECK(cudaGetLastError());
+        CUFFT_CHECK(cufftExecC2R(p.inv, spec_, time_));
+        const float scale = 1.0f / static_cast<float>(n_);
+        overlap_add_kernel<<<dim3((hop_ + 255) / 256, frames), 256, 0, stream_>>>(time_, tail_, window_, n_, hop_, hops, ch_,
+                                                                                  scale, out_dev_);
+        keep_tail_kernel<<<dim3((hop_ + 255) / 256, ch_), 256, 0, stream_>>>(time_, window_, n_, hop_, hops, scale, tail_);
+        shift_history_kernel<<<dim3((history + 255) / 256, ch_), 256, 0, stream_>>>(sig_, sig_len_, history, hops * hop_);
+        CUDA_CHECK(cudaGetLastError());
+        CUDA_CHECK(cudaMemcpyAsync(out_host_, out_dev_, in_count * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+        unsigned long long gone = 0;
+        double pe = 0;
+        CUDA_CHECK(cudaMemcpyAsync(&gone, discarded_, sizeof gone, cudaMemcpyDeviceToHost, stream_));
+        CUDA_CHECK(cudaMemcpyAsync(&pe, pe_, sizeof pe, cudaMemcpyDeviceToHost, stream_));
+        CUDA_CHECK(cudaStreamSynchronize(stream_));
+        fifo_.insert(fifo_.end(), out_host_, out_host_ + in_count);
+        frames_ += static_cast<uint64_t>(hops);
+        bins_seen_ += static_cast<uint64_t>(frames) * bins_;
+        discarded_total_ += gone;
+        pe_total_ += pe;
+    }
+
+    const int ch_, n_, hop_, bins_;
+    const PsychoTables tables_;
+    PsychoTablesDevice dev_tables_;
+    cudaStream_t stream_ = nullptr;
+    std::map<int, Plans> plans_;
+    float power_offset_db_ = 0;
+    int sig_len_ = 0;
+    float *window_ = nullptr, *sig_ = nullptr, *time_ = nullptr, *power_ = nullptr, *thr_ = nullptr, *tail_ = nullptr;
+    float *out_dev_ = nullptr, *in_dev_ = nullptr, *gain_ = nullptr;
+    cufftComplex* spec_ = nullptr;
+    unsigned long long* discarded_ = nullptr;
+    double* pe_ = nullptr;
+    float *in_host_ = nullptr, *out_host_ = nullptr;  // pinned
+    std::vector<float> pending_, fifo_;
+    size_t fifo_read_ = 0;
+    uint64_t frames_ = 0, bins_seen_ = 0, discarded_total_ = 0;
+    double pe_total_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Masking> make_cuda_masking(int sample_rate, int channels) {
+    return std::make_unique<MaskingCuda>(sample_rate, channels);
+}
+
+}  // namespace wavecast

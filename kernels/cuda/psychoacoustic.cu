@@ -1,0 +1,178 @@
+#include <cuda_runtime.h>
+
+#include <vector>
+
+#include "../fastmath.h"
+#include "cuda_check.h"
+#include "psychoacoustic_cuda.h"
+
+namespace wavecast {
+namespace {
+
+struct DevMasker {
+    int bin;
+    float level_db;
+    float bark;
+    int tonal;
+};
+
+constexpr int kThreads = 256;
+constexpr float kDead = -1e30f;
+
+// Shared memory: P and lin [bins] floats, tonal and claimed [bins] bytes, then the masker list.
+__global__ void psycho_threshold_kernel(PsychoTablesDevice t, const float* __restrict__ power_db,
+                                        float* __restrict__ threshold_db, int max_maskers) {
+    extern __shared__ unsigned char smem[];
+    const int n = t.bins;
+    float* P = reinterpret_cast<float*>(smem);
+    float* lin = P + n;
+    unsigned char* tonal = reinterpret_cast<unsigned char*>(lin + n);
+    unsigned char* claimed = tonal + n;
+    DevMasker* m = reinterpret_cast<DevMasker*>(claimed + ((n + 15) / 16) * 16);
+    __shared__ int count;
+    __shared__ double band_sum[32];
+
+    const float* src = power_db + static_cast<size_t>(blockIdx.x) * n;
+    for (int k = threadIdx.x; k < n; k += blockDim.x) {
+        P[k] = src[k];
+        lin[k] = db_to_pow(P[k]);
+        claimed[k] = 0;
+    }
+    __syncthreads();
+    // Tonal candidates: local maxima at least 7 dB above the neighbourhood (in parallel; the
+    // CPU's claim marking does not feed back into the test, so the order does not matter here).
+    for (int k = threadIdx.x; k < n; k += blockDim.x) {
+        bool is = k >= 2 && k < n - 2 && P[k] > P[k - 1] && P[k] >= P[k + 1];
+        const int reach = t.tonal_reach[k];
+        for (int j = 2; j <= reach && is; ++j) {
+            if (k - j >= 0 && P[k] - P[k - j] < 7.0f) is = false;
+            if (k + j < n && P[k] - P[k + j] < 7.0f) is = false;
+        }
+        tonal[k] = is;
+    }
+    __syncthreads();
+    // The list in the CPU's order: tonal maskers by bin, then noise maskers by band.
+    if (threadIdx.x == 0) {
+        int c = 0;
+        for (int k = 2; k < n - 2; ++k) {
+            if (!tonal[k] || c >= max_maskers) continue;
+            m[c++] = {k, 10.0f * log10f(lin[k - 1] + lin[k] + lin[k + 1]), t.bark[k], 1};
+            const int reach = t.tonal_reach[k];
+            for (int j = max(0, k - reach); j <= min(n - 1, k + reach); ++j) claimed[j] = 1;
+        }
+        count = c;
+    }
+    __syncthreads();
+    for (int b = threadIdx.x; b < t.bands; b += blockDim.x) {
+        double sum = 0;
+        for (int k = t.band_start[b]; k < t.band_start[b + 1]; ++k)
+            if (!claimed[k]) sum += lin[k];
+        band_sum[b] = sum;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int c = count;
+        for (int b = 0; b < t.bands && c < max_maskers; ++b) {
+            if (band_sum[b] <= 0) continue;
+            const int lo = t.band_start[b], hi = t.band_start[b + 1];
+            const double f_lo = fmax(static_cast<double>(t.freq[lo]), static_cast<double>(t.freq[1]));
+            const double f_hi = t.freq[hi - 1];
+            const double centre = sqrt(f_lo * fmax(f_hi, f_lo));
+            const int bin = min(max(static_cast<int>(llround(centre * t.fft_size / t.sample_rate)), lo), hi - 1);
+            m[c++] = {bin, static_cast<float>(10.0 * log10(band_sum[b])), t.bark[bin], 0};
+        }
+        // Decimation, exactly as the CPU: below the threshold in quiet, then the weaker of two
+        // tonal maskers closer than 0.5 Bark.
+        int w = 0;
+        for (int i = 0; i < c; ++i)
+            if (!(m[i].level_db < t.ath_db[m[i].bin])) m[w++] = m[i];
+        c = w;
+        for (int i = 0; i < c; ++i) {
+            if (!m[i].tonal || m[i].level_db == kDead) continue;
+            for (int j = i + 1; j < c; ++j) {
+                if (!m[j].tonal || m[j].level_db == kDead || fabsf(m[j].bark - m[i].bark) >= 0.5f) continue;
+                (m[i].level_db >= m[j].level_db ? m[j] : m[i]).level_db = kDead;
+            }
+        }
+        w = 0;
+        for (int i = 0; i < c; ++i)
+            if (m[i].level_db != kDead) m[w++] = m[i];
+        count = w;
+    }
+    __syncthreads();
+    float* dst = threshold_db + static_cast<size_t>(blockIdx.x) * n;
+    for (int k = threadIdx.x; k < n; k += blockDim.x) {
+        const float z = t.bark[k];
+        float acc = db_to_pow(t.ath_db[k]);
+        for (int i = 0; i < count; ++i) {
+            const DevMasker x = m[i];
+            if (!(z >= x.bark + kSpreadLow && z < x.bark + kSpreadHigh)) continue;
+            acc += db_to_pow(x.level_db + masking_index(x.tonal, x.bark) + spreading(z - x.bark, x.level_db));
+        }
+        dst[k] = 10.0f * log10f(acc);
+    }
+}
+
+template <typename T>
+T* upload(const std::vector<T>& v) {
+    T* d = nullptr;
+    CUDA_CHECK(cudaMalloc(&d, v.size() * sizeof(T)));
+    CUDA_CHECK(cudaMemcpy(d, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+    return d;
+}
+
+int max_maskers(int bins) { return bins / 2 + 32; }
+
+size_t shared_bytes(int bins) {
+    return 2 * sizeof(float) * bins + 2 * ((bins + 15) / 16) * 16 + sizeof(DevMasker) * max_maskers(bins);
+}
+
+}  // namespace
+
+PsychoTablesDevice upload_psycho_tables(const PsychoTables& t) {
+    if (t.band_start.size() - 1 > 32) throw std::runtime_error("psychoacoustic tables: more than 32 critical bands");
+    PsychoTablesDevice d;
+    d.sample_rate = t.sample_rate, d.fft_size = t.fft_size, d.bins = t.bins, d.bands = static_cast<int>(t.band_start.size()) - 1;
+    d.freq = upload(t.freq);
+    d.bark = upload(t.bark);
+    d.ath_db = upload(t.ath_db);
+    d.tonal_reach = upload(t.tonal_reach);
+    d.band_start = upload(t.band_start);
+    const size_t smem = shared_bytes(t.bins);
+    if (smem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(psycho_threshold_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    return d;
+}
+
+void free_psycho_tables(PsychoTablesDevice& d) {
+    cudaFree(d.freq);
+    cudaFree(d.bark);
+    cudaFree(d.ath_db);
+    cudaFree(d.tonal_reach);
+    cudaFree(d.band_start);
+    d = {};
+}
+
+void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db, float* threshold_db, int frames, void* stream) {
+    if (frames <= 0) return;
+    psycho_threshold_kernel<<<frames, kThreads, shared_bytes(t.bins), static_cast<cudaStream_t>(stream)>>>(
+        t, power_db, threshold_db, max_maskers(t.bins));
+    CUDA_CHECK(cudaGetLastError());
+}
+
+void cuda_masking_threshold(const PsychoTables& t, const float* power_db, float* threshold_db, int frames) {
+    PsychoTablesDevice d = upload_psycho_tables(t);
+    const size_t bytes = sizeof(float) * static_cast<size_t>(frames) * t.bins;
+    float *in = nullptr, *out = nullptr;
+    CUDA_CHECK(cudaMalloc(&in, bytes));
+    CUDA_CHECK(cudaMalloc(&out, bytes));
+    CUDA_CHECK(cudaMemcpy(in, power_db, bytes, cudaMemcpyHostToDevice));
+    launch_psycho_threshold(d, in, out, frames, nullptr);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    CUDA_CHECK(cudaMemcpy(threshold_db, out, bytes, cudaMemcpyDeviceToHost));
+    cudaFree(in);
+    cudaFree(out);
+    free_psycho_tables(d);
+}
+
+}  // namespace wavecast

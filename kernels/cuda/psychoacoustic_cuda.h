@@ -1,0 +1,29 @@
+// The psychoacoustic model's threshold on the GPU: one thread block per frame, the same steps
+// and the same arithmetic as masking_threshold() in ../psychoacoustic.cpp, its definition.
+#pragma once
+
+#include "../psychoacoustic.h"
+
+namespace wavecast {
+
+// The model's tables on the device, made once per (rate, FFT size).
+struct PsychoTablesDevice {
+    int sample_rate = 0, fft_size = 0, bins = 0, bands = 0;
+    float* freq = nullptr;
+    float* bark = nullptr;
+    float* ath_db = nullptr;
+    int* tonal_reach = nullptr;
+    int* band_start = nullptr;  // bands + 1 entries
+};
+
+PsychoTablesDevice upload_psycho_tables(const PsychoTables& t);
+void free_psycho_tables(PsychoTablesDevice& d);
+
+// power_db [frames][bins] -> threshold_db [frames][bins], device pointers, on `stream`.
+void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db, float* threshold_db, int frames,
+                             void* stream);
+
+// For tests: the same kernel on host arrays (copies in, runs, copies out, synchronises).
+void cuda_masking_threshold(const PsychoTables& t, const float* power_db, float* threshold_db, int frames);
+
+}  // namespace wavecast
