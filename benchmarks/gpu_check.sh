@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Everything that needs a GPU, in one go (for a lent H100/H200): build for sm_90, run the
+# gpu-labelled tests, a compute-sanitizer pass over them, and the GPU benchmarks. Logs go to
+# $OUT (or ./gpu-check) for RESULTS.md. Usage: benchmarks/gpu_check.sh
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${OUT:-$root/gpu-check}
+mkdir -p "$out"
+cd "$root"
+{
+  nvidia-smi || true
+  nvcc --version | tail -2
+} >"$out/machine.txt" 2>&1
+# The GPU machine has no Debian packages beyond its image: build only what the kernels need, with
+# the headers and libraries scripts/gpu-deps.sh unpacked into .gpudeps/ here (carry: .gpudeps).
+deps=$root/.gpudeps/root/usr
+export LD_LIBRARY_PATH=$deps/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DWAVECAST_GPU_ONLY=ON \
+  -DCMAKE_PREFIX_PATH="$deps" -DWAVECAST_NATIVE=OFF \
+  >"$out/configure.log" 2>&1 && cmake --build build-gpu -j "$(nproc)" >"$out/build.log" 2>&1 || { tail -40 "$out/build.log" "$out/configure.log"; exit 1; }
+build-gpu/tests/gpu_tests 2>&1 | tee "$out/gpu_tests.log" | tail -15
+compute-sanitizer --tool memcheck build-gpu/tests/gpu_tests --gtest_filter='*Threshold*:*Stage*' >"$out/memcheck.log" 2>&1
+tail -3 "$out/memcheck.log"
+compute-sanitizer --tool racecheck build-gpu/tests/gpu_tests --gtest_filter='*Threshold*' >"$out/racecheck.log" 2>&1
+tail -3 "$out/racecheck.log"
+build-gpu/benchmarks/wavecast-bench --backend cuda --stages masking --masking-streams 1 16 64 256 --repeats 5 | tee "$out/bench_masking.jsonl"
+build-gpu/benchmarks/wavecast-bench --backend cpu --stages masking --repeats 5 | tee -a "$out/bench_masking.jsonl"
