@@ -24,7 +24,7 @@ double time_run(wavecast::Generator& g, int frames_per_call, int calls, const st
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string split_first_line(const std::string& path) {
+std::string cpu_model_name(const std::string& path) {
     FILE* f = std::fopen(path.c_str(), "r");
     if (!f) return "";
     char buf[512];
@@ -94,7 +94,7 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
                         {"realtime_factor_total", seconds * streams / t},
                         {"discarded_share", discarded},
                         {"repeats", repeats},
-                        {"cpu", split_first_line("/proc/cpuinfo")},
+                        {"cpu", cpu_model_name("/proc/cpuinfo")},
                         {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
     std::printf("%s\n", line.dump().c_str());
     std::fflush(stdout);
@@ -138,7 +138,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
                      double seconds, int repeats) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
-    const std::string cpu = split_first_line("/proc/cpuinfo");
+    const std::string cpu = cpu_model_name("/proc/cpuinfo");
     for (const auto& shape_name : shapes) {
         auto spec = wavecast::named_shape(shape_name);
         auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(spec, 7));

@@ -49,8 +49,6 @@ public:
     double beat() const { return score_.beat(); }
     MaskingStats masking_stats() const { return masking_->stats(); }
     const LoudnessStats& loudness_stats() const { return loudness_.stats(); }
-    // Samples at the model rate between a sample's generation and its leaving the post tier.
-    int post_latency() const { return masking_->latency() + loudness_.latency(); }
 
     // Output frames per model frame, rounded up: a bound for sizing buffers.
     size_t max_output_frames(int frames) const;

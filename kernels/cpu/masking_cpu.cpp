@@ -30,7 +30,7 @@ constexpr float kRelease = 0.5f;
 class MaskingCpu final : public Masking {
 public:
     MaskingCpu(int sample_rate, int channels)
-        : rate_(sample_rate), ch_(channels), n_(masking_fft_size(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1),
+        : ch_(channels), n_(masking_fft_size(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1),
           tables_(make_psycho_tables(sample_rate, n_)) {
         if (channels < 1 || channels > 16) throw std::invalid_argument("masking: 1..16 channels");
         window_.resize(static_cast<size_t>(n_));
@@ -132,7 +132,7 @@ private:
         std::copy(frame + hop_, frame + n_, frame);
     }
 
-    const int rate_, ch_, n_, hop_, bins_;
+    const int ch_, n_, hop_, bins_;
     const PsychoTables tables_;
     PsychoScratch scratch_;
     std::vector<float> window_, frame_, ola_, outq_, gain_, power_, thr_;
