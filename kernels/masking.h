@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace wavecast {
 
@@ -17,7 +18,21 @@ struct MaskingStats {
     uint64_t frames = 0;            // STFT frames analysed, per channel
     double discarded_share = 0;     // of bins removed (gain below 0.5), over all frames so far
     double perceptual_entropy = 0;  // bits per frame and channel, mean over all frames so far
+
+    // From a stage's running counts: bins seen and removed, and the sum of per-frame entropies.
+    static MaskingStats from_counts(uint64_t frames, int channels, uint64_t bins_seen, uint64_t bins_removed, double pe_sum) {
+        return {frames, bins_seen ? static_cast<double>(bins_removed) / static_cast<double>(bins_seen) : 0.0,
+                frames ? pe_sum / (static_cast<double>(frames) * channels) : 0.0};
+    }
 };
+
+// The analysis and synthesis window of both backends: sqrt of the periodic Hann, whose squares
+// at 50 % overlap sum to one (perfect reconstruction).
+std::vector<float> masking_window(int fft_size);
+// Calibration: a full-scale sine (amplitude 1) has one-sided spectral power N^2/8 through that
+// window (Parseval, with sum(w^2) = N/2); that power is 96 dB SPL, the standard's convention.
+// Returns what to add to 10 log10(|X|^2) to get dB SPL.
+float masking_power_offset_db(int fft_size);
 
 class Masking {
 public:

@@ -33,11 +33,8 @@ public:
         : ch_(channels), n_(masking_fft_size(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1),
           tables_(make_psycho_tables(sample_rate, n_)) {
         if (channels < 1 || channels > 16) throw std::invalid_argument("masking: 1..16 channels");
-        window_.resize(static_cast<size_t>(n_));
-        for (int i = 0; i < n_; ++i) window_[i] = static_cast<float>(std::sqrt(0.5 * (1.0 - std::cos(2.0 * M_PI * i / n_))));
-        // Calibration: a full-scale sine (amplitude 1) has one-sided spectral power N^2/8 through
-        // this window (Parseval, with sum(w^2) = N/2); that power is 96 dB SPL.
-        power_offset_db_ = 96.0f - 10.0f * std::log10(static_cast<float>(n_) * n_ / 8.0f);
+        window_ = masking_window(n_);
+        power_offset_db_ = masking_power_offset_db(n_);
         frame_.assign(static_cast<size_t>(ch_) * n_, 0.0f);
         ola_.assign(static_cast<size_t>(ch_) * n_, 0.0f);
         outq_.assign(static_cast<size_t>(ch_) * hop_, 0.0f);
@@ -63,13 +60,7 @@ public:
 
     int latency() const override { return n_; }
     int fft_size() const override { return n_; }
-    MaskingStats stats() const override {
-        MaskingStats s;
-        s.frames = frames_;
-        s.discarded_share = bins_seen_ ? static_cast<double>(bins_discarded_) / bins_seen_ : 0.0;
-        s.perceptual_entropy = frames_ ? pe_sum_ / (static_cast<double>(frames_) * ch_) : 0.0;
-        return s;
-    }
+    MaskingStats stats() const override { return MaskingStats::from_counts(frames_, ch_, bins_seen_, bins_discarded_, pe_sum_); }
 
     void process(const float* in, float* out, size_t frames, float masking_db) override {
         size_t done = 0;
@@ -146,6 +137,14 @@ private:
 };
 
 }  // namespace
+
+std::vector<float> masking_window(int n) {
+    std::vector<float> w(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) w[static_cast<size_t>(i)] = static_cast<float>(std::sqrt(0.5 * (1.0 - std::cos(2.0 * M_PI * i / n))));
+    return w;
+}
+
+float masking_power_offset_db(int n) { return 96.0f - 10.0f * std::log10(static_cast<float>(n) * static_cast<float>(n) / 8.0f); }
 
 int masking_fft_size(int sample_rate) {
     int n = 256;

@@ -133,11 +133,10 @@ public:
         }
         CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
         dev_tables_ = upload_psycho_tables(tables_);
-        std::vector<float> w(static_cast<size_t>(n_));
-        for (int i = 0; i < n_; ++i) w[i] = static_cast<float>(std::sqrt(0.5 * (1.0 - std::cos(2.0 * M_PI * i / n_))));
+        const std::vector<float> w = masking_window(n_);
         window_ = device_alloc<float>(w.size());
         CUDA_CHECK(cudaMemcpy(window_, w.data(), w.size() * sizeof(float), cudaMemcpyHostToDevice));
-        power_offset_db_ = 96.0f - 10.0f * std::log10(static_cast<float>(n_) * n_ / 8.0f);
+        power_offset_db_ = masking_power_offset_db(n_);
 
         const size_t frames = static_cast<size_t>(ch_) * kMaxHopsPerBatch;
         sig_len_ = (n_ - hop_) + kMaxHopsPerBatch * hop_;
@@ -175,13 +174,7 @@ public:
 
     int latency() const override { return n_; }
     int fft_size() const override { return n_; }
-    MaskingStats stats() const override {
-        MaskingStats s;
-        s.frames = frames_;
-        s.discarded_share = bins_seen_ ? static_cast<double>(discarded_total_) / static_cast<double>(bins_seen_) : 0.0;
-        s.perceptual_entropy = frames_ ? pe_total_ / (static_cast<double>(frames_) * ch_) : 0.0;
-        return s;
-    }
+    MaskingStats stats() const override { return MaskingStats::from_counts(frames_, ch_, bins_seen_, discarded_total_, pe_total_); }
 
     void process(const float* in, float* out, size_t frames, float masking_db) override {
         pending_.insert(pending_.end(), in, in + frames * ch_);
