@@ -80,7 +80,13 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
 
     score_.set_tempo(p.tempo);
     score_.set_intensity(p.intensity);
+    score_.set_temperature(p.temperature);
     score_.next_frames(frames, features_.data());
+    if (keep_events_) score_.take_events(events_);
+    else {
+        scratch_events_.clear();
+        score_.take_events(scratch_events_);
+    }
     gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
 
     for (int b = 0; b < lanes; ++b) {

@@ -1,4 +1,4 @@
-// One stream's signal chain, block by block, with no thread of its own: placeholder score ->
+// One stream's signal chain, block by block, with no thread of its own: composer ->
 // generator (all lanes) -> per-track pan and level -> stereo -> frequency masking -> loudness
 // (automatic gain to the target, gain_db, true-peak limiter) -> resample to the output rate.
 // The live stream and `wavecastd render` both drive it, so they sound the same.
@@ -14,7 +14,7 @@
 #include "generator.h"
 #include "loudness.h"
 #include "masking.h"
-#include "placeholder_score.h"
+#include "composer.h"
 #include "style.h"
 
 namespace wavecast {
@@ -46,7 +46,10 @@ public:
     const Generator& generator() const { return *gen_; }
     const Style& style() const { return *style_; }
     int output_rate() const { return out_rate_; }
-    double beat() const { return score_.beat(); }
+    const Composer& composer() const { return score_; }
+    // Keep the composer's MIDI events for take_events() (otherwise they are dropped per block).
+    void set_keep_events(bool keep) { keep_events_ = keep; }
+    void take_events(std::vector<MidiEvent>& out) { out.insert(out.end(), events_.begin(), events_.end()), events_.clear(); }
     MaskingStats masking_stats() const { return masking_->stats(); }
     const LoudnessStats& loudness_stats() const { return loudness_.stats(); }
 
@@ -58,7 +61,9 @@ private:
 
     std::unique_ptr<Generator> gen_;
     std::shared_ptr<const Style> style_;
-    PlaceholderScore score_;
+    Composer score_;
+    bool keep_events_ = false;
+    std::vector<MidiEvent> events_, scratch_events_;
     int out_rate_ = 0;
     soxr_t soxr_ = nullptr;
     std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains

@@ -130,7 +130,7 @@ void Stream::produce_loop() {
         renderer_.render(kBlockFrames, p, block);
         busy_s_ = busy_s_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         samples_ = renderer_.generator().position();
-        beat_ = renderer_.beat();
+        beat_ = renderer_.composer().beat();
         const MaskingStats ms = renderer_.masking_stats();
         masking_frames_ = ms.frames, masking_discarded_ = ms.discarded_share, masking_pe_ = ms.perceptual_entropy;
         {

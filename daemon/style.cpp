@@ -38,12 +38,38 @@ bool parse_key(const std::string& k, int& midi) {
     return midi >= 12 && midi <= 108;
 }
 
+// What each kind of section plays, and how densely, unless the style says otherwise.
+const std::map<std::string, Section>& section_kinds() {
+    static const std::vector<std::string> all{"drums", "bass", "harmony", "lead"};
+    static const std::map<std::string, Section> k = {
+        {"intro", {"intro", 4, 0.5, {"drums", "harmony"}}},
+        {"build", {"build", 8, 0.75, all}},
+        {"drop", {"drop", 16, 1.0, all}},
+        {"groove", {"groove", 8, 1.0, all}},
+        {"verse", {"verse", 8, 0.8, all}},
+        {"chorus", {"chorus", 8, 1.0, all}},
+        {"breakdown", {"breakdown", 8, 0.6, {"bass", "harmony", "lead"}}},
+        {"bridge", {"bridge", 8, 0.7, {"bass", "harmony", "lead"}}},
+        {"solo", {"solo", 8, 0.9, {"bass", "harmony", "lead"}}},
+        {"outro", {"outro", 4, 0.5, {"drums", "bass", "harmony"}}},
+    };
+    return k;
+}
+
+// Checks a pattern: 16 steps of the characters `allowed`; empty means "the role's default".
+void check_pattern(const TomlReader& r, const toml::table& t, const char* key, const std::string& allowed, Pattern& out) {
+    out = r.get_string(t, key, "");
+    if (out.empty()) return;
+    if (out.size() != 16 || out.find_first_not_of(allowed) != std::string::npos)
+        r.fail(t.get(key), std::string("'") + key + "' must be 16 steps of \"" + allowed + "\" (one per sixteenth note)");
+}
+
 }  // namespace
 
 Style load_style(const std::string& path) {
     TomlReader r(path);
     const toml::table t = r.parse();
-    r.only_keys(t, {"name", "description", "tempo", "key", "scale", "progression", "swing", "track"}, "a style");
+    r.only_keys(t, {"name", "description", "tempo", "key", "scale", "progression", "swing", "variation", "form", "track"}, "a style");
     Style s;
     s.file = path;
     s.name = r.get_string(t, "name", fs::path(path).stem().string());
@@ -63,6 +89,32 @@ Style load_style(const std::string& path) {
     }
     s.scale = it->second;
     s.swing = r.get_number(t, "swing", 0.0, 0.0, 0.5);
+    s.variation = r.get_number(t, "variation", s.variation, 0.0, 1.0);
+    if (const toml::node* f = t.get("form")) {
+        if (!f->is_array() || f->as_array()->empty()) r.fail(f, "form must be a non-empty array of \"section:bars\" strings");
+        for (const auto& item : *f->as_array()) {
+            const std::string spec = item.is_string() ? item.as_string()->get() : "";
+            const auto colon = spec.find(':');
+            const std::string kind = spec.substr(0, colon);
+            auto it = section_kinds().find(kind);
+            int bars = it != section_kinds().end() ? it->second.bars : 0;
+            try {
+                if (colon != std::string::npos) bars = std::stoi(spec.substr(colon + 1));
+            } catch (const std::exception&) {
+                bars = 0;
+            }
+            if (it == section_kinds().end() || bars < 1 || bars > 256) {
+                std::string known;
+                for (const auto& [n, _] : section_kinds()) known += (known.empty() ? "" : ", ") + n;
+                r.fail(&item, "form entry '" + spec + "' is not SECTION:BARS with a known section (" + known + ") and 1..256 bars");
+            }
+            Section sec = it->second;
+            sec.bars = bars;
+            s.form.push_back(sec);
+        }
+    } else {
+        for (const char* k : {"intro", "verse", "chorus", "breakdown", "chorus", "outro"}) s.form.push_back(section_kinds().at(k));
+    }
 
     if (const toml::node* p = t.get("progression")) {
         if (!p->is_array() || p->as_array()->empty()) r.fail(p, "progression must be a non-empty array of scale degrees");
@@ -81,7 +133,9 @@ Style load_style(const std::string& path) {
         r.fail(tracks, "at least one [[track]] is required");
     for (const auto& node : *tracks->as_array()) {
         const toml::table& tt = *node.as_table();
-        r.only_keys(tt, {"name", "program", "drums", "pan", "level_db"}, "[[track]]");
+        r.only_keys(tt, {"name", "role", "program", "drums", "pan", "level_db", "octave", "pattern", "comping", "kick", "snare", "hat",
+                         "open_hat", "ride", "clap"},
+                    "[[track]]");
         TrackStyle tr;
         tr.name = r.get_string(tt, "name", "");
         if (tr.name.empty()) r.fail(&tt, "a [[track]] needs a name");
@@ -89,6 +143,19 @@ Style load_style(const std::string& path) {
         tr.drums = r.get_bool(tt, "drums", false);
         tr.pan = r.get_number(tt, "pan", 0.0, -1.0, 1.0);
         tr.level_db = r.get_number(tt, "level_db", 0.0, -60.0, 12.0);
+        tr.octave = static_cast<int>(r.get_int(tt, "octave", 0, -3, 3));
+        const std::string fallback = tr.drums ? "drums" : (tr.name == "bass" || tr.name == "lead") ? tr.name : "harmony";
+        tr.role = r.get_string(tt, "role", fallback);
+        if (tr.role != "drums" && tr.role != "bass" && tr.role != "harmony" && tr.role != "lead")
+            r.fail(tt.get("role"), "role must be drums, bass, harmony or lead");
+        if ((tr.role == "drums") != tr.drums) r.fail(tt.get("role") ? tt.get("role") : &tt, "role \"drums\" goes with drums = true, and only with it");
+        tr.comping = r.get_string(tt, "comping", tr.comping);
+        if (tr.comping != "pad" && tr.comping != "stabs" && tr.comping != "arp")
+            r.fail(tt.get("comping"), "comping must be pad, stabs or arp");
+        check_pattern(r, tt, "pattern", tr.role == "bass" ? "xo.-358" : "xo.-", tr.pattern);
+        for (auto [key, dst] : {std::pair{"kick", &tr.kick}, {"snare", &tr.snare}, {"hat", &tr.hat}, {"open_hat", &tr.open_hat},
+                                {"ride", &tr.ride}, {"clap", &tr.clap}})
+            check_pattern(r, tt, key, "xo.", *dst);
         s.tracks.push_back(tr);
     }
     return s;

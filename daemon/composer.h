@@ -1,0 +1,83 @@
+// The score tier: turns a style and the live parameters into notes, per stream, forever, and
+// hands the network its conditioning frames. Form, not loops: the style's sections in order
+// (each with the tracks and density of its kind), chords per bar with a cadence into each new
+// section, drum fills and crashes at section edges, a lead motif per section that is varied bar
+// by bar and held at phrase ends; then the form again with new motifs. Deterministic for a seed
+// and the same sequence of parameter changes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "style.h"
+
+namespace wavecast {
+
+// A note-on or note-off, at a sample of the model's rate (from the stream's start) and on the
+// beat grid; `track` is the lane.
+struct MidiEvent {
+    uint64_t sample;
+    double beat;
+    int track;
+    bool on;
+    int pitch;
+    int velocity;
+};
+
+class Composer {
+public:
+    Composer(int lanes, int sample_rate, int frame_hop, uint64_t seed);
+
+    // Takes effect at the next bar line, so the beat and the phrase stay whole.
+    void set_style(std::shared_ptr<const Style> style);
+    void set_tempo(double bpm) { tempo_ = bpm; }
+    void set_intensity(double v) { intensity_ = v; }
+    void set_temperature(double v) { temperature_ = v; }
+
+    // Writes `frames` frames of [lanes][F] features (notes-v1) and records the MIDI events.
+    void next_frames(int frames, float* features);
+    // Moves the events since the last call into `out` (appending).
+    void take_events(std::vector<MidiEvent>& out);
+
+    double beat() const { return beat_; }
+    int64_t bar() const { return bar_; }
+    const std::string& section() const { return section_name_; }
+    const Style& style() const { return *style_; }
+
+private:
+    struct Note {
+        int pitch, velocity;
+        double start, end;  // beats
+        bool sounding;
+    };
+    void start_bar();
+    void plan_drums(int lane, const TrackStyle& t, double density, bool fill, bool crash);
+    void plan_bass(int lane, const TrackStyle& t, const std::vector<int>& chord, double density, int next_root);
+    void plan_harmony(int lane, const TrackStyle& t, const std::vector<int>& chord, double density);
+    void plan_lead(int lane, const TrackStyle& t, const std::vector<int>& chord, double density, bool phrase_end);
+    void add(int lane, int pitch, int velocity, double start_step, double length_steps);
+    int degree_pitch(int degree, int octave) const;
+    float rand(int lane, int k) const;  // a deterministic uniform per (bar, lane, k)
+    double swung(int step) const;
+
+    int lanes_;
+    double frame_beats_per_bpm_;  // beats per frame at 1 bpm
+    int frame_hop_;
+    uint64_t seed_;
+    std::shared_ptr<const Style> style_, pending_;
+    double tempo_ = 100, intensity_ = 0.6, temperature_ = 1.0;
+    double beat_ = 0;
+    uint64_t sample_ = 0;
+    int64_t bar_ = -1;
+    int64_t form_bar_ = 0;  // bars into the current pass of the form
+    int64_t pass_ = 0;      // passes through the form so far
+    std::string section_name_;
+    std::vector<std::vector<Note>> notes_;       // per lane: planned and sounding
+    std::vector<std::vector<int>> motif_;        // per lane: the lead motif, scale degrees per step (or -99)
+    std::vector<int> last_voicing_centre_;       // per lane: where the last chord sat, for voice leading
+    std::vector<MidiEvent> events_;
+};
+
+}  // namespace wavecast
