@@ -54,8 +54,20 @@ void Composer::add(int lane, int pitch, int velocity, double start_step, double 
     const int step = static_cast<int>(start_step);
     const double start = bar_start + swung(step) + (start_step - step) / 4.0;
     // Nothing outlasts its bar: the next bar may start the same pitch on the bar line.
-    const double end = std::min(start + std::max(length_steps, 0.25) / 4.0, bar_start + 4.0);
-    notes_[static_cast<size_t>(lane)].push_back({std::clamp(pitch, 0, 127), std::clamp(velocity, 1, 127), start, end, false});
+    double end = std::min(start + std::max(length_steps, 0.25) / 4.0, bar_start + 4.0);
+    pitch = std::clamp(pitch, 0, 127);
+    // One pitch sounds once per lane at a time (MIDI cannot say otherwise): an earlier note of the
+    // same pitch ends where this one starts, and this one ends where a later one starts. Swing
+    // can push an off-beat note onto the next step's, which is what makes this necessary.
+    auto& notes = notes_[static_cast<size_t>(lane)];
+    for (Note& n : notes) {
+        if (n.pitch != pitch) continue;
+        if (n.start <= start && start < n.end) n.end = start;
+        if (start < n.start && n.start < end) end = n.start;
+    }
+    notes.erase(std::remove_if(notes.begin(), notes.end(), [](const Note& n) { return !n.sounding && n.end <= n.start; }), notes.end());
+    if (end <= start) return;
+    notes.push_back({pitch, std::clamp(velocity, 1, 127), start, end, false});
 }
 
 void Composer::start_bar() {

@@ -1,0 +1,156 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "composer.h"
+#include "frame_features.h"
+#include "style.h"
+
+using namespace wavecast;
+
+namespace {
+
+const std::map<std::string, std::shared_ptr<const Style>>& styles() {
+    static const auto s = load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
+    return s;
+}
+
+constexpr int kRate = 16000, kHop = 160, kLanes = 4;
+
+// Composes `seconds` of a style and returns every event.
+std::vector<MidiEvent> compose(const std::string& style, double seconds, uint64_t seed, Composer** keep = nullptr,
+                               double intensity = 0.8) {
+    static std::vector<std::unique_ptr<Composer>> alive;
+    alive.push_back(std::make_unique<Composer>(kLanes, kRate, kHop, seed));
+    Composer& c = *alive.back();
+    c.set_style(styles().at(style));
+    c.set_intensity(intensity);
+    std::vector<float> feats(static_cast<size_t>(50) * kLanes * kFrameFeatures);
+    std::vector<MidiEvent> ev;
+    for (int f = 0; f < static_cast<int>(seconds * kRate / kHop); f += 50) {
+        c.next_frames(50, feats.data());
+        c.take_events(ev);
+    }
+    if (keep) *keep = &c;
+    return ev;
+}
+
+bool same(const std::vector<MidiEvent>& a, const std::vector<MidiEvent>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (a[i].sample != b[i].sample || a[i].pitch != b[i].pitch || a[i].on != b[i].on || a[i].track != b[i].track ||
+            a[i].velocity != b[i].velocity)
+            return false;
+    return true;
+}
+
+}  // namespace
+
+TEST(Composer, SameSeedGivesSameNotesAndAnotherSeedOthers) {
+    const auto a = compose("techno", 120, 7), b = compose("techno", 120, 7), c = compose("techno", 120, 8);
+    ASSERT_GT(a.size(), 1000u);
+    EXPECT_TRUE(same(a, b));
+    EXPECT_FALSE(same(a, c));
+}
+
+TEST(Composer, EveryStyleComposesTenMinutesOfBalancedOrderedNotes) {
+    ASSERT_GE(styles().size(), 8u);
+    for (const auto& [name, style] : styles()) {
+        const auto ev = compose(name, 600, 1);
+        std::map<int, int> ons_per_track;
+        std::map<std::pair<int, int>, int> open;  // (track, pitch) -> sounding count
+        uint64_t last = 0;
+        for (const auto& e : ev) {
+            ASSERT_GE(e.sample, last) << name << ": events out of order";
+            last = e.sample;
+            ASSERT_GE(e.pitch, 0);
+            ASSERT_LE(e.pitch, 127);
+            int& sounding = open[std::make_pair(e.track, e.pitch)];
+            if (e.on) {
+                ASSERT_EQ(sounding, 0) << name << ": pitch " << e.pitch << " restarted on track " << e.track << " while sounding";
+                ++sounding, ++ons_per_track[e.track];
+            } else {
+                ASSERT_EQ(sounding, 1) << name << ": note-off without a note-on";
+                --sounding;
+            }
+        }
+        for (size_t t = 0; t < style->tracks.size() && t < static_cast<size_t>(kLanes); ++t)
+            EXPECT_GT(ons_per_track[static_cast<int>(t)], 50) << name << ": track " << style->tracks[t].name << " hardly plays";
+    }
+}
+
+TEST(Composer, StatisticsFollowTheStyleFile) {
+    for (const auto& [name, style] : styles()) {
+        Composer* c = nullptr;
+        const auto ev = compose(name, 120, 3, &c);
+        // Tempo: the beat grid advanced by tempo * minutes (to within a frame).
+        EXPECT_NEAR(c->beat(), style->tempo * 2.0, style->tempo / 60.0 * kHop / kRate + 1e-6) << name;
+        std::map<std::string, std::vector<int>> pitches;
+        for (const auto& e : ev)
+            if (e.on) pitches[style->tracks[static_cast<size_t>(e.track)].role].push_back(e.pitch);
+        auto mean = [](const std::vector<int>& v) {
+            double s = 0;
+            for (int p : v) s += p;
+            return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+        };
+        // Register: bass below harmony below (or around) lead.
+        if (!pitches["bass"].empty() && !pitches["lead"].empty()) EXPECT_LT(mean(pitches["bass"]), mean(pitches["lead"]) - 12) << name;
+        // Drums stay on General MIDI percussion keys; a style without drums plays none.
+        bool has_drums = false;
+        for (const auto& t : style->tracks) has_drums |= t.drums;
+        EXPECT_EQ(!pitches["drums"].empty(), has_drums) << name;
+        for (int p : pitches["drums"]) EXPECT_TRUE(p >= 35 && p <= 81) << name << " drum key " << p;
+        // Every harmony and lead note belongs to the style's scale (drums and bass leading tones aside).
+        std::set<int> pcs;
+        for (int d : style->scale) pcs.insert((style->root + d) % 12);
+        for (const char* role : {"harmony", "lead"})
+            for (int p : pitches[role]) EXPECT_TRUE(pcs.count(p % 12)) << name << ": " << role << " pitch " << p << " outside the scale";
+    }
+}
+
+TEST(Composer, SectionsChangeWhatPlaysAndMotifsDoNotLoop) {
+    const auto& style = *styles().at("techno");
+    const auto ev = compose("techno", 60.0 * 32 * 4 / style.tempo, 5);  // 32 bars
+    const double bar_samples = 4 * 60.0 / style.tempo * kRate;
+    std::map<int, std::set<int>> tracks_in_bar;
+    std::map<int, std::vector<int>> lead_in_bar;
+    for (const auto& e : ev) {
+        if (!e.on) continue;
+        const int bar = static_cast<int>(e.sample / bar_samples);
+        tracks_in_bar[bar].insert(e.track);
+        if (e.track == 3) lead_in_bar[bar].push_back(e.pitch * 1000 + static_cast<int>(e.sample - bar * bar_samples) / 100);
+    }
+    // techno's form opens with 8 bars of intro (drums and harmony only), then a build with all four.
+    for (int bar = 0; bar < 7; ++bar) EXPECT_EQ(tracks_in_bar[bar].count(3), 0u) << "lead in intro bar " << bar;
+    EXPECT_EQ(tracks_in_bar[10].size(), 4u);
+    std::set<std::vector<int>> distinct;
+    for (const auto& [bar, sig] : lead_in_bar) distinct.insert(sig);
+    EXPECT_GE(distinct.size(), lead_in_bar.size() * 3 / 4) << "the lead repeats itself bar for bar";
+}
+
+TEST(Composer, TempoChangesKeepTheBeatGridAndStyleChangesWaitForTheBar) {
+    Composer c(kLanes, kRate, kHop, 1);
+    c.set_style(styles().at("house"));
+    std::vector<float> feats(static_cast<size_t>(kLanes) * kFrameFeatures);
+    std::vector<MidiEvent> ev;
+    double last_beat = 0;
+    for (int f = 0; f < 3000; ++f) {
+        if (f == 1000) c.set_tempo(140);
+        if (f == 2001) c.set_style(styles().at("techno"));
+        c.next_frames(1, feats.data());
+        ASSERT_GT(c.beat(), last_beat);
+        last_beat = c.beat();
+        c.take_events(ev);
+    }
+    // Kicks stay on whole beats across the tempo change.
+    int kicks = 0;
+    for (const auto& e : ev)
+        if (e.on && e.track == 0 && e.pitch == 36) {
+            EXPECT_NEAR(e.beat, std::round(e.beat), 1e-9);
+            ++kicks;
+        }
+    EXPECT_GT(kicks, 50);
+    EXPECT_EQ(c.style().name, "techno");
+}
