@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
     render->add_option("--style", ro.style, "style name")->required();
     render->add_option("--seconds", ro.seconds, "length")->check(CLI::Range(0.01, 86400.0));
     render->add_option("--out", ro.out, "output .wav")->required();
+    render->add_option("--midi", ro.midi, "also write the notes as a standard MIDI file");
     render->add_option("--seed", ro.seed, "seed of the score and the sampler");
     render->add_option("--bits", ro.bits, "16 or 24")->check(CLI::IsMember({16, 24}));
     render->add_option("--rate", ro.rate, "output sample rate (default: the model's)");

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "backend.h"
+#include "midi_file.h"
 #include "renderer.h"
 #include "style.h"
 
@@ -21,6 +22,7 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
     Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), it->second, rate,
                       o.seed);
+    renderer.set_keep_events(!o.midi.empty());
 
     if (o.bits != 16 && o.bits != 24) throw std::runtime_error("--bits must be 16 or 24");
     SF_INFO info{};
@@ -46,6 +48,13 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     }
     sf_close(f);
     if (std::rename(tmp.c_str(), o.out.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + o.out);
+    if (!o.midi.empty()) {
+        // The audio lags the notes by the post tier's latency; the MIDI file holds the notes of
+        // the rendered length on the beat grid, which is what a sequencer lines up with.
+        std::vector<MidiEvent> events;
+        renderer.take_events(events);
+        write_midi_file(o.midi, *it->second, o.lanes, p.tempo, events, o.seconds * p.tempo / 60.0);
+    }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("rendered %s: %.2f s of '%s' at %d Hz, %d-bit, seed %llu, backend %s, %.2f s wall (%.1fx real time)\n",
                 o.out.c_str(), static_cast<double>(written) / rate, o.style.c_str(), rate, o.bits,

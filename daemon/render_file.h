@@ -13,6 +13,7 @@ struct RenderOptions {
     std::string style;
     double seconds = 10;
     std::string out;
+    std::string midi;  // also write the notes as a standard MIDI file, when set
     uint64_t seed = 1;
     int bits = 24;
     int rate = 0;  // 0: the model's own rate
