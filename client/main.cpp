@@ -62,6 +62,8 @@ void print_status(const json& r) {
                     s.value("ring_ms", 0.0), s.value("lookahead_ms", 0.0),
                     static_cast<unsigned long long>(s.value("underruns", 0ull)),
                     static_cast<unsigned long long>(s.value("xruns", 0ull)));
+        std::printf("  bar %lld (%s), beat %.2f\n", static_cast<long long>(s.value("bar", 0ll)), s.value("section", "").c_str(),
+                    s.value("beat", 0.0));
         std::printf("  params %s\n", s["params"].dump().c_str());
         if (s["recording"].value("active", false))
             std::printf("  recording to %s (%llu frames)\n", s["recording"].value("path", "").c_str(),

@@ -45,6 +45,7 @@ public:
     int64_t bar() const { return bar_; }
     const std::string& section() const { return section_name_; }
     const Style& style() const { return *style_; }
+    const std::shared_ptr<const Style>& style_ptr() const { return style_; }
 
 private:
     struct Note {

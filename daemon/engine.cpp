@@ -131,6 +131,8 @@ json Engine::status() const {
                            {"lookahead_ms", st.lookahead_ms},
                            {"lanes", st.lanes},
                            {"beat", st.beat},
+                           {"bar", st.bar},
+                           {"section", st.section},
                            {"recording", {{"active", st.recorder.active}, {"path", st.recorder.path},
                                           {"frames", st.recorder.frames}, {"dropped", st.recorder.dropped},
                                           {"last", st.recorder.last}}}});

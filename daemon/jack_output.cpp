@@ -33,8 +33,10 @@ void JackOutput::add_stream(Stream* stream) {
     const std::string l = stream->name() + "_out_L", r = stream->name() + "_out_R";
     jack_port_t* pl = jack_port_register(client_, l.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput | JackPortIsTerminal, 0);
     jack_port_t* pr = jack_port_register(client_, r.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput | JackPortIsTerminal, 0);
-    if (!pl || !pr) throw std::runtime_error("cannot register JACK ports " + l + " and " + r);
-    outs_.push_back({stream, pl, pr});
+    const std::string m = stream->name() + "_midi_out";
+    jack_port_t* pm = jack_port_register(client_, m.c_str(), JACK_DEFAULT_MIDI_TYPE, JackPortIsOutput | JackPortIsTerminal, 0);
+    if (!pl || !pr || !pm) throw std::runtime_error("cannot register JACK ports " + l + ", " + r + " and " + m);
+    outs_.push_back({stream, pl, pr, pm});
 }
 
 void JackOutput::activate(bool autoconnect) {
@@ -59,9 +61,11 @@ void JackOutput::deactivate() {
 }
 
 int JackOutput::on_process(jack_nframes_t n, void* self) {
-    for (const auto& o : static_cast<JackOutput*>(self)->outs_)
+    for (const auto& o : static_cast<JackOutput*>(self)->outs_) {
+        o.stream->process_midi(jack_port_get_buffer(o.midi, n), n);
         o.stream->process(static_cast<float*>(jack_port_get_buffer(o.left, n)),
                           static_cast<float*>(jack_port_get_buffer(o.right, n)), n);
+    }
     return 0;
 }
 

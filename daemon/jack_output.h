@@ -44,6 +44,7 @@ private:
         Stream* stream;
         jack_port_t* left;
         jack_port_t* right;
+        jack_port_t* midi;
     };
     jack_client_t* client_ = nullptr;
     std::vector<Out> outs_;

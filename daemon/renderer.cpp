@@ -26,17 +26,38 @@ void Renderer::set_output_rate(int rate) {
     if (soxr_) soxr_delete(soxr_);
     soxr_ = nullptr;
     out_rate_ = rate;
+    resampler_delay_ = 0;
     if (rate == gen_->spec().sample_rate) return;
     soxr_error_t err = nullptr;
     const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
     soxr_ = soxr_create(gen_->spec().sample_rate, rate, 2, &err, &io, &q, nullptr);
     if (err) throw std::runtime_error(std::string("soxr_create: ") + err);
+    // soxr_delay() swings with how much input the resampler holds at a block's end; the delay the
+    // audio sees is its mean. Measure that once on silence, in blocks like the streams', then
+    // start clean: MIDI out is delayed by a constant and stays steady from the first note.
+    std::vector<float> zeros(2 * 2 * static_cast<size_t>(gen_->spec().frame_hop), 0.0f);
+    std::vector<float> sink(2 * max_output_frames(2));
+    double sum = 0;
+    constexpr int kBlocks = 64;
+    for (int i = 0; i < kBlocks; ++i) {
+        size_t done_in = 0, done_out = 0;
+        soxr_process(soxr_, zeros.data(), zeros.size() / 2, &done_in, sink.data(), sink.size() / 2, &done_out);
+        sum += soxr_delay(soxr_);
+    }
+    resampler_delay_ = sum / kBlocks;
+    soxr_clear(soxr_);
 }
 
 void Renderer::set_style(std::shared_ptr<const Style> style) {
-    style_ = std::move(style);
-    score_.set_style(style_);
+    score_.set_style(std::move(style));
+    sync_instruments();
+}
+
+// The composer switches styles at a bar line; the lanes' instruments follow when it does.
+void Renderer::sync_instruments() {
+    if (style_.get() == &score_.style()) return;
+    style_ = score_.style_ptr();
     map_instruments();
 }
 
@@ -65,6 +86,11 @@ void Renderer::map_instruments() {
     gen_->set_instruments(weights.data());
 }
 
+double Renderer::output_delay_frames() const {
+    const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
+    return (masking_->latency() + loudness_.latency()) * ratio + resampler_delay_;
+}
+
 size_t Renderer::max_output_frames(int frames) const {
     const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
     return static_cast<size_t>(std::ceil(frames * gen_->spec().frame_hop * ratio)) + 64;
@@ -82,6 +108,7 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
     score_.set_intensity(p.intensity);
     score_.set_temperature(p.temperature);
     score_.next_frames(frames, features_.data());
+    sync_instruments();
     if (keep_events_) score_.take_events(events_);
     else {
         scratch_events_.clear();
@@ -109,6 +136,7 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
     size_t done_in = 0, done_out = 0;
     soxr_error_t err = soxr_process(soxr_, masked_.data(), n, &done_in, resampled_.data(), resampled_.size() / 2, &done_out);
     if (err) throw std::runtime_error(std::string("soxr_process: ") + err);
+
     out.insert(out.end(), resampled_.begin(), resampled_.begin() + static_cast<std::ptrdiff_t>(2 * done_out));
 }
 

@@ -44,7 +44,7 @@ public:
     void set_style(std::shared_ptr<const Style> style);
 
     const Generator& generator() const { return *gen_; }
-    const Style& style() const { return *style_; }
+    const Style& style() const { return *style_; }  // the style playing now (the composer's)
     int output_rate() const { return out_rate_; }
     const Composer& composer() const { return score_; }
     // Keep the composer's MIDI events for take_events() (otherwise they are dropped per block).
@@ -52,12 +52,16 @@ public:
     void take_events(std::vector<MidiEvent>& out) { out.insert(out.end(), events_.begin(), events_.end()), events_.clear(); }
     MaskingStats masking_stats() const { return masking_->stats(); }
     const LoudnessStats& loudness_stats() const { return loudness_.stats(); }
+    // How far the audio of a model sample trails it at the output, in output frames: the post
+    // tier's latency and the resampler's delay. MIDI out is delayed by this much to line up.
+    double output_delay_frames() const;
 
     // Output frames per model frame, rounded up: a bound for sizing buffers.
     size_t max_output_frames(int frames) const;
 
 private:
     void map_instruments();
+    void sync_instruments();
 
     std::unique_ptr<Generator> gen_;
     std::shared_ptr<const Style> style_;
@@ -66,6 +70,7 @@ private:
     std::vector<MidiEvent> events_, scratch_events_;
     int out_rate_ = 0;
     soxr_t soxr_ = nullptr;
+    double resampler_delay_ = 0;  // output frames, see output_delay_frames()
     std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
     std::unique_ptr<Masking> masking_;
     Loudness loudness_;

@@ -44,6 +44,16 @@ public:
         return n;
     }
 
+    // Consumer: the oldest item without taking it; false when empty.
+    bool peek(T& out) const {
+        const size_t tail = tail_.load(std::memory_order_relaxed);
+        if (head_.load(std::memory_order_acquire) == tail) return false;
+        out = buf_[tail & mask_];
+        return true;
+    }
+    // Consumer: takes the oldest item (after a successful peek).
+    void drop() { tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+
 private:
     std::vector<T> buf_;
     size_t mask_ = 0;

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <cmath>
 
+#include <jack/midiport.h>
+
+#include "midi_file.h"
 #include "protocol.h"
 
 namespace wavecast {
@@ -101,13 +104,45 @@ StreamStatus Stream::status() const {
     s.lookahead_ms = lookahead_ms_;
     s.lanes = renderer_.generator().lanes();
     s.beat = beat_.load();
+    s.bar = bar_.load();
+    {
+        std::lock_guard lock(loudness_mu_);
+        s.section = section_;
+    }
     s.recorder = recorder_.status();
     return s;
+}
+
+// Producer side: stamps each event with the output frame its audio plays at and queues it.
+// `programs` first sends each lane's channel its program (at start and after a style change).
+void Stream::queue_midi(const std::vector<MidiEvent>& events, bool programs, uint64_t block_start) {
+    const double ratio = static_cast<double>(out_rate_.load()) / renderer_.generator().spec().sample_rate;
+    const double delay = renderer_.output_delay_frames();
+    const Style& style = renderer_.composer().style();
+    const int lanes = std::min<int>(renderer_.generator().lanes(), static_cast<int>(style.tracks.size()));
+    auto due = [&](uint64_t sample) { return static_cast<uint64_t>(std::llround(static_cast<double>(sample) * ratio + delay)); };
+    if (programs)
+        for (int lane = 0; lane < lanes; ++lane) {
+            const auto& t = style.tracks[static_cast<size_t>(lane)];
+            const uint8_t ch = static_cast<uint8_t>(midi_channel(t, lane));
+            const MidiOut pc{due(block_start), {static_cast<uint8_t>(0xC0 | ch), static_cast<uint8_t>(t.program), 0}, 2};
+            midi_.write(&pc, 1);
+        }
+    for (const MidiEvent& e : events) {
+        if (e.track >= lanes) continue;
+        const uint8_t ch = static_cast<uint8_t>(midi_channel(style.tracks[static_cast<size_t>(e.track)], e.track));
+        const MidiOut m{due(e.sample), {static_cast<uint8_t>((e.on ? 0x90 : 0x80) | ch), static_cast<uint8_t>(e.pitch),
+                                        static_cast<uint8_t>(e.on ? e.velocity : 0)}, 3};
+        midi_.write(&m, 1);  // a full ring (nobody draining: no JACK) drops events, never blocks
+    }
 }
 
 void Stream::produce_loop() {
     std::vector<float> block;
     block.reserve(2 * renderer_.max_output_frames(kBlockFrames) * 4);
+    std::vector<MidiEvent> events;
+    renderer_.set_keep_events(true);
+    const Style* playing = nullptr;  // programs go out whenever the composer's style changes
     while (running_.load()) {
         if (const int rate = pending_rate_.exchange(0); rate != 0 && rate != renderer_.output_rate()) {
             renderer_.set_output_rate(rate);
@@ -125,11 +160,22 @@ void Stream::produce_loop() {
             continue;
         }
         const BlockParams p{temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load(), masking_db_.load()};
+        const uint64_t block_start = renderer_.generator().position();
         block.clear();
         const auto t0 = std::chrono::steady_clock::now();
         renderer_.render(kBlockFrames, p, block);
         busy_s_ = busy_s_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         samples_ = renderer_.generator().position();
+        events.clear();
+        renderer_.take_events(events);
+        const bool programs = playing != &renderer_.composer().style();
+        playing = &renderer_.composer().style();
+        queue_midi(events, programs, block_start);
+        bar_ = renderer_.composer().bar();
+        {
+            std::lock_guard lock(loudness_mu_);
+            section_ = renderer_.composer().section();
+        }
         beat_ = renderer_.composer().beat();
         const MaskingStats ms = renderer_.masking_stats();
         masking_frames_ = ms.frames, masking_discarded_ = ms.discarded_share, masking_pe_ = ms.perceptual_entropy;
@@ -145,9 +191,23 @@ void Stream::produce_loop() {
     }
 }
 
+void Stream::process_midi(void* port_buffer, uint32_t frames) {
+    jack_midi_clear_buffer(port_buffer);
+    MidiOut m;
+    uint32_t last = 0;
+    while (midi_.peek(m) && m.due < played_ + frames) {
+        // Late events (after an underrun) go out at the period's start; offsets never go back.
+        const uint32_t at = std::max(last, m.due > played_ ? static_cast<uint32_t>(m.due - played_) : 0u);
+        jack_midi_event_write(port_buffer, at, m.bytes, m.size);
+        last = at;
+        midi_.drop();
+    }
+}
+
 void Stream::process(float* left, float* right, uint32_t frames) {
     const size_t want = std::min<size_t>(frames, sizeof scratch_ / sizeof scratch_[0] / 2);
     const size_t got = ring_.read(scratch_, 2 * want) / 2;
+    played_ += got;
     for (size_t i = 0; i < got; ++i) {
         left[i] = scratch_[2 * i];
         right[i] = scratch_[2 * i + 1];

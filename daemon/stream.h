@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "composer.h"
 #include "config.h"
 #include "recorder.h"
 #include "renderer.h"
@@ -27,6 +28,8 @@ struct StreamStatus {
     double ring_ms = 0, lookahead_ms = 0;
     int lanes = 0;
     double beat = 0;
+    int64_t bar = 0;
+    std::string section;
     RecorderStatus recorder;
     MaskingStats masking;
     LoudnessStats loudness;
@@ -55,6 +58,9 @@ public:
     // Real-time side, from the JACK process callback only: copies one period out of the ring,
     // zeros and counts what is missing, and hands the period to the recorder.
     void process(float* left, float* right, uint32_t frames);
+    // Real-time side, before process(): writes the MIDI events whose audio starts in this period
+    // into a JACK MIDI port buffer.
+    void process_midi(void* port_buffer, uint32_t frames);
 
 private:
     void produce_loop();
@@ -68,7 +74,7 @@ private:
     std::atomic<double> temperature_, tempo_, intensity_, gain_db_, masking_db_;
     std::atomic<uint64_t> masking_frames_{0};
     std::atomic<double> masking_discarded_{0}, masking_pe_{0};
-    mutable std::mutex loudness_mu_;  // producer writes a copy per block, control reads it
+    mutable std::mutex loudness_mu_;  // producer writes the loudness figures and section per block, control reads them
     LoudnessStats loudness_;
     mutable std::mutex style_mu_;
     std::shared_ptr<const Style> pending_style_;  // handed to the producer under style_mu_
@@ -76,6 +82,18 @@ private:
     std::atomic<int> pending_rate_{0}, out_rate_{0};
 
     std::atomic<uint64_t> samples_{0}, underruns_{0}, underrun_frames_{0};
+    // MIDI out: events stamped with the output frame (counted in frames taken from the ring) at
+    // which their audio plays.
+    struct MidiOut {
+        uint64_t due;
+        uint8_t bytes[3];
+        uint8_t size;
+    };
+    SpscRing<MidiOut> midi_{8192};
+    uint64_t played_ = 0;  // output frames taken from the ring (callback only)
+    void queue_midi(const std::vector<MidiEvent>& events, bool programs, uint64_t block_start);
+    std::atomic<int64_t> bar_{0};
+    std::string section_;  // under loudness_mu_
     std::atomic<double> busy_s_{0}, beat_{0};
     std::atomic<bool> running_{false};
     std::thread producer_;

@@ -18,6 +18,7 @@
 #include "harness.h"
 #include "composer.h"
 #include "frame_features.h"
+#include "midi_file.h"
 #include "model.h"
 #include "style.h"
 
@@ -272,6 +273,59 @@ TEST_F(DaemonTest, UnderrunsPlayZerosAndAreCountedAndReported) {
         warned = parts.size() == 2 && parts[1].to_string().find("underrun") != std::string::npos;
     }
     EXPECT_TRUE(warned) << "no underrun warning on the log topic";
+}
+
+// MIDI out: the composer's notes arrive on STREAM_midi_out on the style's channels, spaced on the
+// output clock exactly as the composer spaced them (the delay that lines them up with the audio
+// is constant), and a style switch sends the new programs.
+TEST_F(DaemonTest, MidiOutCarriesTheComposersNotesOnTime) {
+    Daemon d(dir_->path.string(), *jack_, "wavecast-midi");
+    ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
+    MidiCapture cap(jack_->name(), "wavecast-midi:main_midi_out");
+    std::this_thread::sleep_for(3s);
+    const auto before = cap.events();
+    ASSERT_TRUE((*d.call({{"cmd", "style"}, {"name", "lofi"}}))["ok"]);
+    std::this_thread::sleep_for(3s);
+    const auto all = cap.events();
+    ASSERT_GT(before.size(), 20u);
+
+    const auto styles = wavecast::load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
+    wavecast::Composer c(4, 16000, 160, 1);
+    c.set_style(styles.at("techno"));
+    c.set_intensity(0.6);
+    c.set_temperature(1.0);
+    std::vector<float> feats(static_cast<size_t>(4) * wavecast::kFrameFeatures);
+    std::vector<wavecast::MidiEvent> expected;
+    for (int f = 0; f < 100 * 60; ++f) c.next_frames(1, feats.data());
+    c.take_events(expected);
+    std::vector<wavecast::MidiEvent> ons;
+    for (const auto& e : expected)
+        if (e.on) ons.push_back(e);
+    std::vector<MidiCapture::Event> got;
+    for (const auto& e : before)
+        if ((e.bytes[0] & 0xF0) == 0x90) got.push_back(e);
+    ASSERT_GT(got.size(), 10u);
+    // Find where the captured note-ons start in the composer's, then compare them one by one.
+    auto matches = [&](size_t k) {
+        for (size_t i = 0; i < got.size(); ++i) {
+            const auto& e = ons[k + i];
+            const auto& track = styles.at("techno")->tracks[static_cast<size_t>(e.track)];
+            if (got[i].bytes[0] != (0x90 | wavecast::midi_channel(track, e.track)) || got[i].bytes[1] != e.pitch || got[i].bytes[2] != e.velocity)
+                return false;
+        }
+        return true;
+    };
+    size_t k = 0;
+    while (k + got.size() <= ons.size() && !matches(k)) ++k;
+    ASSERT_LT(k + got.size(), ons.size()) << "the captured notes are not the composer's";
+    for (size_t i = 1; i < got.size(); ++i) {
+        const double want = static_cast<double>(ons[k + i].sample - ons[k].sample) * 3.0;  // 16 kHz -> 48 kHz
+        EXPECT_NEAR(static_cast<double>(got[i].frame - got[0].frame), want, 1.0) << "note " << i;
+    }
+    bool lofi_bass_program = false;
+    for (size_t i = before.size(); i < all.size(); ++i) lofi_bass_program |= all[i].bytes[0] == 0xC1 && all[i].bytes[1] == 33;
+    EXPECT_TRUE(lofi_bass_program) << "no program change for lofi's bass after the style switch";
+    EXPECT_EQ(d.stream_status()["underruns"], 0);
 }
 
 // Not part of the suite's shared daemon: these run the binary against bad input.

@@ -13,6 +13,8 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include <jack/midiport.h>
+
 #include "model.h"
 
 namespace harness {
@@ -139,6 +141,42 @@ bool Capture::wait_full(double timeout_s) const {
         std::this_thread::sleep_for(20ms);
     }
     return true;
+}
+
+MidiCapture::MidiCapture(const std::string& server, const std::string& port, size_t capacity) : events_(capacity) {
+    jack_status_t st;
+    client_ = jack_client_open("midicapture", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st, server.c_str());
+    if (!client_) throw std::runtime_error("MIDI capture client cannot open");
+    in_ = jack_port_register(client_, "midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput, 0);
+    jack_set_process_callback(client_, &MidiCapture::process, this);
+    if (jack_activate(client_) != 0) throw std::runtime_error("MIDI capture client cannot activate");
+    if (jack_connect(client_, port.c_str(), jack_port_name(in_)) != 0) throw std::runtime_error("cannot connect " + port);
+}
+
+MidiCapture::~MidiCapture() {
+    if (client_) jack_client_close(client_);
+}
+
+int MidiCapture::process(jack_nframes_t n, void* self) {
+    auto* c = static_cast<MidiCapture*>(self);
+    void* buf = jack_port_get_buffer(c->in_, n);
+    const jack_nframes_t start = jack_last_frame_time(c->client_);
+    const uint32_t count = jack_midi_get_event_count(buf);
+    size_t at = c->count_.load(std::memory_order_relaxed);
+    for (uint32_t i = 0; i < count && at < c->events_.size(); ++i) {
+        jack_midi_event_t ev;
+        if (jack_midi_event_get(&ev, buf, i) != 0 || ev.size > 3) continue;
+        Event& e = c->events_[at++];
+        e.frame = start + ev.time;
+        e.size = ev.size;
+        std::copy_n(ev.buffer, ev.size, e.bytes);
+    }
+    c->count_.store(at, std::memory_order_release);
+    return 0;
+}
+
+std::vector<MidiCapture::Event> MidiCapture::events() const {
+    return {events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(count_.load(std::memory_order_acquire))};
 }
 
 std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms) {

@@ -71,6 +71,27 @@ private:
     std::atomic<size_t> filled_{0};
 };
 
+// A JACK client of the test's own that records the MIDI events of one port, stamped with the
+// absolute JACK frame at which they fall.
+class MidiCapture {
+public:
+    struct Event {
+        uint64_t frame;
+        uint8_t bytes[3];
+        size_t size;
+    };
+    MidiCapture(const std::string& server, const std::string& port, size_t capacity = 100000);
+    ~MidiCapture();
+    std::vector<Event> events() const;  // those recorded so far
+
+private:
+    static int process(jack_nframes_t n, void* self);
+    jack_client_t* client_ = nullptr;
+    jack_port_t* in_ = nullptr;
+    std::vector<Event> events_;
+    std::atomic<size_t> count_{0};
+};
+
 // One request, one reply over a fresh REQ socket; nullopt after the timeout.
 std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms = 3000);
 
