@@ -28,12 +28,13 @@ Composer::Composer(int lanes, int sample_rate, int frame_hop, uint64_t seed)
     for (auto& n : notes_) n.reserve(64);
 }
 
-void Composer::set_style(std::shared_ptr<const Style> style) {
+void Composer::set_style(std::shared_ptr<const Style> style, bool now) {
     if (!style_) {
         style_ = std::move(style);
         tempo_ = style_->tempo;
     } else {
         pending_ = std::move(style);
+        pending_now_ = now;
     }
 }
 
@@ -52,6 +53,7 @@ double Composer::swung(int step) const { return step / 4.0 + (step % 4 == 2 ? st
 void Composer::add(int lane, int pitch, int velocity, double start_step, double length_steps) {
     const double bar_start = static_cast<double>(bar_) * 4.0;
     const int step = static_cast<int>(start_step);
+    if (step < min_step_) return;
     const double start = bar_start + swung(step) + (start_step - step) / 4.0;
     // Nothing outlasts its bar: the next bar may start the same pitch on the bar line.
     double end = std::min(start + std::max(length_steps, 0.25) / 4.0, bar_start + 4.0);
@@ -79,6 +81,12 @@ void Composer::start_bar() {
         for (auto& m : motif_) m.clear();
     }
     ++bar_;
+    min_step_ = 0;
+    plan_bar();
+    ++form_bar_;
+}
+
+void Composer::plan_bar() {
     const Style& s = *style_;
     int total = 0;
     for (const auto& sec : s.form) total += sec.bars;
@@ -121,7 +129,6 @@ void Composer::start_bar() {
             plan_lead(lane, t, chord, density, bar_in_sec % 4 == 3 || last_bar);
         }
     }
-    ++form_bar_;
 }
 
 void Composer::plan_drums(int lane, const TrackStyle& t, double density, bool fill, bool crash) {
@@ -258,6 +265,23 @@ void Composer::next_frames(int frames, float* features) {
         const double begin = beat_, end = beat_ + per_frame;
         // Plan every bar that starts before this frame ends.
         while (style_ && static_cast<double>(bar_ + 1) * 4.0 < end) start_bar();
+        // A switch "now" happens on the next beat inside this frame: the unplayed rest of the bar
+        // is dropped and written again, in the new style, from its first section.
+        const double next_beat = std::ceil(begin);
+        if (pending_ && pending_now_ && next_beat < end && bar_ >= 0) {
+            style_ = std::move(pending_);
+            pending_.reset();
+            tempo_ = style_->tempo;
+            form_bar_ = 0;
+            for (auto& m : motif_) m.clear();
+            for (auto& notes : notes_)
+                notes.erase(std::remove_if(notes.begin(), notes.end(),
+                                           [&](const Note& n) { return !n.sounding && n.start >= next_beat; }),
+                            notes.end());
+            min_step_ = static_cast<int>(std::lround((next_beat - static_cast<double>(bar_) * 4.0) * 4.0));
+            plan_bar();
+            ++form_bar_;
+        }
         auto sample_at = [&](double b) {
             return sample_ + static_cast<uint64_t>(std::clamp((b - begin) / per_frame, 0.0, 1.0) * (frame_hop_ - 1));
         };

@@ -30,8 +30,9 @@ class Composer {
 public:
     Composer(int lanes, int sample_rate, int frame_hop, uint64_t seed);
 
-    // Takes effect at the next bar line, so the beat and the phrase stay whole.
-    void set_style(std::shared_ptr<const Style> style);
+    // Takes effect at the next bar line, so the beat and the phrase stay whole; with `now`, at
+    // the next beat (the rest of the bar is written anew in the new style).
+    void set_style(std::shared_ptr<const Style> style, bool now = false);
     void set_tempo(double bpm) { tempo_ = bpm; }
     void set_intensity(double v) { intensity_ = v; }
     void set_temperature(double v) { temperature_ = v; }
@@ -54,6 +55,7 @@ private:
         bool sounding;
     };
     void start_bar();
+    void plan_bar();  // writes the notes of bar_ from step min_step_ on
     void plan_drums(int lane, const TrackStyle& t, double density, bool fill, bool crash);
     void plan_bass(int lane, const TrackStyle& t, const std::vector<int>& chord, double density, int next_root);
     void plan_harmony(int lane, const TrackStyle& t, const std::vector<int>& chord, double density);
@@ -74,6 +76,8 @@ private:
     int64_t bar_ = -1;
     int64_t form_bar_ = 0;  // bars into the current pass of the form
     int64_t pass_ = 0;      // passes through the form so far
+    bool pending_now_ = false;
+    int min_step_ = 0;      // steps of the bar before this one are not written (a switch mid-bar)
     std::string section_name_;
     std::vector<std::vector<Note>> notes_;       // per lane: planned and sounding
     std::vector<std::vector<int>> motif_;        // per lane: the lead motif, scale degrees per step (or -99)

@@ -77,7 +77,7 @@ json Engine::handle_style(const json& body) {
     if (body.contains("blend")) throw p::Error(p::code::unsupported, "blend: style blending arrives with the composer");
     if (p::get_number(body, "crossfade", 0, 600).value_or(0) > 0)
         throw p::Error(p::code::unsupported, "crossfade: style crossfades arrive with the composer");
-    p::get_bool(body, "now");  // type-checked; the placeholder score switches at the next block either way
+    const bool now = p::get_bool(body, "now").value_or(false);
     std::shared_ptr<const Style> style;
     {
         std::lock_guard lock(styles_mu_);
@@ -85,8 +85,8 @@ json Engine::handle_style(const json& body) {
         if (it == styles_.end()) throw p::Error(p::code::unknown_style, "name: no style named '" + name + "' (see `wavecast styles`)");
         style = it->second;
     }
-    s.set_style(style);
-    return {{"stream", s.name()}, {"style", name}};
+    s.set_style(style, now);
+    return {{"stream", s.name()}, {"style", name}, {"at", now ? "next beat" : "next bar"}};
 }
 
 json Engine::handle_record(const json& body) {

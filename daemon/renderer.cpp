@@ -49,8 +49,8 @@ void Renderer::set_output_rate(int rate) {
     soxr_clear(soxr_);
 }
 
-void Renderer::set_style(std::shared_ptr<const Style> style) {
-    score_.set_style(std::move(style));
+void Renderer::set_style(std::shared_ptr<const Style> style, bool now) {
+    score_.set_style(std::move(style), now);
     sync_instruments();
 }
 

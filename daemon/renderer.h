@@ -41,7 +41,7 @@ public:
 
     // Takes effect at the next block; the resampler restarts (a rate change is a discontinuity anyway).
     void set_output_rate(int rate);
-    void set_style(std::shared_ptr<const Style> style);
+    void set_style(std::shared_ptr<const Style> style, bool now = false);
 
     const Generator& generator() const { return *gen_; }
     const Style& style() const { return *style_; }  // the style playing now (the composer's)

@@ -74,8 +74,9 @@ void Stream::set_param(const std::string& name, double v) {
     else throw protocol::Error(protocol::code::unknown_param, "params: unknown parameter '" + name + "'");
 }
 
-void Stream::set_style(std::shared_ptr<const Style> style) {
+void Stream::set_style(std::shared_ptr<const Style> style, bool now) {
     std::lock_guard lock(style_mu_);
+    pending_now_ = now;
     style_name_ = style->name;
     tempo_ = style->tempo;
     pending_style_ = std::move(style);
@@ -151,7 +152,7 @@ void Stream::produce_loop() {
         }
         {
             std::lock_guard lock(style_mu_);
-            if (pending_style_) renderer_.set_style(std::move(pending_style_)), pending_style_.reset();
+            if (pending_style_) renderer_.set_style(std::move(pending_style_), pending_now_), pending_style_.reset();
         }
         if (ring_.size() >= target_floats_.load()) {
             // Full to the look-ahead: the callback drains a period at a time, so a short sleep

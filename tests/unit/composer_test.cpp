@@ -154,3 +154,28 @@ TEST(Composer, TempoChangesKeepTheBeatGridAndStyleChangesWaitForTheBar) {
     EXPECT_GT(kicks, 50);
     EXPECT_EQ(c.style().name, "techno");
 }
+
+TEST(Composer, AStyleSwitchNowTakesEffectOnTheNextBeat) {
+    Composer c(kLanes, kRate, kHop, 1);
+    c.set_style(styles().at("house"));
+    std::vector<float> feats(static_cast<size_t>(kLanes) * kFrameFeatures);
+    while (c.beat() < 5.3) c.next_frames(1, feats.data());  // a third of the way into bar 2's second beat
+    c.set_style(styles().at("techno"), true);
+    std::vector<MidiEvent> ev;
+    c.take_events(ev);
+    ev.clear();
+    while (c.beat() < 6.05) c.next_frames(1, feats.data());
+    EXPECT_EQ(c.style().name, "techno") << "still " << c.style().name << " at beat " << c.beat();
+    c.take_events(ev);
+    bool drums_on_beat = false;  // techno's accented kick on every beat: the drums play on the beat after the switch
+    for (const auto& e : ev) drums_on_beat |= e.on && e.beat >= 6.0 && e.beat < 6.05 && e.track == 0;
+    EXPECT_TRUE(drums_on_beat) << "nothing played on the beat after the switch";
+    Composer d(kLanes, kRate, kHop, 1);
+    d.set_style(styles().at("house"));
+    while (d.beat() < 5.3) d.next_frames(1, feats.data());
+    d.set_style(styles().at("techno"));
+    while (d.beat() < 7.9) d.next_frames(1, feats.data());
+    EXPECT_EQ(d.style().name, "house") << "without now, the switch waits for the bar line";
+    while (d.beat() < 8.05) d.next_frames(1, feats.data());
+    EXPECT_EQ(d.style().name, "techno");
+}
