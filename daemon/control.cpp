@@ -106,6 +106,7 @@ void ControlServer::run(std::promise<void>& bound) {
             router.send(zmq::buffer(out), zmq::send_flags::dontwait);
         }
         for (const auto& entry : logs_->take()) publish("log", entry);
+        for (const auto& notes : engine_.sounded_notes()) publish("notes", notes);
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_status) {
             engine_.report_trouble();

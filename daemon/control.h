@@ -1,6 +1,6 @@
 // The control plane's sockets, on one thread of their own: a ROUTER answering each request with
-// exactly one reply (through Engine::handle), and a PUB sending "status" every interval and
-// "log" for warnings. Nothing here touches the audio path except through Engine.
+// exactly one reply (through Engine::handle), and a PUB sending "status" every interval, "log"
+// for warnings and "notes" as the composer's notes sound (within the 50 ms poll). Nothing here touches the audio path except through Engine.
 #pragma once
 
 #include <atomic>

@@ -150,6 +150,21 @@ json Engine::status() const {
 
 namespace wavecast {
 
+std::vector<json> Engine::sounded_notes() {
+    std::vector<json> out;
+    std::vector<Stream::SoundedNote> notes;
+    for (const auto& s : streams_) {
+        notes.clear();
+        s->take_sounded_notes(notes);
+        if (notes.empty()) continue;
+        json events = json::array();
+        for (const auto& n : notes)
+            events.push_back({{"track", n.track}, {"lane", n.lane}, {"on", n.on}, {"pitch", n.pitch}, {"velocity", n.velocity}, {"beat", n.beat}});
+        out.push_back({{"stream", s->name()}, {"events", std::move(events)}});
+    }
+    return out;
+}
+
 void Engine::report_trouble() {
     for (const auto& s : streams_) {
         const StreamStatus st = s->status();

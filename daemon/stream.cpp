@@ -129,6 +129,14 @@ void Stream::queue_midi(const std::vector<MidiEvent>& events, bool programs, uin
             const MidiOut pc{due(block_start), {static_cast<uint8_t>(0xC0 | ch), static_cast<uint8_t>(t.program), 0}, 2};
             midi_.write(&pc, 1);
         }
+    {
+        // Bounded: without a control thread taking them (never the case in the daemon) the
+        // oldest go first.
+        std::lock_guard lock(notes_mu_);
+        for (const MidiEvent& e : events)
+            if (e.track < lanes) notes_.push_back({due(e.sample), e.track, e.on, e.pitch, e.velocity, e.beat, style.tracks[static_cast<size_t>(e.track)].name});
+        while (notes_.size() > 8192) notes_.pop_front();
+    }
     for (const MidiEvent& e : events) {
         if (e.track >= lanes) continue;
         const uint8_t ch = static_cast<uint8_t>(midi_channel(style.tracks[static_cast<size_t>(e.track)], e.track));
@@ -192,6 +200,15 @@ void Stream::produce_loop() {
     }
 }
 
+void Stream::take_sounded_notes(std::vector<SoundedNote>& out) {
+    const uint64_t played = played_shared_.load(std::memory_order_relaxed);
+    std::lock_guard lock(notes_mu_);
+    while (!notes_.empty() && notes_.front().due <= played) {
+        out.push_back(std::move(notes_.front()));
+        notes_.pop_front();
+    }
+}
+
 void Stream::process_midi(void* port_buffer, uint32_t frames) {
     jack_midi_clear_buffer(port_buffer);
     MidiOut m;
@@ -209,6 +226,7 @@ void Stream::process(float* left, float* right, uint32_t frames) {
     const size_t want = std::min<size_t>(frames, sizeof scratch_ / sizeof scratch_[0] / 2);
     const size_t got = ring_.read(scratch_, 2 * want) / 2;
     played_ += got;
+    played_shared_.store(played_, std::memory_order_relaxed);
     for (size_t i = 0; i < got; ++i) {
         left[i] = scratch_[2 * i];
         right[i] = scratch_[2 * i + 1];

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,6 +63,18 @@ public:
     // into a JACK MIDI port buffer.
     void process_midi(void* port_buffer, uint32_t frames);
 
+    // Control side: the notes whose audio has been played since the last call (for the
+    // telemetry "notes" topic), with the names of their tracks.
+    struct SoundedNote {
+        uint64_t due;
+        int lane;
+        bool on;
+        int pitch, velocity;
+        double beat;
+        std::string track;
+    };
+    void take_sounded_notes(std::vector<SoundedNote>& out);
+
 private:
     void produce_loop();
 
@@ -92,6 +105,9 @@ private:
     };
     SpscRing<MidiOut> midi_{8192};
     uint64_t played_ = 0;  // output frames taken from the ring (callback only)
+    std::atomic<uint64_t> played_shared_{0};  // the same, published for the control thread
+    std::mutex notes_mu_;
+    std::deque<SoundedNote> notes_;  // queued by the producer, taken once played
     void queue_midi(const std::vector<MidiEvent>& events, bool programs, uint64_t block_start);
     std::atomic<int64_t> bar_{0};
     std::string section_;  // under loudness_mu_

@@ -200,6 +200,31 @@ TEST_F(DaemonTest, TelemetryPublishesStatus) {
         EXPECT_TRUE(body["streams"][0].contains(key)) << key;
 }
 
+TEST_F(DaemonTest, TelemetryPublishesNotesAsTheySound) {
+    zmq::context_t ctx(1);
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, "notes");
+    sub.set(zmq::sockopt::rcvtimeo, 3000);
+    sub.connect(daemon_->telemetry);
+    int ons = 0;
+    std::set<std::string> tracks;
+    for (int i = 0; i < 20 && ons < 20; ++i) {
+        std::vector<zmq::message_t> parts;
+        ASSERT_TRUE(zmq::recv_multipart(sub, std::back_inserter(parts)));
+        ASSERT_EQ(parts[0].to_string(), "notes");
+        const auto body = nlohmann::json::parse(parts[1].to_string_view());
+        EXPECT_EQ(body["stream"], "main");
+        for (const auto& e : body["events"]) {
+            ASSERT_TRUE(e["pitch"].is_number_integer() && e["pitch"].get<int>() >= 0 && e["pitch"].get<int>() < 128) << e.dump();
+            tracks.insert(e["track"].get<std::string>());
+            ons += e["on"].get<bool>();
+        }
+    }
+    EXPECT_GE(ons, 20);
+    EXPECT_TRUE(tracks.count("drums")) << "the techno drums should be among the first notes";
+}
+
 TEST_F(DaemonTest, ClientExitStatusFollowsTheReply) {
     const std::string ep = "--endpoint=" + daemon_->control;
     auto run = [&](const std::vector<std::string>& args) {
