@@ -159,6 +159,8 @@ int main(int argc, char** argv) {
     record->add_option("PATH", path, "output file (on the daemon's machine)")->required();
     record->add_option("--seconds", seconds, "stop after this long (default: until stop-record)")->check(CLI::Range(0.0, 604800.0));
     record->add_option("--bits", bits, "16 or 24")->check(CLI::IsMember({16, 24}));
+    std::string record_midi;
+    record->add_option("--midi", record_midi, "also write the stream's MIDI to this .mid file (on the daemon's machine)");
     app.add_subcommand("stop-record", "finish the stream's recording");
     auto* watch_cmd = app.add_subcommand("watch", "print telemetry as it arrives");
     std::string topic;
@@ -219,6 +221,7 @@ int main(int argc, char** argv) {
         req["path"] = path;
         if (seconds > 0) req["seconds"] = seconds;
         req["bits"] = bits;
+        if (!record_midi.empty()) req["midi"] = record_midi;
     } else if (cmd == "stop-record") {
         req["stream"] = stream;
     }

@@ -11,7 +11,7 @@ const std::vector<CommandSpec>& commands() {
         {"styles", {}},
         {"style", {"stream", "name", "blend", "crossfade", "now"}},
         {"set", {"stream", "params"}},
-        {"record", {"stream", "path", "seconds", "bits"}},
+        {"record", {"stream", "path", "seconds", "bits", "midi"}},
         {"stop-record", {"stream"}},
     };
     return table;

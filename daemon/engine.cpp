@@ -95,8 +95,11 @@ json Engine::handle_record(const json& body) {
     const double seconds = p::get_number(body, "seconds", 0, 7 * 24 * 3600).value_or(0);
     const double bits = p::get_number(body, "bits", 16, 24).value_or(24);
     if (bits != 16 && bits != 24) throw p::Error(p::code::out_of_range, "bits: must be 16 or 24");
-    s.recorder().start(path, seconds, static_cast<int>(bits), s.output_rate());
-    return {{"stream", s.name()}, {"path", path}, {"seconds", seconds}, {"sample_rate", s.output_rate()}};
+    const std::string midi = p::get_string(body, "midi").value_or("");
+    s.recorder().start(path, seconds, static_cast<int>(bits), s.output_rate(), midi, s.programs(), s.tempo());
+    json reply = {{"stream", s.name()}, {"path", path}, {"seconds", seconds}, {"sample_rate", s.output_rate()}};
+    if (!midi.empty()) reply["midi"] = midi;
+    return reply;
 }
 
 namespace {

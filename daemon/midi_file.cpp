@@ -60,6 +60,35 @@ uint32_t ticks(double beat) { return static_cast<uint32_t>(std::llround(std::max
 
 }  // namespace
 
+void write_midi_messages(const std::string& path, double tempo_bpm, const std::vector<TimedMessage>& messages, double end_beat) {
+    std::vector<uint8_t> file{'M', 'T', 'h', 'd'};
+    put_be(file, 6, 4);
+    put_be(file, 0, 2);  // type 0: one track
+    put_be(file, 1, 2);
+    put_be(file, kPpq, 2);
+    std::vector<Timed> ev{meta_text(0x03, "wavecast recording")};
+    Timed set_tempo{0, 1, {0xFF, 0x51, 0x03}};
+    put_be(set_tempo.bytes, static_cast<uint32_t>(std::llround(60e6 / tempo_bpm)), 3);
+    ev.push_back(set_tempo);
+    std::map<int, int> sounding;  // (channel << 8 | pitch) -> count
+    for (const TimedMessage& m : messages) {
+        const uint8_t kind = m.bytes[0] & 0xF0;
+        const bool on = kind == 0x90 && m.size == 3 && m.bytes[2] > 0, off = kind == 0x80 || (kind == 0x90 && !on);
+        int& n = sounding[(m.bytes[0] & 0x0F) << 8 | m.bytes[1]];
+        if (off && n == 0) continue;  // the end of a note that began before the messages did
+        if (on || off) n += on ? 1 : -1;
+        ev.push_back({ticks(m.beat), off ? 0 : on ? 2 : 1, std::vector<uint8_t>(m.bytes, m.bytes + m.size)});
+    }
+    for (const auto& [key, n] : sounding)
+        for (int i = 0; i < n; ++i)
+            ev.push_back({ticks(end_beat), 0, {static_cast<uint8_t>(0x80 | (key >> 8)), static_cast<uint8_t>(key & 0x7F), 0}});
+    const auto chunk = track_chunk(ev);
+    file.insert(file.end(), chunk.begin(), chunk.end());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out.write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size())))
+        throw std::runtime_error(path + ": cannot write the MIDI file");
+}
+
 int midi_channel(const TrackStyle& track, int lane) {
     if (track.drums) return 9;
     return lane < 9 ? lane : std::min(lane + 1, 15);

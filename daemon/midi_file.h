@@ -3,6 +3,7 @@
 // the notes' places on the beat grid at 480 ticks per quarter note.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,18 @@ namespace wavecast {
 // `end_beat`: notes still sounding there are ended there. Throws std::runtime_error naming the path.
 void write_midi_file(const std::string& path, const Style& style, int lanes, double tempo_bpm,
                      const std::vector<MidiEvent>& events, double end_beat);
+
+// A MIDI channel message at a place on the beat grid.
+struct TimedMessage {
+    double beat;
+    uint8_t bytes[3];
+    uint8_t size;
+};
+
+// A type-0 file of raw channel messages (e.g. what a recording captured off MIDI out), with one
+// tempo; notes still on at `end_beat` are ended there, and note-offs of notes that began before
+// the first message are left out.
+void write_midi_messages(const std::string& path, double tempo_bpm, const std::vector<TimedMessage>& messages, double end_beat);
 
 // The MIDI channel (0-based) of a lane: drums on 9, the others in order around it.
 int midi_channel(const TrackStyle& track, int lane);

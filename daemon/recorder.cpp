@@ -4,6 +4,9 @@
 #include <cmath>
 #include <filesystem>
 
+#include <fstream>
+
+#include "midi_file.h"
 #include "protocol.h"
 
 namespace wavecast {
@@ -16,7 +19,8 @@ Recorder::~Recorder() {
     disk_.join();
 }
 
-void Recorder::start(const std::string& path, double seconds, int bits, int rate) {
+void Recorder::start(const std::string& path, double seconds, int bits, int rate, const std::string& midi_path,
+                     const std::vector<std::array<uint8_t, 2>>& programs, double tempo_bpm) {
     std::lock_guard lock(mu_);
     if (file_) throw protocol::Error(protocol::code::conflict, "already recording to " + path_ + "; stop-record first");
     const std::string ext = std::filesystem::path(path).extension().string();
@@ -29,6 +33,12 @@ void Recorder::start(const std::string& path, double seconds, int bits, int rate
     info.samplerate = rate;
     info.channels = 2;
     info.format = format | (bits == 16 ? SF_FORMAT_PCM_16 : SF_FORMAT_PCM_24);
+    if (!midi_path.empty()) {
+        const auto ext = std::filesystem::path(midi_path).extension().string();
+        if (ext != ".mid" && ext != ".midi") throw protocol::Error(protocol::code::out_of_range, "midi: '" + midi_path + "' must end in .mid");
+        std::ofstream probe(midi_path, std::ios::binary | std::ios::trunc);
+        if (!probe) throw protocol::Error(protocol::code::io_error, "midi: cannot open '" + midi_path + "' for writing");
+    }
     SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
     if (!f) throw protocol::Error(protocol::code::io_error, "path: cannot open '" + path + "' for writing: " + sf_strerror(nullptr));
     // Clip rather than wrap samples outside [-1, 1].
@@ -36,6 +46,14 @@ void Recorder::start(const std::string& path, double seconds, int bits, int rate
     file_ = f;
     path_ = path;
     frames_ = 0;
+    pushed_ = 0;
+    midi_path_ = midi_path;
+    programs_ = programs;
+    tempo_ = tempo_bpm;
+    rate_ = rate;
+    midi_.clear();
+    Midi stale;
+    while (midi_ring_.peek(stale)) midi_ring_.drop();
     dropped_ = 0;
     remaining_ = seconds > 0 ? static_cast<uint64_t>(std::llround(seconds * rate)) : UINT64_MAX;
     armed_.store(true, std::memory_order_seq_cst);
@@ -68,13 +86,28 @@ void Recorder::push(const float* left, const float* right, uint32_t frames) {
             if (ring_.write(pair, 2) != 2) dropped_.fetch_add(1, std::memory_order_relaxed);
         }
         remaining_.store(left_to_take - n, std::memory_order_relaxed);
+        pushed_.fetch_add(n, std::memory_order_relaxed);
         if (left_to_take == n) armed_.store(false, std::memory_order_seq_cst);  // --seconds reached
+    }
+    in_push_.store(false, std::memory_order_seq_cst);
+}
+
+void Recorder::push_midi(uint32_t offset, const uint8_t* bytes, uint8_t size) {
+    in_push_.store(true, std::memory_order_seq_cst);
+    if (armed_.load(std::memory_order_seq_cst) && offset < remaining_.load(std::memory_order_relaxed)) {
+        Midi m{pushed_.load(std::memory_order_relaxed) + offset, {bytes[0], size > 1 ? bytes[1] : uint8_t{0}, size > 2 ? bytes[2] : uint8_t{0}}, size};
+        midi_ring_.write(&m, 1);
     }
     in_push_.store(false, std::memory_order_seq_cst);
 }
 
 // Called with mu_ held.
 void Recorder::drain() {
+    Midi m;
+    while (midi_ring_.peek(m)) {
+        midi_.push_back(m);
+        midi_ring_.drop();
+    }
     size_t n;
     while ((n = ring_.read(buf_, sizeof buf_ / sizeof buf_[0])) > 0) {
         sf_writef_float(file_, buf_, static_cast<sf_count_t>(n / 2));
@@ -86,6 +119,19 @@ void Recorder::drain() {
 void Recorder::finish() {
     sf_close(file_);
     file_ = nullptr;
+    if (!midi_path_.empty()) {
+        const double beats_per_frame = tempo_ / 60.0 / rate_;
+        std::vector<TimedMessage> messages;
+        for (const auto& p : programs_) messages.push_back({0.0, {p[0], p[1], 0}, 2});
+        for (const Midi& m : midi_)
+            if (m.frame < frames_) messages.push_back({static_cast<double>(m.frame) * beats_per_frame, {m.bytes[0], m.bytes[1], m.bytes[2]}, m.size});
+        try {
+            write_midi_messages(midi_path_, tempo_, messages, static_cast<double>(frames_.load()) * beats_per_frame);
+        } catch (const std::exception& e) {
+            last_ = e.what();
+        }
+        midi_.clear();
+    }
     last_ = path_ + " (" + std::to_string(frames_.load()) + " frames)";
 }
 

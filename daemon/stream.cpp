@@ -122,6 +122,15 @@ void Stream::queue_midi(const std::vector<MidiEvent>& events, bool programs, uin
     const Style& style = renderer_.composer().style();
     const int lanes = std::min<int>(renderer_.generator().lanes(), static_cast<int>(style.tracks.size()));
     auto due = [&](uint64_t sample) { return static_cast<uint64_t>(std::llround(static_cast<double>(sample) * ratio + delay)); };
+    if (programs) {
+        std::vector<std::array<uint8_t, 2>> current;
+        for (int lane = 0; lane < lanes; ++lane) {
+            const auto& t = style.tracks[static_cast<size_t>(lane)];
+            current.push_back({static_cast<uint8_t>(0xC0 | midi_channel(t, lane)), static_cast<uint8_t>(t.program)});
+        }
+        std::lock_guard lock(notes_mu_);
+        programs_ = std::move(current);
+    }
     if (programs)
         for (int lane = 0; lane < lanes; ++lane) {
             const auto& t = style.tracks[static_cast<size_t>(lane)];
@@ -200,6 +209,11 @@ void Stream::produce_loop() {
     }
 }
 
+std::vector<std::array<uint8_t, 2>> Stream::programs() const {
+    std::lock_guard lock(notes_mu_);
+    return programs_;
+}
+
 void Stream::take_sounded_notes(std::vector<SoundedNote>& out) {
     const uint64_t played = played_shared_.load(std::memory_order_relaxed);
     std::lock_guard lock(notes_mu_);
@@ -217,6 +231,7 @@ void Stream::process_midi(void* port_buffer, uint32_t frames) {
         // Late events (after an underrun) go out at the period's start; offsets never go back.
         const uint32_t at = std::max(last, m.due > played_ ? static_cast<uint32_t>(m.due - played_) : 0u);
         jack_midi_event_write(port_buffer, at, m.bytes, m.size);
+        recorder_.push_midi(at, m.bytes, m.size);
         last = at;
         midi_.drop();
     }

@@ -74,6 +74,9 @@ public:
         std::string track;
     };
     void take_sounded_notes(std::vector<SoundedNote>& out);
+    // The program change (status, program) of each lane's channel in force now.
+    std::vector<std::array<uint8_t, 2>> programs() const;
+    double tempo() const { return tempo_.load(); }
 
 private:
     void produce_loop();
@@ -106,7 +109,8 @@ private:
     SpscRing<MidiOut> midi_{8192};
     uint64_t played_ = 0;  // output frames taken from the ring (callback only)
     std::atomic<uint64_t> played_shared_{0};  // the same, published for the control thread
-    std::mutex notes_mu_;
+    mutable std::mutex notes_mu_;  // guards notes_ and programs_
+    std::vector<std::array<uint8_t, 2>> programs_;
     std::deque<SoundedNote> notes_;  // queued by the producer, taken once played
     void queue_midi(const std::vector<MidiEvent>& events, bool programs, uint64_t block_start);
     std::atomic<int64_t> bar_{0};

@@ -172,6 +172,33 @@ TEST_F(DaemonTest, RecordForSecondsWritesExactlyThatLength) {
     EXPECT_EQ(rate, 48000);
 }
 
+TEST_F(DaemonTest, RecordWritesTheMidiItPlayedBesideTheAudio) {
+    const std::string wav = dir_->file("with-midi.wav"), mid = dir_->file("with-midi.mid");
+    auto r = daemon_->call({{"cmd", "record"}, {"path", wav}, {"seconds", 3}, {"midi", mid}});
+    ASSERT_TRUE(r && (*r)["ok"]) << (r ? r->dump() : "no reply");
+    for (int i = 0; i < 200 && daemon_->stream_status()["recording"]["active"].get<bool>(); ++i) std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(wav_frames(wav), 3 * 48000);
+    Process reader({"/usr/bin/python3", std::string(WAVECAST_SOURCE_DIR) + "/tests/integration/midi_notes.py", mid}, {}, dir_->file("mido-rec.log"));
+    ASSERT_EQ(reader.wait(30).value_or(-1), 0) << reader.log();
+    std::istringstream lines(reader.log());
+    std::string line;
+    std::getline(lines, line);
+    EXPECT_EQ(nlohmann::json::parse(line)["type"], 0);
+    const double tempo = daemon_->stream_status()["params"]["tempo"];
+    const long last_tick = std::lround(3.0 * tempo / 60.0 * 480);
+    int programs = 0, ons = 0, offs = 0;
+    while (std::getline(lines, line)) {
+        const auto j = nlohmann::json::parse(line);
+        EXPECT_LE(j["tick"].get<long>(), last_tick + 1) << j.dump();
+        if (j.contains("program")) ++programs;
+        else if (j["on"].get<bool>()) ++ons;
+        else ++offs;
+    }
+    EXPECT_EQ(programs, 4) << "each track's program, at the start";
+    EXPECT_GT(ons, 5);
+    EXPECT_EQ(ons, offs);
+}
+
 TEST_F(DaemonTest, StopRecordFinalisesTheFileAtTheReportedLength) {
     const std::string path = dir_->file("open.wav");
     ASSERT_TRUE((*daemon_->call({{"cmd", "record"}, {"path", path}}))["ok"]);
