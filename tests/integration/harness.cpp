@@ -14,6 +14,7 @@
 #include <zmq.hpp>
 
 #include <jack/midiport.h>
+#include <sndfile.h>
 
 #include "model.h"
 
@@ -177,6 +178,36 @@ int MidiCapture::process(jack_nframes_t n, void* self) {
 
 std::vector<MidiCapture::Event> MidiCapture::events() const {
     return {events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(count_.load(std::memory_order_acquire))};
+}
+
+zmq::socket_t subscribe(zmq::context_t& ctx, const std::string& endpoint, const std::string& topic, int timeout_ms) {
+    zmq::socket_t sub(ctx, zmq::socket_type::sub);
+    sub.set(zmq::sockopt::linger, 0);
+    sub.set(zmq::sockopt::subscribe, topic);
+    sub.set(zmq::sockopt::rcvtimeo, timeout_ms);
+    sub.connect(endpoint);
+    return sub;
+}
+
+long long audio_frames(const std::string& path, int* rate) {
+    SF_INFO info{};
+    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+    if (!f) return -1;
+    sf_close(f);
+    if (rate) *rate = info.samplerate;
+    return info.frames;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string read_midi_with_mido(const std::string& midi, const std::string& log) {
+    // Debian's interpreter: a python3 earlier on PATH may not see Debian's python3-mido.
+    Process reader({"/usr/bin/python3", std::string(WAVECAST_SOURCE_DIR) + "/tests/integration/midi_notes.py", midi}, {}, log);
+    if (reader.wait(30).value_or(-1) != 0) throw std::runtime_error("midi_notes.py failed: " + reader.log());
+    return reader.log();
 }
 
 std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms) {

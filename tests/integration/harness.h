@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include <zmq.hpp>
 
 namespace harness {
 
@@ -91,6 +92,18 @@ private:
     std::vector<Event> events_;
     std::atomic<size_t> count_{0};
 };
+
+// A telemetry subscriber to one topic; receives time out after `timeout_ms`.
+zmq::socket_t subscribe(zmq::context_t& ctx, const std::string& endpoint, const std::string& topic, int timeout_ms);
+
+// Frames in an audio file (and its rate), or -1 when it cannot be read.
+long long audio_frames(const std::string& path, int* rate = nullptr);
+
+// A file's bytes.
+std::string slurp(const std::string& path);
+
+// Runs tests/integration/midi_notes.py (python3-mido) on a MIDI file: its lines of JSON.
+std::string read_midi_with_mido(const std::string& midi, const std::string& log);
 
 // One request, one reply over a fresh REQ socket; nullopt after the timeout.
 std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms = 3000);

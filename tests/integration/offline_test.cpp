@@ -1,0 +1,121 @@
+// wavecastd's offline subcommands and its refusals at start-up: the real binary against real
+// files, and its MIDI files read by a third-party parser.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "../unit/temp_dir.h"
+#include "composer.h"
+#include "frame_features.h"
+#include "harness.h"
+#include "model.h"
+#include "style.h"
+
+using namespace harness;
+
+// Not part of the suite's shared daemon: these run the binary against bad input.
+TEST(DaemonStartup, RefusesBadConfigWithFileLineAndReason) {
+    TempDir dir;
+    const std::string cfg = dir.file("bad.toml");
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nbackend = \"quantum\"\n[[stream]]\n";
+    Process p({WAVECASTD_BIN, "--config", cfg}, {}, dir.file("log"));
+    EXPECT_EQ(p.wait(10).value_or(-1), 1);
+    EXPECT_NE(p.log().find(cfg + ":3: backend must be"), std::string::npos) << p.log();
+}
+
+TEST(DaemonStartup, RefusesTruncatedModelWithPathAndReason) {
+    TempDir dir;
+    const std::string model = dir.file("m.safetensors");
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("tiny"), 1));
+    std::filesystem::resize_file(model, 1000);
+    const std::string cfg = dir.file("c.toml");
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR << "/config/styles\"\n[[stream]]\n";
+    Process p({WAVECASTD_BIN, "--config", cfg}, {}, dir.file("log"));
+    EXPECT_EQ(p.wait(10).value_or(-1), 1);
+    EXPECT_NE(p.log().find(model + ": "), std::string::npos) << p.log();
+    EXPECT_NE(p.log().find("truncated"), std::string::npos) << p.log();
+}
+
+TEST(Render, SameSeedGivesTheSameFileAndAnotherSeedAnother) {
+    TempDir dir;
+    const std::string model = dir.file("m.safetensors"), cfg = dir.file("c.toml");
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("small"), 1));
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR << "/config/styles\"\n[[stream]]\n";
+    auto render = [&](const std::string& out, int seed) {
+        Process p({WAVECASTD_BIN, "--config", cfg, "--backend", "cpu", "render", "--style", "ambient", "--seconds", "1.5", "--out",
+                   out, "--seed", std::to_string(seed), "--bits", "16"},
+                  {}, dir.file("render.log"));
+        EXPECT_EQ(p.wait(60).value_or(-1), 0) << p.log();
+    };
+    render(dir.file("a.wav"), 5);
+    render(dir.file("b.wav"), 5);
+    render(dir.file("c.wav"), 6);
+    int rate = 0;
+    EXPECT_EQ(audio_frames(dir.file("a.wav"), &rate), 24000);
+    EXPECT_EQ(rate, 16000);
+    EXPECT_EQ(slurp(dir.file("a.wav")), slurp(dir.file("b.wav")));
+    EXPECT_NE(slurp(dir.file("a.wav")), slurp(dir.file("c.wav")));
+}
+
+// The MIDI file of a render, read by a third-party parser (Debian's python3-mido), holds exactly
+// the composer's notes for the same style and seed, on the right channels and programs.
+TEST(Render, MidiFileParsesWithMidoAndEqualsTheComposersNotes) {
+    TempDir dir;
+    const std::string model = dir.file("m.safetensors"), cfg = dir.file("c.toml");
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("tiny"), 1));
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR << "/config/styles\"\n[[stream]]\n";
+    Process render({WAVECASTD_BIN, "--config", cfg, "--backend", "cpu", "render", "--style", "house", "--seconds", "12", "--seed", "9",
+                    "--out", dir.file("a.wav"), "--midi", dir.file("a.mid")},
+                   {}, dir.file("render.log"));
+    ASSERT_EQ(render.wait(60).value_or(-1), 0) << render.log();
+    const std::string parsed = read_midi_with_mido(dir.file("a.mid"), dir.file("mido.log"));
+
+    const auto styles = wavecast::load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
+    const auto& style = *styles.at("house");
+    wavecast::Composer c(4, 16000, 160, 9);
+    c.set_style(styles.at("house"));
+    c.set_intensity(0.6);
+    c.set_temperature(1.0);
+    std::vector<float> feats(static_cast<size_t>(4) * wavecast::kFrameFeatures);
+    std::vector<wavecast::MidiEvent> expected;
+    for (int f = 0; f < 12 * 100 + 10; ++f) {
+        c.next_frames(1, feats.data());
+        c.take_events(expected);
+    }
+    const double end_beat = 12 * style.tempo / 60.0;
+    std::multiset<std::tuple<int, long, int, int>> want, got;  // (track, tick, note, velocity) of note-ons
+    for (const auto& e : expected)
+        if (e.on && e.beat <= end_beat) want.insert({e.track + 1, std::lround(e.beat * 480), e.pitch, e.velocity});
+
+    std::istringstream lines(parsed);
+    std::string line;
+    std::getline(lines, line);
+    const auto head = nlohmann::json::parse(line);
+    EXPECT_EQ(head["type"], 1);
+    EXPECT_EQ(head["ticks_per_beat"], 480);
+    ASSERT_EQ(head["tracks"].size(), 5u);
+    EXPECT_EQ(head["tracks"][1], "drums");
+    int ons = 0, offs = 0;
+    while (std::getline(lines, line)) {
+        const auto j = nlohmann::json::parse(line);
+        const int track = j["track"];
+        const auto& ts = style.tracks[static_cast<size_t>(track - 1)];
+        EXPECT_EQ(j["channel"].get<int>(), ts.drums ? 9 : track - 1);
+        if (j.contains("program")) {
+            EXPECT_EQ(j["program"].get<int>(), ts.program);
+            continue;
+        }
+        if (j["on"].get<bool>()) {
+            got.insert({track, j["tick"].get<long>(), j["note"].get<int>(), j["velocity"].get<int>()});
+            ++ons;
+        } else {
+            ++offs;
+        }
+    }
+    EXPECT_GT(ons, 50);
+    EXPECT_EQ(ons, offs) << "every note ends";
+    EXPECT_EQ(got, want);
+}
