@@ -33,6 +33,7 @@ double check_param(const std::string& where, std::string_view name, const json& 
     if (!value.is_number()) throw Error(code::bad_type, where + "." + p->name + ": must be a number");
     const double v = value.get<double>();
     if (!std::isfinite(v)) throw Error(code::out_of_range, where + "." + p->name + ": must be finite");
+    if (p->integer && v != std::floor(v)) throw Error(code::bad_type, where + "." + p->name + ": must be a whole number");
     if (v < p->min || v > p->max)
         throw Error(code::out_of_range, where + "." + p->name + ": " + json(v).dump() + " is outside [" +
                                             json(p->min).dump() + ", " + json(p->max).dump() + "]");

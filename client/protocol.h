@@ -46,6 +46,7 @@ struct ParamSpec {
     const char* name;
     double min, max;
     const char* help;
+    bool integer = false;
 };
 inline constexpr ParamSpec kParams[] = {
     {"temperature", 0.0, 4.0, "sampling temperature of the network; 0 picks the most likely sample"},
@@ -55,6 +56,8 @@ inline constexpr ParamSpec kParams[] = {
     {"masking_db", -100.0, 40.0,
      "frequency masking relative to the masking threshold: 0 removes what is inaudible, positive "
      "removes more (audible lo-fi), -90 and below passes everything"},
+    {"key", -1.0, 11.0, "tonic as a pitch class (0 = C ... 11 = B); -1: the style's own key", true},
+    {"seed", 0.0, 2147483647.0, "seed of the composer's choices; another seed, other music", true},
 };
 const ParamSpec* find_param(std::string_view name);
 // Throws Error(unknown_param | bad_type | out_of_range) naming `where`.

@@ -45,7 +45,15 @@ float Composer::rand(int lane, int k) const {
 int Composer::degree_pitch(int degree, int octave) const {
     const int n = static_cast<int>(style_->scale.size());
     const int oct = degree >= 0 ? degree / n : -((-degree + n - 1) / n);
-    return style_->root + 12 * (octave + oct) + style_->scale[static_cast<size_t>(degree - oct * n)];
+    // A key set live moves the style's tonic by at most a tritone, so registers stay where the style put them.
+    const int root = key_ < 0 ? style_->root : style_->root + ((key_ - style_->root % 12 + 18) % 12 - 6);
+    return root + 12 * (octave + oct) + style_->scale[static_cast<size_t>(degree - oct * n)];
+}
+
+void Composer::set_seed(uint64_t seed) {
+    if (seed == seed_) return;
+    seed_ = seed;
+    for (auto& m : motif_) m.clear();
 }
 
 double Composer::swung(int step) const { return step / 4.0 + (step % 4 == 2 ? style_->swing * 0.5 : 0.0); }

@@ -36,6 +36,10 @@ public:
     void set_tempo(double bpm) { tempo_ = bpm; }
     void set_intensity(double v) { intensity_ = v; }
     void set_temperature(double v) { temperature_ = v; }
+    // The tonic as a pitch class, or -1 for the style's key; from the next bar planned.
+    void set_key(int pitch_class) { key_ = pitch_class; }
+    // New choices (and new motifs) from the next bar planned.
+    void set_seed(uint64_t seed);
 
     // Writes `frames` frames of [lanes][F] features (notes-v1) and records the MIDI events.
     void next_frames(int frames, float* features);
@@ -71,6 +75,7 @@ private:
     uint64_t seed_;
     std::shared_ptr<const Style> style_, pending_;
     double tempo_ = 100, intensity_ = 0.6, temperature_ = 1.0;
+    int key_ = -1;
     double beat_ = 0;
     uint64_t sample_ = 0;
     int64_t bar_ = -1;

@@ -34,7 +34,7 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     if (!f) throw std::runtime_error("cannot write " + tmp + ": " + sf_strerror(nullptr));
     sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 
-    const BlockParams p{o.temperature, o.tempo > 0 ? o.tempo : it->second->tempo, o.intensity, o.gain_db, o.masking_db};
+    const BlockParams p{o.temperature, o.tempo > 0 ? o.tempo : it->second->tempo, o.intensity, o.gain_db, o.masking_db, -1, o.seed};
     const uint64_t want = static_cast<uint64_t>(std::llround(o.seconds * rate));
     uint64_t written = 0;
     std::vector<float> block;

@@ -107,6 +107,8 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
     score_.set_tempo(p.tempo);
     score_.set_intensity(p.intensity);
     score_.set_temperature(p.temperature);
+    score_.set_key(p.key);
+    score_.set_seed(p.seed);
     score_.next_frames(frames, features_.data());
     sync_instruments();
     if (keep_events_) score_.take_events(events_);

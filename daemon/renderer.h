@@ -25,6 +25,8 @@ struct BlockParams {
     double intensity = 0.6;
     double gain_db = 0.0;
     double masking_db = 0.0;
+    int key = -1;       // the composer's tonic (pitch class), -1: the style's
+    uint64_t seed = 1;  // the composer's seed
 };
 
 class Renderer {

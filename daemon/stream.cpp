@@ -39,6 +39,8 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
       intensity_(param_or(cfg, "intensity", 0.6)),
       gain_db_(param_or(cfg, "gain_db", 0.0)),
       masking_db_(param_or(cfg, "masking_db", 0.0)),
+      key_(param_or(cfg, "key", -1.0)),
+      seed_(param_or(cfg, "seed", static_cast<double>(cfg.seed))),
       style_name_(style->name),
       out_rate_(output_rate) {
     target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * output_rate);
@@ -65,12 +67,19 @@ bool Stream::wait_primed(double timeout_s) const {
     return true;
 }
 
+BlockParams Stream::params() const {
+    return {temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load(), masking_db_.load(),
+            static_cast<int>(key_.load()), static_cast<uint64_t>(seed_.load())};
+}
+
 void Stream::set_param(const std::string& name, double v) {
     if (name == "temperature") temperature_ = v;
     else if (name == "tempo") tempo_ = v;
     else if (name == "intensity") intensity_ = v;
     else if (name == "gain_db") gain_db_ = v;
     else if (name == "masking_db") masking_db_ = v;
+    else if (name == "key") key_ = v;
+    else if (name == "seed") seed_ = v;
     else throw protocol::Error(protocol::code::unknown_param, "params: unknown parameter '" + name + "'");
 }
 
@@ -89,7 +98,7 @@ StreamStatus Stream::status() const {
         std::lock_guard lock(style_mu_);
         s.style = style_name_;
     }
-    s.params = {temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load(), masking_db_.load()};
+    s.params = params();
     s.masking = {masking_frames_.load(), masking_discarded_.load(), masking_pe_.load()};
     {
         std::lock_guard lock(loudness_mu_);
@@ -177,7 +186,7 @@ void Stream::produce_loop() {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
             continue;
         }
-        const BlockParams p{temperature_.load(), tempo_.load(), intensity_.load(), gain_db_.load(), masking_db_.load()};
+        const BlockParams p = params();
         const uint64_t block_start = renderer_.generator().position();
         block.clear();
         const auto t0 = std::chrono::steady_clock::now();

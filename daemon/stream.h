@@ -87,7 +87,8 @@ private:
     SpscRing<float> ring_;  // interleaved stereo at the output rate
     std::atomic<size_t> target_floats_{0};
 
-    std::atomic<double> temperature_, tempo_, intensity_, gain_db_, masking_db_;
+    std::atomic<double> temperature_, tempo_, intensity_, gain_db_, masking_db_, key_, seed_;
+    BlockParams params() const;
     std::atomic<uint64_t> masking_frames_{0};
     std::atomic<double> masking_discarded_{0}, masking_pe_{0};
     mutable std::mutex loudness_mu_;  // producer writes the loudness figures and section per block, control reads them

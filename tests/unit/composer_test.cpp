@@ -179,3 +179,32 @@ TEST(Composer, AStyleSwitchNowTakesEffectOnTheNextBeat) {
     while (d.beat() < 8.05) d.next_frames(1, feats.data());
     EXPECT_EQ(d.style().name, "techno");
 }
+
+TEST(Composer, KeyAndSeedAreLiveParameters) {
+    Composer c(kLanes, kRate, kHop, 1);
+    const auto& style = styles().at("techno");  // A minor
+    c.set_style(style);
+    c.set_intensity(0.9);
+    c.set_key(2);  // D minor from the first bar
+    std::vector<float> feats(static_cast<size_t>(50) * kLanes * kFrameFeatures);
+    std::vector<MidiEvent> ev;
+    for (int i = 0; i < 60; ++i) c.next_frames(50, feats.data());  // 30 s
+    c.take_events(ev);
+    std::set<int> d_minor;
+    for (int d : style->scale) d_minor.insert((2 + d) % 12);
+    int tonal = 0;
+    for (const auto& e : ev) {
+        const auto& role = style->tracks[static_cast<size_t>(e.track)].role;
+        if (!e.on || (role != "harmony" && role != "lead")) continue;
+        EXPECT_TRUE(d_minor.count(e.pitch % 12)) << "pitch " << e.pitch << " is not in D minor";
+        ++tonal;
+    }
+    EXPECT_GT(tonal, 50);
+    Composer a(kLanes, kRate, kHop, 1), b(kLanes, kRate, kHop, 1);
+    a.set_style(style), b.set_style(style);
+    b.set_seed(77);
+    std::vector<MidiEvent> ea, eb;
+    for (int i = 0; i < 40; ++i) a.next_frames(50, feats.data()), b.next_frames(50, feats.data());
+    a.take_events(ea), b.take_events(eb);
+    EXPECT_FALSE(same(ea, eb)) << "another seed set live must give other music";
+}

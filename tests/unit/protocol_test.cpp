@@ -71,6 +71,10 @@ TEST(Protocol, ChecksParametersByNameTypeAndRange) {
     EXPECT_EQ(code_of("tempo", 1000), code::out_of_range);
     EXPECT_EQ(code_of("gain_db", std::numeric_limits<double>::infinity()), code::out_of_range);
     EXPECT_EQ(code_of("gain_db", std::nan("")), code::out_of_range);
+    EXPECT_EQ(code_of("key", 2.5), code::bad_type);
+    EXPECT_EQ(code_of("key", 12), code::out_of_range);
+    EXPECT_EQ(code_of("seed", -1), code::out_of_range);
+    EXPECT_DOUBLE_EQ(check_param("params", "key", 7), 7);
 }
 
 TEST(Protocol, TypedGettersRefuseWrongTypes) {
