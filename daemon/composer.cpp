@@ -84,7 +84,6 @@ void Composer::start_bar() {
     if (pending_) {
         style_ = std::move(pending_);
         pending_.reset();
-        tempo_ = style_->tempo;
         form_bar_ = 0;
         for (auto& m : motif_) m.clear();
     }
@@ -121,7 +120,7 @@ void Composer::plan_bar() {
     if (cadence) chord = {4, 6, 8};
     const int next_root = last_bar ? chord_at(0, (si + 1) % s.form.size())[0] : chord_at(bar_in_sec + 1, si)[0];
 
-    const double density = sec.density * (0.35 + 0.65 * intensity_);
+    const double density = sec.density * (0.35 + 0.65 * intensity_) * density_scale_;
     const bool crash = bar_in_sec == 0 && bar_ > 0;
     for (int lane = 0; lane < lanes_ && lane < static_cast<int>(s.tracks.size()); ++lane) {
         const TrackStyle& t = s.tracks[static_cast<size_t>(lane)];
@@ -279,7 +278,6 @@ void Composer::next_frames(int frames, float* features) {
         if (pending_ && pending_now_ && next_beat < end && bar_ >= 0) {
             style_ = std::move(pending_);
             pending_.reset();
-            tempo_ = style_->tempo;
             form_bar_ = 0;
             for (auto& m : motif_) m.clear();
             for (auto& notes : notes_)

@@ -31,11 +31,14 @@ public:
     Composer(int lanes, int sample_rate, int frame_hop, uint64_t seed);
 
     // Takes effect at the next bar line, so the beat and the phrase stay whole; with `now`, at
-    // the next beat (the rest of the bar is written anew in the new style).
+    // the next beat (the rest of the bar is written anew in the new style). The first style sets
+    // the tempo; after that the tempo is whatever set_tempo() says (the stream moves it).
     void set_style(std::shared_ptr<const Style> style, bool now = false);
     void set_tempo(double bpm) { tempo_ = bpm; }
     void set_intensity(double v) { intensity_ = v; }
     void set_temperature(double v) { temperature_ = v; }
+    // Scales every section's density (a crossfade thins the incoming style, then fills it in).
+    void set_density_scale(double v) { density_scale_ = v; }
     // The tonic as a pitch class, or -1 for the style's key; from the next bar planned.
     void set_key(int pitch_class) { key_ = pitch_class; }
     // New choices (and new motifs) from the next bar planned.
@@ -47,6 +50,7 @@ public:
     void take_events(std::vector<MidiEvent>& out);
 
     double beat() const { return beat_; }
+    double tempo() const { return tempo_; }
     int64_t bar() const { return bar_; }
     const std::string& section() const { return section_name_; }
     const Style& style() const { return *style_; }
@@ -76,6 +80,7 @@ private:
     std::shared_ptr<const Style> style_, pending_;
     double tempo_ = 100, intensity_ = 0.6, temperature_ = 1.0;
     int key_ = -1;
+    double density_scale_ = 1.0;
     double beat_ = 0;
     uint64_t sample_ = 0;
     int64_t bar_ = -1;

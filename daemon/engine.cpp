@@ -74,19 +74,37 @@ json Engine::handle_set(const json& body) {
 json Engine::handle_style(const json& body) {
     Stream& s = find_stream(body);
     const std::string name = p::require_string(body, "name");
-    if (body.contains("blend")) throw p::Error(p::code::unsupported, "blend: style blending arrives with the composer");
-    if (p::get_number(body, "crossfade", 0, 600).value_or(0) > 0)
-        throw p::Error(p::code::unsupported, "crossfade: style crossfades arrive with the composer");
-    const bool now = p::get_bool(body, "now").value_or(false);
-    std::shared_ptr<const Style> style;
-    {
-        std::lock_guard lock(styles_mu_);
-        auto it = styles_.find(name);
-        if (it == styles_.end()) throw p::Error(p::code::unknown_style, "name: no style named '" + name + "' (see `wavecast styles`)");
-        style = it->second;
+    StyleChange change;
+    change.now = p::get_bool(body, "now").value_or(false);
+    change.crossfade_s = p::get_number(body, "crossfade", 0, 600).value_or(0);
+    std::lock_guard lock(styles_mu_);
+    auto find = [&](const std::string& field, const std::string& n) {
+        auto it = styles_.find(n);
+        if (it == styles_.end()) throw p::Error(p::code::unknown_style, field + ": no style named '" + n + "' (see `wavecast styles`)");
+        return it->second;
+    };
+    change.style = find("name", name);
+    json blend = json::object();
+    if (body.contains("blend")) {
+        const json& b = body["blend"];
+        if (!b.is_object() || b.empty()) throw p::Error(p::code::bad_type, "blend: must be an object of style names to weights");
+        double total = 0;
+        for (const auto& [n, w] : b.items()) {
+            if (!w.is_number()) throw p::Error(p::code::bad_type, "blend." + n + ": must be a number");
+            const double v = w.get<double>();
+            if (!std::isfinite(v) || v < 0 || v > 1000) throw p::Error(p::code::out_of_range, "blend." + n + ": must be a weight in [0, 1000]");
+            change.blend.emplace_back(find("blend." + n, n), v);
+            total += v;
+            blend[n] = v;
+        }
+        if (!(total > 0)) throw p::Error(p::code::out_of_range, "blend: the weights must not all be zero");
+        if (!b.contains(name)) throw p::Error(p::code::bad_request, "blend: must include the style named by name, which leads the composition");
     }
-    s.set_style(style, now);
-    return {{"stream", s.name()}, {"style", name}, {"at", now ? "next beat" : "next bar"}};
+    s.set_style(change);
+    json reply = {{"stream", s.name()}, {"style", name}, {"at", change.now ? "next beat" : "next bar"}, {"tempo", change.tempo()}};
+    if (change.crossfade_s > 0) reply["crossfade"] = change.crossfade_s;
+    if (!blend.empty()) reply["blend"] = blend;
+    return reply;
 }
 
 json Engine::handle_record(const json& body) {

@@ -49,12 +49,22 @@ void Renderer::set_output_rate(int rate) {
     soxr_clear(soxr_);
 }
 
-void Renderer::set_style(std::shared_ptr<const Style> style, bool now) {
-    score_.set_style(std::move(style), now);
+double StyleChange::tempo() const {
+    if (blend.empty()) return style->tempo;
+    double sum = 0, w = 0;
+    for (const auto& [s, weight] : blend) sum += weight * s->tempo, w += weight;
+    return w > 0 ? sum / w : style->tempo;
+}
+
+void Renderer::set_style(StyleChange change) {
+    score_.set_style(change.style, change.now);
+    awaiting_switch_ = change.crossfade_s > 0 && last_tempo_ > 0;
+    change_ = std::move(change);
     sync_instruments();
 }
 
-// The composer switches styles at a bar line; the lanes' instruments follow when it does.
+// The composer switches styles at a bar line (or beat); the lanes' instruments follow when it
+// does, at once or over the crossfade.
 void Renderer::sync_instruments() {
     if (style_.get() == &score_.style()) return;
     style_ = score_.style_ptr();
@@ -62,28 +72,62 @@ void Renderer::sync_instruments() {
 }
 
 // Each lane plays its track's GM program: the model instrument with that program (and drum flag),
-// else one of the same GM family (programs in eights), else the first. Pan is equal-power.
-void Renderer::map_instruments() {
+// else one of the same GM family (programs in eights), else the first.
+std::vector<float> Renderer::lane_weights(const Style& style) const {
     const auto& table = gen_->spec().instruments;
     const int lanes = gen_->lanes(), N = static_cast<int>(table.size());
     std::vector<float> weights(static_cast<size_t>(lanes) * N, 0.0f);
+    for (int b = 0; b < lanes; ++b) {
+        int pick = 0;
+        if (b < static_cast<int>(style.tracks.size())) {
+            const TrackStyle& tr = style.tracks[static_cast<size_t>(b)];
+            int best = -1;
+            for (int i = 0; i < N; ++i) {
+                const auto& in = table[static_cast<size_t>(i)];
+                const int score = in.drums != tr.drums ? 0 : in.program == tr.program ? 3 : in.program / 8 == tr.program / 8 ? 2 : 1;
+                if (score > best) best = score, pick = i;
+            }
+        }
+        weights[static_cast<size_t>(b) * N + pick] = 1.0f;
+    }
+    return weights;
+}
+
+// The lanes' instruments (blended when the change blends styles) and equal-power pan and level
+// (the leading style's).
+void Renderer::map_instruments() {
+    const int lanes = gen_->lanes();
     lane_l_.assign(static_cast<size_t>(lanes), 0.0f);
     lane_r_.assign(static_cast<size_t>(lanes), 0.0f);
     for (int b = 0; b < lanes && b < static_cast<int>(style_->tracks.size()); ++b) {
         const TrackStyle& tr = style_->tracks[static_cast<size_t>(b)];
-        int pick = 0, best = -1;
-        for (int i = 0; i < N; ++i) {
-            const auto& in = table[static_cast<size_t>(i)];
-            const int score = in.drums != tr.drums ? 0 : in.program == tr.program ? 3 : in.program / 8 == tr.program / 8 ? 2 : 1;
-            if (score > best) best = score, pick = i;
-        }
-        weights[static_cast<size_t>(b) * N + pick] = 1.0f;
         const double angle = (tr.pan + 1.0) * M_PI / 4.0, level = std::pow(10.0, tr.level_db / 20.0);
         lane_l_[static_cast<size_t>(b)] = static_cast<float>(std::cos(angle) * level);
         lane_r_[static_cast<size_t>(b)] = static_cast<float>(std::sin(angle) * level);
     }
-    for (int b = static_cast<int>(style_->tracks.size()); b < lanes; ++b) weights[static_cast<size_t>(b) * N] = 1.0f;  // silent lanes
-    gen_->set_instruments(weights.data());
+    const bool applies = change_.style.get() == style_.get();
+    if (applies && !change_.blend.empty()) {
+        weights_to_.assign(static_cast<size_t>(lanes) * gen_->spec().instruments.size(), 0.0f);
+        double total = 0;
+        for (const auto& [s, w] : change_.blend) total += w;
+        for (const auto& [s, w] : change_.blend) {
+            const auto one = lane_weights(*s);
+            for (size_t i = 0; i < one.size(); ++i) weights_to_[i] += static_cast<float>(w / total) * one[i];
+        }
+    } else {
+        weights_to_ = lane_weights(*style_);
+    }
+    awaiting_switch_ = false;
+    if (applies && change_.crossfade_s > 0 && !weights_now_.empty()) {
+        weights_from_ = weights_now_;
+        tempo_from_ = last_tempo_;
+        fade_total_ = change_.crossfade_s;
+        fade_done_ = 0;
+        return;  // render() morphs from here
+    }
+    weights_now_ = weights_to_;
+    fade_total_ = 0;
+    gen_->set_instruments(weights_now_.data());
 }
 
 double Renderer::output_delay_frames() const {
@@ -104,7 +148,23 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
     lanes_out_.resize(static_cast<size_t>(lanes) * n);
     stereo_.assign(2 * n, 0.0f);
 
-    score_.set_tempo(p.tempo);
+    // A crossfade in progress: tempo, density and the lanes' instruments move from where they were
+    // to the new style's, linearly over its length.
+    double tempo = awaiting_switch_ ? last_tempo_ : p.tempo;
+    if (fade_total_ > 0) {
+        const double t = std::min(1.0, fade_done_ / fade_total_);
+        tempo = tempo_from_ + t * (p.tempo - tempo_from_);
+        for (size_t i = 0; i < weights_now_.size(); ++i)
+            weights_now_[i] = static_cast<float>((1.0 - t) * weights_from_[i] + t * weights_to_[i]);
+        gen_->set_instruments(weights_now_.data());
+        score_.set_density_scale(0.5 + 0.5 * t);
+        fade_done_ += static_cast<double>(n) / gen_->spec().sample_rate;
+        if (t >= 1.0) fade_total_ = 0;
+    } else {
+        score_.set_density_scale(1.0);
+    }
+    last_tempo_ = tempo;
+    score_.set_tempo(tempo);
     score_.set_intensity(p.intensity);
     score_.set_temperature(p.temperature);
     score_.set_key(p.key);

@@ -29,6 +29,19 @@ struct BlockParams {
     uint64_t seed = 1;  // the composer's seed
 };
 
+// A style change. The composition follows `style` (from the next bar, or beat with `now`);
+// `blend` (style, weight) mixes the tempo and each lane's instrument of several styles; over
+// `crossfade_s` seconds the tempo, the density and the instruments morph from the old to the new.
+struct StyleChange {
+    std::shared_ptr<const Style> style;
+    bool now = false;
+    double crossfade_s = 0;
+    std::vector<std::pair<std::shared_ptr<const Style>, double>> blend;
+
+    // The tempo the change arrives at: the blend's weighted mean, else the style's.
+    double tempo() const;
+};
+
 class Renderer {
 public:
     Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking, std::shared_ptr<const Style> style,
@@ -43,7 +56,11 @@ public:
 
     // Takes effect at the next block; the resampler restarts (a rate change is a discontinuity anyway).
     void set_output_rate(int rate);
-    void set_style(std::shared_ptr<const Style> style, bool now = false);
+    void set_style(std::shared_ptr<const Style> style, bool now = false) { set_style(StyleChange{std::move(style), now, 0, {}}); }
+    void set_style(StyleChange change);
+    bool crossfading() const { return fade_total_ > 0; }
+    // Each lane's instrument now, as weights over the model's table ([lanes][instruments]).
+    const std::vector<float>& lane_instruments() const { return weights_now_; }
 
     const Generator& generator() const { return *gen_; }
     const Style& style() const { return *style_; }  // the style playing now (the composer's)
@@ -64,6 +81,8 @@ public:
 private:
     void map_instruments();
     void sync_instruments();
+    // Each lane's instrument as weights over the model's table for one style's tracks.
+    std::vector<float> lane_weights(const Style& style) const;
 
     std::unique_ptr<Generator> gen_;
     std::shared_ptr<const Style> style_;
@@ -74,6 +93,11 @@ private:
     soxr_t soxr_ = nullptr;
     double resampler_delay_ = 0;  // output frames, see output_delay_frames()
     std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
+    StyleChange change_;              // the last change asked for, applied when the composer switches
+    std::vector<float> weights_now_, weights_from_, weights_to_;  // [lanes][instruments]
+    double fade_total_ = 0, fade_done_ = 0;  // seconds of a crossfade in progress
+    double tempo_from_ = 0, last_tempo_ = 0;
+    bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
     std::unique_ptr<Masking> masking_;
     Loudness loudness_;
     std::vector<float> features_, temperature_, lanes_out_, stereo_, masked_, resampled_;

@@ -83,12 +83,11 @@ void Stream::set_param(const std::string& name, double v) {
     else throw protocol::Error(protocol::code::unknown_param, "params: unknown parameter '" + name + "'");
 }
 
-void Stream::set_style(std::shared_ptr<const Style> style, bool now) {
+void Stream::set_style(StyleChange change) {
     std::lock_guard lock(style_mu_);
-    pending_now_ = now;
-    style_name_ = style->name;
-    tempo_ = style->tempo;
-    pending_style_ = std::move(style);
+    style_name_ = change.style->name;
+    tempo_ = change.tempo();
+    pending_style_ = std::move(change);
 }
 
 StreamStatus Stream::status() const {
@@ -178,7 +177,7 @@ void Stream::produce_loop() {
         }
         {
             std::lock_guard lock(style_mu_);
-            if (pending_style_) renderer_.set_style(std::move(pending_style_), pending_now_), pending_style_.reset();
+            if (pending_style_) renderer_.set_style(std::move(*pending_style_)), pending_style_.reset();
         }
         if (ring_.size() >= target_floats_.load()) {
             // Full to the look-ahead: the callback drains a period at a time, so a short sleep

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <deque>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,7 +51,7 @@ public:
     // Control side.
     const std::string& name() const { return name_; }
     void set_param(const std::string& name, double value);
-    void set_style(std::shared_ptr<const Style> style, bool now = false);
+    void set_style(StyleChange change);
     void set_output_rate(int rate) { pending_rate_.store(rate); }
     StreamStatus status() const;
     Recorder& recorder() { return recorder_; }
@@ -94,8 +95,7 @@ private:
     mutable std::mutex loudness_mu_;  // producer writes the loudness figures and section per block, control reads them
     LoudnessStats loudness_;
     mutable std::mutex style_mu_;
-    std::shared_ptr<const Style> pending_style_;  // handed to the producer under style_mu_
-    bool pending_now_ = false;
+    std::optional<StyleChange> pending_style_;  // handed to the producer under style_mu_
     std::string style_name_;
     std::atomic<int> pending_rate_{0}, out_rate_{0};
 

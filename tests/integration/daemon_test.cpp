@@ -243,6 +243,12 @@ TEST_F(DaemonTest, ClientExitStatusFollowsTheReply) {
     std::tie(rc, out) = run({ep, "styles"});
     EXPECT_EQ(rc, 0);
     EXPECT_NE(out.find("techno"), std::string::npos) << out;
+    std::tie(rc, out) = run({ep, "style", "techno", "--blend", "techno=0.5,ambient=0.5", "--crossfade", "2"});
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_DOUBLE_EQ(daemon_->stream_status()["params"]["tempo"].get<double>(), 100.0) << "the blend's mean tempo";
+    std::tie(rc, out) = run({ep, "style", "techno", "--blend", "techno=1,polka=1"});
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find("unknown_style"), std::string::npos) << out;
     std::tie(rc, out) = run({ep, "style", "lofi"});
     EXPECT_EQ(rc, 0) << out;
     EXPECT_EQ(daemon_->stream_status()["style"], "lofi");
