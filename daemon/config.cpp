@@ -57,11 +57,12 @@ DaemonConfig load_config(const std::string& path) {
     if (c.model.empty()) r.fail_line(0, "[daemon] model is required (path of a .safetensors model)");
 
     if (const toml::table* j = r.get_table(root, "jack")) {
-        r.only_keys(*j, {"client_name", "server", "autoconnect"}, "[jack]");
+        r.only_keys(*j, {"client_name", "server", "autoconnect", "follow_transport"}, "[jack]");
         c.jack_name = r.get_string(*j, "client_name", c.jack_name);
         if (c.jack_name.empty() || c.jack_name.size() > 60) r.fail(j->get("client_name"), "client_name must be 1..60 characters");
         c.jack_server = r.get_string(*j, "server", c.jack_server);
         c.autoconnect = r.get_bool(*j, "autoconnect", c.autoconnect);
+        c.follow_transport = r.get_bool(*j, "follow_transport", c.follow_transport);
     }
 
     const toml::node* streams = root.get("stream");

@@ -32,6 +32,7 @@ struct DaemonConfig {
     std::string jack_name = "wavecast";
     std::string jack_server;  // empty: libjack's default ($JACK_DEFAULT_SERVER or "default")
     bool autoconnect = false; // connect each stream's L/R to system:playback_1/2
+    bool follow_transport = false;  // take the tempo of JACK transport's timebase master
     std::vector<StreamConfig> streams;
 };
 

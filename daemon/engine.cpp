@@ -187,6 +187,17 @@ std::vector<json> Engine::sounded_notes() {
     return out;
 }
 
+void Engine::follow_transport() {
+    if (!jack_ || !config_.follow_transport) return;
+    const double bpm = jack_->transport_bpm();
+    if (!(bpm >= 20.0 && bpm <= 300.0)) return;
+    for (const auto& s : streams_)
+        if (s->tempo() != bpm) {
+            s->set_param("tempo", bpm);
+            spdlog::info("stream '{}': tempo {} from JACK transport", s->name(), bpm);
+        }
+}
+
 void Engine::report_trouble() {
     for (const auto& s : streams_) {
         const StreamStatus st = s->status();

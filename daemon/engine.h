@@ -35,6 +35,9 @@ public:
     // Logs a warning for every underrun, xrun or dropped recording frame since the last call;
     // the control thread calls it with each status tick, so they reach the "log" topic too.
     void report_trouble();
+    // With [jack] follow_transport: every stream takes the tempo of JACK transport while it
+    // rolls (within the tempo parameter's range). Called with each control-loop turn.
+    void follow_transport();
     // The body of a telemetry "notes" message per stream with notes that sounded since the last
     // call: {"stream", "events": [{track, lane, on, pitch, velocity, beat}]}.
     std::vector<nlohmann::json> sounded_notes();

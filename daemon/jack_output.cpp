@@ -55,6 +55,14 @@ void JackOutput::activate(bool autoconnect) {
     if (playback) jack_free(playback);
 }
 
+double JackOutput::transport_bpm() const {
+    if (gone_) return 0;
+    jack_position_t pos{};
+    const jack_transport_state_t state = jack_transport_query(client_, &pos);
+    if (state != JackTransportRolling || !(pos.valid & JackPositionBBT)) return 0;
+    return pos.beats_per_minute;
+}
+
 void JackOutput::deactivate() {
     if (active_ && !gone_) jack_deactivate(client_);
     active_ = false;

@@ -31,6 +31,9 @@ public:
     void deactivate();
 
     uint64_t xruns() const { return xruns_.load(); }
+    // The tempo JACK transport reports while it rolls with a timebase master giving bar/beat/tick;
+    // 0 otherwise. Not real-time: for the control thread.
+    double transport_bpm() const;
     bool server_gone() const { return gone_.load(); }
 
 private:

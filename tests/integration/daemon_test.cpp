@@ -352,3 +352,34 @@ TEST_F(DaemonTest, MidiOutCarriesTheComposersNotesOnTime) {
     EXPECT_EQ(d.stream_status()["underruns"], 0);
 }
 
+
+// With follow_transport, the stream takes the tempo of JACK transport's timebase master while
+// it rolls: here a test client that says 140 bpm.
+namespace {
+void timebase_140(jack_transport_state_t, jack_nframes_t, jack_position_t* pos, int, void*) {
+    pos->valid = JackPositionBBT;
+    pos->bar = 1, pos->beat = 1, pos->tick = 0, pos->bar_start_tick = 0;
+    pos->beats_per_bar = 4, pos->beat_type = 4, pos->ticks_per_beat = 1920, pos->beats_per_minute = 140;
+}
+}  // namespace
+
+TEST_F(DaemonTest, FollowsTheTempoOfJackTransport) {
+    Daemon d(dir_->path.string(), *jack_, "wavecast-transport", 400, "small", "follow_transport = true");
+    ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
+    jack_status_t st;
+    jack_client_t* master = jack_client_open("timebase", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st,
+                                             jack_->name().c_str());
+    ASSERT_NE(master, nullptr);
+    ASSERT_EQ(jack_set_timebase_callback(master, 0, timebase_140, nullptr), 0);
+    ASSERT_EQ(jack_activate(master), 0);
+    jack_transport_start(master);
+    double tempo = 0;
+    for (int i = 0; i < 60 && tempo != 140.0; ++i) {
+        std::this_thread::sleep_for(50ms);
+        tempo = d.stream_status()["params"]["tempo"].get<double>();
+    }
+    jack_transport_stop(master);
+    jack_client_close(master);
+    EXPECT_EQ(tempo, 140.0);
+    EXPECT_EQ(daemon_->stream_status()["params"]["tempo"].get<double>(), 128.0) << "a daemon not following keeps its tempo";
+}

@@ -224,7 +224,8 @@ std::optional<json> request(const std::string& endpoint, const std::string& raw,
     return json::parse(m.to_string_view(), nullptr, false);
 }
 
-Daemon::Daemon(const std::string& dir, const JackServer& jack, const std::string& name, double lookahead_ms, const std::string& shape)
+Daemon::Daemon(const std::string& dir, const JackServer& jack, const std::string& name, double lookahead_ms, const std::string& shape,
+               const std::string& jack_extra)
     : jack_name(name) {
     const std::string tag = unique_name("d");
     control = "ipc://" + dir + "/" + tag + "-control";
@@ -235,7 +236,7 @@ Daemon::Daemon(const std::string& dir, const JackServer& jack, const std::string
     std::ofstream(config) << "[daemon]\nbackend = \"cpu\"\ncontrol = \"" << control << "\"\ntelemetry = \"" << telemetry
                           << "\"\nmodel = \"" << model << "\"\nstyles = \"" << WAVECAST_SOURCE_DIR
                           << "/config/styles\"\nstatus_interval_s = 0.25\n[jack]\nclient_name = \"" << name << "\"\nserver = \""
-                          << jack.name() << "\"\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << lookahead_ms
+                          << jack.name() << "\"\n" << jack_extra << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << lookahead_ms
                           << "\n";
     proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, jack.env(), dir + "/" + tag + ".log");
 }

@@ -112,7 +112,7 @@ std::optional<json> request(const std::string& endpoint, const std::string& raw,
 class Daemon {
 public:
     Daemon(const std::string& dir, const JackServer& jack, const std::string& jack_name = "wavecast", double lookahead_ms = 400,
-           const std::string& shape = "small");
+           const std::string& shape = "small", const std::string& jack_extra = "");
     std::optional<json> call(const json& req, int timeout_ms = 3000) const { return request(control, req.dump(), timeout_ms); }
     // Polls status until it answers (the daemon is streaming); false after the timeout.
     bool wait_ready(double timeout_s) const;
