@@ -81,10 +81,10 @@ void Recorder::push(const float* left, const float* right, uint32_t frames) {
     if (armed_.load(std::memory_order_seq_cst)) {
         const uint64_t left_to_take = remaining_.load(std::memory_order_relaxed);
         const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(frames, left_to_take));
-        for (uint32_t i = 0; i < n; ++i) {
-            const float pair[2] = {left[i], right[i]};
-            if (ring_.write(pair, 2) != 2) dropped_.fetch_add(1, std::memory_order_relaxed);
-        }
+        const uint32_t m = std::min<uint32_t>(n, kMaxPeriod);
+        for (uint32_t i = 0; i < m; ++i) interleaved_[2 * i] = left[i], interleaved_[2 * i + 1] = right[i];
+        const size_t written = ring_.write(interleaved_, 2 * static_cast<size_t>(m)) / 2;
+        if (written < n) dropped_.fetch_add(n - written, std::memory_order_relaxed);
         remaining_.store(left_to_take - n, std::memory_order_relaxed);
         pushed_.fetch_add(n, std::memory_order_relaxed);
         if (left_to_take == n) armed_.store(false, std::memory_order_seq_cst);  // --seconds reached

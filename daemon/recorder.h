@@ -74,6 +74,8 @@ private:
     int rate_ = 48000;
     std::thread disk_;
     float buf_[8192];
+    static constexpr uint32_t kMaxPeriod = 8192;  // JACK's usual largest period
+    float interleaved_[2 * kMaxPeriod];           // the callback's, so push() never allocates
 };
 
 }  // namespace wavecast

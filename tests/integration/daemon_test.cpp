@@ -12,8 +12,6 @@
 #include <zmq_addon.hpp>
 
 #include "../unit/temp_dir.h"
-#include "composer.h"
-#include "frame_features.h"
 #include "harness.h"
 #include "midi_file.h"
 #include "style.h"
@@ -314,14 +312,7 @@ TEST_F(DaemonTest, MidiOutCarriesTheComposersNotesOnTime) {
     ASSERT_GT(before.size(), 20u);
 
     const auto styles = wavecast::load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
-    wavecast::Composer c(4, 16000, 160, 1);
-    c.set_style(styles.at("techno"));
-    c.set_intensity(0.6);
-    c.set_temperature(1.0);
-    std::vector<float> feats(static_cast<size_t>(4) * wavecast::kFrameFeatures);
-    std::vector<wavecast::MidiEvent> expected;
-    for (int f = 0; f < 100 * 60; ++f) c.next_frames(1, feats.data());
-    c.take_events(expected);
+    const auto expected = expected_notes("techno", 1, 60);
     std::vector<wavecast::MidiEvent> ons;
     for (const auto& e : expected)
         if (e.on) ons.push_back(e);

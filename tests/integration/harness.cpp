@@ -16,6 +16,7 @@
 #include <jack/midiport.h>
 #include <sndfile.h>
 
+#include "frame_features.h"
 #include "model.h"
 
 namespace harness {
@@ -208,6 +209,21 @@ std::string read_midi_with_mido(const std::string& midi, const std::string& log)
     Process reader({"/usr/bin/python3", std::string(WAVECAST_SOURCE_DIR) + "/tests/integration/midi_notes.py", midi}, {}, log);
     if (reader.wait(30).value_or(-1) != 0) throw std::runtime_error("midi_notes.py failed: " + reader.log());
     return reader.log();
+}
+
+std::vector<wavecast::MidiEvent> expected_notes(const std::string& style, uint64_t seed, double seconds) {
+    const auto styles = wavecast::load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
+    wavecast::Composer c(4, 16000, 160, seed);
+    c.set_style(styles.at(style));
+    c.set_intensity(0.6);
+    c.set_temperature(1.0);
+    std::vector<float> feats(static_cast<size_t>(4) * wavecast::kFrameFeatures);
+    std::vector<wavecast::MidiEvent> out;
+    for (int f = 0; f < static_cast<int>(seconds * 100) + 10; ++f) {
+        c.next_frames(1, feats.data());
+        c.take_events(out);
+    }
+    return out;
 }
 
 std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms) {

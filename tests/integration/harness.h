@@ -15,6 +15,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "composer.h"
+
 namespace harness {
 
 using json = nlohmann::json;
@@ -104,6 +106,11 @@ std::string slurp(const std::string& path);
 
 // Runs tests/integration/midi_notes.py (python3-mido) on a MIDI file: its lines of JSON.
 std::string read_midi_with_mido(const std::string& midi, const std::string& log);
+
+// The notes the daemon's composer writes for a shipped style in its first `seconds`, with the
+// defaults a stream and a render use (4 lanes, 16 kHz model rate, 100 frames/s, intensity 0.6,
+// temperature 1): what MIDI out and MIDI files are checked against.
+std::vector<wavecast::MidiEvent> expected_notes(const std::string& style, uint64_t seed, double seconds);
 
 // One request, one reply over a fresh REQ socket; nullopt after the timeout.
 std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms = 3000);

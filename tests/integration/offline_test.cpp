@@ -8,8 +8,6 @@
 #include <tuple>
 
 #include "../unit/temp_dir.h"
-#include "composer.h"
-#include "frame_features.h"
 #include "harness.h"
 #include "model.h"
 #include "style.h"
@@ -75,16 +73,7 @@ TEST(Render, MidiFileParsesWithMidoAndEqualsTheComposersNotes) {
 
     const auto styles = wavecast::load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
     const auto& style = *styles.at("house");
-    wavecast::Composer c(4, 16000, 160, 9);
-    c.set_style(styles.at("house"));
-    c.set_intensity(0.6);
-    c.set_temperature(1.0);
-    std::vector<float> feats(static_cast<size_t>(4) * wavecast::kFrameFeatures);
-    std::vector<wavecast::MidiEvent> expected;
-    for (int f = 0; f < 12 * 100 + 10; ++f) {
-        c.next_frames(1, feats.data());
-        c.take_events(expected);
-    }
+    const auto expected = expected_notes("house", 9, 12);
     const double end_beat = 12 * style.tempo / 60.0;
     std::multiset<std::tuple<int, long, int, int>> want, got;  // (track, tick, note, velocity) of note-ons
     for (const auto& e : expected)
