@@ -122,45 +122,36 @@ StreamStatus Stream::status() const {
     return s;
 }
 
-// Producer side: stamps each event with the output frame its audio plays at and queues it.
-// `programs` first sends each lane's channel its program (at start and after a style change).
+// Producer side: stamps each event with the output frame its audio plays at and queues it for
+// MIDI out and for the "notes" topic. `programs` first sends each lane's channel its program (at
+// start and after a style change).
 void Stream::queue_midi(const std::vector<MidiEvent>& events, bool programs, uint64_t block_start) {
     const double ratio = static_cast<double>(out_rate_.load()) / renderer_.generator().spec().sample_rate;
     const double delay = renderer_.output_delay_frames();
     const Style& style = renderer_.composer().style();
     const int lanes = std::min<int>(renderer_.generator().lanes(), static_cast<int>(style.tracks.size()));
     auto due = [&](uint64_t sample) { return static_cast<uint64_t>(std::llround(static_cast<double>(sample) * ratio + delay)); };
-    if (programs) {
-        std::vector<std::array<uint8_t, 2>> current;
-        for (int lane = 0; lane < lanes; ++lane) {
-            const auto& t = style.tracks[static_cast<size_t>(lane)];
-            current.push_back({static_cast<uint8_t>(0xC0 | midi_channel(t, lane)), static_cast<uint8_t>(t.program)});
-        }
-        std::lock_guard lock(notes_mu_);
-        programs_ = std::move(current);
-    }
+    auto channel = [&](int lane) { return static_cast<uint8_t>(midi_channel(style.tracks[static_cast<size_t>(lane)], lane)); };
+    // A full ring (nobody draining: no JACK) drops events; the producer never blocks on it.
+    std::vector<std::array<uint8_t, 2>> current;
     if (programs)
         for (int lane = 0; lane < lanes; ++lane) {
-            const auto& t = style.tracks[static_cast<size_t>(lane)];
-            const uint8_t ch = static_cast<uint8_t>(midi_channel(t, lane));
-            const MidiOut pc{due(block_start), {static_cast<uint8_t>(0xC0 | ch), static_cast<uint8_t>(t.program), 0}, 2};
+            current.push_back({static_cast<uint8_t>(0xC0 | channel(lane)), static_cast<uint8_t>(style.tracks[static_cast<size_t>(lane)].program)});
+            const MidiOut pc{due(block_start), {current.back()[0], current.back()[1], 0}, 2};
             midi_.write(&pc, 1);
         }
-    {
-        // Bounded: without a control thread taking them (never the case in the daemon) the
-        // oldest go first.
-        std::lock_guard lock(notes_mu_);
-        for (const MidiEvent& e : events)
-            if (e.track < lanes) notes_.push_back({due(e.sample), e.track, e.on, e.pitch, e.velocity, e.beat, style.tracks[static_cast<size_t>(e.track)].name});
-        while (notes_.size() > 8192) notes_.pop_front();
-    }
+    std::vector<SoundedNote> sounded;
     for (const MidiEvent& e : events) {
         if (e.track >= lanes) continue;
-        const uint8_t ch = static_cast<uint8_t>(midi_channel(style.tracks[static_cast<size_t>(e.track)], e.track));
-        const MidiOut m{due(e.sample), {static_cast<uint8_t>((e.on ? 0x90 : 0x80) | ch), static_cast<uint8_t>(e.pitch),
+        const MidiOut m{due(e.sample), {static_cast<uint8_t>((e.on ? 0x90 : 0x80) | channel(e.track)), static_cast<uint8_t>(e.pitch),
                                         static_cast<uint8_t>(e.on ? e.velocity : 0)}, 3};
-        midi_.write(&m, 1);  // a full ring (nobody draining: no JACK) drops events, never blocks
+        midi_.write(&m, 1);
+        sounded.push_back({m.due, e.track, e.on, e.pitch, e.velocity, e.beat, style.tracks[static_cast<size_t>(e.track)].name});
     }
+    std::lock_guard lock(notes_mu_);
+    if (programs) programs_ = std::move(current);
+    notes_.insert(notes_.end(), std::make_move_iterator(sounded.begin()), std::make_move_iterator(sounded.end()));
+    while (notes_.size() > 8192) notes_.pop_front();  // bounded, should the control thread stall
 }
 
 void Stream::produce_loop() {
