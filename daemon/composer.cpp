@@ -89,8 +89,31 @@ void Composer::start_bar() {
     }
     ++bar_;
     min_step_ = 0;
-    plan_bar();
+    if (score_pending_) score_from_bar_ = bar_, score_pending_ = false;
+    if (score_.empty()) {
+        plan_bar();
+    } else {
+        // A given score: the notes that start in this bar, the score repeating every score_beats_.
+        const double bar_start = static_cast<double>(bar_) * 4.0, origin = static_cast<double>(score_from_bar_) * 4.0;
+        const double pass = std::floor((bar_start - origin) / score_beats_);
+        for (int k = 0; k < 2; ++k) {  // the bar may straddle the end of one pass and the start of the next
+            const double offset = origin + (pass + k) * score_beats_;
+            for (const ScoreNote& n : score_) {
+                const double start = offset + n.start;
+                if (start < bar_start || start >= bar_start + 4.0 || n.lane >= lanes_) continue;
+                notes_[static_cast<size_t>(n.lane)].push_back({n.pitch, n.velocity, start, offset + n.end, false});
+            }
+        }
+        section_name_ = "score";
+    }
     ++form_bar_;
+}
+
+void Composer::set_score(std::shared_ptr<const Style> style, std::vector<ScoreNote> notes, double beats) {
+    set_style(std::move(style));
+    score_ = std::move(notes);
+    score_beats_ = std::max(4.0, std::ceil(beats / 4.0) * 4.0);  // whole bars, so passes stay on the bar grid
+    score_pending_ = true;
 }
 
 void Composer::plan_bar() {

@@ -26,6 +26,13 @@ struct MidiEvent {
     int velocity;
 };
 
+// A note of a given score, on the beat grid, for a lane.
+struct ScoreNote {
+    int lane;
+    int pitch, velocity;
+    double start, end;  // beats
+};
+
 class Composer {
 public:
     Composer(int lanes, int sample_rate, int frame_hop, uint64_t seed);
@@ -46,6 +53,10 @@ public:
 
     // Writes `frames` frames of [lanes][F] features (notes-v1) and records the MIDI events.
     void next_frames(int frames, float* features);
+    // Plays `notes` (over `beats` beats, then again) instead of composing, on the lanes they name,
+    // from the next bar; `style` gives the lanes' instruments. An empty score composes again.
+    void set_score(std::shared_ptr<const Style> style, std::vector<ScoreNote> notes, double beats);
+
     // Moves the events since the last call into `out` (appending).
     void take_events(std::vector<MidiEvent>& out);
 
@@ -93,6 +104,10 @@ private:
     std::vector<std::vector<int>> motif_;        // per lane: the lead motif, scale degrees per step (or -99)
     std::vector<int> last_voicing_centre_;       // per lane: where the last chord sat, for voice leading
     std::vector<MidiEvent> events_;
+    std::vector<ScoreNote> score_;  // sorted by start
+    double score_beats_ = 0;
+    int64_t score_from_bar_ = 0;    // the bar the score's beat 0 falls on
+    bool score_pending_ = false;
 };
 
 }  // namespace wavecast

@@ -109,7 +109,12 @@ int main(int argc, char** argv) {
 
     auto* render = app.add_subcommand("render", "render a style offline to a WAV file");
     RenderOptions ro;
-    render->add_option("--style", ro.style, "style name")->required();
+    auto* style_opt = render->add_option("--style", ro.style, "style name");
+    auto* score_opt = render->add_option("--score", ro.score, "play this MIDI file through the neural instruments instead of composing");
+    style_opt->excludes(score_opt);
+    render->callback([&] {
+        if (ro.style.empty() && ro.score.empty()) throw CLI::ValidationError("render", "--style or --score is required");
+    });
     render->add_option("--seconds", ro.seconds, "length")->check(CLI::Range(0.01, 86400.0));
     render->add_option("--out", ro.out, "output .wav")->required();
     render->add_option("--midi", ro.midi, "also write the notes as a standard MIDI file");

@@ -28,6 +28,19 @@ struct TimedMessage {
 // the first message are left out.
 void write_midi_messages(const std::string& path, double tempo_bpm, const std::vector<TimedMessage>& messages, double end_beat);
 
+// A standard MIDI file read for playing through the neural instruments: one part per (track,
+// channel) that has notes, in order of appearance, each becoming a lane.
+struct MidiScore {
+    double tempo_bpm = 120;  // the first tempo in the file (later changes are not followed)
+    double beats = 0;        // up to the last note's end
+    Style style;             // a lane per part: its name, GM program, drums on channel 10
+    std::vector<ScoreNote> notes;
+};
+
+// Throws std::runtime_error "PATH: reason" for a file that is not a readable SMF (format 0 or 1,
+// ticks per quarter note).
+MidiScore read_midi_file(const std::string& path);
+
 // The MIDI channel (0-based) of a lane: drums on 9, the others in order around it.
 int midi_channel(const TrackStyle& track, int lane);
 

@@ -14,14 +14,22 @@
 namespace wavecast {
 
 void render_file(const DaemonConfig& config, const RenderOptions& o) {
-    auto styles = load_styles(config.styles_dir);
-    auto it = styles.find(o.style);
-    if (it == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + config.styles_dir);
+    std::shared_ptr<const Style> style;
+    MidiScore score;
+    if (!o.score.empty()) {
+        score = read_midi_file(o.score);
+        style = std::make_shared<const Style>(score.style);
+    } else {
+        auto styles = load_styles(config.styles_dir);
+        auto found = styles.find(o.style);
+        if (found == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + config.styles_dir);
+        style = found->second;
+    }
     auto model = std::make_shared<const Model>(load_model(config.model));
     auto choice = make_generator(config.backend, model, o.lanes, o.seed);
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
-    Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), it->second, rate,
-                      o.seed);
+    Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), style, rate, o.seed);
+    if (!o.score.empty()) renderer.set_score(style, score.notes, score.beats);
     renderer.set_keep_events(!o.midi.empty());
 
     if (o.bits != 16 && o.bits != 24) throw std::runtime_error("--bits must be 16 or 24");
@@ -34,7 +42,7 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     if (!f) throw std::runtime_error("cannot write " + tmp + ": " + sf_strerror(nullptr));
     sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 
-    const BlockParams p{o.temperature, o.tempo > 0 ? o.tempo : it->second->tempo, o.intensity, o.gain_db, o.masking_db, -1, o.seed};
+    const BlockParams p{o.temperature, o.tempo > 0 ? o.tempo : style->tempo, o.intensity, o.gain_db, o.masking_db, -1, o.seed};
     const uint64_t want = static_cast<uint64_t>(std::llround(o.seconds * rate));
     uint64_t written = 0;
     std::vector<float> block;
@@ -53,11 +61,11 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
         // the rendered length on the beat grid, which is what a sequencer lines up with.
         std::vector<MidiEvent> events;
         renderer.take_events(events);
-        write_midi_file(o.midi, *it->second, o.lanes, p.tempo, events, o.seconds * p.tempo / 60.0);
+        write_midi_file(o.midi, *style, o.lanes, p.tempo, events, o.seconds * p.tempo / 60.0);
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("rendered %s: %.2f s of '%s' at %d Hz, %d-bit, seed %llu, backend %s, %.2f s wall (%.1fx real time)\n",
-                o.out.c_str(), static_cast<double>(written) / rate, o.style.c_str(), rate, o.bits,
+                o.out.c_str(), static_cast<double>(written) / rate, o.score.empty() ? o.style.c_str() : o.score.c_str(), rate, o.bits,
                 static_cast<unsigned long long>(o.seed), renderer.generator().backend().c_str(), wall,
                 static_cast<double>(written) / rate / wall);
 }

@@ -13,7 +13,8 @@ struct RenderOptions {
     std::string style;
     double seconds = 10;
     std::string out;
-    std::string midi;  // also write the notes as a standard MIDI file, when set
+    std::string midi;   // also write the notes as a standard MIDI file, when set
+    std::string score;  // play this MIDI file instead of composing (then `style` may be empty)
     uint64_t seed = 1;
     int bits = 24;
     int rate = 0;  // 0: the model's own rate

@@ -63,6 +63,12 @@ void Renderer::set_style(StyleChange change) {
     sync_instruments();
 }
 
+void Renderer::set_score(std::shared_ptr<const Style> style, std::vector<ScoreNote> notes, double beats) {
+    change_ = StyleChange{style, false, 0, {}};
+    score_.set_score(std::move(style), std::move(notes), beats);
+    sync_instruments();
+}
+
 // The composer switches styles at a bar line (or beat); the lanes' instruments follow when it
 // does, at once or over the crossfade.
 void Renderer::sync_instruments() {

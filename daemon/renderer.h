@@ -59,6 +59,8 @@ public:
     void set_style(std::shared_ptr<const Style> style, bool now = false) { set_style(StyleChange{std::move(style), now, 0, {}}); }
     void set_style(StyleChange change);
     bool crossfading() const { return fade_total_ > 0; }
+    // Plays a given score instead of composing (see Composer::set_score).
+    void set_score(std::shared_ptr<const Style> style, std::vector<ScoreNote> notes, double beats);
     // Each lane's instrument now, as weights over the model's table ([lanes][instruments]).
     const std::vector<float>& lane_instruments() const { return weights_now_; }
 

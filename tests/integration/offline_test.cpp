@@ -108,3 +108,44 @@ TEST(Render, MidiFileParsesWithMidoAndEqualsTheComposersNotes) {
     EXPECT_EQ(ons, offs) << "every note ends";
     EXPECT_EQ(got, want);
 }
+
+// render --score plays a given MIDI file through the neural instruments: rendering a render's own
+// MIDI file gives back the same notes (read both with python3-mido); a file that is not MIDI is
+// refused with its path and the reason.
+TEST(Render, ScorePlaysAGivenMidiFileNoteForNote) {
+    TempDir dir;
+    const std::string model = dir.file("m.safetensors"), cfg = dir.file("c.toml");
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("tiny"), 1));
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR << "/config/styles\"\n[[stream]]\n";
+    auto render = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv{WAVECASTD_BIN, "--config", cfg, "--backend", "cpu", "render", "--seconds", "8"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        Process p(argv, {}, dir.file("render.log"));
+        const int rc = p.wait(60).value_or(-1);
+        return std::make_pair(rc, p.log());
+    };
+    ASSERT_EQ(render({"--style", "jazz_trio", "--out", dir.file("a.wav"), "--midi", dir.file("a.mid")}).first, 0);
+    auto [rc, log] = render({"--score", dir.file("a.mid"), "--out", dir.file("b.wav"), "--midi", dir.file("b.mid")});
+    ASSERT_EQ(rc, 0) << log;
+    EXPECT_EQ(audio_frames(dir.file("b.wav")), 8 * 16000);
+    auto note_ons = [&](const std::string& midi) {
+        std::multiset<std::tuple<long, int, int, int>> out;  // (tick, channel, note, velocity)
+        std::istringstream lines(read_midi_with_mido(midi, dir.file("mido.log")));
+        std::string line;
+        std::getline(lines, line);  // the header
+        while (std::getline(lines, line)) {
+            const auto j = nlohmann::json::parse(line);
+            if (j.contains("on") && j["on"].get<bool>())
+                out.insert({j["tick"].get<long>(), j["channel"].get<int>(), j["note"].get<int>(), j["velocity"].get<int>()});
+        }
+        return out;
+    };
+    const auto a = note_ons(dir.file("a.mid")), b = note_ons(dir.file("b.mid"));
+    EXPECT_GT(a.size(), 50u);
+    EXPECT_EQ(a, b);
+
+    std::ofstream(dir.file("bad.mid")) << "MThd garbage";
+    std::tie(rc, log) = render({"--score", dir.file("bad.mid"), "--out", dir.file("c.wav")});
+    EXPECT_EQ(rc, 1);
+    EXPECT_NE(log.find(dir.file("bad.mid") + ": "), std::string::npos) << log;
+}
