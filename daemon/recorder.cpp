@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include <fstream>
+#include <map>
 
 #include "midi_file.h"
 #include "protocol.h"
@@ -122,9 +123,22 @@ void Recorder::finish() {
     if (!midi_path_.empty()) {
         const double beats_per_frame = tempo_ / 60.0 / rate_;
         std::vector<TimedMessage> messages;
-        for (const auto& p : programs_) messages.push_back({0.0, {p[0], p[1], 0}, 2});
-        for (const Midi& m : midi_)
-            if (m.frame < frames_) messages.push_back({static_cast<double>(m.frame) * beats_per_frame, {m.bytes[0], m.bytes[1], m.bytes[2]}, m.size});
+        std::map<int, int> in_force;  // channel -> program
+        for (const auto& p : programs_) {
+            messages.push_back({0.0, {p[0], p[1], 0}, 2});
+            in_force[p[0] & 0x0F] = p[1];
+        }
+        for (const Midi& m : midi_) {
+            if (m.frame >= frames_) continue;
+            // A program change the file already has in force (sent before the recording began,
+            // played just after) would only repeat it.
+            if ((m.bytes[0] & 0xF0) == 0xC0) {
+                auto [it, fresh] = in_force.try_emplace(m.bytes[0] & 0x0F, m.bytes[1]);
+                if (!fresh && it->second == m.bytes[1]) continue;
+                it->second = m.bytes[1];
+            }
+            messages.push_back({static_cast<double>(m.frame) * beats_per_frame, {m.bytes[0], m.bytes[1], m.bytes[2]}, m.size});
+        }
         try {
             write_midi_messages(midi_path_, tempo_, messages, static_cast<double>(frames_.load()) * beats_per_frame);
         } catch (const std::exception& e) {
