@@ -162,6 +162,9 @@ int main(int argc, char** argv) {
     std::string record_midi;
     record->add_option("--midi", record_midi, "also write the stream's MIDI to this .mid file (on the daemon's machine)");
     app.add_subcommand("stop-record", "finish the stream's recording");
+    auto* score_cmd = app.add_subcommand("score", "play a MIDI file (on the daemon's machine) instead of composing, until the next style");
+    std::string score_path;
+    score_cmd->add_option("PATH", score_path)->required();
     auto* watch_cmd = app.add_subcommand("watch", "print telemetry as it arrives");
     std::string topic;
     int count = 0;
@@ -222,6 +225,9 @@ int main(int argc, char** argv) {
         if (seconds > 0) req["seconds"] = seconds;
         req["bits"] = bits;
         if (!record_midi.empty()) req["midi"] = record_midi;
+    } else if (cmd == "score") {
+        req["stream"] = stream;
+        req["path"] = score_path;
     } else if (cmd == "stop-record") {
         req["stream"] = stream;
     }

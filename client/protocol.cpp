@@ -13,6 +13,7 @@ const std::vector<CommandSpec>& commands() {
         {"set", {"stream", "params"}},
         {"record", {"stream", "path", "seconds", "bits", "midi"}},
         {"stop-record", {"stream"}},
+        {"score", {"stream", "path"}},
     };
     return table;
 }

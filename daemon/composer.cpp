@@ -29,6 +29,9 @@ Composer::Composer(int lanes, int sample_rate, int frame_hop, uint64_t seed)
 }
 
 void Composer::set_style(std::shared_ptr<const Style> style, bool now) {
+    // A style ends a given score; set_score sets its score after this.
+    score_.clear();
+    score_pending_ = false;
     if (!style_) {
         style_ = std::move(style);
         tempo_ = style_->tempo;

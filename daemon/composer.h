@@ -54,7 +54,7 @@ public:
     // Writes `frames` frames of [lanes][F] features (notes-v1) and records the MIDI events.
     void next_frames(int frames, float* features);
     // Plays `notes` (over `beats` beats, then again) instead of composing, on the lanes they name,
-    // from the next bar; `style` gives the lanes' instruments. An empty score composes again.
+    // from the next bar; `style` gives the lanes' instruments. An empty score, or a style, composes again.
     void set_score(std::shared_ptr<const Style> style, std::vector<ScoreNote> notes, double beats);
 
     // Moves the events since the last call into `out` (appending).

@@ -32,6 +32,20 @@ json Engine::handle(std::string_view raw) {
         if (r.cmd == "style") return p::ok_reply(id, handle_style(b));
         if (r.cmd == "set") return p::ok_reply(id, handle_set(b));
         if (r.cmd == "record") return p::ok_reply(id, handle_record(b));
+        if (r.cmd == "score") {
+            Stream& s = find_stream(b);
+            const std::string path = p::require_string(b, "path");
+            MidiScore score;
+            try {
+                score = read_midi_file(path);
+            } catch (const std::exception& e) {
+                throw p::Error(p::code::io_error, std::string("path: ") + e.what());
+            }
+            const size_t notes = score.notes.size();
+            const double tempo = score.tempo_bpm;
+            s.set_score(std::move(score));
+            return p::ok_reply(id, {{"stream", s.name()}, {"path", path}, {"notes", notes}, {"tempo", tempo}, {"at", "next bar"}});
+        }
         if (r.cmd == "stop-record") {
             Stream& s = find_stream(b);
             if (!s.recorder().status().active) throw p::Error(p::code::conflict, "stream '" + s.name() + "' is not recording");

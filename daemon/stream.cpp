@@ -83,8 +83,17 @@ void Stream::set_param(const std::string& name, double v) {
     else throw protocol::Error(protocol::code::unknown_param, "params: unknown parameter '" + name + "'");
 }
 
+void Stream::set_score(MidiScore score) {
+    std::lock_guard lock(style_mu_);
+    style_name_ = "score";
+    tempo_ = score.tempo_bpm;
+    pending_style_.reset();
+    pending_score_ = std::move(score);
+}
+
 void Stream::set_style(StyleChange change) {
     std::lock_guard lock(style_mu_);
+    pending_score_.reset();
     style_name_ = change.style->name;
     tempo_ = change.tempo();
     pending_style_ = std::move(change);
@@ -169,6 +178,11 @@ void Stream::produce_loop() {
         {
             std::lock_guard lock(style_mu_);
             if (pending_style_) renderer_.set_style(std::move(*pending_style_)), pending_style_.reset();
+            if (pending_score_) {
+                auto style = std::make_shared<const Style>(pending_score_->style);
+                renderer_.set_score(style, std::move(pending_score_->notes), pending_score_->beats);
+                pending_score_.reset();
+            }
         }
         if (ring_.size() >= target_floats_.load()) {
             // Full to the look-ahead: the callback drains a period at a time, so a short sleep

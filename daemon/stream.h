@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "composer.h"
+#include "midi_file.h"
 #include "config.h"
 #include "recorder.h"
 #include "renderer.h"
@@ -52,6 +53,8 @@ public:
     const std::string& name() const { return name_; }
     void set_param(const std::string& name, double value);
     void set_style(StyleChange change);
+    // Plays a given score (from the next bar) instead of composing, until the next style change.
+    void set_score(MidiScore score);
     void set_output_rate(int rate) { pending_rate_.store(rate); }
     StreamStatus status() const;
     Recorder& recorder() { return recorder_; }
@@ -96,6 +99,7 @@ private:
     LoudnessStats loudness_;
     mutable std::mutex style_mu_;
     std::optional<StyleChange> pending_style_;  // handed to the producer under style_mu_
+    std::optional<MidiScore> pending_score_;    // likewise
     std::string style_name_;
     std::atomic<int> pending_rate_{0}, out_rate_{0};
 

@@ -374,3 +374,33 @@ TEST_F(DaemonTest, FollowsTheTempoOfJackTransport) {
     EXPECT_EQ(tempo, 140.0);
     EXPECT_EQ(daemon_->stream_status()["params"]["tempo"].get<double>(), 128.0) << "a daemon not following keeps its tempo";
 }
+
+// The score command plays a MIDI file through the stream from the next bar, until the next style.
+TEST_F(DaemonTest, ScoreCommandPlaysAMidiFileInsteadOfComposing) {
+    const std::string mid = dir_->file("to-play.mid");
+    Process render({WAVECASTD_BIN, "--config", daemon_->config, "render", "--style", "lofi", "--seconds", "4", "--out",
+                    dir_->file("to-play.wav"), "--midi", mid},
+                   {}, dir_->file("score-render.log"));
+    ASSERT_EQ(render.wait(60).value_or(-1), 0) << render.log();
+    auto r = daemon_->call({{"cmd", "score"}, {"path", mid}});
+    ASSERT_TRUE(r && (*r)["ok"]) << (r ? r->dump() : "no reply");
+    EXPECT_GT((*r)["notes"].get<int>(), 10);
+    EXPECT_NEAR((*r)["tempo"].get<double>(), 84.0, 1e-3);  // lofi's, to the file's microseconds per beat
+    std::string section;
+    for (int i = 0; i < 80 && section != "score"; ++i) {
+        std::this_thread::sleep_for(50ms);
+        section = daemon_->stream_status()["section"];
+    }
+    EXPECT_EQ(section, "score");
+    EXPECT_EQ(daemon_->stream_status()["style"], "score");
+    r = daemon_->call({{"cmd", "score"}, {"path", dir_->file("no-such.mid")}});
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ((*r)["error"]["code"], "io_error");
+    EXPECT_NE((*r)["error"]["message"].get<std::string>().find("no-such.mid"), std::string::npos);
+    ASSERT_TRUE((*daemon_->call({{"cmd", "style"}, {"name", "techno"}}))["ok"]);
+    for (int i = 0; i < 80 && section == "score"; ++i) {
+        std::this_thread::sleep_for(50ms);
+        section = daemon_->stream_status()["section"];
+    }
+    EXPECT_NE(section, "score") << "a style ends the score";
+}
