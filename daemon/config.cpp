@@ -37,7 +37,7 @@ DaemonConfig load_config(const std::string& path) {
     DaemonConfig c;
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
-        r.only_keys(*d, {"backend", "control", "telemetry", "model", "styles", "status_interval_s", "log_level"}, "[daemon]");
+        r.only_keys(*d, {"backend", "control", "telemetry", "model", "fallback_model", "styles", "status_interval_s", "log_level"}, "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
             r.fail(d->get("backend"), "backend must be \"auto\", \"cpu\" or \"cuda\"");
@@ -46,6 +46,7 @@ DaemonConfig load_config(const std::string& path) {
         c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
         if (!valid_endpoint(c.telemetry)) r.fail(d->get("telemetry"), "telemetry must be a tcp://, ipc:// or inproc:// endpoint");
         c.model = resolve(dir, r.get_string(*d, "model", ""));
+        c.fallback_model = resolve(dir, r.get_string(*d, "fallback_model", ""));
         c.styles_dir = resolve(dir, r.get_string(*d, "styles", "styles"));
         c.status_interval_s = r.get_number(*d, "status_interval_s", c.status_interval_s, 0.05, 60);
         c.log_level = r.get_string(*d, "log_level", c.log_level);

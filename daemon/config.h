@@ -26,6 +26,7 @@ struct DaemonConfig {
     std::string control = "tcp://127.0.0.1:5557";
     std::string telemetry = "tcp://127.0.0.1:5558";
     std::string model;       // .safetensors path
+    std::string fallback_model;  // played on the CPU should the generator fail; empty: `model`
     std::string styles_dir;  // directory of style .toml files
     double status_interval_s = 1.0;
     std::string log_level = "info";

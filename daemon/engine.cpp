@@ -166,6 +166,9 @@ json Engine::status() const {
                            {"ring_ms", st.ring_ms},
                            {"lookahead_ms", st.lookahead_ms},
                            {"lanes", st.lanes},
+                           {"backend", st.backend},
+                           {"generator_failures", st.generator_failures},
+                           {"last_failure", st.last_failure},
                            {"beat", st.beat},
                            {"bar", st.bar},
                            {"section", st.section},
@@ -173,7 +176,9 @@ json Engine::status() const {
                                           {"frames", st.recorder.frames}, {"dropped", st.recorder.dropped},
                                           {"last", st.recorder.last}}}});
     }
-    return {{"backend", backend_},
+    // The first stream's generator: it changes should the stream fall back to the CPU.
+    const std::string backend = streams.empty() ? backend_ : streams[0]["backend"].get<std::string>();
+    return {{"backend", backend},
             {"model", {{"path", model_->path}, {"shape", spec.shape_name()}, {"weights", spec.random_weights ? "random" : "trained"}}},
             {"sample_rate", spec.sample_rate},
             {"output_rate", streams_.empty() ? 0 : streams_.front()->output_rate()},

@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "control.h"
 #include "engine.h"
+#include "faults.h"
 #include "jack_output.h"
 #include "mask_file.h"
 #include "render_file.h"
@@ -24,6 +25,16 @@ int run_daemon(const DaemonConfig& cfg) {
                  model->spec.random_weights ? "seeded random (untrained)" : "trained");
     spdlog::info("{} styles from {}", styles.size(), cfg.styles_dir);
 
+    // The fallback is loaded now, so that a bad file is refused at start rather than when needed.
+    auto fallback_model = cfg.fallback_model.empty() ? model : std::make_shared<const Model>(load_model(cfg.fallback_model));
+    const ModelSpec &ps = model->spec, &fs = fallback_model->spec;
+    if (fs.sample_rate != ps.sample_rate || fs.frame_hop != ps.frame_hop || fs.cond_features != ps.cond_features)
+        throw ConfigError(cfg.path + ": fallback_model " + cfg.fallback_model + " runs at " + std::to_string(fs.sample_rate) +
+                          " Hz with a frame hop of " + std::to_string(fs.frame_hop) + ", unlike the model's " +
+                          std::to_string(ps.sample_rate) + " Hz and " + std::to_string(ps.frame_hop));
+    const Faults faults = Faults::from_env();
+    if (faults.any()) spdlog::warn("test faults injected: {}", faults.describe());
+
     JackOutput jack(cfg.jack_name, cfg.jack_server);
     const int rate = jack.sample_rate();
     spdlog::info("JACK client '{}' at {} Hz, period {} frames", cfg.jack_name, rate, jack.buffer_size());
@@ -38,8 +49,13 @@ int run_daemon(const DaemonConfig& cfg) {
         spdlog::info("stream '{}': generator {}; masking on {}", sc.name, choice.note,
                      cfg.backend == "cpu" || cuda_devices().empty() ? "the CPU (FFTW)" : "the GPU (cuFFT)");
         backend = choice.generator->backend();
+        if (faults.generator_fails_after_s >= 0) choice.generator = failing_generator(std::move(choice.generator), faults.generator_fails_after_s);
         auto masking = make_masking(cfg.backend, model->spec.sample_rate, 2);
         streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), std::move(masking), it->second, rate));
+        streams.back()->set_fallback([fallback_model, lanes = sc.lanes, seed = sc.seed] {
+            return make_cpu_generator(fallback_model, lanes, seed);
+        });
+        if (faults.slow_producer > 0) streams.back()->slow_down(faults.slow_producer);
     }
     Engine engine(cfg, model, std::move(engine_styles), backend);
     for (auto& s : streams) {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "frame_features.h"
 
 namespace wavecast {
@@ -136,6 +138,29 @@ void Renderer::map_instruments() {
     gen_->set_instruments(weights_now_.data());
 }
 
+void Renderer::generate_or_fall_back(int frames) {
+    try {
+        gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
+        return;
+    } catch (const std::exception& e) {
+        ++failures_.count;
+        failures_.last = e.what();
+        if (!fallback_) throw;
+        spdlog::error("generator {} failed ({}); falling back", gen_->backend(), e.what());
+    }
+    auto next = fallback_();
+    const ModelSpec &a = gen_->spec(), &b = next->spec();
+    if (next->lanes() != gen_->lanes() || a.sample_rate != b.sample_rate || a.frame_hop != b.frame_hop || a.cond_features != b.cond_features)
+        throw std::runtime_error("the fallback generator does not match the stream's lanes, rate and frame hop");
+    gen_ = std::move(next);
+    // Its own instrument table: map the lanes again; a crossfade in progress lands at once.
+    fade_total_ = 0;
+    weights_now_.clear();
+    map_instruments();
+    gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
+    spdlog::warn("the stream goes on with generator {} ({})", gen_->backend(), gen_->spec().shape_name());
+}
+
 double Renderer::output_delay_frames() const {
     const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
     return (masking_->latency() + loudness_.latency()) * ratio + resampler_delay_;
@@ -182,7 +207,8 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
         scratch_events_.clear();
         score_.take_events(scratch_events_);
     }
-    gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
+    generate_or_fall_back(frames);
+    position_ += n;
 
     for (int b = 0; b < lanes; ++b) {
         const float* x = &lanes_out_[static_cast<size_t>(b) * n];

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +65,19 @@ public:
     // Each lane's instrument now, as weights over the model's table ([lanes][instruments]).
     const std::vector<float>& lane_instruments() const { return weights_now_; }
 
+    // When the generator throws (a CUDA error, a lost device), the block is rendered again by the
+    // generator this makes (the CPU and the small model, same lanes, rate and frame hop), and the
+    // stream goes on with it.
+    using GeneratorFactory = std::function<std::unique_ptr<Generator>()>;
+    void set_fallback(GeneratorFactory fallback) { fallback_ = std::move(fallback); }
+    struct Failure {
+        uint64_t count = 0;
+        std::string last;  // what the generator said
+    };
+    const Failure& generator_failures() const { return failures_; }
+    // Model samples rendered per lane (across generators, should one replace another).
+    uint64_t position() const { return position_; }
+
     const Generator& generator() const { return *gen_; }
     const Style& style() const { return *style_; }  // the style playing now (the composer's)
     int output_rate() const { return out_rate_; }
@@ -86,7 +100,12 @@ private:
     // Each lane's instrument as weights over the model's table for one style's tracks.
     std::vector<float> lane_weights(const Style& style) const;
 
+    void generate_or_fall_back(int frames);
+
     std::unique_ptr<Generator> gen_;
+    GeneratorFactory fallback_;
+    Failure failures_;
+    uint64_t position_ = 0;
     std::shared_ptr<const Style> style_;
     Composer score_;
     bool keep_events_ = false;

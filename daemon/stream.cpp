@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <jack/midiport.h>
+#include <spdlog/spdlog.h>
 
 #include "midi_file.h"
 #include "protocol.h"
@@ -32,6 +33,8 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
       lookahead_ms_(cfg.lookahead_ms),
       renderer_(std::move(generator), std::move(masking), style, output_rate, cfg.seed,
                 LoudnessConfig{cfg.loudness_lufs, cfg.true_peak_dbtp}),
+      model_rate_(renderer_.generator().spec().sample_rate),
+      lanes_(renderer_.generator().lanes()),
       // Sized for the highest rate JACK may switch to, so a rate change never reallocates.
       ring_(ring_floats(cfg.lookahead_ms, std::max(output_rate, 192000), 4096)),
       temperature_(param_or(cfg, "temperature", 1.0)),
@@ -41,6 +44,7 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
       masking_db_(param_or(cfg, "masking_db", 0.0)),
       key_(param_or(cfg, "key", -1.0)),
       seed_(param_or(cfg, "seed", static_cast<double>(cfg.seed))),
+      backend_(renderer_.generator().backend()),
       style_name_(style->name),
       out_rate_(output_rate) {
     target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * output_rate);
@@ -109,23 +113,25 @@ StreamStatus Stream::status() const {
     s.params = params();
     s.masking = {masking_frames_.load(), masking_discarded_.load(), masking_pe_.load()};
     {
-        std::lock_guard lock(loudness_mu_);
+        std::lock_guard lock(published_mu_);
         s.loudness = loudness_;
     }
     s.samples_generated = samples_.load();
     s.underruns = underruns_.load();
     s.underrun_frames = underrun_frames_.load();
     const double busy = busy_s_.load();
-    const int model_rate = renderer_.generator().spec().sample_rate;
-    s.rtf = busy > 0 ? static_cast<double>(s.samples_generated) / busy / model_rate : 0.0;
+    s.rtf = busy > 0 ? static_cast<double>(s.samples_generated) / busy / model_rate_ : 0.0;
     s.ring_ms = static_cast<double>(ring_.size() / 2) * 1000.0 / out_rate_.load();
     s.lookahead_ms = lookahead_ms_;
-    s.lanes = renderer_.generator().lanes();
+    s.lanes = lanes_;
     s.beat = beat_.load();
     s.bar = bar_.load();
     {
-        std::lock_guard lock(loudness_mu_);
+        std::lock_guard lock(published_mu_);
         s.section = section_;
+        s.backend = backend_;
+        s.generator_failures = failures_.count;
+        s.last_failure = failures_.last;
     }
     s.recorder = recorder_.status();
     return s;
@@ -135,10 +141,10 @@ StreamStatus Stream::status() const {
 // MIDI out and for the "notes" topic. `programs` first sends each lane's channel its program (at
 // start and after a style change).
 void Stream::queue_midi(const std::vector<MidiEvent>& events, bool programs, uint64_t block_start) {
-    const double ratio = static_cast<double>(out_rate_.load()) / renderer_.generator().spec().sample_rate;
+    const double ratio = static_cast<double>(out_rate_.load()) / model_rate_;
     const double delay = renderer_.output_delay_frames();
     const Style& style = renderer_.composer().style();
-    const int lanes = std::min<int>(renderer_.generator().lanes(), static_cast<int>(style.tracks.size()));
+    const int lanes = std::min<int>(lanes_, static_cast<int>(style.tracks.size()));
     auto due = [&](uint64_t sample) { return static_cast<uint64_t>(std::llround(static_cast<double>(sample) * ratio + delay)); };
     auto channel = [&](int lane) { return static_cast<uint8_t>(midi_channel(style.tracks[static_cast<size_t>(lane)], lane)); };
     // A full ring (nobody draining: no JACK) drops events; the producer never blocks on it.
@@ -169,6 +175,7 @@ void Stream::produce_loop() {
     std::vector<MidiEvent> events;
     renderer_.set_keep_events(true);
     const Style* playing = nullptr;  // programs go out whenever the composer's style changes
+    auto last_error_log = std::chrono::steady_clock::time_point{};
     while (running_.load()) {
         if (const int rate = pending_rate_.exchange(0); rate != 0 && rate != renderer_.output_rate()) {
             renderer_.set_output_rate(rate);
@@ -191,12 +198,34 @@ void Stream::produce_loop() {
             continue;
         }
         const BlockParams p = params();
-        const uint64_t block_start = renderer_.generator().position();
+        const uint64_t block_start = renderer_.position();
         block.clear();
         const auto t0 = std::chrono::steady_clock::now();
-        renderer_.render(kBlockFrames, p, block);
+        try {
+            renderer_.render(kBlockFrames, p, block);
+        } catch (const std::exception& e) {
+            // Even the fallback failed: the callback plays zeros (counted) while this retries.
+            events.clear();
+            renderer_.take_events(events);  // the failed block's notes never sound
+            {
+                std::lock_guard lock(published_mu_);
+                failures_ = renderer_.generator_failures();
+            }
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_error_log > std::chrono::seconds(5)) {
+                spdlog::error("stream '{}': rendering failed: {}; retrying", name_, e.what());
+                last_error_log = now;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            continue;
+        }
+        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (slowdown_ > 0) {
+            const double audio_s = static_cast<double>(renderer_.position() - block_start) / model_rate_;
+            std::this_thread::sleep_for(std::chrono::duration<double>(std::max(0.0, audio_s * slowdown_ - took)));
+        }
         busy_s_ = busy_s_.load() + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        samples_ = renderer_.generator().position();
+        samples_ = renderer_.position();
         events.clear();
         renderer_.take_events(events);
         const bool programs = playing != &renderer_.composer().style();
@@ -204,15 +233,17 @@ void Stream::produce_loop() {
         queue_midi(events, programs, block_start);
         bar_ = renderer_.composer().bar();
         {
-            std::lock_guard lock(loudness_mu_);
+            std::lock_guard lock(published_mu_);
             section_ = renderer_.composer().section();
         }
         beat_ = renderer_.composer().beat();
         const MaskingStats ms = renderer_.masking_stats();
         masking_frames_ = ms.frames, masking_discarded_ = ms.discarded_share, masking_pe_ = ms.perceptual_entropy;
         {
-            std::lock_guard lock(loudness_mu_);
+            std::lock_guard lock(published_mu_);
             loudness_ = renderer_.loudness_stats();
+            backend_ = renderer_.generator().backend();
+            failures_ = renderer_.generator_failures();
         }
         size_t written = 0;
         while (written < block.size() && running_.load()) {

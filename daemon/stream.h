@@ -30,6 +30,9 @@ struct StreamStatus {
     double rtf = 0;                  // model samples generated per second of producer work / model rate
     double ring_ms = 0, lookahead_ms = 0;
     int lanes = 0;
+    std::string backend;             // the generator's, which changes should it fail over
+    uint64_t generator_failures = 0;
+    std::string last_failure;
     double beat = 0;
     int64_t bar = 0;
     std::string section;
@@ -44,6 +47,10 @@ public:
            std::shared_ptr<const Style> style, int output_rate);
     ~Stream();
 
+    // Before start(): what the stream falls back to when its generator fails (Renderer::set_fallback).
+    void set_fallback(Renderer::GeneratorFactory fallback) { renderer_.set_fallback(std::move(fallback)); }
+    // Before start(), tests only (see faults.h): the producer takes `factor` times real time.
+    void slow_down(double factor) { slowdown_ = factor; }
     void start();
     void stop();
     // Blocks until the ring holds the look-ahead (or the timeout passes); true when it does.
@@ -88,6 +95,8 @@ private:
     const std::string name_;
     const double lookahead_ms_;
     Renderer renderer_;
+    const int model_rate_, lanes_;  // the same for any generator the stream falls back to
+    double slowdown_ = 0;
     SpscRing<float> ring_;  // interleaved stereo at the output rate
     std::atomic<size_t> target_floats_{0};
 
@@ -95,8 +104,10 @@ private:
     BlockParams params() const;
     std::atomic<uint64_t> masking_frames_{0};
     std::atomic<double> masking_discarded_{0}, masking_pe_{0};
-    mutable std::mutex loudness_mu_;  // producer writes the loudness figures and section per block, control reads them
+    mutable std::mutex published_mu_;  // producer writes these per block, control reads them
     LoudnessStats loudness_;
+    std::string backend_;
+    Renderer::Failure failures_;
     mutable std::mutex style_mu_;
     std::optional<StyleChange> pending_style_;  // handed to the producer under style_mu_
     std::optional<MidiScore> pending_score_;    // likewise
@@ -119,7 +130,7 @@ private:
     std::deque<SoundedNote> notes_;  // queued by the producer, taken once played
     void queue_midi(const std::vector<MidiEvent>& events, bool programs, uint64_t block_start);
     std::atomic<int64_t> bar_{0};
-    std::string section_;  // under loudness_mu_
+    std::string section_;  // under published_mu_
     std::atomic<double> busy_s_{0}, beat_{0};
     std::atomic<bool> running_{false};
     std::thread producer_;

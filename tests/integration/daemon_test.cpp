@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "../unit/temp_dir.h"
 #include "harness.h"
 #include "midi_file.h"
+#include "model.h"
 #include "style.h"
 
 using namespace harness;
@@ -256,7 +258,7 @@ TEST_F(DaemonTest, ClientExitStatusFollowsTheReply) {
 }
 
 TEST_F(DaemonTest, SigtermEndsTheDaemonWithinTwoSecondsAndFinalisesItsRecording) {
-    Daemon second(dir_->path.string(), *jack_, "wavecast2");
+    Daemon second(dir_->path.string(), *jack_, {.jack_name = "wavecast2"});
     ASSERT_TRUE(second.wait_ready(30)) << second.proc->log();
     const std::string path = dir_->file("sigterm.wav");
     ASSERT_TRUE((*second.call({{"cmd", "record"}, {"path", path}}))["ok"]);
@@ -272,10 +274,11 @@ TEST_F(DaemonTest, SigtermEndsTheDaemonWithinTwoSecondsAndFinalisesItsRecording)
     EXPECT_NE(second.proc->log().find("finalised"), std::string::npos);
 }
 
-// The medium shape runs at about a fifth of real time for four lanes on this machine kind: the
+// A producer slowed to a fifth of real time (an injected fault: a stalled GPU, a slow CPU): the
 // callback must play zeros, count every short period, and say so on telemetry.
 TEST_F(DaemonTest, UnderrunsPlayZerosAndAreCountedAndReported) {
-    Daemon slow(dir_->path.string(), *jack_, "wavecast-slow", 50, "medium");
+    Daemon slow(dir_->path.string(), *jack_,
+                {.jack_name = "wavecast-slow", .lookahead_ms = 50, .env = {{"WAVECAST_TEST_FAULTS", "slow_producer=5"}}});
     ASSERT_TRUE(slow.wait_ready(30)) << slow.proc->log();
     zmq::context_t ctx(1);
     zmq::socket_t sub = subscribe(ctx, slow.telemetry, "log", 5000);
@@ -297,11 +300,52 @@ TEST_F(DaemonTest, UnderrunsPlayZerosAndAreCountedAndReported) {
     EXPECT_TRUE(warned) << "no underrun warning on the log topic";
 }
 
+// A generator that fails (an injected lost device) is replaced by the CPU generator of the
+// fallback model while the stream plays on: the failure is counted and shown, the audio resumes.
+TEST_F(DaemonTest, AFailingGeneratorFallsBackToTheCpuAndTheStreamGoesOn) {
+    const std::string fallback = dir_->file("fallback-small.safetensors");
+    wavecast::save_model(fallback, wavecast::random_model(wavecast::named_shape("small"), 7));
+    Daemon d(dir_->path.string(), *jack_,
+             {.jack_name = "wavecast-failover", .daemon_extra = "fallback_model = \"" + fallback + "\"",
+              .env = {{"WAVECAST_TEST_FAULTS", "generator_fails_after_s=1.5"}}});
+    ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
+    json st;
+    for (int i = 0; i < 100; ++i) {
+        st = d.stream_status();
+        if (st["generator_failures"].get<int>() > 0) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(st["generator_failures"].get<int>(), 1) << st.dump();
+    EXPECT_NE(st["last_failure"].get<std::string>().find("injected fault"), std::string::npos) << st.dump();
+    EXPECT_EQ(st["backend"], "cpu");
+    const uint64_t samples = st["samples_generated"].get<uint64_t>();
+    Capture cap(jack_->name(), "wavecast-failover:main_out_L", "wavecast-failover:main_out_R", 24000);
+    ASSERT_TRUE(cap.wait_full(10));
+    size_t zeros = 0;
+    for (size_t i = 0; i < cap.frames(); ++i) zeros += cap.left()[i] == 0.0f && cap.right()[i] == 0.0f;
+    EXPECT_LT(zeros, cap.frames() / 100) << "the stream must play on after the fallback";
+    st = d.stream_status();
+    EXPECT_GT(st["samples_generated"].get<uint64_t>(), samples + 4000);
+    EXPECT_EQ(st["underruns"].get<int>(), 0) << st.dump();
+    EXPECT_NE(d.proc->log().find("falling back"), std::string::npos) << d.proc->log();
+}
+
+// A fallback model that cannot be loaded is refused at start, with its path.
+TEST_F(DaemonTest, ABadFallbackModelIsRefusedAtStart) {
+    const std::string bad = dir_->file("broken-fallback.safetensors");
+    std::ofstream(bad) << "not a model";
+    Daemon d(dir_->path.string(), *jack_, {.jack_name = "wavecast-badfallback", .daemon_extra = "fallback_model = \"" + bad + "\""});
+    const auto rc = d.proc->wait(30);
+    ASSERT_TRUE(rc.has_value());
+    EXPECT_NE(*rc, 0);
+    EXPECT_NE(d.proc->log().find("broken-fallback.safetensors"), std::string::npos) << d.proc->log();
+}
+
 // MIDI out: the composer's notes arrive on STREAM_midi_out on the style's channels, spaced on the
 // output clock exactly as the composer spaced them (the delay that lines them up with the audio
 // is constant), and a style switch sends the new programs.
 TEST_F(DaemonTest, MidiOutCarriesTheComposersNotesOnTime) {
-    Daemon d(dir_->path.string(), *jack_, "wavecast-midi");
+    Daemon d(dir_->path.string(), *jack_, {.jack_name = "wavecast-midi"});
     ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
     MidiCapture cap(jack_->name(), "wavecast-midi:main_midi_out");
     std::this_thread::sleep_for(3s);
@@ -355,7 +399,7 @@ void timebase_140(jack_transport_state_t, jack_nframes_t, jack_position_t* pos, 
 }  // namespace
 
 TEST_F(DaemonTest, FollowsTheTempoOfJackTransport) {
-    Daemon d(dir_->path.string(), *jack_, "wavecast-transport", 400, "small", "follow_transport = true");
+    Daemon d(dir_->path.string(), *jack_, {.jack_name = "wavecast-transport", .jack_extra = "follow_transport = true"});
     ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
     jack_status_t st;
     jack_client_t* master = jack_client_open("timebase", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st,

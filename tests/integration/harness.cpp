@@ -240,21 +240,21 @@ std::optional<json> request(const std::string& endpoint, const std::string& raw,
     return json::parse(m.to_string_view(), nullptr, false);
 }
 
-Daemon::Daemon(const std::string& dir, const JackServer& jack, const std::string& name, double lookahead_ms, const std::string& shape,
-               const std::string& jack_extra)
-    : jack_name(name) {
+Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptions& o) : jack_name(o.jack_name) {
     const std::string tag = unique_name("d");
     control = "ipc://" + dir + "/" + tag + "-control";
     telemetry = "ipc://" + dir + "/" + tag + "-telemetry";
     model = dir + "/" + tag + "-model.safetensors";
     config = dir + "/" + tag + ".toml";
-    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape(shape), 1));
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape(o.shape), 1));
     std::ofstream(config) << "[daemon]\nbackend = \"cpu\"\ncontrol = \"" << control << "\"\ntelemetry = \"" << telemetry
                           << "\"\nmodel = \"" << model << "\"\nstyles = \"" << WAVECAST_SOURCE_DIR
-                          << "/config/styles\"\nstatus_interval_s = 0.25\n[jack]\nclient_name = \"" << name << "\"\nserver = \""
-                          << jack.name() << "\"\n" << jack_extra << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << lookahead_ms
-                          << "\n";
-    proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, jack.env(), dir + "/" + tag + ".log");
+                          << "/config/styles\"\nstatus_interval_s = 0.25\n" << o.daemon_extra << "\n[jack]\nclient_name = \""
+                          << o.jack_name << "\"\nserver = \"" << jack.name() << "\"\n" << o.jack_extra
+                          << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << o.lookahead_ms << "\n";
+    auto env = jack.env();
+    env.insert(o.env.begin(), o.env.end());
+    proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, env, dir + "/" + tag + ".log");
 }
 
 bool Daemon::wait_ready(double timeout_s) const {

@@ -115,11 +115,18 @@ std::vector<wavecast::MidiEvent> expected_notes(const std::string& style, uint64
 // One request, one reply over a fresh REQ socket; nullopt after the timeout.
 std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms = 3000);
 
+struct DaemonOptions {
+    std::string jack_name = "wavecast";
+    double lookahead_ms = 400;
+    std::string shape = "small";  // of the random-weight model written for it
+    std::string daemon_extra, jack_extra;  // TOML lines added to [daemon] and [jack]
+    std::map<std::string, std::string> env;  // added to the JACK server's
+};
+
 // A wavecastd on a config written into `dir`: random tiny-ish model, shipped styles, ipc endpoints.
 class Daemon {
 public:
-    Daemon(const std::string& dir, const JackServer& jack, const std::string& jack_name = "wavecast", double lookahead_ms = 400,
-           const std::string& shape = "small", const std::string& jack_extra = "");
+    Daemon(const std::string& dir, const JackServer& jack, const DaemonOptions& o = {});
     std::optional<json> call(const json& req, int timeout_ms = 3000) const { return request(control, req.dump(), timeout_ms); }
     // Polls status until it answers (the daemon is streaming); false after the timeout.
     bool wait_ready(double timeout_s) const;

@@ -1,0 +1,30 @@
+// Faults injected on purpose, for tests only: the recovery paths of the daemon (underruns,
+// falling back to the CPU generator) must be exercised on machines where nothing goes wrong by
+// itself. Read once from $WAVECAST_TEST_FAULTS, a comma-separated list of key=value:
+//   slow_producer=F            the producer takes F times as long as the audio it renders
+//   generator_fails_after_s=T  the generator throws once it has rendered T seconds
+// Unset, nothing is injected and nothing here costs anything.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "generator.h"
+
+namespace wavecast {
+
+struct Faults {
+    double slow_producer = 0;             // 0: off
+    double generator_fails_after_s = -1;  // < 0: off
+
+    // Throws std::runtime_error naming the variable and the bad entry.
+    static Faults from_env();
+    bool any() const { return slow_producer > 0 || generator_fails_after_s >= 0; }
+    std::string describe() const;
+};
+
+// Wraps a generator so that generate() throws once `after_s` seconds have been rendered, as a
+// lost device would.
+std::unique_ptr<Generator> failing_generator(std::unique_ptr<Generator> inner, double after_s);
+
+}  // namespace wavecast
