@@ -27,6 +27,14 @@ std::string default_config_path() {
     return std::string(WAVECAST_SOURCE_DIR) + "/config/wavecastd.toml";
 }
 
+void ConfigOverrides::apply(DaemonConfig& c) const {
+    if (!backend.empty()) c.backend = backend;
+    if (!control.empty()) c.control = control;
+    if (!telemetry.empty()) c.telemetry = telemetry;
+    if (!jack_name.empty()) c.jack_name = jack_name;
+    if (!log_level.empty()) c.log_level = log_level;
+}
+
 DaemonConfig load_config(const std::string& path) {
     TomlReader r(path);
     if (!fs::exists(path)) r.fail_line(0, "no such file");

@@ -37,6 +37,12 @@ struct DaemonConfig {
     std::vector<StreamConfig> streams;
 };
 
+// Settings given on the command line, which win over the file's (also when it is reloaded).
+struct ConfigOverrides {
+    std::string backend, control, telemetry, jack_name, log_level;
+    void apply(DaemonConfig& c) const;
+};
+
 // Throws ConfigError "FILE:LINE: reason".
 DaemonConfig load_config(const std::string& path);
 

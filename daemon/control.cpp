@@ -34,10 +34,8 @@ std::deque<json> TelemetryLogSink::take() {
     return out;
 }
 
-ControlServer::ControlServer(Engine& engine, std::string control, std::string telemetry, double status_interval_s,
-                             std::shared_ptr<TelemetryLogSink> logs)
-    : engine_(engine), control_(std::move(control)), telemetry_(std::move(telemetry)), interval_s_(status_interval_s),
-      logs_(std::move(logs)) {
+ControlServer::ControlServer(Engine& engine, std::string control, std::string telemetry, std::shared_ptr<TelemetryLogSink> logs)
+    : engine_(engine), control_(std::move(control)), telemetry_(std::move(telemetry)), logs_(std::move(logs)) {
     std::promise<void> bound;
     auto ready = bound.get_future();
     thread_ = std::thread([this, &bound] { run(bound); });
@@ -113,7 +111,7 @@ void ControlServer::run(std::promise<void>& bound) {
             engine_.report_trouble();
             for (const auto& entry : logs_->take()) publish("log", entry);
             publish("status", engine_.status());
-            next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(interval_s_));
+            next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(engine_.status_interval_s()));
         }
     }
 }

@@ -35,8 +35,8 @@ private:
 class ControlServer {
 public:
     // Binds both endpoints before returning; throws std::runtime_error naming the endpoint.
-    ControlServer(Engine& engine, std::string control, std::string telemetry, double status_interval_s,
-                  std::shared_ptr<TelemetryLogSink> logs);
+    // The status interval is the engine's, so that a reload may change it.
+    ControlServer(Engine& engine, std::string control, std::string telemetry, std::shared_ptr<TelemetryLogSink> logs);
     ~ControlServer();
 
 private:
@@ -44,7 +44,6 @@ private:
 
     Engine& engine_;
     const std::string control_, telemetry_;
-    const double interval_s_;
     std::shared_ptr<TelemetryLogSink> logs_;
     std::atomic<bool> quit_{false};
     std::thread thread_;

@@ -14,7 +14,41 @@ namespace p = protocol;
 
 Engine::Engine(DaemonConfig config, std::shared_ptr<const Model> model, std::map<std::string, std::shared_ptr<const Style>> styles,
                std::string backend)
-    : config_(std::move(config)), model_(std::move(model)), styles_(std::move(styles)), backend_(std::move(backend)) {}
+    : config_(std::move(config)),
+      follow_transport_(config_.follow_transport),
+      status_interval_s_(config_.status_interval_s),
+      model_(std::move(model)),
+      styles_(std::move(styles)),
+      backend_(std::move(backend)) {}
+
+std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles) {
+    {
+        std::lock_guard lock(styles_mu_);
+        styles_ = std::move(styles);
+    }
+    follow_transport_ = next.follow_transport;
+    status_interval_s_ = next.status_interval_s;
+    spdlog::set_level(spdlog::level::from_str(next.log_level));
+    std::vector<std::string> at_restart;
+    const DaemonConfig& c = config_;
+    if (next.backend != c.backend) at_restart.push_back("backend");
+    if (next.model != c.model) at_restart.push_back("model");
+    if (next.fallback_model != c.fallback_model) at_restart.push_back("fallback_model");
+    if (next.control != c.control) at_restart.push_back("control");
+    if (next.telemetry != c.telemetry) at_restart.push_back("telemetry");
+    if (next.jack_name != c.jack_name) at_restart.push_back("jack client_name");
+    if (next.jack_server != c.jack_server) at_restart.push_back("jack server");
+    if (next.autoconnect != c.autoconnect) at_restart.push_back("jack autoconnect");
+    bool streams_same = next.streams.size() == c.streams.size();
+    for (size_t i = 0; streams_same && i < c.streams.size(); ++i) {
+        const StreamConfig &a = next.streams[i], &b = c.streams[i];
+        streams_same = a.name == b.name && a.style == b.style && a.seed == b.seed && a.lanes == b.lanes &&
+                       a.lookahead_ms == b.lookahead_ms && a.loudness_lufs == b.loudness_lufs &&
+                       a.true_peak_dbtp == b.true_peak_dbtp && a.params == b.params;
+    }
+    if (!streams_same) at_restart.push_back("[[stream]] (steer a running stream with `wavecast set` and `wavecast style`)");
+    return at_restart;
+}
 
 json Engine::handle(std::string_view raw) {
     json id;
@@ -139,10 +173,23 @@ namespace {
 json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 }  // namespace
 
+void Engine::set_jack(const JackOutput* jack, std::string client_name) {
+    std::lock_guard lock(jack_mu_);
+    if (jack_) xruns_before_ += jack_->xruns();
+    jack_ = jack;
+    jack_name_ = std::move(client_name);
+    jack_connected_ = jack != nullptr;
+}
+
+uint64_t Engine::xruns() const { return xruns_before_ + (jack_ ? jack_->xruns() : 0); }
+
 json Engine::status() const {
     const auto& spec = model_->spec;
     json streams = json::array();
-    const uint64_t xruns = jack_ ? jack_->xruns() : 0;
+    std::unique_lock jack_lock(jack_mu_);
+    const uint64_t xruns = this->xruns();
+    const json jack = {{"client", jack_name_}, {"connected", jack_connected_}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}};
+    jack_lock.unlock();
     for (const auto& s : streams_) {
         const StreamStatus st = s->status();
         streams.push_back({{"name", st.name},
@@ -183,7 +230,7 @@ json Engine::status() const {
             {"sample_rate", spec.sample_rate},
             {"output_rate", streams_.empty() ? 0 : streams_.front()->output_rate()},
             {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
-            {"jack", {{"client", jack_name_}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}}},
+            {"jack", jack},
             {"streams", streams}};
 }
 
@@ -207,8 +254,12 @@ std::vector<json> Engine::sounded_notes() {
 }
 
 void Engine::follow_transport() {
-    if (!jack_ || !config_.follow_transport) return;
-    const double bpm = jack_->transport_bpm();
+    if (!follow_transport_.load()) return;
+    double bpm = 0;
+    {
+        std::lock_guard lock(jack_mu_);
+        if (jack_) bpm = jack_->transport_bpm();
+    }
     if (!(bpm >= 20.0 && bpm <= 300.0)) return;
     for (const auto& s : streams_)
         if (s->tempo() != bpm) {
@@ -230,7 +281,11 @@ void Engine::report_trouble() {
                          st.recorder.dropped - seen.dropped);
         seen = {st.underruns, st.underrun_frames, st.recorder.dropped};
     }
-    const uint64_t xruns = jack_ ? jack_->xruns() : 0;
+    uint64_t xruns = 0;
+    {
+        std::lock_guard lock(jack_mu_);
+        xruns = this->xruns();
+    }
     if (xruns > seen_xruns_) spdlog::warn("JACK reported {} xrun(s) since the last report (total {})", xruns - seen_xruns_, xruns);
     seen_xruns_ = xruns;
 }

@@ -2,6 +2,7 @@
 // and the handler that turns one request into one reply. Sockets live in control.h.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -25,7 +26,8 @@ public:
            std::string backend);
 
     void add_stream(std::unique_ptr<Stream> stream) { streams_.push_back(std::move(stream)); }
-    void set_jack(const JackOutput* jack, std::string client_name) { jack_ = jack, jack_name_ = std::move(client_name); }
+    // The JACK client now, or nullptr while the server is away (see main.cpp's reconnection).
+    void set_jack(const JackOutput* jack, std::string client_name);
     const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
 
     // One request (raw bytes off the socket) to one reply; never throws.
@@ -38,6 +40,11 @@ public:
     // With [jack] follow_transport: every stream takes the tempo of JACK transport while it
     // rolls (within the tempo parameter's range). Called with each control-loop turn.
     void follow_transport();
+    // SIGHUP: takes the styles and the settings of a reloaded config that can change while
+    // streaming (styles, follow_transport, log_level, status_interval_s) all at once, and returns
+    // the settings that changed but take effect only at a restart (model, endpoints, streams...).
+    std::vector<std::string> reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles);
+    double status_interval_s() const { return status_interval_s_.load(); }
     // The body of a telemetry "notes" message per stream with notes that sounded since the last
     // call: {"stream", "events": [{track, lane, on, pitch, velocity, beat}]}.
     std::vector<nlohmann::json> sounded_notes();
@@ -48,14 +55,20 @@ private:
     nlohmann::json handle_style(const nlohmann::json& body);
     nlohmann::json handle_record(const nlohmann::json& body);
 
-    DaemonConfig config_;
+    const DaemonConfig config_;  // as started; reload() compares against it
+    std::atomic<bool> follow_transport_;
+    std::atomic<double> status_interval_s_;
     std::shared_ptr<const Model> model_;
     mutable std::mutex styles_mu_;
     std::map<std::string, std::shared_ptr<const Style>> styles_;
     std::string backend_;
     std::vector<std::unique_ptr<Stream>> streams_;
+    mutable std::mutex jack_mu_;  // the main thread swaps the client while the control thread reads it
     const JackOutput* jack_ = nullptr;
     std::string jack_name_;
+    bool jack_connected_ = false;
+    uint64_t xruns_before_ = 0;  // counted by clients since replaced
+    uint64_t xruns() const;      // under jack_mu_
     const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     struct Seen {
         uint64_t underruns = 0, underrun_frames = 0, dropped = 0;

@@ -1,6 +1,7 @@
 #include "jack_output.h"
 
 #include <spdlog/spdlog.h>
+#include <cerrno>
 #include <stdexcept>
 
 namespace wavecast {
@@ -22,11 +23,12 @@ JackOutput::JackOutput(const std::string& client_name, const std::string& server
     jack_set_buffer_size_callback(client_, &JackOutput::on_buffer_size, this);
     period_ = jack_get_buffer_size(client_);
     jack_on_shutdown(client_, &JackOutput::on_shutdown, this);
+    jack_set_port_connect_callback(client_, &JackOutput::on_connect, this);
 }
 
 JackOutput::~JackOutput() {
     deactivate();
-    if (client_ && !gone_) jack_client_close(client_);
+    if (client_) jack_client_close(client_);  // also after the server went: frees the client's side
 }
 
 void JackOutput::add_stream(Stream* stream) {
@@ -68,7 +70,36 @@ void JackOutput::deactivate() {
     active_ = false;
 }
 
+const JackOutput::Connections& JackOutput::connections() {
+    if (gone_ || !connections_changed_.exchange(false)) return connections_;
+    connections_.clear();
+    for (const auto& o : outs_)
+        for (jack_port_t* p : {o.left, o.right, o.midi}) {
+            auto& list = connections_[jack_port_short_name(p)];
+            if (const char** c = jack_port_get_all_connections(client_, p)) {
+                for (const char** q = c; *q; ++q) list.emplace_back(*q);
+                jack_free(c);
+            }
+        }
+    return connections_;
+}
+
+void JackOutput::restore(const Connections& c) {
+    const std::string prefix = std::string(jack_get_client_name(client_)) + ":";
+    for (const auto& [port, others] : c)
+        for (const auto& other : others) {
+            const int rc = jack_connect(client_, (prefix + port).c_str(), other.c_str());
+            if (rc != 0 && rc != EEXIST) spdlog::warn("could not connect {}{} to {} again (the port may be gone)", prefix, port, other);
+            else spdlog::info("connected {}{} to {} again", prefix, port, other);
+        }
+}
+
+void JackOutput::on_connect(jack_port_id_t, jack_port_id_t, int, void* self) {
+    static_cast<JackOutput*>(self)->connections_changed_.store(true);
+}
+
 int JackOutput::on_process(jack_nframes_t n, void* self) {
+    static_cast<JackOutput*>(self)->cycles_.fetch_add(1, std::memory_order_relaxed);
     for (const auto& o : static_cast<JackOutput*>(self)->outs_) {
         o.stream->process_midi(jack_port_get_buffer(o.midi, n), n);
         o.stream->process(static_cast<float*>(jack_port_get_buffer(o.left, n)),

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <jack/jack.h>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,15 @@ public:
     // 0 otherwise. Not real-time: for the control thread.
     double transport_bpm() const;
     bool server_gone() const { return gone_.load(); }
+    // Process cycles run so far: the systemd watchdog is fed only while this advances.
+    uint64_t cycles() const { return cycles_.load(std::memory_order_relaxed); }
+
+    // Each of our ports (short name) and the ports it is connected to (full names). Not
+    // real-time; cached, and asked of the server again only after a connection changed.
+    using Connections = std::map<std::string, std::vector<std::string>>;
+    const Connections& connections();
+    // Connects our ports as `c` says (after a reconnection); says which could not be made.
+    void restore(const Connections& c);
 
 private:
     static int on_process(jack_nframes_t n, void* self);
@@ -42,6 +52,7 @@ private:
     static int on_rate(jack_nframes_t rate, void* self);
     static int on_buffer_size(jack_nframes_t frames, void* self);
     static void on_shutdown(void* self);
+    static void on_connect(jack_port_id_t a, jack_port_id_t b, int connect, void* self);
 
     struct Out {
         Stream* stream;
@@ -55,6 +66,9 @@ private:
     std::atomic<uint64_t> xruns_{0};
     std::atomic<bool> gone_{false};
     std::atomic<uint32_t> period_{0};
+    std::atomic<uint64_t> cycles_{0};
+    std::atomic<bool> connections_changed_{true};
+    Connections connections_;
 };
 
 }  // namespace wavecast

@@ -9,7 +9,7 @@ packages=(
   libzmq3-dev cppzmq-dev
   libtomlplusplus-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev
-  libsndfile1-dev libsoxr-dev libfftw3-dev libebur128-dev
+  libsndfile1-dev libsoxr-dev libfftw3-dev libebur128-dev libsystemd-dev
   libgtest-dev libgmock-dev
   python3 python3-mido
 )

@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,11 +86,44 @@ std::string Process::log() const {
 // One fixed name: JACK's shared-memory registry has room for few servers and reclaims the entry
 // of a dead one only for a server of the same name, so unique names would fill it after a few
 // crashed runs. Integration tests run serially (RUN_SERIAL), so one name is enough.
-JackServer::JackServer(const std::string& dir, int rate, int period) : name_("wavecast-test") {
+JackServer::JackServer(const std::string& dir, int rate, int period) : name_("wavecast-test"), dir_(dir), rate_(rate), period_(period) {
+    start();
+}
+
+void JackServer::crash() {
+    proc_->signal(SIGKILL);
+    proc_->wait(5);
+}
+
+std::vector<std::string> jack_connections(const std::string& server, const std::string& port) {
+    jack_status_t st;
+    jack_client_t* c = jack_client_open("probe", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st, server.c_str());
+    if (!c) return {};
+    std::vector<std::string> out;
+    if (jack_port_t* p = jack_port_by_name(c, port.c_str()))
+        if (const char** list = jack_port_get_all_connections(c, p)) {
+            for (const char** q = list; *q; ++q) out.emplace_back(*q);
+            jack_free(list);
+        }
+    jack_client_close(c);
+    return out;
+}
+
+bool jack_connect_ports(const std::string& server, const std::string& from, const std::string& to) {
+    jack_status_t st;
+    jack_client_t* c = jack_client_open("probe", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st, server.c_str());
+    if (!c) return false;
+    const bool ok = jack_connect(c, from.c_str(), to.c_str()) == 0;
+    jack_client_close(c);
+    return ok;
+}
+
+void JackServer::start() {
+    static int starts = 0;
     proc_ = std::make_unique<Process>(
-        std::vector<std::string>{"jackd", "--no-realtime", "-n", name_, "-d", "dummy", "-r", std::to_string(rate), "-p",
-                                 std::to_string(period)},
-        env(), dir + "/jackd-" + name_ + ".log");
+        std::vector<std::string>{"jackd", "--no-realtime", "-n", name_, "-d", "dummy", "-r", std::to_string(rate_), "-p",
+                                 std::to_string(period_)},
+        env(), dir_ + "/jackd-" + name_ + "-" + std::to_string(++starts) + ".log");
     const auto until = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < until) {
         jack_status_t st;
@@ -242,19 +276,28 @@ std::optional<json> request(const std::string& endpoint, const std::string& raw,
 
 Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptions& o) : jack_name(o.jack_name) {
     const std::string tag = unique_name("d");
+    const std::string log = dir + "/" + tag + ".log";
     control = "ipc://" + dir + "/" + tag + "-control";
     telemetry = "ipc://" + dir + "/" + tag + "-telemetry";
     model = dir + "/" + tag + "-model.safetensors";
     config = dir + "/" + tag + ".toml";
     wavecast::save_model(model, wavecast::random_model(wavecast::named_shape(o.shape), 1));
     std::ofstream(config) << "[daemon]\nbackend = \"cpu\"\ncontrol = \"" << control << "\"\ntelemetry = \"" << telemetry
-                          << "\"\nmodel = \"" << model << "\"\nstyles = \"" << WAVECAST_SOURCE_DIR
-                          << "/config/styles\"\nstatus_interval_s = 0.25\n" << o.daemon_extra << "\n[jack]\nclient_name = \""
+                          << "\"\nmodel = \"" << model << "\"\nstyles = \""
+                          << (o.styles_dir.empty() ? std::string(WAVECAST_SOURCE_DIR) + "/config/styles" : o.styles_dir)
+                          << "\"\nstatus_interval_s = 0.25\n" << o.daemon_extra << "\n[jack]\nclient_name = \""
                           << o.jack_name << "\"\nserver = \"" << jack.name() << "\"\n" << o.jack_extra
                           << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << o.lookahead_ms << "\n";
     auto env = jack.env();
     env.insert(o.env.begin(), o.env.end());
-    proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, env, dir + "/" + tag + ".log");
+    if (o.journal) {
+        // The child opens the log without replacing it, so its device and inode are known now.
+        std::ofstream{log};
+        struct stat st {};
+        stat(log.c_str(), &st);
+        env["JOURNAL_STREAM"] = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    }
+    proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, env, log);
 }
 
 bool Daemon::wait_ready(double timeout_s) const {

@@ -48,12 +48,22 @@ class JackServer {
 public:
     JackServer(const std::string& dir, int rate = 48000, int period = 1024);
     const std::string& name() const { return name_; }
+    // kill -9, as a crash would; then start() brings up a new one under the same name.
+    void crash();
+    void start();
+    void signal(int sig) const { proc_->signal(sig); }
     std::map<std::string, std::string> env() const { return {{"JACK_DEFAULT_SERVER", name_}, {"JACK_NO_AUDIO_RESERVATION", "1"}}; }
 
 private:
-    std::string name_;
+    std::string name_, dir_;
+    int rate_, period_;
     std::unique_ptr<Process> proc_;
 };
+
+// The full names of the ports connected to `port` on `server`, asked by a client of its own.
+std::vector<std::string> jack_connections(const std::string& server, const std::string& port);
+// Connects two ports on `server`; false when JACK refuses.
+bool jack_connect_ports(const std::string& server, const std::string& from, const std::string& to);
 
 // A JACK client of the test's own that records two ports into memory for a fixed length.
 class Capture {
@@ -120,6 +130,8 @@ struct DaemonOptions {
     double lookahead_ms = 400;
     std::string shape = "small";  // of the random-weight model written for it
     std::string daemon_extra, jack_extra;  // TOML lines added to [daemon] and [jack]
+    std::string styles_dir;  // default: the shipped styles
+    bool journal = false;    // run as under systemd: JOURNAL_STREAM names the log file
     std::map<std::string, std::string> env;  // added to the JACK server's
 };
 

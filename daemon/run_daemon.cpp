@@ -1,0 +1,180 @@
+#include "run_daemon.h"
+
+#include <csignal>
+#include <spdlog/spdlog.h>
+
+#include "backend.h"
+#include "control.h"
+#include "engine.h"
+#include "faults.h"
+#include "jack_output.h"
+#include "systemd.h"
+#include "toml_util.h"
+
+namespace wavecast {
+namespace {
+
+sigset_t daemon_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    return set;
+}
+
+// A client with every stream's ports, activated. Throws when no server answers.
+std::unique_ptr<JackOutput> open_jack(const DaemonConfig& cfg, const std::vector<std::unique_ptr<Stream>>& streams) {
+    auto jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
+    for (const auto& s : streams) {
+        s->set_output_rate(jack->sample_rate());
+        jack->add_stream(s.get());
+    }
+    return jack;
+}
+
+// SIGHUP: the new config and styles in full, or nothing of them.
+void reload(const std::string& path, const ConfigOverrides& overrides, Engine& engine) {
+    try {
+        DaemonConfig next = load_config(path);
+        overrides.apply(next);
+        auto styles = load_styles(next.styles_dir);
+        for (const auto& sc : next.streams)
+            if (!styles.count(sc.style)) throw ConfigError(path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
+        const size_t n = styles.size();
+        const auto at_restart = engine.reload(next, std::move(styles));
+        spdlog::info("SIGHUP: reloaded {}: {} styles from {}", path, n, next.styles_dir);
+        for (const auto& what : at_restart) spdlog::warn("SIGHUP: {} changed; that takes effect at the next start", what);
+    } catch (const std::exception& e) {
+        spdlog::error("SIGHUP: reload refused, the running config and styles stay in force: {}", e.what());
+    }
+}
+
+}  // namespace
+
+void block_daemon_signals() {
+    const sigset_t set = daemon_signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int run_daemon(const std::string& config_path, const ConfigOverrides& overrides) {
+    DaemonConfig cfg = load_config(config_path);
+    overrides.apply(cfg);
+    spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+    auto model = std::make_shared<const Model>(load_model(cfg.model));
+    auto styles = load_styles(cfg.styles_dir);
+    spdlog::info("model {}: {} at {} Hz, {} weights", cfg.model, model->spec.shape_name(), model->spec.sample_rate,
+                 model->spec.random_weights ? "seeded random (untrained)" : "trained");
+    spdlog::info("{} styles from {}", styles.size(), cfg.styles_dir);
+    // The fallback is loaded now, so that a bad file is refused at start rather than when needed.
+    auto fallback_model = cfg.fallback_model.empty() ? model : std::make_shared<const Model>(load_model(cfg.fallback_model));
+    const ModelSpec &ps = model->spec, &fs = fallback_model->spec;
+    if (fs.sample_rate != ps.sample_rate || fs.frame_hop != ps.frame_hop || fs.cond_features != ps.cond_features)
+        throw ConfigError(cfg.path + ": fallback_model " + cfg.fallback_model + " runs at " + std::to_string(fs.sample_rate) +
+                          " Hz with a frame hop of " + std::to_string(fs.frame_hop) + ", unlike the model's " +
+                          std::to_string(ps.sample_rate) + " Hz and " + std::to_string(ps.frame_hop));
+    const Faults faults = Faults::from_env();
+    if (faults.any()) spdlog::warn("test faults injected: {}", faults.describe());
+
+    // The first connection is not retried: a daemon started without a server says so and stops.
+    auto jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
+    const int rate = jack->sample_rate();
+    spdlog::info("JACK client '{}' at {} Hz, period {} frames", cfg.jack_name, rate, jack->buffer_size());
+
+    std::string backend;
+    std::vector<std::unique_ptr<Stream>> streams;
+    for (const auto& sc : cfg.streams) {
+        auto it = styles.find(sc.style);
+        if (it == styles.end()) throw ConfigError(cfg.path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
+        auto choice = make_generator(cfg.backend, model, sc.lanes, sc.seed);
+        spdlog::info("stream '{}': generator {}; masking on {}", sc.name, choice.note,
+                     cfg.backend == "cpu" || cuda_devices().empty() ? "the CPU (FFTW)" : "the GPU (cuFFT)");
+        backend = choice.generator->backend();
+        if (faults.generator_fails_after_s >= 0) choice.generator = failing_generator(std::move(choice.generator), faults.generator_fails_after_s);
+        auto masking = make_masking(cfg.backend, model->spec.sample_rate, 2);
+        streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), std::move(masking), it->second, rate));
+        streams.back()->set_fallback([fallback_model, lanes = sc.lanes, seed = sc.seed] {
+            return make_cpu_generator(fallback_model, lanes, seed);
+        });
+        if (faults.slow_producer > 0) streams.back()->slow_down(faults.slow_producer);
+    }
+    Engine engine(cfg, model, styles, backend);
+    for (auto& s : streams) {
+        jack->add_stream(s.get());
+        s->start();
+    }
+    for (auto& s : streams) engine.add_stream(std::move(s));
+    // Fill every ring to its look-ahead before JACK starts pulling, so the start is not an underrun.
+    for (const auto& s : engine.streams())
+        if (!s->wait_primed(30.0)) spdlog::warn("stream '{}' did not fill its look-ahead within 30 s: the generator is slower than real time", s->name());
+    jack->activate(cfg.autoconnect);
+    engine.set_jack(jack.get(), cfg.jack_name);
+
+    auto log_sink = std::make_shared<TelemetryLogSink>();
+    spdlog::default_logger()->sinks().push_back(log_sink);
+    ControlServer control(engine, cfg.control, cfg.telemetry, log_sink);
+    spdlog::info("control on {}, telemetry on {}; streaming", cfg.control, cfg.telemetry);
+    Systemd systemd;
+    systemd.ready();
+    if (systemd.watchdog()) spdlog::info("systemd watchdog: fed while JACK's process cycles advance");
+
+    // Kept while the server is up, restored after it comes back.
+    JackOutput::Connections connections;
+    uint64_t cycles_before = 0;  // run by clients since replaced
+    auto next_try = std::chrono::steady_clock::now();
+    double backoff_s = 0.1;
+    const sigset_t set = daemon_signals();
+    for (;;) {
+        timespec tick{0, 50 * 1000 * 1000};
+        const int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            systemd.stopping();
+            break;
+        }
+        if (sig == SIGHUP) reload(config_path, overrides, engine);
+        const auto now = std::chrono::steady_clock::now();
+        if (jack && !jack->server_gone()) {
+            connections = jack->connections();
+            systemd.tick(cycles_before + jack->cycles());
+            continue;
+        }
+        if (jack) {
+            // The streams keep their state and their full rings; only the client is replaced.
+            spdlog::error("the JACK server went away; reconnecting as '{}' with backoff", cfg.jack_name);
+            systemd.status("JACK server lost; reconnecting");
+            engine.set_jack(nullptr, cfg.jack_name);
+            cycles_before += jack->cycles();
+            jack.reset();
+            backoff_s = 0.1;
+            next_try = now;
+        }
+        if (now < next_try) continue;
+        try {
+            jack = open_jack(cfg, engine.streams());
+            jack->activate(false);
+            jack->restore(connections);
+            engine.set_jack(jack.get(), cfg.jack_name);
+            systemd.status("streaming");
+            spdlog::info("JACK server back: client '{}' at {} Hz, period {} frames", cfg.jack_name, jack->sample_rate(), jack->buffer_size());
+        } catch (const std::exception& e) {
+            jack.reset();
+            spdlog::debug("JACK reconnection failed: {}; next try in {:.1f} s", e.what(), backoff_s);
+            next_try = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(backoff_s));
+            backoff_s = std::min(backoff_s * 2, 2.0);
+        }
+    }
+    engine.set_jack(nullptr, cfg.jack_name);
+    if (jack) jack->deactivate();
+    jack.reset();
+    spdlog::debug("JACK client closed");
+    for (const auto& s : engine.streams()) {
+        const auto rec = s->recorder().status();
+        s->stop();  // finalises any recording
+        if (rec.active) spdlog::info("recording {} finalised: {}", rec.path, s->recorder().status().last);
+    }
+    spdlog::debug("streams stopped");
+    return 0;
+}
+
+}  // namespace wavecast
