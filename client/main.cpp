@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "curve_keys.h"
 #include "protocol.h"
 
 using json = nlohmann::json;
@@ -24,7 +25,17 @@ struct Options {
     bool json_out = false;
     int timeout_ms = 2000;
     int retries = 3;
+    // CURVE, for a daemon with [security] curve = true: its public key and our key pair.
+    std::string server_key, own_public, own_secret;
 };
+
+// A socket that speaks CURVE when the options say so; a daemon with CURVE ignores any other.
+void secure(zmq::socket_t& s, const Options& o) {
+    if (o.server_key.empty()) return;
+    s.set(zmq::sockopt::curve_serverkey, o.server_key);
+    s.set(zmq::sockopt::curve_publickey, o.own_public);
+    s.set(zmq::sockopt::curve_secretkey, o.own_secret);
+}
 
 // Returns the reply, or nullopt after `retries` attempts without one.
 std::optional<json> request(const Options& o, const json& req) {
@@ -33,6 +44,7 @@ std::optional<json> request(const Options& o, const json& req) {
     for (int attempt = 1; attempt <= o.retries; ++attempt) {
         zmq::socket_t s(ctx, zmq::socket_type::req);
         s.set(zmq::sockopt::linger, 0);
+        secure(s, o);
         s.connect(o.endpoint);
         s.send(zmq::buffer(payload), zmq::send_flags::none);
         zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
@@ -74,8 +86,10 @@ void print_status(const json& r) {
 int send_and_print(const Options& o, const json& req) {
     const auto reply = request(o, req);
     if (!reply) {
-        std::fprintf(stderr, "wavecast: no reply from %s after %d tries of %d ms: is wavecastd running, and on this endpoint?\n",
-                     o.endpoint.c_str(), o.retries, o.timeout_ms);
+        std::fprintf(stderr, "wavecast: no reply from %s after %d tries of %d ms: is wavecastd running, and on this endpoint?%s\n",
+                     o.endpoint.c_str(), o.retries, o.timeout_ms,
+                     o.server_key.empty() ? " (a daemon with CURVE answers only --server-key/--key clients)"
+                                          : " (or is this key not on the daemon's allowed_clients?)");
         return kExitNoReply;
     }
     const json& r = *reply;
@@ -108,6 +122,7 @@ int watch(const Options& o, const std::string& topic, int count) {
     zmq::socket_t sub(ctx, zmq::socket_type::sub);
     sub.set(zmq::sockopt::linger, 0);
     sub.set(zmq::sockopt::subscribe, topic);
+    secure(sub, o);
     sub.connect(o.telemetry);
     int seen = 0;
     while (!g_stop && (count <= 0 || seen < count)) {
@@ -136,7 +151,16 @@ int main(int argc, char** argv) {
     app.add_flag("--json", o.json_out, "print replies as JSON");
     app.add_option("--timeout", o.timeout_ms, "milliseconds to wait for each reply")->check(CLI::Range(10, 600000));
     app.add_option("--retries", o.retries, "attempts before giving up")->check(CLI::Range(1, 100));
+    std::string server_key, key_file;
+    if (const char* e = std::getenv("WAVECAST_SERVER_KEY")) server_key = e;
+    if (const char* e = std::getenv("WAVECAST_KEY")) key_file = e;
+    app.add_option("--server-key", server_key, "the daemon's CURVE public key, or its .pub file ($WAVECAST_SERVER_KEY)");
+    app.add_option("--key", key_file, "our CURVE key pair file, from `wavecast keygen` ($WAVECAST_KEY)");
     app.require_subcommand(1);
+
+    auto* keygen = app.add_subcommand("keygen", "make a CURVE key pair: PATH (secret) and PATH.pub (to give the other side)");
+    std::string keygen_path;
+    keygen->add_option("PATH", keygen_path)->required();
 
     app.add_subcommand("ping", "check that the daemon answers");
     app.add_subcommand("status", "show the daemon's and each stream's state");
@@ -179,6 +203,28 @@ int main(int argc, char** argv) {
     }
 
     const std::string cmd = app.get_subcommands().front()->get_name();
+    try {
+        if (cmd == "keygen") {
+            const auto keys = wavecast::generate_curve_keys();
+            wavecast::write_curve_keys(keygen_path, keys);
+            std::printf("wrote %s (secret) and %s.pub\npublic key %s\n", keygen_path.c_str(), keygen_path.c_str(), keys.public_key.c_str());
+            return 0;
+        }
+        if (server_key.empty() != key_file.empty()) {
+            std::fprintf(stderr, "wavecast: CURVE needs both --server-key and --key\n");
+            return kExitUsage;
+        }
+        if (!server_key.empty()) {
+            o.server_key = wavecast::public_key_of(server_key);
+            const auto own = wavecast::read_curve_keys(key_file);
+            if (own.secret_key.empty()) throw std::runtime_error(key_file + ": holds no secret key (give the pair, not the .pub)");
+            o.own_public = own.public_key;
+            o.own_secret = own.secret_key;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "wavecast: %s\n", e.what());
+        return kExitError;
+    }
     if (cmd == "watch") return watch(o, topic, count);
 
     json req = {{"cmd", cmd}};

@@ -22,6 +22,14 @@ bool valid_endpoint(const std::string& e) {
 
 }  // namespace
 
+bool reachable_from_outside(const std::string& e) {
+    if (e.rfind("tcp://", 0) != 0) return false;
+    const std::string rest = e.substr(6);
+    if (rest.empty()) return false;  // not bindable at all
+    const std::string host = rest.front() == '[' ? rest.substr(1, rest.find(']') - 1) : rest.substr(0, rest.rfind(':'));
+    return !(host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1" || host == "lo");
+}
+
 std::string default_config_path() {
     if (const char* env = std::getenv("WAVECAST_CONFIG"); env && *env) return env;
     return std::string(WAVECAST_SOURCE_DIR) + "/config/wavecastd.toml";
@@ -40,7 +48,7 @@ DaemonConfig load_config(const std::string& path) {
     if (!fs::exists(path)) r.fail_line(0, "no such file");
     const toml::table root = r.parse();
     const std::string dir = fs::absolute(path).parent_path().string();
-    r.only_keys(root, {"daemon", "jack", "stream"}, "the file");
+    r.only_keys(root, {"daemon", "jack", "security", "stream"}, "the file");
 
     DaemonConfig c;
     c.path = path;
@@ -73,6 +81,29 @@ DaemonConfig load_config(const std::string& path) {
         c.autoconnect = r.get_bool(*j, "autoconnect", c.autoconnect);
         c.follow_transport = r.get_bool(*j, "follow_transport", c.follow_transport);
     }
+
+    const toml::table* sec = r.get_table(root, "security");
+    if (sec) {
+        r.only_keys(*sec, {"curve", "key_file", "allowed_clients"}, "[security]");
+        c.security.curve = r.get_bool(*sec, "curve", false);
+        c.security.key_file = resolve(dir, r.get_string(*sec, "key_file", ""));
+        if (const toml::node* list = sec->get("allowed_clients")) {
+            if (!list->is_array()) r.fail(list, "allowed_clients must be an array of CURVE public keys or .pub files");
+            for (const auto& k : *list->as_array()) {
+                if (!k.is_string()) r.fail(&k, "allowed_clients: each entry must be a string (a Z85 key or a .pub file)");
+                const std::string v = k.as_string()->get();
+                c.security.allowed_clients.push_back(v.size() == 40 ? v : resolve(dir, v));
+            }
+        }
+        if (c.security.curve && c.security.key_file.empty()) r.fail(sec, "curve = true needs key_file (make one with `wavecast keygen`)");
+        if (c.security.curve && c.security.allowed_clients.empty())
+            r.fail(sec, "curve = true needs allowed_clients: the public keys of the clients that may steer");
+    }
+    for (const std::string* e : {&c.control, &c.telemetry})
+        if (!c.security.curve && reachable_from_outside(*e))
+            r.fail(sec ? static_cast<const toml::node*>(sec) : root.get("daemon"),
+                   *e + " can be reached from other machines: remote control needs [security] curve = true with "
+                        "allowed_clients; otherwise bind to 127.0.0.1 or an ipc:// path");
 
     const toml::node* streams = root.get("stream");
     if (!streams) r.fail_line(0, "no [[stream]] defined; at least one (named \"main\") is needed");

@@ -20,6 +20,13 @@ struct StreamConfig {
     std::map<std::string, double> params;  // live parameters given in the file (see protocol::kParams)
 };
 
+// Remote control: without CURVE the endpoints must stay on this machine (loopback or ipc://).
+struct SecurityConfig {
+    bool curve = false;
+    std::string key_file;  // the daemon's key pair (wavecast keygen); its .pub goes to the clients
+    std::vector<std::string> allowed_clients;  // Z85 public keys, each given as a key or a .pub file
+};
+
 struct DaemonConfig {
     std::string path;  // the file it came from; empty for built-in defaults
     std::string backend = "auto";
@@ -34,6 +41,7 @@ struct DaemonConfig {
     std::string jack_server;  // empty: libjack's default ($JACK_DEFAULT_SERVER or "default")
     bool autoconnect = false; // connect each stream's L/R to system:playback_1/2
     bool follow_transport = false;  // take the tempo of JACK transport's timebase master
+    SecurityConfig security;
     std::vector<StreamConfig> streams;
 };
 
@@ -42,6 +50,9 @@ struct ConfigOverrides {
     std::string backend, control, telemetry, jack_name, log_level;
     void apply(DaemonConfig& c) const;
 };
+
+// A tcp:// endpoint whose host is not a loopback address can be reached from other machines.
+bool reachable_from_outside(const std::string& endpoint);
 
 // Throws ConfigError "FILE:LINE: reason".
 DaemonConfig load_config(const std::string& path);

@@ -5,7 +5,9 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "curve_keys.h"
 #include "protocol.h"
+#include "zap.h"
 
 namespace wavecast {
 
@@ -34,8 +36,26 @@ std::deque<json> TelemetryLogSink::take() {
     return out;
 }
 
-ControlServer::ControlServer(Engine& engine, std::string control, std::string telemetry, std::shared_ptr<TelemetryLogSink> logs)
-    : engine_(engine), control_(std::move(control)), telemetry_(std::move(telemetry)), logs_(std::move(logs)) {
+ControlServer::ControlServer(Engine& engine, std::string control, std::string telemetry, const SecurityConfig& security,
+                             std::shared_ptr<TelemetryLogSink> logs)
+    : engine_(engine), control_(std::move(control)), telemetry_(std::move(telemetry)), curve_(security.curve), logs_(std::move(logs)) {
+    if (curve_) {
+        if (!zmq_has("curve")) throw std::runtime_error("[security] curve = true, but this libzmq has no CURVE support");
+        const CurveKeys own = read_curve_keys(security.key_file);
+        if (own.secret_key.empty()) throw std::runtime_error(security.key_file + ": holds no secret key (give the pair, not the .pub)");
+        secret_key_ = own.secret_key;
+        for (const auto& k : security.allowed_clients) {
+            try {
+                allowed_.insert(public_key_of(k));
+            } catch (const std::exception& e) {
+                throw std::runtime_error(std::string("[security] allowed_clients: ") + e.what());
+            }
+        }
+    } else {
+        for (const std::string* e : {&control_, &telemetry_})
+            if (reachable_from_outside(*e))
+                throw std::runtime_error(*e + " can be reached from other machines: remote control needs [security] curve = true");
+    }
     std::promise<void> bound;
     auto ready = bound.get_future();
     thread_ = std::thread([this, &bound] { run(bound); });
@@ -54,9 +74,18 @@ ControlServer::~ControlServer() {
 
 void ControlServer::run(std::promise<void>& bound) {
     zmq::context_t ctx(1);
+    std::unique_ptr<ZapHandler> zap;
     zmq::socket_t router(ctx, zmq::socket_type::router);
     zmq::socket_t pub(ctx, zmq::socket_type::pub);
     try {
+        if (curve_) {
+            zap = std::make_unique<ZapHandler>(ctx, allowed_);
+            for (zmq::socket_t* s : {&router, &pub}) {
+                s->set(zmq::sockopt::curve_server, 1);
+                s->set(zmq::sockopt::curve_secretkey, secret_key_);
+                s->set(zmq::sockopt::zap_domain, kZapDomain);
+            }
+        }
         router.set(zmq::sockopt::linger, 0);
         router.set(zmq::sockopt::maxmsgsize, kMaxWireBytes);
         router.set(zmq::sockopt::sndhwm, 1000);

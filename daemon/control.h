@@ -8,6 +8,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/base_sink.h>
 #include <string>
@@ -35,8 +36,11 @@ private:
 class ControlServer {
 public:
     // Binds both endpoints before returning; throws std::runtime_error naming the endpoint.
-    // The status interval is the engine's, so that a reload may change it.
-    ControlServer(Engine& engine, std::string control, std::string telemetry, std::shared_ptr<TelemetryLogSink> logs);
+    // The status interval is the engine's, so that a reload may change it. With security.curve
+    // both sockets are CURVE servers behind the ZAP allow-list; without it, an endpoint reachable
+    // from other machines is refused. Key files are read here: a bad one throws, naming it.
+    ControlServer(Engine& engine, std::string control, std::string telemetry, const SecurityConfig& security,
+                  std::shared_ptr<TelemetryLogSink> logs);
     ~ControlServer();
 
 private:
@@ -44,6 +48,9 @@ private:
 
     Engine& engine_;
     const std::string control_, telemetry_;
+    bool curve_ = false;
+    std::string secret_key_;        // Z85, with curve_
+    std::set<std::string> allowed_;  // Z85 public keys, with curve_
     std::shared_ptr<TelemetryLogSink> logs_;
     std::atomic<bool> quit_{false};
     std::thread thread_;

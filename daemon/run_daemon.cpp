@@ -112,8 +112,9 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
 
     auto log_sink = std::make_shared<TelemetryLogSink>();
     spdlog::default_logger()->sinks().push_back(log_sink);
-    ControlServer control(engine, cfg.control, cfg.telemetry, log_sink);
-    spdlog::info("control on {}, telemetry on {}; streaming", cfg.control, cfg.telemetry);
+    ControlServer control(engine, cfg.control, cfg.telemetry, cfg.security, log_sink);
+    spdlog::info("control on {}, telemetry on {}{}; streaming", cfg.control, cfg.telemetry,
+                 cfg.security.curve ? " (CURVE, " + std::to_string(cfg.security.allowed_clients.size()) + " allowed clients)" : "");
     Systemd systemd;
     systemd.ready();
     if (systemd.watchdog()) spdlog::info("systemd watchdog: fed while JACK's process cycles advance");

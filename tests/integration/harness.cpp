@@ -1,6 +1,9 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -277,8 +280,8 @@ std::optional<json> request(const std::string& endpoint, const std::string& raw,
 Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptions& o) : jack_name(o.jack_name) {
     const std::string tag = unique_name("d");
     const std::string log = dir + "/" + tag + ".log";
-    control = "ipc://" + dir + "/" + tag + "-control";
-    telemetry = "ipc://" + dir + "/" + tag + "-telemetry";
+    control = o.control.empty() ? "ipc://" + dir + "/" + tag + "-control" : o.control;
+    telemetry = o.telemetry.empty() ? "ipc://" + dir + "/" + tag + "-telemetry" : o.telemetry;
     model = dir + "/" + tag + "-model.safetensors";
     config = dir + "/" + tag + ".toml";
     wavecast::save_model(model, wavecast::random_model(wavecast::named_shape(o.shape), 1));
@@ -287,7 +290,8 @@ Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptio
                           << (o.styles_dir.empty() ? std::string(WAVECAST_SOURCE_DIR) + "/config/styles" : o.styles_dir)
                           << "\"\nstatus_interval_s = 0.25\n" << o.daemon_extra << "\n[jack]\nclient_name = \""
                           << o.jack_name << "\"\nserver = \"" << jack.name() << "\"\n" << o.jack_extra
-                          << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << o.lookahead_ms << "\n";
+                          << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << o.lookahead_ms << "\n"
+                          << o.sections << "\n";
     auto env = jack.env();
     env.insert(o.env.begin(), o.env.end());
     if (o.journal) {
@@ -298,6 +302,33 @@ Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptio
         env["JOURNAL_STREAM"] = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
     }
     proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, env, log);
+}
+
+int free_tcp_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw std::runtime_error("cannot find a free TCP port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+long rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+std::pair<int, std::string> run_client(const std::string& dir, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{WAVECAST_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process p(argv, {}, dir + "/" + unique_name("client") + ".log");
+    const auto rc = p.wait(30);
+    return {rc.value_or(-1), p.log()};
 }
 
 bool Daemon::wait_ready(double timeout_s) const {

@@ -132,8 +132,17 @@ struct DaemonOptions {
     std::string daemon_extra, jack_extra;  // TOML lines added to [daemon] and [jack]
     std::string styles_dir;  // default: the shipped styles
     bool journal = false;    // run as under systemd: JOURNAL_STREAM names the log file
+    std::string control, telemetry;  // default: ipc:// paths in `dir`
+    std::string sections;            // further TOML tables, e.g. [security]
     std::map<std::string, std::string> env;  // added to the JACK server's
 };
+
+// A TCP port on 127.0.0.1 that nothing listens on now.
+int free_tcp_port();
+// The resident memory of a process, in KiB (VmRSS); -1 if it is gone.
+long rss_kib(pid_t pid);
+// Runs the wavecast client with `args`; its exit status and output.
+std::pair<int, std::string> run_client(const std::string& dir, const std::vector<std::string>& args);
 
 // A wavecastd on a config written into `dir`: random tiny-ish model, shipped styles, ipc endpoints.
 class Daemon {
