@@ -208,6 +208,7 @@ json Engine::status() const {
                            {"samples_generated", st.samples_generated},
                            {"underruns", st.underruns},
                            {"underrun_frames", st.underrun_frames},
+                           {"longest_gap_ms", st.longest_gap_ms},
                            {"xruns", xruns},
                            {"rtf", st.rtf},
                            {"ring_ms", st.ring_ms},

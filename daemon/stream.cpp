@@ -119,6 +119,7 @@ StreamStatus Stream::status() const {
     s.samples_generated = samples_.load();
     s.underruns = underruns_.load();
     s.underrun_frames = underrun_frames_.load();
+    s.longest_gap_ms = static_cast<double>(longest_gap_.load()) * 1000.0 / out_rate_.load();
     const double busy = busy_s_.load();
     s.rtf = busy > 0 ? static_cast<double>(s.samples_generated) / busy / model_rate_ : 0.0;
     s.ring_ms = static_cast<double>(ring_.size() / 2) * 1000.0 / out_rate_.load();
@@ -294,6 +295,11 @@ void Stream::process(float* left, float* right, uint32_t frames) {
         for (size_t i = got; i < frames; ++i) left[i] = right[i] = 0.0f;
         underruns_.fetch_add(1, std::memory_order_relaxed);
         underrun_frames_.fetch_add(frames - got, std::memory_order_relaxed);
+        // A gap runs on from the previous period when that one ended short too.
+        gap_ = (got == 0 ? gap_ : 0) + (frames - got);
+        if (gap_ > longest_gap_.load(std::memory_order_relaxed)) longest_gap_.store(gap_, std::memory_order_relaxed);
+    } else {
+        gap_ = 0;
     }
     recorder_.push(left, right, frames);
 }

@@ -27,6 +27,7 @@ struct StreamStatus {
     uint64_t samples_generated = 0;  // per lane, at the model rate
     uint64_t underruns = 0;          // JACK periods the ring could not fill
     uint64_t underrun_frames = 0;    // frames written as zeros in them
+    double longest_gap_ms = 0;       // the longest run of those zeros, at the output rate
     double rtf = 0;                  // model samples generated per second of producer work / model rate
     double ring_ms = 0, lookahead_ms = 0;
     int lanes = 0;
@@ -124,6 +125,8 @@ private:
     };
     SpscRing<MidiOut> midi_{8192};
     uint64_t played_ = 0;  // output frames taken from the ring (callback only)
+    uint64_t gap_ = 0;     // zeros played since the last frame from the ring (callback only)
+    std::atomic<uint64_t> longest_gap_{0};
     std::atomic<uint64_t> played_shared_{0};  // the same, published for the control thread
     mutable std::mutex notes_mu_;  // guards notes_ and programs_
     std::vector<std::array<uint8_t, 2>> programs_;

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # README command 2: on a fresh Debian machine, installs what is needed, builds, and runs every
-# test (unit, integration against a real jackd, and the gpu-labelled ones, which skip visibly
-# where no GPU is present).
+# test (unit, integration against a real jackd, the two-minute soak, and the gpu-labelled ones,
+# which skip visibly where no GPU is present), then a bounded run of each fuzz target.
+# Arguments go to ctest; WAVECAST_FUZZ_SECONDS (default 20, 0 to skip) bounds each fuzz target.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh"
-cd "$root/build"
-ctest --output-on-failure --timeout 600 "$@"
+(cd "$root/build" && ctest --output-on-failure --timeout 600 "$@")
+fuzz_seconds=${WAVECAST_FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" -gt 0 ]; then "$root/scripts/fuzz.sh" "$fuzz_seconds"; fi

@@ -290,6 +290,8 @@ TEST_F(DaemonTest, UnderrunsPlayZerosAndAreCountedAndReported) {
     const auto st = slow.stream_status();
     EXPECT_GT(st["underruns"].get<uint64_t>(), 10u) << st.dump();
     EXPECT_GT(st["underrun_frames"].get<uint64_t>(), 48000u / 4) << st.dump();
+    EXPECT_GE(st["longest_gap_ms"].get<double>(), 1024 * 1000.0 / 48000) << "at least a whole period of silence";
+    EXPECT_LE(st["longest_gap_ms"].get<double>(), st["underrun_frames"].get<double>() * 1000.0 / 48000);
     EXPECT_LT(st["rtf"].get<double>(), 1.0);
     bool warned = false;
     for (int i = 0; i < 5 && !warned; ++i) {
