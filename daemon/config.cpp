@@ -48,7 +48,7 @@ DaemonConfig load_config(const std::string& path) {
     if (!fs::exists(path)) r.fail_line(0, "no such file");
     const toml::table root = r.parse();
     const std::string dir = fs::absolute(path).parent_path().string();
-    r.only_keys(root, {"daemon", "jack", "security", "stream"}, "the file");
+    r.only_keys(root, {"daemon", "jack", "link", "security", "stream"}, "the file");
 
     DaemonConfig c;
     c.path = path;
@@ -80,6 +80,14 @@ DaemonConfig load_config(const std::string& path) {
         c.jack_server = r.get_string(*j, "server", c.jack_server);
         c.autoconnect = r.get_bool(*j, "autoconnect", c.autoconnect);
         c.follow_transport = r.get_bool(*j, "follow_transport", c.follow_transport);
+    }
+
+    if (const toml::table* l = r.get_table(root, "link")) {
+        r.only_keys(*l, {"enabled", "quantum"}, "[link]");
+        c.link = r.get_bool(*l, "enabled", c.link);
+        c.link_quantum = r.get_number(*l, "quantum", c.link_quantum, 1, 16);
+        if (c.link && c.follow_transport)
+            r.fail(l->get("enabled"), "choose one tempo source: [link] enabled or [jack] follow_transport, not both");
     }
 
     const toml::table* sec = r.get_table(root, "security");

@@ -41,6 +41,8 @@ struct DaemonConfig {
     std::string jack_server;  // empty: libjack's default ($JACK_DEFAULT_SERVER or "default")
     bool autoconnect = false; // connect each stream's L/R to system:playback_1/2
     bool follow_transport = false;  // take the tempo of JACK transport's timebase master
+    bool link = false;              // join the Ableton Link session: share tempo and beat phase
+    double link_quantum = 4;        // beats over which Link aligns phase (a bar)
     SecurityConfig security;
     std::vector<StreamConfig> streams;
 };

@@ -134,7 +134,7 @@ void ControlServer::run(std::promise<void>& bound) {
         }
         for (const auto& entry : logs_->take()) publish("log", entry);
         for (const auto& notes : engine_.sounded_notes()) publish("notes", notes);
-        engine_.follow_transport();
+        engine_.follow_tempo();
         const auto now = std::chrono::steady_clock::now();
         if (now >= next_status) {
             engine_.report_trouble();

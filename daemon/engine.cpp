@@ -232,6 +232,9 @@ json Engine::status() const {
             {"output_rate", streams_.empty() ? 0 : streams_.front()->output_rate()},
             {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
             {"jack", jack},
+            {"link", link_ ? json{{"enabled", true}, {"peers", link_->view().peers}, {"tempo", link_->view().tempo},
+                                  {"phase_error_beats", link_->view().phase_error_beats}, {"nudge", link_->view().nudge}}
+                           : json{{"enabled", false}}},
             {"streams", streams}};
 }
 
@@ -252,6 +255,21 @@ std::vector<json> Engine::sounded_notes() {
         out.push_back({{"stream", s->name()}, {"events", std::move(events)}});
     }
     return out;
+}
+
+void Engine::follow_tempo() {
+    follow_transport();
+    if (config_.link && !link_ && !streams_.empty()) {
+        link_ = std::make_unique<LinkSync>(streams_.front()->tempo(), config_.link_quantum);
+        spdlog::info("Ableton Link enabled: tempo {:.2f}, quantum {}", streams_.front()->tempo(), config_.link_quantum);
+    }
+    if (!link_) return;
+    double period_s = 0;
+    {
+        std::lock_guard lock(jack_mu_);
+        if (jack_) period_s = static_cast<double>(jack_->buffer_size()) / jack_->sample_rate();
+    }
+    link_->follow(streams_, period_s);
 }
 
 void Engine::follow_transport() {

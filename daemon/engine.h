@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config.h"
+#include "link_sync.h"
 #include "model.h"
 #include "stream.h"
 #include "style.h"
@@ -37,9 +38,10 @@ public:
     // Logs a warning for every underrun, xrun or dropped recording frame since the last call;
     // the control thread calls it with each status tick, so they reach the "log" topic too.
     void report_trouble();
-    // With [jack] follow_transport: every stream takes the tempo of JACK transport while it
-    // rolls (within the tempo parameter's range). Called with each control-loop turn.
-    void follow_transport();
+    // Called with each control-loop turn. With [jack] follow_transport: every stream takes the
+    // tempo of JACK transport while it rolls (within the tempo parameter's range). With [link]
+    // enabled: tempo and beat phase shared with the Ableton Link session (link_sync.h).
+    void follow_tempo();
     // SIGHUP: takes the styles and the settings of a reloaded config that can change while
     // streaming (styles, follow_transport, log_level, status_interval_s) all at once, and returns
     // the settings that changed but take effect only at a restart (model, endpoints, streams...).
@@ -55,7 +57,10 @@ private:
     nlohmann::json handle_style(const nlohmann::json& body);
     nlohmann::json handle_record(const nlohmann::json& body);
 
+    void follow_transport();
+
     const DaemonConfig config_;  // as started; reload() compares against it
+    std::unique_ptr<LinkSync> link_;  // with [link] enabled
     std::atomic<bool> follow_transport_;
     std::atomic<double> status_interval_s_;
     std::shared_ptr<const Model> model_;

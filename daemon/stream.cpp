@@ -1,5 +1,6 @@
 #include "stream.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -198,7 +199,8 @@ void Stream::produce_loop() {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
             continue;
         }
-        const BlockParams p = params();
+        BlockParams p = params();
+        p.tempo = std::clamp(p.tempo * nudge_.load(), 20.0, 300.0);
         const uint64_t block_start = renderer_.position();
         block.clear();
         const auto t0 = std::chrono::steady_clock::now();
@@ -238,6 +240,8 @@ void Stream::produce_loop() {
             section_ = renderer_.composer().section();
         }
         beat_ = renderer_.composer().beat();
+        playing_tempo_ = renderer_.composer().tempo();
+        output_delay_frames_ = renderer_.output_delay_frames();
         const MaskingStats ms = renderer_.masking_stats();
         masking_frames_ = ms.frames, masking_discarded_ = ms.discarded_share, masking_pe_ = ms.perceptual_entropy;
         {
@@ -252,6 +256,12 @@ void Stream::produce_loop() {
             if (written < block.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
     }
+}
+
+double Stream::playing_beat(double extra_s) const {
+    const double rate = out_rate_.load();
+    const double waiting_s = (static_cast<double>(ring_.size() / 2) + output_delay_frames_.load()) / rate + extra_s;
+    return beat_.load() - waiting_s * playing_tempo_.load() / 60.0;
 }
 
 std::vector<std::array<uint8_t, 2>> Stream::programs() const {

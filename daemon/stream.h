@@ -89,6 +89,13 @@ public:
     // The program change (status, program) of each lane's channel in force now.
     std::vector<std::array<uint8_t, 2>> programs() const;
     double tempo() const { return tempo_.load(); }
+    // The composer's beat (counted from the start) of the audio leaving the ring now, i.e. the
+    // producer's beat less what waits in the ring and the post tier; `extra_s` later still
+    // (the JACK period that follows). What Ableton Link compares with the session's beat.
+    double playing_beat(double extra_s) const;
+    // Scales the tempo the composer plays at (1: as set), without changing the tempo parameter:
+    // how Link pulls the beat into phase with the session.
+    void set_tempo_nudge(double factor) { nudge_ = factor; }
 
 private:
     void produce_loop();
@@ -135,6 +142,7 @@ private:
     std::atomic<int64_t> bar_{0};
     std::string section_;  // under published_mu_
     std::atomic<double> busy_s_{0}, beat_{0};
+    std::atomic<double> nudge_{1.0}, playing_tempo_{0}, output_delay_frames_{0};
     std::atomic<bool> running_{false};
     std::thread producer_;
     Recorder recorder_;

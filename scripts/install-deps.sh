@@ -11,6 +11,7 @@ packages=(
   libfmt-dev libspdlog-dev libcli11-dev
   libsndfile1-dev libsoxr-dev libfftw3-dev libebur128-dev libsystemd-dev
   libgtest-dev libgmock-dev
+  ableton-link-dev
   python3 python3-mido python3-zmq
   clang
 )

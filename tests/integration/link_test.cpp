@@ -1,0 +1,73 @@
+// Ableton Link against a peer of the test's own (another app on the network): wavecast takes
+// the session's tempo, gives the session a tempo set through wavecast, and brings its beat into
+// phase with the session's.
+#include <gtest/gtest.h>
+
+#include <ableton/Link.hpp>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "../unit/temp_dir.h"
+#include "harness.h"
+
+using namespace harness;
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class Pred>
+bool eventually(Pred pred, double timeout_s) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST(Link, SharesTempoBothWaysAndComesIntoPhase) {
+    // Link finds peers by UDP multicast on the machine's interfaces; where two peers of this very
+    // process cannot find each other, no peer could, and there is nothing to test.
+    {
+        ableton::Link a(120), b(120);
+        a.enable(true), b.enable(true);
+        if (!eventually([&] { return a.numPeers() > 0; }, 5))
+            GTEST_SKIP() << "Link peers cannot discover each other here (no multicast-capable interface)";
+    }
+    TempDir dir;
+    JackServer jack(dir.path.string());
+    ableton::Link peer(100.0);
+    peer.enable(true);
+    Daemon d(dir.path.string(), jack, {.jack_name = "wavecast-link", .sections = "[link]\nenabled = true\n"});
+    ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
+    auto status = [&] { return (*d.call({{"cmd", "status"}})); };
+    ASSERT_TRUE(eventually([&] { return status()["link"]["peers"].get<int>() >= 1; }, 10)) << status().dump();
+
+    // One tempo for the session, whichever side it came from when the two met.
+    ASSERT_TRUE(eventually(
+        [&] {
+            return std::abs(d.stream_status()["params"]["tempo"].get<double>() - peer.captureAppSessionState().tempo()) < 1e-3;
+        },
+        5));
+
+    // The session changes tempo: wavecast follows.
+    auto state = peer.captureAppSessionState();
+    state.setTempo(111.0, peer.clock().micros());
+    peer.commitAppSessionState(state);
+    EXPECT_TRUE(eventually([&] { return std::abs(d.stream_status()["params"]["tempo"].get<double>() - 111.0) < 1e-3; }, 5))
+        << d.stream_status().dump();
+
+    // A tempo set through wavecast: the session follows.
+    ASSERT_TRUE((*d.call({{"cmd", "set"}, {"params", {{"tempo", 97}}}}))["ok"]);
+    EXPECT_TRUE(eventually([&] { return std::abs(peer.captureAppSessionState().tempo() - 97.0) < 1e-3; }, 5));
+
+    // The beat comes into phase (within about 10 ms at 97 bpm) and stays there.
+    EXPECT_TRUE(eventually([&] { return std::abs(status()["link"]["phase_error_beats"].get<double>()) < 0.015; }, 45))
+        << status()["link"].dump();
+    std::this_thread::sleep_for(2s);
+    EXPECT_LT(std::abs(status()["link"]["phase_error_beats"].get<double>()), 0.03) << status()["link"].dump();
+    EXPECT_EQ(d.stream_status()["underruns"].get<int>(), 0);
+}
