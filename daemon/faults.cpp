@@ -1,8 +1,11 @@
 #include "faults.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
+
+#include "frame_features.h"
 
 namespace wavecast {
 
@@ -26,6 +29,7 @@ Faults Faults::from_env() {
         }
         if (key == "slow_producer" && value > 0) f.slow_producer = value;
         else if (key == "generator_fails_after_s" && value >= 0) f.generator_fails_after_s = value;
+        else if (key == "onset_clicks" && (value == 0 || value == 1)) f.onset_clicks = value == 1;
         else throw std::runtime_error("WAVECAST_TEST_FAULTS: unknown fault or bad value '" + item + "'");
     }
     return f;
@@ -35,6 +39,7 @@ std::string Faults::describe() const {
     std::string s;
     if (slow_producer > 0) s += "producer slowed " + std::to_string(slow_producer) + "x; ";
     if (generator_fails_after_s >= 0) s += "generator fails after " + std::to_string(generator_fails_after_s) + " s; ";
+    if (onset_clicks) s += "clicks at note onsets instead of the network; ";
     return s.empty() ? "none" : s.substr(0, s.size() - 2);
 }
 
@@ -59,7 +64,38 @@ private:
     uint64_t limit_;
 };
 
+class OnsetClickGenerator final : public Generator {
+public:
+    explicit OnsetClickGenerator(std::unique_ptr<Generator> inner) : inner_(std::move(inner)) {}
+    const ModelSpec& spec() const override { return inner_->spec(); }
+    int lanes() const override { return inner_->lanes(); }
+    std::string backend() const override { return inner_->backend() + " (onset clicks)"; }
+    void set_instruments(const float*) override {}
+    void generate(const float* features, const float*, int frames, float* out) override {
+        const int lanes = inner_->lanes(), hop = inner_->spec().frame_hop;
+        const size_t n = static_cast<size_t>(frames) * hop;
+        std::fill(out, out + static_cast<size_t>(lanes) * n, 0.0f);
+        for (int f = 0; f < frames; ++f)
+            for (int b = 0; b < lanes; ++b) {
+                const float* x = features + (static_cast<size_t>(f) * lanes + b) * kFrameFeatures;
+                if (std::none_of(x + kOnsetOffset, x + kOnsetOffset + kPitches, [](float v) { return v > 0.0f; })) continue;
+                float* y = out + static_cast<size_t>(b) * n + static_cast<size_t>(f) * hop;
+                for (int i = 0; i < 8; ++i) y[i] = 0.9f * (1.0f - i / 8.0f);
+            }
+        pos_ += n;
+    }
+    uint64_t position() const override { return pos_; }
+
+private:
+    std::unique_ptr<Generator> inner_;
+    uint64_t pos_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<Generator> onset_click_generator(std::unique_ptr<Generator> inner) {
+    return std::make_unique<OnsetClickGenerator>(std::move(inner));
+}
 
 std::unique_ptr<Generator> failing_generator(std::unique_ptr<Generator> inner, double after_s) {
     return std::make_unique<FailingGenerator>(std::move(inner), after_s);

@@ -3,6 +3,9 @@
 // itself. Read once from $WAVECAST_TEST_FAULTS, a comma-separated list of key=value:
 //   slow_producer=F            the producer takes F times as long as the audio it renders
 //   generator_fails_after_s=T  the generator throws once it has rendered T seconds
+//   onset_clicks=1             the network is replaced by a click at the start of each frame
+//                              in which a lane's note starts, so tests can find the audio's
+//                              onsets and hold MIDI out against them
 // Unset, nothing is injected and nothing here costs anything.
 #pragma once
 
@@ -16,15 +19,19 @@ namespace wavecast {
 struct Faults {
     double slow_producer = 0;             // 0: off
     double generator_fails_after_s = -1;  // < 0: off
+    bool onset_clicks = false;
 
     // Throws std::runtime_error naming the variable and the bad entry.
     static Faults from_env();
-    bool any() const { return slow_producer > 0 || generator_fails_after_s >= 0; }
+    bool any() const { return slow_producer > 0 || generator_fails_after_s >= 0 || onset_clicks; }
     std::string describe() const;
 };
 
 // Wraps a generator so that generate() throws once `after_s` seconds have been rendered, as a
 // lost device would.
 std::unique_ptr<Generator> failing_generator(std::unique_ptr<Generator> inner, double after_s);
+
+// Takes the spec and lanes of `inner` but generates clicks where notes start (see above).
+std::unique_ptr<Generator> onset_click_generator(std::unique_ptr<Generator> inner);
 
 }  // namespace wavecast

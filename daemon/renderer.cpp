@@ -28,27 +28,16 @@ void Renderer::set_output_rate(int rate) {
     if (soxr_) soxr_delete(soxr_);
     soxr_ = nullptr;
     out_rate_ = rate;
-    resampler_delay_ = 0;
     if (rate == gen_->spec().sample_rate) return;
     soxr_error_t err = nullptr;
     const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
     soxr_ = soxr_create(gen_->spec().sample_rate, rate, 2, &err, &io, &q, nullptr);
     if (err) throw std::runtime_error(std::string("soxr_create: ") + err);
-    // soxr_delay() swings with how much input the resampler holds at a block's end; the delay the
-    // audio sees is its mean. Measure that once on silence, in blocks like the streams', then
-    // start clean: MIDI out is delayed by a constant and stays steady from the first note.
-    std::vector<float> zeros(2 * 2 * static_cast<size_t>(gen_->spec().frame_hop), 0.0f);
-    std::vector<float> sink(2 * max_output_frames(2));
-    double sum = 0;
-    constexpr int kBlocks = 64;
-    for (int i = 0; i < kBlocks; ++i) {
-        size_t done_in = 0, done_out = 0;
-        soxr_process(soxr_, zeros.data(), zeros.size() / 2, &done_in, sink.data(), sink.size() / 2, &done_out);
-        sum += soxr_delay(soxr_);
-    }
-    resampler_delay_ = sum / kBlocks;
-    soxr_clear(soxr_);
+    // soxr trims its filter's delay from the start of its output: output frame k is input time
+    // k / ratio. What soxr_delay() reports is how much it holds back while it waits for input,
+    // which delays nothing in the stream's own frame count (the ring's); so it adds nothing
+    // to the MIDI out delay.
 }
 
 double StyleChange::tempo() const {
@@ -163,7 +152,7 @@ void Renderer::generate_or_fall_back(int frames) {
 
 double Renderer::output_delay_frames() const {
     const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
-    return (masking_->latency() + loudness_.latency()) * ratio + resampler_delay_;
+    return (masking_->latency() + loudness_.latency()) * ratio;
 }
 
 size_t Renderer::max_output_frames(int frames) const {

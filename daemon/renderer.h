@@ -88,7 +88,7 @@ public:
     MaskingStats masking_stats() const { return masking_->stats(); }
     const LoudnessStats& loudness_stats() const { return loudness_.stats(); }
     // How far the audio of a model sample trails it at the output, in output frames: the post
-    // tier's latency and the resampler's delay. MIDI out is delayed by this much to line up.
+    // tier's latency (the resampler keeps time). MIDI out is delayed by this much to line up.
     double output_delay_frames() const;
 
     // Output frames per model frame, rounded up: a bound for sizing buffers.
@@ -112,7 +112,6 @@ private:
     std::vector<MidiEvent> events_, scratch_events_;
     int out_rate_ = 0;
     soxr_t soxr_ = nullptr;
-    double resampler_delay_ = 0;  // output frames, see output_delay_frames()
     std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
     StyleChange change_;              // the last change asked for, applied when the composer switches
     std::vector<float> weights_now_, weights_from_, weights_to_;  // [lanes][instruments]

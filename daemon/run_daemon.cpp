@@ -90,6 +90,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         spdlog::info("stream '{}': generator {}; masking on {}", sc.name, choice.note,
                      cfg.backend == "cpu" || cuda_devices().empty() ? "the CPU (FFTW)" : "the GPU (cuFFT)");
         backend = choice.generator->backend();
+        if (faults.onset_clicks) choice.generator = onset_click_generator(std::move(choice.generator));
         if (faults.generator_fails_after_s >= 0) choice.generator = failing_generator(std::move(choice.generator), faults.generator_fails_after_s);
         auto masking = make_masking(cfg.backend, model->spec.sample_rate, 2);
         streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), std::move(masking), it->second, rate));

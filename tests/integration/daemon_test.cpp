@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -399,6 +400,63 @@ void timebase_140(jack_transport_state_t, jack_nframes_t, jack_position_t* pos, 
     pos->beats_per_bar = 4, pos->beat_type = 4, pos->ticks_per_beat = 1920, pos->beats_per_minute = 140;
 }
 }  // namespace
+
+// MIDI out against the audio itself: with the network replaced by a click where each note starts
+// (an injected test fault), every note-on of main_midi_out falls within one JACK period of a
+// click in main_out_L/R, and every click has its note-on. The network's own audio can start a
+// note only at the frame the note starts in, so this is the alignment it gets.
+TEST_F(DaemonTest, MidiNoteOnsLineUpWithTheAudioWithinAPeriod) {
+    Daemon d(dir_->path.string(), *jack_, {.jack_name = "wavecast-onsets", .env = {{"WAVECAST_TEST_FAULTS", "onset_clicks=1"}}});
+    ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
+    // Masking would smear a click over its analysis window; the timing is what is under test.
+    ASSERT_TRUE((*d.call({{"cmd", "set"}, {"params", {{"masking_db", -100}}}}))["ok"]);
+    MidiCapture midi(jack_->name(), "wavecast-onsets:main_midi_out");
+    std::this_thread::sleep_for(1s);
+    Capture audio(jack_->name(), "wavecast-onsets:main_out_L", "wavecast-onsets:main_out_R", 48000 * 4);
+    ASSERT_TRUE(audio.wait_full(15));
+    constexpr double kPeriod = 1024;
+    std::vector<double> clicks;
+    float peak = 0;
+    for (size_t i = 0; i < audio.frames(); ++i) peak = std::max(peak, std::abs(audio.left()[i]) + std::abs(audio.right()[i]));
+    ASSERT_GT(peak, 0.01f) << "no clicks at all";
+    // An onset: the envelope crosses a tenth of the peak after 20 ms below it.
+    size_t quiet = 960;
+    for (size_t i = 0; i < audio.frames(); ++i) {
+        const float env = std::abs(audio.left()[i]) + std::abs(audio.right()[i]);
+        if (env > 0.1f * peak) {
+            if (quiet >= 960) clicks.push_back(static_cast<double>(audio.first_frame() + i));
+            quiet = 0;
+        } else {
+            ++quiet;
+        }
+    }
+    std::vector<double> ons;
+    for (const auto& e : midi.events())
+        if ((e.bytes[0] & 0xF0) == 0x90 && e.bytes[2] > 0) ons.push_back(static_cast<double>(e.frame));
+    const double begin = static_cast<double>(audio.first_frame()) + kPeriod, end = begin + audio.frames() - 2 * kPeriod;
+    auto near = [&](const std::vector<double>& v, double t) {
+        return std::any_of(v.begin(), v.end(), [&](double x) { return std::abs(x - t) <= kPeriod; });
+    };
+    int checked = 0;
+    for (double t : ons)
+        if (t >= begin && t < end) {
+            EXPECT_TRUE(near(clicks, t)) << "the note-on at frame " << t << " has no click within a period";
+            ++checked;
+        }
+    EXPECT_GT(checked, 12) << "too few notes in 4 s of techno";
+    for (double t : clicks)
+        if (t >= begin && t < end) EXPECT_TRUE(near(ons, t)) << "the click at frame " << t << " has no note-on within a period";
+    // How far apart they are, for the record: the mean offset of each note-on to its nearest click.
+    double sum = 0;
+    int n = 0;
+    for (double t : ons)
+        if (t >= begin && t < end) {
+            double best = 1e9;
+            for (double c : clicks) best = std::abs(c - t) < std::abs(best) ? c - t : best;
+            if (std::abs(best) <= kPeriod) sum += best, ++n;
+        }
+    std::printf("mean click - note-on offset: %.1f frames over %d notes\n", n ? sum / n : 0.0, n);
+}
 
 TEST_F(DaemonTest, FollowsTheTempoOfJackTransport) {
     Daemon d(dir_->path.string(), *jack_, {.jack_name = "wavecast-transport", .jack_extra = "follow_transport = true"});

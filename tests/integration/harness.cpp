@@ -167,6 +167,7 @@ int Capture::process(jack_nframes_t n, void* self) {
     if (take == 0 || !jack_port_connected(c->in_l_) || !jack_port_connected(c->in_r_)) return 0;
     const auto* l = static_cast<const float*>(jack_port_get_buffer(c->in_l_, n));
     const auto* r = static_cast<const float*>(jack_port_get_buffer(c->in_r_, n));
+    if (at == 0) c->first_frame_.store(jack_last_frame_time(c->client_));
     std::copy_n(l, take, c->left_.data() + at);
     std::copy_n(r, take, c->right_.data() + at);
     c->filled_.store(at + take, std::memory_order_release);

@@ -72,6 +72,8 @@ public:
     ~Capture();
     bool wait_full(double timeout_s) const;
     size_t frames() const { return filled_.load(); }
+    // The JACK frame time of the first frame captured (the clock MidiCapture stamps events with).
+    uint64_t first_frame() const { return first_frame_.load(); }
     const std::vector<float>& left() const { return left_; }
     const std::vector<float>& right() const { return right_; }
 
@@ -82,6 +84,7 @@ private:
     jack_port_t* in_r_ = nullptr;
     std::vector<float> left_, right_;
     std::atomic<size_t> filled_{0};
+    std::atomic<uint64_t> first_frame_{0};
 };
 
 // A JACK client of the test's own that records the MIDI events of one port, stamped with the
