@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "export_file.h"
 #include "mask_file.h"
 #include "render_file.h"
 #include "run_daemon.h"
@@ -45,6 +46,21 @@ int main(int argc, char** argv) {
     render->add_option("--tempo", ro.tempo, "bpm (default: the style's)")->check(CLI::Range(20.0, 300.0));
     render->add_option("--gain-db", ro.gain_db, "trim around the loudness target")->check(CLI::Range(-60.0, 12.0));
     render->add_option("--masking-db", ro.masking_db, "frequency masking strength (see `wavecastd mask`)")->check(CLI::Range(-100.0, 40.0));
+    auto* exp = app.add_subcommand("export", "write the conditioning frames a style or score gives the network (training data)");
+    RenderOptions eo;
+    auto* exp_style = exp->add_option("--style", eo.style, "style name");
+    exp_style->excludes(exp->add_option("--score", eo.score, "a MIDI file to export instead of composing"));
+    exp->callback([&] {
+        if (eo.style.empty() && eo.score.empty()) throw CLI::ValidationError("export", "--style or --score is required");
+    });
+    exp->add_option("--seconds", eo.seconds, "length")->check(CLI::Range(0.01, 86400.0));
+    exp->add_option("--out", eo.out, "output .safetensors")->required();
+    exp->add_option("--midi", eo.midi, "also write the notes as a standard MIDI file");
+    exp->add_option("--seed", eo.seed, "seed of the composer");
+    exp->add_option("--lanes", eo.lanes, "tracks")->check(CLI::Range(1, 16));
+    exp->add_option("--temperature", eo.temperature, "how far the composer varies")->check(CLI::Range(0.0, 4.0));
+    exp->add_option("--intensity", eo.intensity, "0..1")->check(CLI::Range(0.0, 1.0));
+    exp->add_option("--tempo", eo.tempo, "bpm (default: the style's)")->check(CLI::Range(20.0, 300.0));
     auto* mask = app.add_subcommand("mask", "run the frequency-masking stage on a file");
     std::string mask_in, mask_out;
     float strength = 0.0f;
@@ -64,11 +80,12 @@ int main(int argc, char** argv) {
             mask_file(mask_in, mask_out, strength, over.backend.empty() ? "auto" : over.backend);
             return 0;
         }
-        if (*render) {
+        if (*render || *exp) {
             DaemonConfig cfg = load_config(config_path);
             over.apply(cfg);
             spdlog::set_level(spdlog::level::from_str(cfg.log_level));
-            render_file(cfg, ro);
+            if (*render) render_file(cfg, ro);
+            else export_conditioning(cfg, eo);
             return 0;
         }
         const int rc = run_daemon(config_path, over);

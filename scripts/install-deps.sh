@@ -12,7 +12,7 @@ packages=(
   libsndfile1-dev libsoxr-dev libfftw3-dev libebur128-dev libsystemd-dev
   libgtest-dev libgmock-dev
   ableton-link-dev
-  python3 python3-mido python3-zmq
+  python3 python3-mido python3-zmq python3-numpy
   clang
 )
 

@@ -8,8 +8,11 @@
 #include <tuple>
 
 #include "../unit/temp_dir.h"
+#include "frame_features.h"
 #include "harness.h"
+#include "midi_file.h"
 #include "model.h"
+#include "safetensors.h"
 #include "style.h"
 
 using namespace harness;
@@ -148,4 +151,71 @@ TEST(Render, ScorePlaysAGivenMidiFileNoteForNote) {
     std::tie(rc, log) = render({"--score", dir.file("bad.mid"), "--out", dir.file("c.wav")});
     EXPECT_EQ(rc, 1);
     EXPECT_NE(log.find(dir.file("bad.mid") + ": "), std::string::npos) << log;
+}
+
+// export writes the conditioning the engine's renderer hands the network: the same frames a
+// composer of the same seed writes, onsets where the MIDI file's notes start, and a file the
+// training side's reader (training/wavecast_export.py, Debian's numpy) reads back the same.
+TEST(Export, ConditioningEqualsTheComposersAndTheTrainingReaderReadsIt) {
+    TempDir dir;
+    const std::string model = dir.file("m.safetensors"), cfg = dir.file("c.toml");
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("tiny"), 1));
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR << "/config/styles\"\n[[stream]]\n";
+    const std::string out = dir.file("dnb.safetensors"), mid = dir.file("dnb.mid");
+    Process exp({WAVECASTD_BIN, "--config", cfg, "export", "--style", "dnb", "--seconds", "20", "--seed", "3", "--out", out, "--midi", mid},
+                {}, dir.file("export.log"));
+    ASSERT_EQ(exp.wait(60).value_or(-1), 0) << exp.log();
+
+    const auto file = wavecast::read_safetensors(out);
+    const auto& feats = file.tensors.at("features");
+    ASSERT_EQ(feats.shape, (std::vector<int64_t>{2000, 4, wavecast::kFrameFeatures}));
+    EXPECT_EQ(file.tensors.at("instruments").shape, (std::vector<int64_t>{2000, 4, 8}));
+    const auto meta = nlohmann::json::parse(file.metadata.at("wavecast_export"));
+    EXPECT_EQ(meta["layout"], "notes-v1");
+    EXPECT_EQ(meta["tracks"][0]["name"], "drums");
+
+    // The composer alone, as a stream drives it, block by block.
+    const auto styles = wavecast::load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
+    wavecast::Composer c(4, 16000, 160, 3);
+    c.set_style(styles.at("dnb"));
+    std::vector<float> want(feats.data.size());
+    for (int f = 0; f < 2000; f += 8) {
+        c.set_tempo(styles.at("dnb")->tempo);
+        c.set_intensity(0.6);
+        c.set_temperature(1.0);
+        c.set_seed(3);
+        c.next_frames(8, want.data() + static_cast<size_t>(f) * 4 * wavecast::kFrameFeatures);
+    }
+    ASSERT_TRUE(feats.data == want) << "the exported frames are not the composer's";
+
+    // Every note-on of the MIDI file starts in the frame whose onset feature says so (a note on
+    // a frame boundary, as the file's ticks round it, may fall on the frame before).
+    const auto score = wavecast::read_midi_file(mid);
+    const double spb = 60.0 / score.tempo_bpm;
+    auto onset = [&](int64_t frame, int lane, int pitch) {
+        return frame >= 0 && frame < 2000 &&
+               feats.data[(static_cast<size_t>(frame) * 4 + static_cast<size_t>(lane)) * wavecast::kFrameFeatures + 128 + static_cast<size_t>(pitch)] == 1.0f;
+    };
+    int checked = 0;
+    for (const auto& n : score.notes) {
+        const auto frame = static_cast<int64_t>(n.start * spb * 100.0);
+        if (frame >= 1999) continue;
+        EXPECT_TRUE(onset(frame, n.lane, n.pitch) || onset(frame - 1, n.lane, n.pitch))
+            << "lane " << n.lane << " pitch " << n.pitch << " at frame " << frame;
+        ++checked;
+    }
+    EXPECT_GT(checked, 100);
+    int onsets_here = 0;
+    for (size_t i = 0; i < feats.data.size(); ++i) onsets_here += i % wavecast::kFrameFeatures >= 128 && i % wavecast::kFrameFeatures < 256 && feats.data[i] > 0;
+
+    Process reader({"/usr/bin/python3", std::string(WAVECAST_SOURCE_DIR) + "/training/wavecast_export.py", out}, {}, dir.file("reader.log"));
+    ASSERT_EQ(reader.wait(60).value_or(-1), 0) << reader.log();
+    const auto summary = nlohmann::json::parse(reader.log());
+    double sum = 0;
+    for (float v : feats.data) sum += v;
+    EXPECT_EQ(summary["frames"], 2000);
+    EXPECT_NEAR(summary["sum"].get<double>(), sum, 1e-3 * std::abs(sum));
+    int onsets = 0;
+    for (const auto& k : summary["onsets"]) onsets += k.get<int>();
+    EXPECT_EQ(onsets, onsets_here) << "the reader finds the onsets the file holds";
 }

@@ -1,0 +1,108 @@
+#include "export_file.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "backend.h"
+#include "frame_features.h"
+#include "midi_file.h"
+#include "renderer.h"
+#include "safetensors.h"
+#include "style.h"
+
+namespace wavecast {
+namespace {
+
+// Stands in for the network: keeps each frame's features and instrument weights, plays silence.
+class ConditioningTap final : public Generator {
+public:
+    ConditioningTap(std::shared_ptr<const Model> model, int lanes) : model_(std::move(model)), lanes_(lanes) {}
+    const ModelSpec& spec() const override { return model_->spec; }
+    int lanes() const override { return lanes_; }
+    std::string backend() const override { return "conditioning tap"; }
+    void set_instruments(const float* w) override { weights_.assign(w, w + static_cast<size_t>(lanes_) * model_->spec.instruments.size()); }
+    void generate(const float* features, const float*, int frames, float* out) override {
+        features_.insert(features_.end(), features, features + static_cast<size_t>(frames) * lanes_ * kFrameFeatures);
+        for (int f = 0; f < frames; ++f) instruments_.insert(instruments_.end(), weights_.begin(), weights_.end());
+        const size_t n = static_cast<size_t>(frames) * model_->spec.frame_hop;
+        std::fill(out, out + static_cast<size_t>(lanes_) * n, 0.0f);
+        pos_ += n;
+    }
+    uint64_t position() const override { return pos_; }
+
+    std::vector<float> features_, instruments_;
+
+private:
+    std::shared_ptr<const Model> model_;
+    int lanes_;
+    std::vector<float> weights_;
+    uint64_t pos_ = 0;
+};
+
+}  // namespace
+
+void export_conditioning(const DaemonConfig& config, const RenderOptions& o) {
+    std::shared_ptr<const Style> style;
+    MidiScore score;
+    if (!o.score.empty()) {
+        score = read_midi_file(o.score);
+        style = std::make_shared<const Style>(score.style);
+    } else {
+        auto styles = load_styles(config.styles_dir);
+        auto found = styles.find(o.style);
+        if (found == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + config.styles_dir);
+        style = found->second;
+    }
+    // The model gives the rate, the frame hop and the instrument table the lanes are mapped to.
+    auto model = std::make_shared<const Model>(load_model(config.model));
+    const ModelSpec& spec = model->spec;
+    auto tap_owner = std::make_unique<ConditioningTap>(model, o.lanes);
+    ConditioningTap* tap = tap_owner.get();
+    Renderer renderer(std::move(tap_owner), make_masking("cpu", spec.sample_rate, 2), style, spec.sample_rate, o.seed);
+    if (!o.score.empty()) renderer.set_score(style, score.notes, score.beats);
+    renderer.set_keep_events(!o.midi.empty());
+    const double tempo = !o.score.empty() ? score.tempo_bpm : o.tempo > 0 ? o.tempo : style->tempo;
+    const BlockParams p{o.temperature, tempo, o.intensity, 0.0, -100.0, -1, o.seed};
+    const int64_t frames = static_cast<int64_t>(std::llround(o.seconds * spec.sample_rate / spec.frame_hop));
+    std::vector<float> sink;
+    for (int64_t done = 0; done < frames; done += 8) {
+        sink.clear();
+        renderer.render(static_cast<int>(std::min<int64_t>(8, frames - done)), p, sink);
+    }
+
+    const int64_t lanes = o.lanes, n_instr = static_cast<int64_t>(spec.instruments.size());
+    SafetensorsFile file;
+    file.tensors["features"] = {{frames, lanes, kFrameFeatures}, std::move(tap->features_)};
+    file.tensors["instruments"] = {{frames, lanes, n_instr}, std::move(tap->instruments_)};
+    nlohmann::json table = nlohmann::json::array(), tracks = nlohmann::json::array();
+    for (const auto& in : spec.instruments) table.push_back({{"name", in.name}, {"program", in.program}, {"drums", in.drums}});
+    for (int b = 0; b < o.lanes && b < static_cast<int>(style->tracks.size()); ++b) {
+        const TrackStyle& t = style->tracks[static_cast<size_t>(b)];
+        tracks.push_back({{"name", t.name}, {"program", t.program}, {"drums", t.drums}, {"channel", midi_channel(t, b)}});
+    }
+    const nlohmann::json meta = {{"layout", "notes-v1"},
+                                 {"sample_rate", spec.sample_rate},
+                                 {"frame_hop", spec.frame_hop},
+                                 {"lanes", o.lanes},
+                                 {"frames", frames},
+                                 {"seed", o.seed},
+                                 {"tempo", tempo},
+                                 {"intensity", o.intensity},
+                                 {"temperature", o.temperature},
+                                 {"source", o.score.empty() ? "style:" + o.style : "score:" + o.score},
+                                 {"instrument_table", table},
+                                 {"tracks", tracks}};
+    file.metadata["wavecast_export"] = meta.dump();
+    write_safetensors(o.out, file);
+    if (!o.midi.empty()) {
+        std::vector<MidiEvent> events;
+        renderer.take_events(events);
+        write_midi_file(o.midi, *style, o.lanes, tempo, events, o.seconds * tempo / 60.0);
+    }
+    std::printf("exported %s: %lld frames x %d lanes of '%s' (notes-v1, %d Hz, hop %d), seed %llu%s%s\n", o.out.c_str(),
+                static_cast<long long>(frames), o.lanes, o.score.empty() ? o.style.c_str() : o.score.c_str(), spec.sample_rate,
+                spec.frame_hop, static_cast<unsigned long long>(o.seed), o.midi.empty() ? "" : ", notes in ", o.midi.c_str());
+}
+
+}  // namespace wavecast
