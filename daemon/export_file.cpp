@@ -43,26 +43,17 @@ private:
 }  // namespace
 
 void export_conditioning(const DaemonConfig& config, const RenderOptions& o) {
-    std::shared_ptr<const Style> style;
-    MidiScore score;
-    if (!o.score.empty()) {
-        score = read_midi_file(o.score);
-        style = std::make_shared<const Style>(score.style);
-    } else {
-        auto styles = load_styles(config.styles_dir);
-        auto found = styles.find(o.style);
-        if (found == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + config.styles_dir);
-        style = found->second;
-    }
+    const RenderSource src = load_render_source(config, o);
+    const auto& style = src.style;
     // The model gives the rate, the frame hop and the instrument table the lanes are mapped to.
     auto model = std::make_shared<const Model>(load_model(config.model));
     const ModelSpec& spec = model->spec;
     auto tap_owner = std::make_unique<ConditioningTap>(model, o.lanes);
     ConditioningTap* tap = tap_owner.get();
     Renderer renderer(std::move(tap_owner), make_masking("cpu", spec.sample_rate, 2), style, spec.sample_rate, o.seed);
-    if (!o.score.empty()) renderer.set_score(style, score.notes, score.beats);
+    if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);
     renderer.set_keep_events(!o.midi.empty());
-    const double tempo = !o.score.empty() ? score.tempo_bpm : o.tempo > 0 ? o.tempo : style->tempo;
+    const double tempo = src.score ? src.score->tempo_bpm : o.tempo > 0 ? o.tempo : style->tempo;
     const BlockParams p{o.temperature, tempo, o.intensity, 0.0, -100.0, -1, o.seed};
     const int64_t frames = static_cast<int64_t>(std::llround(o.seconds * spec.sample_rate / spec.frame_hop));
     std::vector<float> sink;

@@ -13,23 +13,28 @@
 
 namespace wavecast {
 
-void render_file(const DaemonConfig& config, const RenderOptions& o) {
-    std::shared_ptr<const Style> style;
-    MidiScore score;
+RenderSource load_render_source(const DaemonConfig& config, const RenderOptions& o) {
+    RenderSource src;
     if (!o.score.empty()) {
-        score = read_midi_file(o.score);
-        style = std::make_shared<const Style>(score.style);
-    } else {
-        auto styles = load_styles(config.styles_dir);
-        auto found = styles.find(o.style);
-        if (found == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + config.styles_dir);
-        style = found->second;
+        src.score = read_midi_file(o.score);
+        src.style = std::make_shared<const Style>(src.score->style);
+        return src;
     }
+    auto styles = load_styles(config.styles_dir);
+    auto found = styles.find(o.style);
+    if (found == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + config.styles_dir);
+    src.style = found->second;
+    return src;
+}
+
+void render_file(const DaemonConfig& config, const RenderOptions& o) {
+    const RenderSource src = load_render_source(config, o);
+    const auto& style = src.style;
     auto model = std::make_shared<const Model>(load_model(config.model));
     auto choice = make_generator(config.backend, model, o.lanes, o.seed);
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
     Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), style, rate, o.seed);
-    if (!o.score.empty()) renderer.set_score(style, score.notes, score.beats);
+    if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);
     renderer.set_keep_events(!o.midi.empty());
 
     if (o.bits != 16 && o.bits != 24) throw std::runtime_error("--bits must be 16 or 24");

@@ -3,9 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "config.h"
+#include "midi_file.h"
+#include "style.h"
 
 namespace wavecast {
 
@@ -25,5 +29,12 @@ struct RenderOptions {
 
 // Throws on any failure (message says what and where); prints a summary line on success.
 void render_file(const DaemonConfig& config, const RenderOptions& options);
+
+// What render and export play: the named style, or the given score with the style its parts make.
+struct RenderSource {
+    std::shared_ptr<const Style> style;
+    std::optional<MidiScore> score;
+};
+RenderSource load_render_source(const DaemonConfig& config, const RenderOptions& options);
 
 }  // namespace wavecast

@@ -285,8 +285,7 @@ TEST_F(DaemonTest, UnderrunsPlayZerosAndAreCountedAndReported) {
     zmq::socket_t sub = subscribe(ctx, slow.telemetry, "log", 5000);
     Capture cap(jack_->name(), "wavecast-slow:main_out_L", "wavecast-slow:main_out_R", 48000);
     ASSERT_TRUE(cap.wait_full(10));
-    size_t zeros = 0;
-    for (size_t i = 0; i < cap.frames(); ++i) zeros += cap.left()[i] == 0.0f && cap.right()[i] == 0.0f;
+    const size_t zeros = silent_frames(cap);
     EXPECT_GT(zeros, cap.frames() / 4) << "a generator at a fifth of real time must leave gaps of silence";
     const auto st = slow.stream_status();
     EXPECT_GT(st["underruns"].get<uint64_t>(), 10u) << st.dump();
@@ -324,8 +323,7 @@ TEST_F(DaemonTest, AFailingGeneratorFallsBackToTheCpuAndTheStreamGoesOn) {
     const uint64_t samples = st["samples_generated"].get<uint64_t>();
     Capture cap(jack_->name(), "wavecast-failover:main_out_L", "wavecast-failover:main_out_R", 24000);
     ASSERT_TRUE(cap.wait_full(10));
-    size_t zeros = 0;
-    for (size_t i = 0; i < cap.frames(); ++i) zeros += cap.left()[i] == 0.0f && cap.right()[i] == 0.0f;
+    const size_t zeros = silent_frames(cap);
     EXPECT_LT(zeros, cap.frames() / 100) << "the stream must play on after the fallback";
     st = d.stream_status();
     EXPECT_GT(st["samples_generated"].get<uint64_t>(), samples + 4000);

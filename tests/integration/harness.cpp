@@ -305,6 +305,12 @@ Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptio
     proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, env, log);
 }
 
+size_t silent_frames(const Capture& cap) {
+    size_t zeros = 0;
+    for (size_t i = 0; i < cap.frames(); ++i) zeros += cap.left()[i] == 0.0f && cap.right()[i] == 0.0f;
+    return zeros;
+}
+
 int free_tcp_port() {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};

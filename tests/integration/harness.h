@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <chrono>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -139,6 +141,20 @@ struct DaemonOptions {
     std::string sections;            // further TOML tables, e.g. [security]
     std::map<std::string, std::string> env;  // added to the JACK server's
 };
+
+// Polls `pred` every 20 ms until it holds (true) or `timeout_s` passes (false).
+template <class Pred>
+bool eventually(Pred pred, double timeout_s) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+}
+
+// Frames of a capture in which both channels are exactly zero (what an underrun plays).
+size_t silent_frames(const Capture& cap);
 
 // A TCP port on 127.0.0.1 that nothing listens on now.
 int free_tcp_port();

@@ -36,16 +36,6 @@ size_t style_count(const Daemon& d) {
     return r && (*r)["ok"] ? (*r)["styles"].size() : 0;
 }
 
-template <class Pred>
-bool eventually(Pred pred, double timeout_s) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
-}
-
 }  // namespace
 
 TEST_F(Lifecycle, AfterAJackCrashTheDaemonReconnectsWithItsConnectionsAndState) {
@@ -73,8 +63,7 @@ TEST_F(Lifecycle, AfterAJackCrashTheDaemonReconnectsWithItsConnectionsAndState) 
 
     Capture cap(jack_->name(), "wavecast-rc:main_out_L", "wavecast-rc:main_out_R", 24000);
     ASSERT_TRUE(cap.wait_full(10));
-    size_t zeros = 0;
-    for (size_t i = 0; i < cap.frames(); ++i) zeros += cap.left()[i] == 0.0f && cap.right()[i] == 0.0f;
+    const size_t zeros = silent_frames(cap);
     EXPECT_LT(zeros, cap.frames() / 100) << "the audio must resume";
     const auto st = d.stream_status();
     EXPECT_GT(st["samples_generated"].get<uint64_t>(), before);

@@ -14,20 +14,6 @@
 using namespace harness;
 using namespace std::chrono_literals;
 
-namespace {
-
-template <class Pred>
-bool eventually(Pred pred, double timeout_s) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(50ms);
-    }
-    return true;
-}
-
-}  // namespace
-
 TEST(Link, SharesTempoBothWaysAndComesIntoPhase) {
     // Link finds peers by UDP multicast on the machine's interfaces; where two peers of this very
     // process cannot find each other, no peer could, and there is nothing to test.
