@@ -10,9 +10,11 @@
 namespace wavecast {
 namespace {
 
-// How hard the phase is pulled: 5 % faster or slower per beat of error, at most 5 %; within the
-// dead band (about 5 ms at 120 bpm) the tempo is left alone, so the beat does not wobble.
-constexpr double kGainPerBeat = 0.05, kMaxNudge = 0.05, kDeadBandBeats = 0.01;
+// How hard the phase is pulled: 0.5 % faster or slower per hundredth of a beat of error, at
+// most 5 %. The nudge is heard a look-ahead later, so the gain stays well inside what that delay
+// allows (gain x beats per second x look-ahead << 1). Within the dead band (1.5 ms at 120 bpm)
+// the tempo is left alone.
+constexpr double kGainPerBeat = 0.5, kMaxNudge = 0.05, kDeadBandBeats = 0.003;
 
 }  // namespace
 

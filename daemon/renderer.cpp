@@ -155,6 +155,8 @@ double Renderer::output_delay_frames() const {
     return (masking_->latency() + loudness_.latency()) * ratio;
 }
 
+double Renderer::resampler_held_frames() const { return soxr_ ? soxr_delay(soxr_) : 0.0; }
+
 size_t Renderer::max_output_frames(int frames) const {
     const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
     return static_cast<size_t>(std::ceil(frames * gen_->spec().frame_hop * ratio)) + 64;

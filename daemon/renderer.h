@@ -91,6 +91,10 @@ public:
     // tier's latency (the resampler keeps time). MIDI out is delayed by this much to line up.
     double output_delay_frames() const;
 
+    // Output frames the resampler holds back now, waiting for more input: the audio appended so
+    // far ends this much before the composer's position.
+    double resampler_held_frames() const;
+
     // Output frames per model frame, rounded up: a bound for sizing buffers.
     size_t max_output_frames(int frames) const;
 

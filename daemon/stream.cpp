@@ -255,13 +255,37 @@ void Stream::produce_loop() {
             written += ring_.write(block.data() + written, block.size() - written);
             if (written < block.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+        {
+            std::lock_guard lock(published_mu_);
+            written_beat_ = renderer_.composer().beat() - renderer_.resampler_held_frames() / out_rate_.load() * renderer_.composer().tempo() / 60.0;
+            frames_written_ += written / 2;
+        }
     }
 }
 
 double Stream::playing_beat(double extra_s) const {
+    uint64_t played = 0;
+    int64_t at_ns = 0;
+    for (;;) {
+        const uint32_t seq = clock_seq_.load(std::memory_order_acquire);
+        if (seq & 1) continue;
+        played = clock_played_.load(std::memory_order_relaxed);
+        at_ns = clock_ns_.load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (clock_seq_.load(std::memory_order_relaxed) == seq) break;
+    }
+    double beat = 0;
+    uint64_t written = 0;
+    {
+        std::lock_guard lock(published_mu_);
+        beat = written_beat_, written = frames_written_;
+    }
     const double rate = out_rate_.load();
-    const double waiting_s = (static_cast<double>(ring_.size() / 2) + output_delay_frames_.load()) / rate + extra_s;
-    return beat_.load() - waiting_s * playing_tempo_.load() / 60.0;
+    // The frame leaving the ring now: the count at the period's start, moved on in real time.
+    const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const double leaving = static_cast<double>(played) + (at_ns > 0 ? static_cast<double>(now_ns - at_ns) * 1e-9 * rate : 0.0);
+    const double waiting_s = (static_cast<double>(written) - leaving + output_delay_frames_.load()) / rate + extra_s;
+    return beat - waiting_s * playing_tempo_.load() / 60.0;
 }
 
 std::vector<std::array<uint8_t, 2>> Stream::programs() const {
@@ -293,6 +317,14 @@ void Stream::process_midi(void* port_buffer, uint32_t frames) {
 }
 
 void Stream::process(float* left, float* right, uint32_t frames) {
+    // clock_gettime through the vDSO: no system call, no lock.
+    const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const uint32_t seq = clock_seq_.load(std::memory_order_relaxed);
+    clock_seq_.store(seq + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    clock_played_.store(played_, std::memory_order_relaxed);
+    clock_ns_.store(now_ns, std::memory_order_relaxed);
+    clock_seq_.store(seq + 2, std::memory_order_release);
     const size_t want = std::min<size_t>(frames, sizeof scratch_ / sizeof scratch_[0] / 2);
     const size_t got = ring_.read(scratch_, 2 * want) / 2;
     played_ += got;

@@ -135,6 +135,11 @@ private:
     uint64_t gap_ = 0;     // zeros played since the last frame from the ring (callback only)
     std::atomic<uint64_t> longest_gap_{0};
     std::atomic<uint64_t> played_shared_{0};  // the same, published for the control thread
+    // When the last period began (steady clock, ns) and played_ then, for playing_beat(): a
+    // seqlock, so the callback never waits and the reader sees a consistent pair.
+    std::atomic<uint32_t> clock_seq_{0};
+    std::atomic<uint64_t> clock_played_{0};
+    std::atomic<int64_t> clock_ns_{0};
     mutable std::mutex notes_mu_;  // guards notes_ and programs_
     std::vector<std::array<uint8_t, 2>> programs_;
     std::deque<SoundedNote> notes_;  // queued by the producer, taken once played
@@ -143,6 +148,8 @@ private:
     std::string section_;  // under published_mu_
     std::atomic<double> busy_s_{0}, beat_{0};
     std::atomic<double> nudge_{1.0}, playing_tempo_{0}, output_delay_frames_{0};
+    double written_beat_ = 0;      // under published_mu_: the composer's beat at the end of what is in the ring
+    uint64_t frames_written_ = 0;  // under published_mu_: output frames written to the ring so far
     std::atomic<bool> running_{false};
     std::thread producer_;
     Recorder recorder_;
