@@ -91,6 +91,30 @@ TEST(Config, RefusesConfigWithoutModelOrStream) {
     EXPECT_THROW(load_config(dir.file("absent.toml")), ConfigError);
 }
 
+// Remote control only with CURVE; CURVE only with a key and an allow-list; one tempo source.
+TEST(Config, RefusesExposedEndpointsAndIncompleteSecurity) {
+    TempDir dir;
+    std::string p = write(dir, "open.toml", "[daemon]\nmodel = \"m\"\ncontrol = \"tcp://0.0.0.0:5557\"\n[[stream]]\nname = \"main\"\n");
+    expect_refused([&] { load_config(p); }, p, 1, "can be reached from other machines");
+    p = write(dir, "nokey.toml", std::string(kMinimal) + "[security]\ncurve = true\nallowed_clients = [\"k.pub\"]\n");
+    expect_refused([&] { load_config(p); }, p, 5, "needs key_file");
+    p = write(dir, "nolist.toml", std::string(kMinimal) + "[security]\ncurve = true\nkey_file = \"s.key\"\n");
+    expect_refused([&] { load_config(p); }, p, 5, "needs allowed_clients");
+    p = write(dir, "both.toml", std::string(kMinimal) + "[jack]\nfollow_transport = true\n[link]\nenabled = true\n");
+    expect_refused([&] { load_config(p); }, p, 8, "choose one tempo source");
+
+    const auto c = load_config(write(dir, "curve.toml", "[daemon]\nmodel = \"m\"\nfallback_model = \"small.safetensors\"\n"
+                                                        "control = \"tcp://192.0.2.1:5557\"\n[[stream]]\nname = \"main\"\n"
+                                                        "[security]\ncurve = true\nkey_file = \"keys/s.key\"\n"
+                                                        "allowed_clients = [\"clients/a.pub\", \"rq:rMd[fH#kr8)S9Qvz3mBNmcfu>Uy#TBM6!!)J*\"]\n"));
+    EXPECT_TRUE(c.security.curve);
+    EXPECT_EQ(c.security.key_file, (dir.path / "keys/s.key").string());
+    ASSERT_EQ(c.security.allowed_clients.size(), 2u);
+    EXPECT_EQ(c.security.allowed_clients[0], (dir.path / "clients/a.pub").string());
+    EXPECT_EQ(c.security.allowed_clients[1], "rq:rMd[fH#kr8)S9Qvz3mBNmcfu>Uy#TBM6!!)J*") << "a key is kept as it is";
+    EXPECT_EQ(c.fallback_model, (dir.path / "small.safetensors").string());
+}
+
 TEST(Style, RefusesBadStyleWithFileLineAndReason) {
     TempDir dir;
     const std::string ok = "name = \"s\"\ndescription = \"d\"\n[[track]]\nname = \"bass\"\nprogram = 33\n";
