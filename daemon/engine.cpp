@@ -264,12 +264,12 @@ void Engine::follow_tempo() {
         spdlog::info("Ableton Link enabled: tempo {:.2f}, quantum {}", streams_.front()->tempo(), config_.link_quantum);
     }
     if (!link_) return;
-    double period_s = 0;
+    double latency_s = 0;
     {
         std::lock_guard lock(jack_mu_);
-        if (jack_) period_s = static_cast<double>(jack_->buffer_size()) / jack_->sample_rate();
+        if (jack_) latency_s = jack_->output_latency_s();
     }
-    link_->follow(streams_, period_s);
+    link_->follow(streams_, latency_s);
 }
 
 void Engine::follow_transport() {

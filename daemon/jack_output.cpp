@@ -1,6 +1,7 @@
 #include "jack_output.h"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
@@ -55,6 +56,18 @@ void JackOutput::activate(bool autoconnect) {
         }
     }
     if (playback) jack_free(playback);
+}
+
+double JackOutput::output_latency_s() const {
+    jack_nframes_t frames = 0;
+    if (!gone_ && !outs_.empty())
+        for (jack_port_t* p : {outs_.front().left, outs_.front().right}) {
+            jack_latency_range_t range{};
+            jack_port_get_latency_range(p, JackPlaybackLatency, &range);
+            frames = std::max(frames, range.max);
+        }
+    if (frames == 0) frames = period_.load();
+    return static_cast<double>(frames) / jack_get_sample_rate(client_);
 }
 
 double JackOutput::transport_bpm() const {

@@ -32,6 +32,10 @@ public:
     void deactivate();
 
     uint64_t xruns() const { return xruns_.load(); }
+    // How long after the callback writes it a frame reaches the playback hardware, in seconds:
+    // the largest playback latency JACK reports for the first stream's ports, or one period
+    // where it reports none (ports not connected to hardware). Not real-time.
+    double output_latency_s() const;
     // The tempo JACK transport reports while it rolls with a timebase master giving bar/beat/tick;
     // 0 otherwise. Not real-time: for the control thread.
     double transport_bpm() const;

@@ -31,7 +31,7 @@ public:
     // Called by the control thread at each turn (tens of ms): adopts a tempo the session
     // changed, publishes one changed here (on the first stream), and nudges every stream's tempo
     // by up to 5 % until its beat is in phase with the session's. `extra_s`: the output latency
-    // after the ring (a JACK period).
+    // after the ring (JackOutput::output_latency_s).
     void follow(const std::vector<std::unique_ptr<Stream>>& streams, double extra_s);
     LinkView view() const;
 
