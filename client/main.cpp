@@ -67,6 +67,11 @@ void print_status(const json& r) {
     std::printf("backend %s, model %s (%s weights), %d Hz, up %.0f s\n", r.value("backend", "?").c_str(),
                 r["model"].value("shape", "?").c_str(), r["model"].value("weights", "?").c_str(), r.value("sample_rate", 0),
                 r.value("uptime_s", 0.0));
+    if (r.contains("jack") && !r["jack"].value("connected", true))
+        std::printf("JACK server away: reconnecting (the streams keep their state)\n");
+    if (r.contains("link") && r["link"].value("enabled", false))
+        std::printf("Ableton Link: %d peer(s), tempo %.2f, phase error %+.3f beats\n", r["link"].value("peers", 0),
+                    r["link"].value("tempo", 0.0), r["link"].value("phase_error_beats", 0.0));
     for (const auto& s : r["streams"]) {
         std::printf("stream %s: style %s, %llu samples, rtf %.2f, ring %.0f/%.0f ms, underruns %llu, xruns %llu\n",
                     s.value("name", "?").c_str(), s.value("style", "?").c_str(),
@@ -77,6 +82,9 @@ void print_status(const json& r) {
         std::printf("  bar %lld (%s), beat %.2f\n", static_cast<long long>(s.value("bar", 0ll)), s.value("section", "").c_str(),
                     s.value("beat", 0.0));
         std::printf("  params %s\n", s["params"].dump().c_str());
+        if (s.value("generator_failures", 0) > 0)
+            std::printf("  generator failed %d time(s), now on %s: %s\n", s.value("generator_failures", 0), s.value("backend", "?").c_str(),
+                        s.value("last_failure", "").c_str());
         if (s["recording"].value("active", false))
             std::printf("  recording to %s (%llu frames)\n", s["recording"].value("path", "").c_str(),
                         static_cast<unsigned long long>(s["recording"].value("frames", 0ull)));
