@@ -178,7 +178,6 @@ void Engine::set_jack(const JackOutput* jack, std::string client_name) {
     if (jack_) xruns_before_ += jack_->xruns();
     jack_ = jack;
     jack_name_ = std::move(client_name);
-    jack_connected_ = jack != nullptr;
 }
 
 uint64_t Engine::xruns() const { return xruns_before_ + (jack_ ? jack_->xruns() : 0); }
@@ -188,7 +187,7 @@ json Engine::status() const {
     json streams = json::array();
     std::unique_lock jack_lock(jack_mu_);
     const uint64_t xruns = this->xruns();
-    const json jack = {{"client", jack_name_}, {"connected", jack_connected_}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}};
+    const json jack = {{"client", jack_name_}, {"connected", jack_ != nullptr}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}};
     jack_lock.unlock();
     for (const auto& s : streams_) {
         const StreamStatus st = s->status();

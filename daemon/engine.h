@@ -27,7 +27,7 @@ public:
            std::string backend);
 
     void add_stream(std::unique_ptr<Stream> stream) { streams_.push_back(std::move(stream)); }
-    // The JACK client now, or nullptr while the server is away (see main.cpp's reconnection).
+    // The JACK client now, or nullptr while the server is away (see run_daemon.cpp's reconnection).
     void set_jack(const JackOutput* jack, std::string client_name);
     const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
 
@@ -71,7 +71,6 @@ private:
     mutable std::mutex jack_mu_;  // the main thread swaps the client while the control thread reads it
     const JackOutput* jack_ = nullptr;
     std::string jack_name_;
-    bool jack_connected_ = false;
     uint64_t xruns_before_ = 0;  // counted by clients since replaced
     uint64_t xruns() const;      // under jack_mu_
     const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -23,7 +23,7 @@ sigset_t daemon_signals() {
     return set;
 }
 
-// A client with every stream's ports, activated. Throws when no server answers.
+// A client with every stream's ports, not yet activated. Throws when no server answers.
 std::unique_ptr<JackOutput> open_jack(const DaemonConfig& cfg, const std::vector<std::unique_ptr<Stream>>& streams) {
     auto jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
     for (const auto& s : streams) {

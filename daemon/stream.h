@@ -91,7 +91,7 @@ public:
     double tempo() const { return tempo_.load(); }
     // The composer's beat (counted from the start) of the audio leaving the ring now, i.e. the
     // producer's beat less what waits in the ring and the post tier; `extra_s` later still
-    // (the JACK period that follows). What Ableton Link compares with the session's beat.
+    // (the output latency after the callback). What Ableton Link compares with the session's beat.
     double playing_beat(double extra_s) const;
     // Scales the tempo the composer plays at (1: as set), without changing the tempo parameter:
     // how Link pulls the beat into phase with the session.
