@@ -94,9 +94,10 @@ MidiScore read_midi_file(const std::string& path) {
     if (!in) throw std::runtime_error(path + ": cannot open");
     const std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     size_t at = 0;
+    size_t limit = b.size();  // the end of the chunk being read: an event may not run into the next one
     auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why + " (at byte " + std::to_string(at) + ")"); };
     auto need = [&](size_t n) {
-        if (at + n > b.size()) throw fail("truncated");
+        if (at > limit || n > limit - at) throw fail(limit == b.size() ? "truncated" : "event runs past the end of its track");
     };
     auto be = [&](int n) {
         need(static_cast<size_t>(n));
@@ -143,6 +144,7 @@ MidiScore read_midi_file(const std::string& path) {
         const uint32_t len = be(4);
         need(len);
         const size_t end = at + len;
+        limit = end;
         uint64_t tick = 0;
         uint8_t status = 0;
         std::string name;
@@ -158,7 +160,9 @@ MidiScore read_midi_file(const std::string& path) {
                 const uint32_t n = var();
                 need(n);
                 if (type == 0x51 && n == 3 && !have_tempo) {
-                    score.tempo_bpm = 60e6 / ((b[at] << 16) | (b[at + 1] << 8) | b[at + 2]);
+                    const uint32_t us_per_beat = static_cast<uint32_t>(b[at] << 16 | b[at + 1] << 8 | b[at + 2]);
+                    if (us_per_beat == 0) throw fail("tempo of 0 microseconds per beat");
+                    score.tempo_bpm = 60e6 / us_per_beat;
                     have_tempo = true;
                 }
                 if (type == 0x03) name.assign(b.begin() + static_cast<long>(at), b.begin() + static_cast<long>(at + n));
@@ -173,10 +177,12 @@ MidiScore read_midi_file(const std::string& path) {
                 status = 0;
                 continue;
             }
+            if (status > 0xF0) throw fail("system message " + std::to_string(status) + " in a MIDI file");
             const int kind = status & 0xF0, ch = status & 0x0F;
             const int data = (kind == 0xC0 || kind == 0xD0) ? 1 : 2;
             need(static_cast<size_t>(data));
             const int d1 = b[at], d2 = data == 2 ? b[at + 1] : 0;
+            if ((d1 | d2) & 0x80) throw fail("data byte above 127");
             at += static_cast<size_t>(data);
             if (kind == 0xC0) programs[static_cast<int>(t) << 4 | ch] = d1;
             const int key = ch << 8 | d1;
@@ -194,6 +200,7 @@ MidiScore read_midi_file(const std::string& path) {
             }
         }
         at = end;
+        limit = b.size();
     }
     if (score.notes.empty()) throw fail("no notes");
     std::sort(score.notes.begin(), score.notes.end(), [](const ScoreNote& a, const ScoreNote& c) { return a.start < c.start; });
