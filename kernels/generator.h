@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "model.h"
@@ -27,6 +28,15 @@ public:
     //   temperature: [lanes], >= 0; 0 picks the most likely class
     //   out:         [lanes][frames * frame_hop] samples in [-1, 1]
     virtual void generate(const float* features, const float* temperature, int frames, float* out) = 0;
+
+    // Teacher forcing, for training parity and backend comparison: advances every lane by `frames`
+    // frames as generate() does, but feeds inputs[lane][t] as the class of the sample before t
+    // instead of its own draw, and writes the output distribution softmax(logits) of every
+    // sample, probs [lanes][frames * frame_hop][audio_classes]. Draws nothing.
+    virtual void teacher_forced(const float* features, const int* inputs, int frames, float* probs) {
+        (void)features, (void)inputs, (void)frames, (void)probs;
+        throw std::logic_error(backend() + " generator: teacher forcing is not implemented");
+    }
 
     // Samples generated per lane since construction (the Philox sample index of the next one).
     virtual uint64_t position() const = 0;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "../generator.h"
@@ -68,8 +69,47 @@ public:
     void set_instruments(const float* weights) override { cond_.set_instruments(weights); }
 
     void generate(const float* features, const float* temperature, int frames, float* out) override {
+        const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
+        run_frames(features, frames, [&](int f, int i, float frac) {
+            forward(frac);
+            for (int b = 0; b < lanes_; ++b) {
+                prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b], static_cast<uint32_t>(b));
+                out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * s_.frame_hop + i] = decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
+            }
+            ++pos_;
+        });
+    }
+
+    void teacher_forced(const float* features, const int* inputs, int frames, float* probs) override {
+        const int A = s_.audio_classes;
+        const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
+        run_frames(features, frames, [&](int f, int i, float frac) {
+            const size_t t = static_cast<size_t>(f) * s_.frame_hop + i;
+            for (int b = 0; b < lanes_; ++b) {
+                const int in = inputs[static_cast<size_t>(b) * per_lane + t];
+                if (in < 0 || in >= A) throw std::invalid_argument("teacher_forced: input class " + std::to_string(in) + " outside 0.." + std::to_string(A - 1));
+                prev_[static_cast<size_t>(b)] = in;
+            }
+            forward(frac);
+            for (int b = 0; b < lanes_; ++b) {
+                float* p = probs + (static_cast<size_t>(b) * per_lane + t) * A;
+                const float* logit = &logits_[static_cast<size_t>(b) * A];
+                float m = logit[0];
+                for (int c = 1; c < A; ++c) m = std::max(m, logit[c]);
+                float sum = 0.0f;
+                for (int c = 0; c < A; ++c) sum += p[c] = vec::exp_approx(logit[c] - m);
+                for (int c = 0; c < A; ++c) p[c] /= sum;
+            }
+            ++pos_;
+        });
+    }
+
+private:
+    // Runs the conditioning network over `frames` frames, then calls per_sample(frame, i, frac)
+    // for each of the frame's samples with the conditioning interpolated to (i + 1) / hop.
+    template <class PerSample>
+    void run_frames(const float* features, int frames, PerSample&& per_sample) {
         const int C = s_.cond_channels(), hop = s_.frame_hop;
-        const size_t per_lane = static_cast<size_t>(frames) * hop;
         cond_frames_.resize(static_cast<size_t>(frames) * lanes_ * C);
         cond_.run(features, frames, cond_frames_.data());
         for (int f = 0; f < frames; ++f) {
@@ -87,17 +127,12 @@ public:
                     last[c] = now[c];
                 }
             }
-            for (int i = 0; i < hop; ++i) {
-                step_sample(static_cast<float>(i + 1) / static_cast<float>(hop), temperature);
-                for (int b = 0; b < lanes_; ++b)
-                    out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * hop + i] =
-                        decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
-            }
+            for (int i = 0; i < hop; ++i) per_sample(f, i, static_cast<float>(i + 1) / static_cast<float>(hop));
         }
     }
 
-private:
-    void step_sample(float frac, const float* temperature) {
+    // One sample of every lane from the classes in prev_, up to the logits.
+    void forward(float frac) {
         const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
         const int B = lanes_;
         for (int b = 0; b < B; ++b) {
@@ -137,9 +172,6 @@ private:
         vec::gemm(out1_, w_.out1_b.data(), skip_.data(), S, B, h1_.data(), A, false);
         for (auto& v : h1_) v = std::max(v, 0.0f);
         vec::gemm(out2_, w_.out2_b.data(), h1_.data(), A, B, logits_.data(), A, false);
-        for (int b = 0; b < B; ++b)
-            prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * A], temperature[b], static_cast<uint32_t>(b));
-        ++pos_;
     }
 
     // Inverse-CDF draw from softmax(logits / T) with the uniform Philox(seed, lane, t) gives.

@@ -214,3 +214,48 @@ TEST(GeneratorCpu, ZeroTemperatureIsDeterministicWithoutTheSeed) {
     auto b = make_cpu_generator(model, 1, 2);
     EXPECT_EQ(run(*a, feats, 3, 0.0f, 1), run(*b, feats, 3, 0.0f, 3));
 }
+
+// Teacher forcing fed the generator's own draws gives the distributions it drew from: each
+// draw is the inverse-CDF pick of Philox's uniform under the distribution reported for it.
+TEST(GeneratorCpu, TeacherForcedDistributionsAreTheOnesSampled) {
+    const auto model = tiny_model(11);
+    const int lanes = 3, frames = 6, hop = model->spec.frame_hop, A = model->spec.audio_classes, T = frames * hop;
+    const auto feats = random_features(frames, lanes, 12);
+    auto gen = make_cpu_generator(model, lanes, 77);
+    const auto audio = run(*gen, feats, frames, 1.0f, frames);
+
+    std::vector<int> inputs(static_cast<size_t>(lanes) * T);
+    for (int b = 0; b < lanes; ++b)
+        for (int t = 0; t < T; ++t)
+            inputs[static_cast<size_t>(b) * T + t] = t == 0 ? A / 2 : mulaw_encode(audio[static_cast<size_t>(b) * T + t - 1], A);
+    std::vector<float> probs(static_cast<size_t>(lanes) * T * A, std::nanf(""));
+    auto forced = make_cpu_generator(model, lanes, 77);
+    forced->teacher_forced(feats.data(), inputs.data(), frames, probs.data());
+    EXPECT_EQ(forced->position(), static_cast<uint64_t>(T));
+
+    int checked = 0;
+    for (int b = 0; b < lanes; ++b)
+        for (int t = 0; t < T; ++t) {
+            const float* p = &probs[(static_cast<size_t>(b) * T + t) * A];
+            double sum = 0;
+            for (int c = 0; c < A; ++c) {
+                ASSERT_TRUE(std::isfinite(p[c]) && p[c] >= 0.0f) << "lane " << b << " sample " << t;
+                sum += p[c];
+            }
+            ASSERT_NEAR(sum, 1.0, 1e-5);
+            const int drawn = mulaw_encode(audio[static_cast<size_t>(b) * T + t], A);
+            const double u = philox_uniform(77, static_cast<uint32_t>(b), static_cast<uint64_t>(t));
+            double below = 0;
+            for (int c = 0; c < drawn; ++c) below += p[c];
+            // u falls in the drawn class's slice of the cumulative distribution (float rounding aside).
+            EXPECT_GE(u, below - 1e-5) << "lane " << b << " sample " << t;
+            EXPECT_LE(u, below + p[drawn] + 1e-5) << "lane " << b << " sample " << t;
+            ++checked;
+        }
+    EXPECT_EQ(checked, lanes * T);
+
+    std::vector<int> bad(inputs);
+    bad[5] = A;
+    auto refused = make_cpu_generator(model, lanes, 77);
+    EXPECT_THROW(refused->teacher_forced(feats.data(), bad.data(), frames, probs.data()), std::invalid_argument);
+}

@@ -1,0 +1,162 @@
+"""The wavecast-wavenet-1 network in PyTorch, teacher-forced over whole segments, computing exactly
+what the C++ CPU reference (kernels/cpu/generator_cpu.cpp, the definition) computes sample by
+sample, with the same tensor names and layouts as the model file (kernels/model.cpp), so that a
+trained model exports by writing its state dict.
+
+Per lane, for sample t of frame k (frame_hop samples per frame):
+  conditioning  C[k] = proj(tanh(conv3([features; instrument embedding] over frames k-2..k)))
+                (frames before the first are zeros), interpolated within frame k from C[k-1]
+                (zero before the first) to C[k], which it reaches on the frame's last sample;
+  input         x = embed[class of sample t-1] (the silence class A/2 before the first);
+  layer l       z = conv_l(x[t - d_l], x[t]) + bias + C_l(t); a = tanh(z[:R]) * sigmoid(z[R:]);
+                skip += skip_l(a); x += res_l(a) (not after the last layer); x[t - d] is zero for
+                t < d;
+  head          logits = out2(relu(out1(relu(skip))))."""
+
+import json
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import safetensors_io
+
+ARCHITECTURE = "wavecast-wavenet-1"
+FEATURE_LAYOUT = "notes-v1"
+FEATURES = 258
+
+# The instrument table of the shipped shapes (kernels/model.cpp named_shape): GM programs.
+INSTRUMENTS = [
+    {"name": "drums", "program": 0, "drums": True},
+    {"name": "electric_bass", "program": 33, "drums": False},
+    {"name": "piano", "program": 0, "drums": False},
+    {"name": "strings", "program": 48, "drums": False},
+    {"name": "lead_square", "program": 80, "drums": False},
+    {"name": "pad_warm", "program": 89, "drums": False},
+    {"name": "electric_piano", "program": 4, "drums": False},
+    {"name": "acoustic_guitar", "program": 24, "drums": False},
+]
+
+SHAPES = {
+    "tiny": dict(residual_channels=8, skip_channels=16, layers=4, dilation_cycle=4, cond_hidden=8, audio_classes=64),
+    "small": dict(residual_channels=32, skip_channels=64, layers=10, dilation_cycle=10, cond_hidden=32, audio_classes=256),
+    "medium": dict(residual_channels=64, skip_channels=128, layers=20, dilation_cycle=10, cond_hidden=64, audio_classes=256),
+}
+
+
+def spec_for(shape):
+    spec = dict(SHAPES[shape])
+    spec.update(sample_rate=16000, frame_hop=160, cond_features=FEATURES, instrument_dim=16, output="mulaw",
+                feature_layout=FEATURE_LAYOUT, instruments=INSTRUMENTS)
+    return spec
+
+
+def mulaw_encode(x, classes):
+    """Samples in [-1, 1] to classes, as kernels/mulaw.h (round to nearest)."""
+    mu = classes - 1
+    x = np.clip(x, -1.0, 1.0)
+    y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    return np.clip(np.rint((y + 1.0) * 0.5 * mu), 0, mu).astype(np.int64)
+
+
+def mulaw_decode(cls, classes):
+    mu = classes - 1
+    y = 2.0 * np.asarray(cls, dtype=np.float64) / mu - 1.0
+    return np.sign(y) * ((1.0 + mu) ** np.abs(y) - 1.0) / mu
+
+
+class WaveNet(torch.nn.Module):
+    def __init__(self, spec):
+        super().__init__()
+        self.spec = spec
+        R, S, A, L = spec["residual_channels"], spec["skip_channels"], spec["audio_classes"], spec["layers"]
+        H, E, N = spec["cond_hidden"], spec["instrument_dim"], len(spec["instruments"])
+        self.R, self.L, self.A, self.hop = R, L, A, spec["frame_hop"]
+        self.dilations = [2 ** (l % spec["dilation_cycle"]) for l in range(L)]
+        self.embed = torch.nn.Parameter(torch.randn(A, R))
+        self.instrument_embed = torch.nn.Parameter(torch.randn(N, E))
+        self.cond_conv = torch.nn.Conv1d(spec["cond_features"] + E, H, 3)
+        self.cond_proj = torch.nn.Conv1d(H, 2 * R * L, 1)
+        self.convs = torch.nn.ModuleList(torch.nn.Conv1d(R, 2 * R, 2) for _ in range(L))
+        self.res = torch.nn.ModuleList(torch.nn.Conv1d(R, R, 1) for _ in range(L))
+        self.skip = torch.nn.ModuleList(torch.nn.Conv1d(R, S, 1) for _ in range(L))
+        self.out1 = torch.nn.Conv1d(S, A, 1)
+        self.out2 = torch.nn.Conv1d(A, A, 1)
+
+    def receptive_field(self):
+        return 1 + sum(self.dilations)
+
+    def conditioning(self, features, instruments):
+        """features [B, K, F], instruments [B, K, N] (weights over the table) -> per sample
+        [B, 2RL, K * hop], the interpolation included, conv biases not."""
+        emb = instruments @ self.instrument_embed  # [B, K, E]
+        x = torch.cat([features, emb], dim=2).transpose(1, 2)  # [B, F+E, K]
+        h = torch.tanh(self.cond_conv(F.pad(x, (2, 0))))
+        c = self.cond_proj(h)  # [B, 2RL, K]
+        prev = F.pad(c, (1, 0))[:, :, :-1]  # C[k-1], zero before the first frame
+        frac = torch.arange(1, self.hop + 1, dtype=c.dtype, device=c.device) / self.hop  # [hop]
+        up = prev.unsqueeze(3) + frac * (c - prev).unsqueeze(3)  # [B, 2RL, K, hop]
+        return up.reshape(c.shape[0], c.shape[1], -1)
+
+    def forward(self, inputs, features, instruments):
+        """inputs [B, T] classes of the samples before each (T = K * hop) -> logits [B, A, T]."""
+        cond = self.conditioning(features, instruments)
+        x = self.embed[inputs].transpose(1, 2)  # [B, R, T]
+        skip = 0
+        for l, d in enumerate(self.dilations):
+            z = F.conv1d(F.pad(x, (d, 0)), self.convs[l].weight, self.convs[l].bias, dilation=d)
+            z = z + cond[:, 2 * self.R * l:2 * self.R * (l + 1)]
+            a = torch.tanh(z[:, :self.R]) * torch.sigmoid(z[:, self.R:])
+            skip = skip + self.skip[l](a)
+            if l + 1 < self.L:
+                x = x + self.res[l](a)
+        return self.out2(torch.relu(self.out1(torch.relu(skip))))
+
+    # -- the model file --------------------------------------------------------------------------
+
+    def tensors(self):
+        """The model file's tensors, named and shaped as kernels/model.cpp expects."""
+        t = {"embed": self.embed, "instrument_embed": self.instrument_embed,
+             "cond.conv.weight": self.cond_conv.weight, "cond.conv.bias": self.cond_conv.bias,
+             "cond.proj.weight": self.cond_proj.weight[:, :, 0], "cond.proj.bias": self.cond_proj.bias,
+             "out1.weight": self.out1.weight[:, :, 0], "out1.bias": self.out1.bias,
+             "out2.weight": self.out2.weight[:, :, 0], "out2.bias": self.out2.bias}
+        for l in range(self.L):
+            p = f"layers.{l}."
+            t[p + "conv.weight"], t[p + "conv.bias"] = self.convs[l].weight, self.convs[l].bias
+            t[p + "res.weight"], t[p + "res.bias"] = self.res[l].weight[:, :, 0], self.res[l].bias
+            t[p + "skip.weight"], t[p + "skip.bias"] = self.skip[l].weight[:, :, 0], self.skip[l].bias
+        return {k: v.detach().cpu().float().numpy() for k, v in t.items()}
+
+    def save(self, path, provenance, random_weights=False):
+        meta = dict(self.spec, architecture=ARCHITECTURE, weights="random" if random_weights else "trained",
+                    provenance=provenance)
+        safetensors_io.write(path, self.tensors(), {"wavecast": json.dumps(meta)})
+
+    @staticmethod
+    def load(path):
+        tensors, meta = safetensors_io.read(path)
+        spec = json.loads(meta["wavecast"])
+        if spec.get("architecture") != ARCHITECTURE:
+            raise ValueError(f"{path}: architecture {spec.get('architecture')!r}, not {ARCHITECTURE}")
+        keys = ("residual_channels", "skip_channels", "audio_classes", "layers", "dilation_cycle", "sample_rate",
+                "frame_hop", "cond_features", "cond_hidden", "instrument_dim", "output", "feature_layout", "instruments")
+        net = WaveNet({k: spec[k] for k in keys})
+        own = net.tensors()
+        with torch.no_grad():
+            for name, value in tensors.items():
+                if name not in own or own[name].shape != value.shape:
+                    raise ValueError(f"{path}: tensor {name} {value.shape} does not fit the metadata")
+                net._param(name).copy_(torch.from_numpy(np.array(value)).reshape(net._param(name).shape))
+        return net, spec
+
+    def _param(self, name):
+        table = {"embed": self.embed, "instrument_embed": self.instrument_embed, "cond.conv.weight": self.cond_conv.weight,
+                 "cond.conv.bias": self.cond_conv.bias, "cond.proj.weight": self.cond_proj.weight,
+                 "cond.proj.bias": self.cond_proj.bias, "out1.weight": self.out1.weight, "out1.bias": self.out1.bias,
+                 "out2.weight": self.out2.weight, "out2.bias": self.out2.bias}
+        if name in table:
+            return table[name]
+        _, l, kind, what = name.split(".")
+        module = {"conv": self.convs, "res": self.res, "skip": self.skip}[kind][int(l)]
+        return getattr(module, what)
