@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package wavecast builds, runs and tests with. Idempotent; needs root
 # (or sudo). Training (training/) uses Debian's python3-torch, FluidSynth with the FluidR3 GM
-# soundfont, and aubio for the quality figures. The CUDA toolkit is not installed here: it is used from /usr/local/cuda when present.
+# soundfont, and aubio for the quality figures; OpenBLAS, because Debian's torch otherwise
+# multiplies with the reference BLAS, eight times slower. The CUDA toolkit is not installed here: it is used from /usr/local/cuda when present.
 set -euo pipefail
 
 packages=(
@@ -14,7 +15,7 @@ packages=(
   libgtest-dev libgmock-dev
   ableton-link-dev
   python3 python3-mido python3-zmq python3-numpy
-  python3-torch fluidsynth fluid-soundfont-gm aubio-tools
+  python3-torch libopenblas0-pthread python3-scipy python3-tqdm fluidsynth fluid-soundfont-gm aubio-tools
   clang
 )
 

@@ -57,8 +57,8 @@ def main():
     with torch.no_grad():
         feats = torch.from_numpy(features.transpose(1, 0, 2)).double()
         inst = torch.from_numpy(instruments).double().unsqueeze(1).expand(B, K, N)
-        logits = net(torch.from_numpy(inputs), feats, inst)  # [B, A, T]
-        probs = torch.softmax(logits, dim=1).transpose(1, 2).numpy()  # [B, T, A]
+        logits = net(torch.from_numpy(inputs), feats, inst)  # [B, T, A]
+        probs = torch.softmax(logits, dim=2).numpy()
     safetensors_io.write(os.path.join(a.out, "reference.safetensors"),
                          {"features": features, "instruments": instruments, "inputs": inputs.astype(np.float32),
                           "probs": probs.astype(np.float32)},

@@ -88,29 +88,37 @@ class WaveNet(torch.nn.Module):
 
     def conditioning(self, features, instruments):
         """features [B, K, F], instruments [B, K, N] (weights over the table) -> per sample
-        [B, 2RL, K * hop], the interpolation included, conv biases not."""
+        [B, K * hop, 2RL], the interpolation included, conv biases not."""
         emb = instruments @ self.instrument_embed  # [B, K, E]
         x = torch.cat([features, emb], dim=2).transpose(1, 2)  # [B, F+E, K]
         h = torch.tanh(self.cond_conv(F.pad(x, (2, 0))))
-        c = self.cond_proj(h)  # [B, 2RL, K]
-        prev = F.pad(c, (1, 0))[:, :, :-1]  # C[k-1], zero before the first frame
+        c = self.cond_proj(h).transpose(1, 2)  # [B, K, 2RL]
+        prev = F.pad(c, (0, 0, 1, 0))[:, :-1]  # C[k-1], zero before the first frame
         frac = torch.arange(1, self.hop + 1, dtype=c.dtype, device=c.device) / self.hop  # [hop]
-        up = prev.unsqueeze(3) + frac * (c - prev).unsqueeze(3)  # [B, 2RL, K, hop]
-        return up.reshape(c.shape[0], c.shape[1], -1)
+        up = prev.unsqueeze(2) + frac[:, None] * (c - prev).unsqueeze(2)  # [B, K, hop, 2RL]
+        return up.reshape(c.shape[0], -1, c.shape[2])
 
     def forward(self, inputs, features, instruments):
-        """inputs [B, T] classes of the samples before each (T = K * hop) -> logits [B, A, T]."""
+        """inputs [B, T] classes of the samples before each (T = K * hop) -> logits [B, T, A].
+        Time-major, every product a matrix multiply over all B * T samples: on a CPU this is
+        several times faster than dilated Conv1d at these widths."""
         cond = self.conditioning(features, instruments)
-        x = self.embed[inputs].transpose(1, 2)  # [B, R, T]
+        x = self.embed[inputs]  # [B, T, R]
+        T, R = x.shape[1], self.R
         skip = 0
+        # split, not slices: one gradient concatenation instead of a zero-filled copy per slice.
+        cond_layers = torch.split(cond, 2 * R, dim=2)
         for l, d in enumerate(self.dilations):
-            z = F.conv1d(F.pad(x, (d, 0)), self.convs[l].weight, self.convs[l].bias, dilation=d)
-            z = z + cond[:, 2 * self.R * l:2 * self.R * (l + 1)]
-            a = torch.tanh(z[:, :self.R]) * torch.sigmoid(z[:, self.R:])
-            skip = skip + self.skip[l](a)
+            w = self.convs[l].weight  # [2R, R, 2]: tap 0 sees x[t - d], tap 1 sees x[t]
+            past = torch.cat([x.new_zeros(x.shape[0], d, R), x[:, :T - d]], dim=1)
+            z = F.linear(torch.cat([past, x], dim=2), torch.cat([w[:, :, 0], w[:, :, 1]], dim=1), self.convs[l].bias)
+            filt, gate = torch.chunk(z + cond_layers[l], 2, dim=2)
+            a = torch.tanh(filt) * torch.sigmoid(gate)
+            skip = skip + F.linear(a, self.skip[l].weight[:, :, 0], self.skip[l].bias)
             if l + 1 < self.L:
-                x = x + self.res[l](a)
-        return self.out2(torch.relu(self.out1(torch.relu(skip))))
+                x = x + F.linear(a, self.res[l].weight[:, :, 0], self.res[l].bias)
+        h = torch.relu(F.linear(torch.relu(skip), self.out1.weight[:, :, 0], self.out1.bias))
+        return F.linear(h, self.out2.weight[:, :, 0], self.out2.bias)
 
     # -- the model file --------------------------------------------------------------------------
 

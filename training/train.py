@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""Trains the wavecast network, teacher-forced, on items made by training/dataset.py, and exports
+it as a model file the engine loads.
+
+    training/train.py --data training/data/train --shape small --minutes 60 --run training/runs/small \\
+        --export models/small.safetensors
+
+Each step takes random segments (one lane of one item each, mostly where the lane plays), feeds
+the true previous samples as input and minimises the cross-entropy of the next sample's mu-law
+class, counted only after the receptive field has filled. Runs on the CPU (Debian's
+python3-torch) or on a CUDA device when PyTorch sees one (--device). Resumable: RUN/checkpoint.pt
+holds the weights, the optimiser and the step, written every --checkpoint-minutes and at the end;
+RUN/loss.tsv logs step, seconds, training loss and held-out loss."""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
+import wavenet  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Segments:
+    """Every item of a dataset folder in memory, and random (lane, segment) draws from them."""
+
+    def __init__(self, folder, hop, classes):
+        paths = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
+        if not paths:
+            raise SystemExit(f"{folder}: no dataset items (make them with training/dataset.py)")
+        self.items = []
+        for p in paths:
+            t, meta = safetensors_io.read(p)
+            meta = json.loads(meta["wavecast_export"])
+            if meta["frame_hop"] != hop:
+                raise SystemExit(f"{p}: frame hop {meta['frame_hop']}, the model's is {hop}")
+            classes_audio = wavenet.mulaw_encode(np.asarray(t["audio"], dtype=np.float64), classes).astype(np.int16)
+            active = np.asarray(t["features"][:, :, wavenet.FEATURES - 1] > 0)  # [frames, lanes]
+            self.items.append((classes_audio, np.asarray(t["features"]), np.asarray(t["instruments"]), active, meta["item"]))
+        self.hop, self.silence = hop, classes // 2
+        self.hours = sum(c.shape[0] * c.shape[1] for c, *_ in self.items) / (meta["sample_rate"] * 3600.0)
+
+    def batch(self, rng, batch, frames, silent_share=0.1):
+        """inputs [B, T], targets [B, T], features [B, K, F], instruments [B, K, N] for T = K * hop."""
+        inputs, targets, feats, insts = [], [], [], []
+        while len(inputs) < batch:
+            classes, f, inst, active, _ = self.items[rng.integers(len(self.items))]
+            lane = rng.integers(classes.shape[0])
+            k0 = rng.integers(0, f.shape[0] - frames)
+            if not active[k0:k0 + frames, lane].any() and rng.random() > silent_share:
+                continue
+            s0 = k0 * self.hop
+            seq = classes[lane, s0:s0 + frames * self.hop].astype(np.int64)
+            first = int(classes[lane, s0 - 1]) if s0 > 0 else self.silence  # as the engine starts a lane
+            inputs.append(np.concatenate([[first], seq[:-1]]))
+            targets.append(seq)
+            feats.append(f[k0:k0 + frames, lane])
+            insts.append(inst[k0:k0 + frames, lane])
+        t = torch.from_numpy
+        return t(np.stack(inputs)), t(np.stack(targets)), t(np.stack(feats)), t(np.stack(insts))
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Trains the wavecast network on dataset items and exports it.")
+    ap.add_argument("--data", required=True, help="folder of training items (training/dataset.py)")
+    ap.add_argument("--held-out", help="folder of held-out items for the validation loss")
+    ap.add_argument("--shape", default="small", choices=sorted(wavenet.SHAPES))
+    ap.add_argument("--run", required=True, help="folder for checkpoint.pt and loss.tsv (resumed if present)")
+    ap.add_argument("--minutes", type=float, default=60.0, help="training time budget of this invocation")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=16, help="segment length in frames (beyond the receptive field)")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    ap.add_argument("--export", help="write the trained model here (safetensors) at the end")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.run, exist_ok=True)
+    ckpt_path, log_path = os.path.join(a.run, "checkpoint.pt"), os.path.join(a.run, "loss.tsv")
+
+    spec = wavenet.spec_for(a.shape)
+    net = wavenet.WaveNet(spec)
+    opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+    state = {"step": 0, "seconds": 0.0, "samples": 0, "data": os.path.abspath(a.data), "shape": a.shape}
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        state = ck["state"]
+        print(f"train: resumed {ckpt_path} at step {state['step']} ({state['seconds'] / 60:.1f} min)")
+    net.to(a.device)
+
+    data = Segments(a.data, spec["frame_hop"], spec["audio_classes"])
+    held = Segments(a.held_out, spec["frame_hop"], spec["audio_classes"]) if a.held_out else None
+    print(f"train: {len(data.items)} items, {data.hours:.2f} lane-hours; {a.shape} "
+          f"(receptive field {net.receptive_field()} samples) on {a.device} x{a.threads}")
+    rng = np.random.default_rng(a.seed + state["step"])
+    warm = -(-net.receptive_field() // spec["frame_hop"])  # whole frames of warm-up before the loss counts
+    frames = warm + a.frames
+    held_batches = None
+    if held:
+        hrng = np.random.default_rng(12345)
+        held_batches = [held.batch(hrng, a.batch, frames, silent_share=0.0) for _ in range(8)]
+
+    def loss_of(batch):
+        inputs, targets, feats, insts = (x.to(a.device) for x in batch)
+        logits = net(inputs, feats.float(), insts.float())
+        cut = warm * spec["frame_hop"]
+        return F.cross_entropy(logits[:, cut:].reshape(-1, logits.shape[2]), targets[:, cut:].reshape(-1))
+
+    def save():
+        tmp = ckpt_path + ".tmp"
+        torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "state": state}, tmp)
+        os.replace(tmp, ckpt_path)
+
+    log = open(log_path, "a")
+    if os.path.getsize(log_path) == 0:
+        log.write("step\tseconds\tloss\theld_out_loss\n")
+    start = time.monotonic()
+    last_ckpt, running, n = start, 0.0, 0
+    while time.monotonic() - start < a.minutes * 60:
+        net.train()
+        loss = loss_of(data.batch(rng, a.batch, frames))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        state["step"] += 1
+        state["samples"] += a.batch * a.frames * spec["frame_hop"]
+        running, n = running + loss.item(), n + 1
+        if state["step"] % 100 == 0:
+            elapsed = state["seconds"] + time.monotonic() - start
+            held_loss = ""
+            if held_batches:
+                net.eval()
+                with torch.no_grad():
+                    held_loss = f"{np.mean([loss_of(b).item() for b in held_batches]):.4f}"
+            log.write(f"{state['step']}\t{elapsed:.0f}\t{running / n:.4f}\t{held_loss}\n")
+            log.flush()
+            print(f"train: step {state['step']} {elapsed / 60:.1f} min loss {running / n:.4f} held-out {held_loss or '-'}", flush=True)
+            running, n = 0.0, 0
+        if time.monotonic() - last_ckpt > a.checkpoint_minutes * 60:
+            state["seconds"] += time.monotonic() - last_ckpt
+            last_ckpt = time.monotonic()
+            save()
+    state["seconds"] += time.monotonic() - last_ckpt
+    save()
+    print(f"train: {state['step']} steps, {state['seconds'] / 60:.1f} min in all; checkpoint {ckpt_path}")
+
+    if a.export:
+        lines = open(log_path).read().split("\n")[1:]
+        last = [l.split("\t") for l in lines if l][-1:] or [["", "", "nan", ""]]
+        provenance = {"data": state["data"], "data_lane_hours": round(data.hours, 3), "steps": state["step"],
+                      "samples_seen": state["samples"], "wall_minutes": round(state["seconds"] / 60, 1),
+                      "loss": float(last[0][2]), "held_out_loss": float(last[0][3]) if last[0][3] else None,
+                      "hardware": f"{a.device} ({platform.processor() or platform.machine()}, {a.threads} threads)"
+                      if a.device == "cpu" else torch.cuda.get_device_name(), "torch": torch.__version__,
+                      "commit": git_commit(), "batch": a.batch, "segment_frames": a.frames, "lr": a.lr}
+        net.to("cpu").save(a.export, provenance)
+        print(f"train: exported {a.export}")
+
+
+if __name__ == "__main__":
+    main()
