@@ -43,6 +43,16 @@ void ConfigOverrides::apply(DaemonConfig& c) const {
     if (!log_level.empty()) c.log_level = log_level;
 }
 
+std::string DaemonConfig::model_for(const std::string& backend) const {
+    if (!model.empty()) return model;
+    return (fs::path(models_dir) / (backend == "cuda" ? "medium.safetensors" : "small.safetensors")).string();
+}
+
+std::string DaemonConfig::fallback() const {
+    if (!fallback_model.empty()) return fallback_model;
+    return model.empty() ? model_for("cpu") : model;
+}
+
 DaemonConfig load_config(const std::string& path) {
     TomlReader r(path);
     if (!fs::exists(path)) r.fail_line(0, "no such file");
@@ -53,7 +63,8 @@ DaemonConfig load_config(const std::string& path) {
     DaemonConfig c;
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
-        r.only_keys(*d, {"backend", "control", "telemetry", "model", "fallback_model", "styles", "status_interval_s", "log_level"}, "[daemon]");
+        r.only_keys(*d, {"backend", "control", "telemetry", "model", "fallback_model", "models", "styles", "status_interval_s", "log_level"},
+                    "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
             r.fail(d->get("backend"), "backend must be \"auto\", \"cpu\" or \"cuda\"");
@@ -63,6 +74,7 @@ DaemonConfig load_config(const std::string& path) {
         if (!valid_endpoint(c.telemetry)) r.fail(d->get("telemetry"), "telemetry must be a tcp://, ipc:// or inproc:// endpoint");
         c.model = resolve(dir, r.get_string(*d, "model", ""));
         c.fallback_model = resolve(dir, r.get_string(*d, "fallback_model", ""));
+        c.models_dir = resolve(dir, r.get_string(*d, "models", "../models"));
         c.styles_dir = resolve(dir, r.get_string(*d, "styles", "styles"));
         c.status_interval_s = r.get_number(*d, "status_interval_s", c.status_interval_s, 0.05, 60);
         c.log_level = r.get_string(*d, "log_level", c.log_level);
@@ -70,8 +82,8 @@ DaemonConfig load_config(const std::string& path) {
         if (!levels.count(c.log_level)) r.fail(d->get("log_level"), "log_level must be trace, debug, info, warn or error");
     } else {
         c.styles_dir = resolve(dir, "styles");
+        c.models_dir = resolve(dir, "../models");
     }
-    if (c.model.empty()) r.fail_line(0, "[daemon] model is required (path of a .safetensors model)");
 
     if (const toml::table* j = r.get_table(root, "jack")) {
         r.only_keys(*j, {"client_name", "server", "autoconnect", "follow_transport"}, "[jack]");

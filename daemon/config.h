@@ -32,8 +32,9 @@ struct DaemonConfig {
     std::string backend = "auto";
     std::string control = "tcp://127.0.0.1:5557";
     std::string telemetry = "tcp://127.0.0.1:5558";
-    std::string model;       // .safetensors path
-    std::string fallback_model;  // played on the CPU should the generator fail; empty: `model`
+    std::string model;           // .safetensors path; empty: picked by backend from models_dir
+    std::string fallback_model;  // played on the CPU should the generator fail; empty: see fallback()
+    std::string models_dir;      // the shipped models: small (the CPU's), medium (the GPU's)
     std::string styles_dir;  // directory of style .toml files
     double status_interval_s = 1.0;
     std::string log_level = "info";
@@ -45,6 +46,12 @@ struct DaemonConfig {
     double link_quantum = 4;        // beats over which Link aligns phase (a bar)
     SecurityConfig security;
     std::vector<StreamConfig> streams;
+
+    // The model the daemon plays on `backend` ("cpu" or "cuda"): the one named, else the shipped
+    // small model on the CPU and medium on CUDA.
+    std::string model_for(const std::string& backend) const;
+    // The CPU fallback: the one named, else the model itself when one is named, else the small one.
+    std::string fallback() const;
 };
 
 // Settings given on the command line, which win over the file's (also when it is reloaded).

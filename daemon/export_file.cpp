@@ -46,7 +46,7 @@ void export_conditioning(const DaemonConfig& config, const RenderOptions& o) {
     const RenderSource src = load_render_source(config, o);
     const auto& style = src.style;
     // The model gives the rate, the frame hop and the instrument table the lanes are mapped to.
-    auto model = std::make_shared<const Model>(load_model(config.model));
+    auto model = std::make_shared<const Model>(load_model(config.model_for("cpu")));
     const ModelSpec& spec = model->spec;
     auto tap_owner = std::make_unique<ConditioningTap>(model, o.lanes);
     ConditioningTap* tap = tap_owner.get();

@@ -30,7 +30,7 @@ RenderSource load_render_source(const DaemonConfig& config, const RenderOptions&
 void render_file(const DaemonConfig& config, const RenderOptions& o) {
     const RenderSource src = load_render_source(config, o);
     const auto& style = src.style;
-    auto model = std::make_shared<const Model>(load_model(config.model));
+    auto model = std::make_shared<const Model>(load_model(config.model_for(resolve_backend(config.backend))));
     auto choice = make_generator(config.backend, model, o.lanes, o.seed);
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
     Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), style, rate, o.seed);

@@ -61,16 +61,17 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     DaemonConfig cfg = load_config(config_path);
     overrides.apply(cfg);
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
-    auto model = std::make_shared<const Model>(load_model(cfg.model));
+    const std::string model_path = cfg.model_for(resolve_backend(cfg.backend)), fallback_path = cfg.fallback();
+    auto model = std::make_shared<const Model>(load_model(model_path));
     auto styles = load_styles(cfg.styles_dir);
-    spdlog::info("model {}: {} at {} Hz, {} weights", cfg.model, model->spec.shape_name(), model->spec.sample_rate,
-                 model->spec.random_weights ? "seeded random (untrained)" : "trained");
+    spdlog::info("model {}{}: {} at {} Hz, {} weights", model_path, cfg.model.empty() ? " (the backend's default)" : "",
+                 model->spec.shape_name(), model->spec.sample_rate, model->spec.random_weights ? "seeded random (untrained)" : "trained");
     spdlog::info("{} styles from {}", styles.size(), cfg.styles_dir);
     // The fallback is loaded now, so that a bad file is refused at start rather than when needed.
-    auto fallback_model = cfg.fallback_model.empty() ? model : std::make_shared<const Model>(load_model(cfg.fallback_model));
+    auto fallback_model = fallback_path == model_path ? model : std::make_shared<const Model>(load_model(fallback_path));
     const ModelSpec &ps = model->spec, &fs = fallback_model->spec;
     if (fs.sample_rate != ps.sample_rate || fs.frame_hop != ps.frame_hop || fs.cond_features != ps.cond_features)
-        throw ConfigError(cfg.path + ": fallback_model " + cfg.fallback_model + " runs at " + std::to_string(fs.sample_rate) +
+        throw ConfigError(cfg.path + ": fallback_model " + fallback_path + " runs at " + std::to_string(fs.sample_rate) +
                           " Hz with a frame hop of " + std::to_string(fs.frame_hop) + ", unlike the model's " +
                           std::to_string(ps.sample_rate) + " Hz and " + std::to_string(ps.frame_hop));
     const Faults faults = Faults::from_env();

@@ -22,13 +22,11 @@ std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rat
     return make_cuda_masking(sample_rate, channels);
 }
 
-BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
+std::string resolve_backend(const std::string& request, std::string* note) {
     if (request != "auto" && request != "cpu" && request != "cuda")
         throw std::runtime_error("unknown backend '" + request + "' (auto, cpu or cuda)");
-    BackendChoice c;
-    if (request == "cpu") {
-        c.note = "backend cpu (requested)";
-    } else {
+    std::string said = "backend cpu (requested)";
+    if (request != "cpu") {
         std::string why;
         const auto devices = cuda_devices(&why);
         // The CUDA generation loop is not written yet: a present device is reported, not used.
@@ -36,8 +34,15 @@ BackendChoice make_generator(const std::string& request, std::shared_ptr<const M
             ? "no CUDA device (" + why + ")"
             : "CUDA device " + devices[0].name + " present, but this build has no CUDA generator yet";
         if (request == "cuda") throw std::runtime_error("backend cuda unavailable: " + cuda_state);
-        c.note = "backend cpu (auto: " + cuda_state + ")";
+        said = "backend cpu (auto: " + cuda_state + ")";
     }
+    if (note) *note = said;
+    return "cpu";
+}
+
+BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
+    BackendChoice c;
+    resolve_backend(request, &c.note);
     c.generator = make_cpu_generator(std::move(model), lanes, seed);
     return c;
 }

@@ -27,6 +27,11 @@ struct BackendChoice {
     std::string note;  // one line for the log: what was found and why this backend was chosen
 };
 
+// The generator backend a request ("auto", "cpu" or "cuda") gets: "cpu" or "cuda", with `note`
+// saying why (one line for the log). Throws std::runtime_error when the request cannot be met
+// (e.g. "cuda" with no device). The daemon picks its model by this before loading one.
+std::string resolve_backend(const std::string& request, std::string* note = nullptr);
+
 // Throws std::runtime_error when the request cannot be met (e.g. "cuda" with no device).
 BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed);
 

@@ -138,6 +138,17 @@ def main():
         log.write("step\tseconds\tloss\theld_out_loss\n")
     start = time.monotonic()
     last_ckpt, running, n = start, 0.0, 0
+    def log_line():
+        elapsed = state["seconds"] + time.monotonic() - last_ckpt
+        held_loss = ""
+        if held_batches:
+            net.eval()
+            with torch.no_grad():
+                held_loss = f"{np.mean([loss_of(b).item() for b in held_batches]):.4f}"
+        log.write(f"{state['step']}\t{elapsed:.0f}\t{running / n:.4f}\t{held_loss}\n")
+        log.flush()
+        print(f"train: step {state['step']} {elapsed / 60:.1f} min loss {running / n:.4f} held-out {held_loss or '-'}", flush=True)
+
     while time.monotonic() - start < a.minutes * 60:
         net.train()
         loss = loss_of(data.batch(rng, a.batch, frames))
@@ -149,30 +160,24 @@ def main():
         state["samples"] += a.batch * a.frames * spec["frame_hop"]
         running, n = running + loss.item(), n + 1
         if state["step"] % 100 == 0:
-            elapsed = state["seconds"] + time.monotonic() - start
-            held_loss = ""
-            if held_batches:
-                net.eval()
-                with torch.no_grad():
-                    held_loss = f"{np.mean([loss_of(b).item() for b in held_batches]):.4f}"
-            log.write(f"{state['step']}\t{elapsed:.0f}\t{running / n:.4f}\t{held_loss}\n")
-            log.flush()
-            print(f"train: step {state['step']} {elapsed / 60:.1f} min loss {running / n:.4f} held-out {held_loss or '-'}", flush=True)
+            log_line()
             running, n = 0.0, 0
         if time.monotonic() - last_ckpt > a.checkpoint_minutes * 60:
             state["seconds"] += time.monotonic() - last_ckpt
             last_ckpt = time.monotonic()
             save()
+    if n:
+        log_line()  # the steps since the last line, so that the log ends where training did
     state["seconds"] += time.monotonic() - last_ckpt
     save()
     print(f"train: {state['step']} steps, {state['seconds'] / 60:.1f} min in all; checkpoint {ckpt_path}")
 
     if a.export:
         lines = open(log_path).read().split("\n")[1:]
-        last = [l.split("\t") for l in lines if l][-1:] or [["", "", "nan", ""]]
+        last = [l.split("\t") for l in lines if l][-1]
         provenance = {"data": state["data"], "data_lane_hours": round(data.hours, 3), "steps": state["step"],
                       "samples_seen": state["samples"], "wall_minutes": round(state["seconds"] / 60, 1),
-                      "loss": float(last[0][2]), "held_out_loss": float(last[0][3]) if last[0][3] else None,
+                      "loss": float(last[2]), "held_out_loss": float(last[3]) if last[3] else None,
                       "hardware": f"{a.device} ({platform.processor() or platform.machine()}, {a.threads} threads)"
                       if a.device == "cpu" else torch.cuda.get_device_name(), "torch": torch.__version__,
                       "commit": git_commit(), "batch": a.batch, "segment_frames": a.frames, "lr": a.lr}

@@ -43,7 +43,21 @@ TEST(Config, ShippedDefaultConfigParses) {
     EXPECT_EQ(c.streams[0].name, "main");
     EXPECT_EQ(c.jack_name, "wavecast");
     EXPECT_FALSE(c.autoconnect);
-    EXPECT_NE(c.model.find("models/random-small.safetensors"), std::string::npos);
+    // No model named: the backend picks the shipped one, and the CPU fallback is the small one.
+    EXPECT_TRUE(c.model.empty());
+    EXPECT_EQ(c.model_for("cpu"), std::string(WAVECAST_SOURCE_DIR) + "/models/small.safetensors");
+    EXPECT_EQ(c.model_for("cuda"), std::string(WAVECAST_SOURCE_DIR) + "/models/medium.safetensors");
+    EXPECT_EQ(c.fallback(), c.model_for("cpu"));
+}
+
+TEST(Config, NamedModelIsPlayedOnEveryBackendAndIsItsOwnFallback) {
+    TempDir dir;
+    const auto c = load_config(write(dir, "c.toml", kMinimal));
+    EXPECT_EQ(c.model_for("cuda"), dir.file("m.safetensors"));
+    EXPECT_EQ(c.fallback(), dir.file("m.safetensors"));
+    const auto d = load_config(write(dir, "d.toml", "[daemon]\nmodels = \"shipped\"\nfallback_model = \"f.safetensors\"\n[[stream]]\n"));
+    EXPECT_EQ(d.model_for("cpu"), dir.file("shipped/small.safetensors"));
+    EXPECT_EQ(d.fallback(), dir.file("f.safetensors"));
 }
 
 TEST(Config, ShippedStylesParse) {
@@ -82,10 +96,8 @@ TEST(Config, RefusesBadConfigWithFileLineAndReason) {
     expect_refused([&] { load_config(p); }, p, 3, "control must be");
 }
 
-TEST(Config, RefusesConfigWithoutModelOrStream) {
+TEST(Config, RefusesConfigWithoutStream) {
     TempDir dir;
-    const std::string p = write(dir, "nomodel.toml", "[[stream]]\nname = \"main\"\n");
-    EXPECT_THROW(load_config(p), ConfigError);
     const std::string q = write(dir, "nostream.toml", "[daemon]\nmodel = \"x\"\n");
     EXPECT_THROW(load_config(q), ConfigError);
     EXPECT_THROW(load_config(dir.file("absent.toml")), ConfigError);
