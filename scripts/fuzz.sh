@@ -3,6 +3,8 @@
 # SECONDS (default 30) from its seed corpus in fuzz/corpus/. What a run finds is written to
 # build-fuzz/findings/; fix it and add the input to fuzz/corpus/NAME/ as a regression case.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]      targets: config style model midi control
+# WAVECAST_FUZZ_SEED fixes libFuzzer's seed (the test command sets 1, so that a CI failure
+# reproduces); unset or 0, each run explores anew.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-30}
@@ -22,7 +24,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work"
   echo "fuzz: $t for ${seconds}s"
   if ! "$root/build-fuzz/fuzz/${t}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-      -print_final_stats=1 -artifact_prefix="$root/build-fuzz/findings/$t-" "$work" "$root/fuzz/corpus/$t" \
+      -print_final_stats=1 -seed="${WAVECAST_FUZZ_SEED:-0}" -artifact_prefix="$root/build-fuzz/findings/$t-" "$work" "$root/fuzz/corpus/$t" \
       > "$root/build-fuzz/$t.log" 2>&1; then
     echo "fuzz: $t FOUND A FAILURE (see build-fuzz/$t.log and build-fuzz/findings/)"
     tail -40 "$root/build-fuzz/$t.log"

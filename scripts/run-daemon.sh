@@ -9,11 +9,7 @@ cd "$root"
 
 scripts/install-deps.sh
 scripts/build.sh >/dev/null
-model=models/random-small.safetensors
-if [ ! -f "$model" ]; then
-  # Until trained models ship, the default config plays seeded random weights.
-  build/tools/wavecast-model random --shape small --seed 1 --out "$model"
-fi
+# The default config plays the shipped models (models/small.safetensors on the CPU).
 
 jack_pid=""
 if jack_lsp >/dev/null 2>&1; then

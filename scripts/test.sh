@@ -9,4 +9,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh"
 (cd "$root/build" && ctest --output-on-failure --timeout 600 "$@")
 fuzz_seconds=${WAVECAST_FUZZ_SECONDS:-20}
-if [ "$fuzz_seconds" -gt 0 ]; then "$root/scripts/fuzz.sh" "$fuzz_seconds"; fi
+if [ "$fuzz_seconds" -gt 0 ]; then WAVECAST_FUZZ_SEED=${WAVECAST_FUZZ_SEED:-1} "$root/scripts/fuzz.sh" "$fuzz_seconds"; fi
