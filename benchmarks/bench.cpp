@@ -103,7 +103,7 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
 }  // namespace
 
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats);
+                     double seconds, int repeats, int frames_per_call);
 
 int main(int argc, char** argv) {
     CLI::App app{"wavecast-bench: generator throughput, JSON lines on stdout"};
@@ -113,7 +113,9 @@ int main(int argc, char** argv) {
     double seconds = 0.5;
     int repeats = 3;
     app.add_option("--backend", backend, "cpu, cuda or auto");
-    app.add_option("--shapes", shapes, "model shapes (tiny, small, medium)");
+    app.add_option("--shapes", shapes, "model shapes: tiny, small, medium, or R64-S128-A256-L20[-C10] (C: dilation cycle)");
+    int frames_per_call = 4;
+    app.add_option("--frames-per-call", frames_per_call, "frames (10 ms each) per generate call: the chunk one launch makes");
     app.add_option("--batches", batches, "lane counts");
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
@@ -126,7 +128,7 @@ int main(int argc, char** argv) {
     try {
         if (wants("masking"))
             for (int s : masking_streams) bench_masking(backend, s, repeats);
-        if (wants("generator")) bench_generator(backend, shapes, batches, seconds, repeats);
+        if (wants("generator")) bench_generator(backend, shapes, batches, seconds, repeats, frames_per_call);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "wavecast-bench: %s\n", e.what());
         return 1;
@@ -134,18 +136,29 @@ int main(int argc, char** argv) {
     return 0;
 }
 
+// A named shape, or nv-wavenet's notation R64-S128-A256-L20 with an optional -C10 dilation cycle.
+wavecast::ModelSpec parse_shape(const std::string& name) {
+    if (name.empty() || name[0] != 'R') return wavecast::named_shape(name);
+    wavecast::ModelSpec s = wavecast::named_shape("small");
+    int R = 0, S = 0, A = 0, L = 0, C = 10;
+    if (std::sscanf(name.c_str(), "R%d-S%d-A%d-L%d-C%d", &R, &S, &A, &L, &C) < 4)
+        throw std::invalid_argument("shape '" + name + "' is not of the form R64-S128-A256-L20[-C10]");
+    s.residual_channels = R, s.skip_channels = S, s.audio_classes = A, s.layers = L, s.dilation_cycle = C;
+    wavecast::validate_spec(s, "shape " + name);
+    return s;
+}
+
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats) {
+                     double seconds, int repeats, int frames_per_call) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
     const std::string cpu = cpu_model_name("/proc/cpuinfo");
     for (const auto& shape_name : shapes) {
-        auto spec = wavecast::named_shape(shape_name);
+        auto spec = parse_shape(shape_name);
         auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(spec, 7));
         for (int batch : batches) {
             auto choice = wavecast::make_generator(backend, model, batch, 1234);
             auto& g = *choice.generator;
-            const int frames_per_call = 4;
             const int hop = spec.frame_hop;
             const int calls = std::max(1, static_cast<int>(seconds * spec.sample_rate / (frames_per_call * hop)));
             std::vector<float> features(static_cast<size_t>(frames_per_call) * batch * spec.cond_features, 0.0f);
@@ -168,12 +181,13 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
                                 {"audio_classes", spec.audio_classes},
                                 {"layers", spec.layers},
                                 {"batch", batch},
+                                {"frames_per_call", frames_per_call},
                                 {"model_rate", spec.sample_rate},
                                 {"samples_per_s_per_lane", per_lane},
                                 {"samples_per_s_total", per_lane * batch},
                                 {"rtf_per_lane", per_lane / spec.sample_rate},
                                 {"repeats", repeats},
-                                {"threads", 1},
+                                {"threads", g.backend() == "cpu" ? nlohmann::json(1) : nlohmann::json(nullptr)},
                                 {"cpu", cpu},
                                 {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
             std::printf("%s\n", line.dump().c_str());

@@ -25,3 +25,12 @@ compute-sanitizer --tool racecheck build-gpu/tests/gpu_tests --gtest_filter='*Th
 tail -3 "$out/racecheck.log"
 build-gpu/benchmarks/wavecast-bench --backend cuda --stages masking --masking-streams 1 16 64 256 --repeats 5 | tee "$out/bench_masking.jsonl"
 build-gpu/benchmarks/wavecast-bench --backend cpu --stages masking --repeats 5 | tee -a "$out/bench_masking.jsonl"
+# The generator: memcheck and racecheck on the small shape, then throughput for nv-wavenet's
+# shapes and the shipped ones at batch 1, 8, 64 and 256, 32 frames (320 ms) per launch.
+compute-sanitizer --tool memcheck build-gpu/tests/gpu_tests --gtest_filter='*Chunking*' >"$out/memcheck_generator.log" 2>&1
+tail -3 "$out/memcheck_generator.log"
+compute-sanitizer --tool racecheck build-gpu/tests/gpu_tests --gtest_filter='*Chunking*' >"$out/racecheck_generator.log" 2>&1
+tail -3 "$out/racecheck_generator.log"
+build-gpu/benchmarks/wavecast-bench --backend cuda --stages generator --frames-per-call 32 --seconds 2 --repeats 5 \
+  --shapes small medium R32-S128-A256-L16 R64-S128-A256-L20 R64-S256-A256-L30 R128-S256-A256-L20 --batches 1 8 64 256 \
+  | tee "$out/bench_generator.jsonl"

@@ -15,6 +15,10 @@ std::vector<CudaDevice> cuda_devices(std::string* why) {
 std::unique_ptr<Masking> make_cuda_masking(int, int) {
     throw std::runtime_error("masking: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
+
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model>, int, uint64_t) {
+    throw std::runtime_error("generator: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
+}
 #endif
 
 std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rate, int channels) {
@@ -25,25 +29,31 @@ std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rat
 std::string resolve_backend(const std::string& request, std::string* note) {
     if (request != "auto" && request != "cpu" && request != "cuda")
         throw std::runtime_error("unknown backend '" + request + "' (auto, cpu or cuda)");
-    std::string said = "backend cpu (requested)";
-    if (request != "cpu") {
-        std::string why;
-        const auto devices = cuda_devices(&why);
-        // The CUDA generation loop is not written yet: a present device is reported, not used.
-        const std::string cuda_state = devices.empty()
-            ? "no CUDA device (" + why + ")"
-            : "CUDA device " + devices[0].name + " present, but this build has no CUDA generator yet";
-        if (request == "cuda") throw std::runtime_error("backend cuda unavailable: " + cuda_state);
-        said = "backend cpu (auto: " + cuda_state + ")";
+    if (request == "cpu") {
+        if (note) *note = "backend cpu (requested)";
+        return "cpu";
     }
-    if (note) *note = said;
+    std::string why;
+    const auto devices = cuda_devices(&why);
+    if (devices.empty()) {
+        if (request == "cuda") throw std::runtime_error("backend cuda unavailable: no CUDA device (" + why + ")");
+        if (note) *note = "backend cpu (auto: no CUDA device: " + why + ")";
+        return "cpu";
+    }
+    if (request == "cuda") {
+        if (note) *note = "backend cuda (requested) on " + devices[0].name;
+        return "cuda";
+    }
+    // The CUDA generator has not yet been checked against the CPU reference on a GPU (its gpu
+    // tests are written and skip here): until they have passed, auto stays on the CPU.
+    if (note) *note = "backend cpu (auto: CUDA device " + devices[0].name + " present; the CUDA generator is not yet verified, --backend cuda runs it)";
     return "cpu";
 }
 
 BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
     BackendChoice c;
-    resolve_backend(request, &c.note);
-    c.generator = make_cpu_generator(std::move(model), lanes, seed);
+    c.generator = resolve_backend(request, &c.note) == "cuda" ? make_cuda_generator(std::move(model), lanes, seed)
+                                                               : make_cpu_generator(std::move(model), lanes, seed);
     return c;
 }
 

@@ -45,4 +45,8 @@ public:
 // The CPU reference: the definition every other backend is tested against.
 std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed);
 
+// The CUDA backend (cuda/generator_cuda.cu). Throws std::runtime_error where this build has no
+// CUDA, no device answers, or the shape does not fit the device.
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed);
+
 }  // namespace wavecast

@@ -1,0 +1,508 @@
+// The generator on the GPU: the CPU reference's arithmetic (cpu/generator_cpu.cpp, the
+// definition), one launch per call.
+//
+// conditioning_kernel: every (frame, lane) of the call at once, C[k] = proj(tanh(conv3(inputs
+//   of frames k-2..k))); the inputs of the two frames before the call are carried in by the host.
+// wavenet_kernel: persistent over the call: each block owns LB lanes and walks every sample of
+//   every frame in order, never returning to the host between samples. Per sample: embed the
+//   previous class; per layer the kernel-2 dilated conv over (x[t-d], x[t]) from the lane's
+//   dilation queue, plus the interpolated conditioning, the gate, the skip and residual 1x1s; the
+//   head; then a draw from softmax(logits / T) with Philox(seed, lane, t), or, teacher-forced,
+//   the distribution itself. Weights are stored transposed ([in][out]) so that the threads of a
+//   warp, one output each, read consecutive words, and one read serves all LB lanes.
+// Finished audio goes back on a second stream into pinned memory.
+//
+// Precision: fp32 weights and arithmetic. Half-precision weights (issue 7) are not written yet.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../backend.h"
+#include "../fastmath.h"
+#include "../mulaw.h"
+#include "../philox.h"
+#include "cuda_check.h"
+
+namespace wavecast {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kMaxLanesPerBlock = 8;
+
+__device__ inline float tanh_ref(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
+__device__ inline float sigmoid_ref(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+
+struct DeviceWeights {
+    int R, S, A, L, cycle, hop, C, in;  // in = F + E, C = 2RL
+    int H;
+    const float* embed;      // [A][R]
+    const float* conv_t;     // per layer [2R (in: tap0 | tap1)][2R (out)]
+    const float* conv_b;     // [L][2R]
+    const float* res_t;      // per layer [R][R]
+    const float* res_b;      // [L][R]
+    const float* skip_t;     // per layer [R][S]
+    const float* skip_bias;  // [S]: the sum over layers, as the CPU reference adds it once
+    const float* out1_t;     // [S][A]
+    const float* out1_b;     // [A]
+    const float* out2_t;     // [A][A]
+    const float* out2_b;     // [A]
+    const float* cond_t;     // [3 in][H]: rows ordered [k-2 | k-1 | k], as the CPU's packed conv
+    const float* cond_b;     // [H]
+    const float* proj_t;     // [H][C]
+    const float* proj_b;     // [C]
+    const float* decode;     // [A]
+};
+
+// inputs [frames + 2][lanes][in] -> cbuf [frames + 1][lanes][C] from row 1 (row 0 is the carry).
+__global__ void conditioning_kernel(DeviceWeights w, const float* __restrict__ inputs, int lanes, float* __restrict__ cbuf) {
+    extern __shared__ float sh[];
+    const int f = blockIdx.x, b = blockIdx.y;
+    float* in = sh;              // [3 in]
+    float* hidden = sh + 3 * w.in;  // [H]
+    for (int k = 0; k < 3; ++k)
+        for (int i = threadIdx.x; i < w.in; i += blockDim.x)
+            in[k * w.in + i] = inputs[(static_cast<size_t>(f + k) * lanes + b) * w.in + i];
+    __syncthreads();
+    for (int h = threadIdx.x; h < w.H; h += blockDim.x) {
+        float acc = 0.0f;
+        for (int i = 0; i < 3 * w.in; ++i) acc += w.cond_t[static_cast<size_t>(i) * w.H + h] * in[i];
+        hidden[h] = tanh_ref(w.cond_b[h] + acc);
+    }
+    __syncthreads();
+    float* out = cbuf + (static_cast<size_t>(f + 1) * lanes + b) * w.C;
+    for (int c = threadIdx.x; c < w.C; c += blockDim.x) {
+        float acc = 0.0f;
+        for (int h = 0; h < w.H; ++h) acc += w.proj_t[static_cast<size_t>(h) * w.C + c] * hidden[h];
+        out[c] = w.proj_b[c] + acc;
+    }
+}
+
+// y[b][o] = (acc ? y : 0) + bias[o] + sum_i Wt[i][o] x[b][i], for the block's lanes, outputs
+// spread over the threads; the sum runs in order of i, as the CPU reference's.
+template <int LB>
+__device__ inline void matvec(const float* __restrict__ wt, const float* __restrict__ bias, const float* x, int ldx, int cols,
+                              float* y, int ldy, int rows, int nb, bool accumulate) {
+    for (int o = threadIdx.x; o < rows; o += blockDim.x) {
+        float acc[LB];
+#pragma unroll
+        for (int b = 0; b < LB; ++b) acc[b] = 0.0f;
+        for (int i = 0; i < cols; ++i) {
+            const float wv = wt[static_cast<size_t>(i) * rows + o];
+#pragma unroll
+            for (int b = 0; b < LB; ++b) acc[b] += wv * x[b * ldx + i];
+        }
+#pragma unroll
+        for (int b = 0; b < LB; ++b)
+            if (b < nb) y[b * ldy + o] = (accumulate ? y[b * ldy + o] : 0.0f) + (bias ? bias[o] : 0.0f) + acc[b];
+    }
+}
+
+struct RunArgs {
+    const float* cbuf;         // [frames + 1][lanes][C]
+    int frames, lanes;
+    unsigned long long pos0, seed;
+    const float* temperature;  // [lanes]
+    const int* forced;         // [lanes][T] or null
+    float* out;                // [lanes][T] or null
+    float* probs;              // [lanes][T][A] or null
+    int* prev;                 // [lanes]
+    float* queues;             // [lanes][sum of dilations][R]
+    int queue_per_lane;        // sum of dilations * R
+};
+
+template <int LB>
+__global__ void __launch_bounds__(kThreads) wavenet_kernel(DeviceWeights w, RunArgs a) {
+    extern __shared__ float sh[];
+    const int R = w.R, S = w.S, A = w.A;
+    const int b0 = blockIdx.x * LB;
+    const int nb = min(LB, a.lanes - b0);
+    float* x = sh;                    // [LB][R]
+    float* in = x + LB * R;           // [LB][2R]
+    float* z = in + LB * 2 * R;       // [LB][2R]
+    float* act = z + LB * 2 * R;      // [LB][R]
+    float* skip = act + LB * R;       // [LB][S]
+    float* h1 = skip + LB * S;        // [LB][A]
+    float* logits = h1 + LB * A;      // [LB][A]
+    __shared__ int cls[LB];
+    const int T = a.frames * w.hop;
+    if (threadIdx.x < LB) cls[threadIdx.x] = threadIdx.x < nb ? a.prev[b0 + threadIdx.x] : 0;
+    __syncthreads();
+
+    for (int f = 0; f < a.frames; ++f) {
+        for (int i = 0; i < w.hop; ++i) {
+            const int t = f * w.hop + i;
+            const unsigned long long pos = a.pos0 + static_cast<unsigned long long>(t);
+            const float frac = static_cast<float>(i + 1) / static_cast<float>(w.hop);
+            if (a.forced && threadIdx.x < nb) cls[threadIdx.x] = a.forced[static_cast<size_t>(b0 + threadIdx.x) * T + t];
+            __syncthreads();
+            for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
+                const int b = j / R, r = j % R;
+                x[j] = b < nb ? w.embed[static_cast<size_t>(cls[b]) * R + r] : 0.0f;
+            }
+            for (int j = threadIdx.x; j < LB * S; j += blockDim.x) skip[j] = w.skip_bias[j % S];
+            __syncthreads();
+            size_t qoff = 0;
+            for (int l = 0; l < w.L; ++l) {
+                const int d = 1 << (l % w.cycle);
+                const int slot = static_cast<int>(pos & static_cast<unsigned long long>(d - 1));
+                for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
+                    const int b = j / R, r = j % R;
+                    if (b >= nb) continue;
+                    float* q = a.queues + static_cast<size_t>(b0 + b) * a.queue_per_lane + qoff + static_cast<size_t>(slot) * R;
+                    in[b * 2 * R + r] = q[r];  // x[t - d]
+                    in[b * 2 * R + R + r] = x[j];
+                    q[r] = x[j];               // becomes x[t - d] for sample t + d
+                }
+                // The conditioning moves from C[k-1] to C[k] within frame k, as on the CPU:
+                // (last + conv bias) + frac * (now - last).
+                for (int j = threadIdx.x; j < LB * 2 * R; j += blockDim.x) {
+                    const int b = j / (2 * R), o = j % (2 * R);
+                    if (b >= nb) continue;
+                    const size_t c = static_cast<size_t>(l) * 2 * R + o;
+                    const float last = a.cbuf[(static_cast<size_t>(f) * a.lanes + b0 + b) * w.C + c];
+                    const float now = a.cbuf[(static_cast<size_t>(f + 1) * a.lanes + b0 + b) * w.C + c];
+                    z[j] = (last + w.conv_b[c]) + frac * (now - last);
+                }
+                __syncthreads();
+                matvec<LB>(w.conv_t + static_cast<size_t>(l) * 4 * R * R, nullptr, in, 2 * R, 2 * R, z, 2 * R, 2 * R, nb, true);
+                __syncthreads();
+                for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
+                    const int b = j / R, r = j % R;
+                    act[j] = tanh_ref(z[b * 2 * R + r]) * sigmoid_ref(z[b * 2 * R + R + r]);
+                }
+                __syncthreads();
+                matvec<LB>(w.skip_t + static_cast<size_t>(l) * R * S, nullptr, act, R, R, skip, S, S, nb, true);
+                if (l + 1 < w.L)  // the last layer's residual output feeds nothing
+                    matvec<LB>(w.res_t + static_cast<size_t>(l) * R * R, w.res_b + static_cast<size_t>(l) * R, act, R, R, x, R, R, nb, true);
+                __syncthreads();
+                qoff += static_cast<size_t>(d) * R;
+            }
+            for (int j = threadIdx.x; j < LB * S; j += blockDim.x) skip[j] = fmaxf(skip[j], 0.0f);
+            __syncthreads();
+            matvec<LB>(w.out1_t, w.out1_b, skip, S, S, h1, A, A, nb, false);
+            __syncthreads();
+            for (int j = threadIdx.x; j < LB * A; j += blockDim.x) h1[j] = fmaxf(h1[j], 0.0f);
+            __syncthreads();
+            matvec<LB>(w.out2_t, w.out2_b, h1, A, A, logits, A, A, nb, false);
+            __syncthreads();
+            // One thread per lane draws, summing in class order exactly as the CPU reference.
+            if (threadIdx.x < nb) {
+                const int b = threadIdx.x, lane = b0 + b;
+                float* lg = logits + b * A;
+                int best = 0;
+                for (int c = 1; c < A; ++c)
+                    if (lg[c] > lg[best]) best = c;
+                const float m = lg[best];
+                if (a.probs) {
+                    float sum = 0.0f;
+                    for (int c = 0; c < A; ++c) sum += lg[c] = exp_approx(lg[c] - m);
+                    float* p = a.probs + (static_cast<size_t>(lane) * T + t) * A;
+                    for (int c = 0; c < A; ++c) p[c] = lg[c] / sum;
+                } else {
+                    const float temp = a.temperature[lane];
+                    int drawn = best;
+                    if (temp > 0.0f) {
+                        const float inv_t = 1.0f / temp;
+                        float sum = 0.0f;
+                        for (int c = 0; c < A; ++c) sum += lg[c] = exp_approx((lg[c] - m) * inv_t);
+                        const float u = philox_uniform(a.seed, static_cast<uint32_t>(lane), pos) * sum;
+                        float acc = 0.0f;
+                        for (int c = 0; c < A; ++c) {
+                            acc += lg[c];
+                            if (u < acc) {
+                                drawn = c;
+                                break;
+                            }
+                        }
+                    }
+                    cls[b] = drawn;
+                    a.out[static_cast<size_t>(lane) * T + t] = w.decode[drawn];
+                }
+            }
+            __syncthreads();
+        }
+    }
+    if (threadIdx.x < nb) a.prev[b0 + threadIdx.x] = cls[threadIdx.x];
+}
+
+// A device buffer that frees itself.
+template <class T>
+struct DeviceBuffer {
+    T* p = nullptr;
+    size_t n = 0;
+    DeviceBuffer() = default;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    ~DeviceBuffer() { cudaFree(p); }
+    void resize(size_t count) {
+        if (count <= n) return;
+        cudaFree(p);
+        p = nullptr;
+        CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
+        n = count;
+    }
+    void upload(const std::vector<T>& v) {
+        resize(v.size());
+        CUDA_CHECK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+    }
+};
+
+// W [rows][cols] (PyTorch's layout) -> [cols][rows].
+std::vector<float> transposed(const float* w, int rows, int cols) {
+    std::vector<float> t(static_cast<size_t>(rows) * cols);
+    for (int o = 0; o < rows; ++o)
+        for (int i = 0; i < cols; ++i) t[static_cast<size_t>(i) * rows + o] = w[static_cast<size_t>(o) * cols + i];
+    return t;
+}
+
+class GeneratorCuda final : public Generator {
+public:
+    GeneratorCuda(std::shared_ptr<const Model> model, int lanes, uint64_t seed)
+        : model_(std::move(model)), s_(model_->spec), lanes_(lanes), seed_(seed) {
+        if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
+        const auto devices = cuda_devices();
+        if (devices.empty()) throw std::runtime_error("CUDA generator: no CUDA device");
+        const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, L = s_.layers;
+        const int H = s_.cond_hidden, E = s_.instrument_dim, C = s_.cond_channels();
+        in_ = s_.cond_features + E;
+        // Lanes per block: one while there are SMs to spare, more (sharing each weight read) beyond.
+        // Fewer lanes per block where a block's activations would not fit in shared memory.
+        int dev = 0, max_smem = 0;
+        CUDA_CHECK(cudaGetDevice(&dev));
+        CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+        const size_t per_lane = static_cast<size_t>(R + 2 * R + 2 * R + R + S + 2 * A) * sizeof(float);
+        lanes_per_block_ = 1;
+        while (lanes_per_block_ < kMaxLanesPerBlock && lanes_per_block_ * devices[0].sm_count < lanes &&
+               2 * lanes_per_block_ * per_lane <= static_cast<size_t>(max_smem))
+            lanes_per_block_ *= 2;
+        smem_ = lanes_per_block_ * per_lane;
+        if (smem_ > static_cast<size_t>(max_smem))
+            throw std::runtime_error("CUDA generator: shape " + s_.shape_name() + " needs " + std::to_string(smem_) +
+                                     " bytes of shared memory per lane; the device has " + std::to_string(max_smem));
+        // What the lanes' state needs (dilation queues, conditioning, output), refused up front
+        // rather than failing part-way.
+        size_t dilations = 0;
+        for (int l = 0; l < L; ++l) dilations += static_cast<size_t>(s_.dilation(l));
+        const size_t state = static_cast<size_t>(lanes) * (dilations * R + static_cast<size_t>(C) * 17 + in_ * 18 + s_.frame_hop * 16) * sizeof(float);
+        size_t free_bytes = 0, total_bytes = 0;
+        CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+        if (state > free_bytes)
+            throw std::runtime_error("CUDA generator: " + std::to_string(lanes) + " lanes of " + s_.shape_name() + " need about " +
+                                     std::to_string(state >> 20) + " MiB of device memory (16-frame calls); " +
+                                     std::to_string(free_bytes >> 20) + " MiB are free");
+        const size_t cond_smem = static_cast<size_t>(3 * in_ + H) * sizeof(float);
+        if (cond_smem > 48 * 1024) throw std::runtime_error("CUDA generator: conditioning of " + std::to_string(in_) + " inputs is too wide");
+
+        const Weights& w = model_->weights;
+        std::vector<float> conv_t, res_t, skip_t, conv_b, res_b, skip_bias(static_cast<size_t>(S), 0.0f);
+        for (int l = 0; l < L; ++l) {
+            const auto& lw = w.layers[static_cast<size_t>(l)];
+            std::vector<float> rows(static_cast<size_t>(2 * R) * 2 * R);  // [2R out][tap0 R | tap1 R]
+            for (int o = 0; o < 2 * R; ++o)
+                for (int i = 0; i < R; ++i)
+                    for (int k = 0; k < 2; ++k) rows[static_cast<size_t>(o) * 2 * R + k * R + i] = lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + k];
+            auto ct = transposed(rows.data(), 2 * R, 2 * R);
+            conv_t.insert(conv_t.end(), ct.begin(), ct.end());
+            auto rt = transposed(lw.res_w.data(), R, R);
+            res_t.insert(res_t.end(), rt.begin(), rt.end());
+            auto st = transposed(lw.skip_w.data(), S, R);
+            skip_t.insert(skip_t.end(), st.begin(), st.end());
+            conv_b.insert(conv_b.end(), lw.conv_b.begin(), lw.conv_b.end());
+            res_b.insert(res_b.end(), lw.res_b.begin(), lw.res_b.end());
+            for (int o = 0; o < S; ++o) skip_bias[static_cast<size_t>(o)] += lw.skip_b[static_cast<size_t>(o)];
+        }
+        std::vector<float> cond_rows(static_cast<size_t>(H) * 3 * in_);  // [H][k-2 | k-1 | k]
+        for (int h = 0; h < H; ++h)
+            for (int i = 0; i < in_; ++i)
+                for (int k = 0; k < 3; ++k)
+                    cond_rows[(static_cast<size_t>(h) * 3 + k) * in_ + i] = w.cond_conv_w[(static_cast<size_t>(h) * in_ + i) * 3 + k];
+        std::vector<float> decode(static_cast<size_t>(A));
+        for (int c = 0; c < A; ++c) decode[static_cast<size_t>(c)] = mulaw_decode(c, A);
+
+        embed_.upload(w.embed);
+        conv_t_.upload(conv_t);
+        conv_b_.upload(conv_b);
+        res_t_.upload(res_t);
+        res_b_.upload(res_b);
+        skip_t_.upload(skip_t);
+        skip_bias_.upload(skip_bias);
+        out1_t_.upload(transposed(w.out1_w.data(), A, S));
+        out1_b_.upload(w.out1_b);
+        out2_t_.upload(transposed(w.out2_w.data(), A, A));
+        out2_b_.upload(w.out2_b);
+        cond_t_.upload(transposed(cond_rows.data(), H, 3 * in_));
+        cond_b_.upload(w.cond_conv_b);
+        proj_t_.upload(transposed(w.cond_proj_w.data(), C, H));
+        proj_b_.upload(w.cond_proj_b);
+        decode_.upload(decode);
+        dw_ = DeviceWeights{R, S, A, L, s_.dilation_cycle, s_.frame_hop, C, in_, H, embed_.p, conv_t_.p, conv_b_.p, res_t_.p,
+                            res_b_.p, skip_t_.p, skip_bias_.p, out1_t_.p, out1_b_.p, out2_t_.p, out2_b_.p, cond_t_.p, cond_b_.p,
+                            proj_t_.p, proj_b_.p, decode_.p};
+
+        int queue = 0;
+        for (int l = 0; l < L; ++l) queue += s_.dilation(l) * R;
+        queue_per_lane_ = queue;
+        queues_.resize(static_cast<size_t>(lanes) * queue);
+        CUDA_CHECK(cudaMemset(queues_.p, 0, static_cast<size_t>(lanes) * queue * sizeof(float)));
+        prev_.upload(std::vector<int>(static_cast<size_t>(lanes), A / 2));  // mu-law class of silence
+        temperature_.resize(static_cast<size_t>(lanes));
+        history_.assign(static_cast<size_t>(2) * lanes * in_, 0.0f);
+        cbuf_.resize(static_cast<size_t>(lanes) * C);
+        CUDA_CHECK(cudaMemset(cbuf_.p, 0, static_cast<size_t>(lanes) * C * sizeof(float)));
+        embed_lane_.assign(static_cast<size_t>(lanes) * E, 0.0f);
+        CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
+        CUDA_CHECK(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking));
+        CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+        auto set_smem = [&](auto kernel) { CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_))); };
+        set_smem(wavenet_kernel<1>);
+        set_smem(wavenet_kernel<2>);
+        set_smem(wavenet_kernel<4>);
+        set_smem(wavenet_kernel<8>);
+
+        std::vector<float> first(static_cast<size_t>(lanes) * s_.instruments.size(), 0.0f);
+        for (int b = 0; b < lanes; ++b) first[static_cast<size_t>(b) * s_.instruments.size() + static_cast<size_t>(b) % s_.instruments.size()] = 1.0f;
+        set_instruments(first.data());
+    }
+
+    ~GeneratorCuda() override {
+        cudaStreamSynchronize(compute_);
+        cudaStreamSynchronize(copy_);
+        cudaEventDestroy(done_);
+        cudaStreamDestroy(compute_);
+        cudaStreamDestroy(copy_);
+        cudaFreeHost(pinned_);
+    }
+
+    const ModelSpec& spec() const override { return s_; }
+    int lanes() const override { return lanes_; }
+    std::string backend() const override { return "cuda"; }
+    uint64_t position() const override { return pos_; }
+
+    void set_instruments(const float* weights) override {
+        const int E = s_.instrument_dim, N = static_cast<int>(s_.instruments.size());
+        const auto& table = model_->weights.instrument_embed;
+        for (int b = 0; b < lanes_; ++b) {
+            float* e = &embed_lane_[static_cast<size_t>(b) * E];
+            std::fill(e, e + E, 0.0f);
+            for (int n = 0; n < N; ++n) {
+                const float wgt = weights[static_cast<size_t>(b) * N + n];
+                if (wgt == 0.0f) continue;
+                for (int j = 0; j < E; ++j) e[j] += wgt * table[static_cast<size_t>(n) * E + j];
+            }
+        }
+    }
+
+    void generate(const float* features, const float* temperature, int frames, float* out) override {
+        CUDA_CHECK(cudaMemcpyAsync(temperature_.p, temperature, sizeof(float) * lanes_, cudaMemcpyHostToDevice, compute_));
+        run(features, frames, nullptr, false);
+        const size_t n = static_cast<size_t>(lanes_) * frames * s_.frame_hop;
+        ensure_pinned(n * sizeof(float));
+        // The copy runs on its own stream after the kernel's event, so the next call's work could
+        // be queued behind it without waiting for the host.
+        CUDA_CHECK(cudaStreamWaitEvent(copy_, done_, 0));
+        CUDA_CHECK(cudaMemcpyAsync(pinned_, out_.p, n * sizeof(float), cudaMemcpyDeviceToHost, copy_));
+        CUDA_CHECK(cudaStreamSynchronize(copy_));
+        std::memcpy(out, pinned_, n * sizeof(float));
+    }
+
+    void teacher_forced(const float* features, const int* inputs, int frames, float* probs) override {
+        const size_t T = static_cast<size_t>(frames) * s_.frame_hop;
+        for (size_t i = 0; i < static_cast<size_t>(lanes_) * T; ++i)
+            if (inputs[i] < 0 || inputs[i] >= s_.audio_classes)
+                throw std::invalid_argument("teacher_forced: input class " + std::to_string(inputs[i]) + " outside 0.." +
+                                            std::to_string(s_.audio_classes - 1));
+        forced_.resize(static_cast<size_t>(lanes_) * T);
+        CUDA_CHECK(cudaMemcpyAsync(forced_.p, inputs, sizeof(int) * lanes_ * T, cudaMemcpyHostToDevice, compute_));
+        run(features, frames, forced_.p, true);
+        const size_t n = static_cast<size_t>(lanes_) * T * s_.audio_classes;
+        CUDA_CHECK(cudaStreamSynchronize(compute_));
+        CUDA_CHECK(cudaMemcpy(probs, probs_.p, n * sizeof(float), cudaMemcpyDeviceToHost));
+    }
+
+private:
+    void run(const float* features, int frames, const int* forced, bool want_probs) {
+        const int F = s_.cond_features, E = s_.instrument_dim, C = s_.cond_channels(), A = s_.audio_classes;
+        const size_t T = static_cast<size_t>(frames) * s_.frame_hop;
+        // The conditioning's inputs: the two frames carried from the last call, then this call's.
+        inputs_host_.resize(static_cast<size_t>(frames + 2) * lanes_ * in_);
+        std::memcpy(inputs_host_.data(), history_.data(), history_.size() * sizeof(float));
+        for (int f = 0; f < frames; ++f)
+            for (int b = 0; b < lanes_; ++b) {
+                float* dst = &inputs_host_[(static_cast<size_t>(f + 2) * lanes_ + b) * in_];
+                std::memcpy(dst, features + (static_cast<size_t>(f) * lanes_ + b) * F, sizeof(float) * F);
+                std::memcpy(dst + F, &embed_lane_[static_cast<size_t>(b) * E], sizeof(float) * E);
+            }
+        std::memcpy(history_.data(), &inputs_host_[static_cast<size_t>(frames) * lanes_ * in_], history_.size() * sizeof(float));
+        inputs_.resize(inputs_host_.size());
+        CUDA_CHECK(cudaMemcpyAsync(inputs_.p, inputs_host_.data(), inputs_host_.size() * sizeof(float), cudaMemcpyHostToDevice, compute_));
+
+        // cbuf row 0 holds the last call's final C (zeros at the start); it stays where it is.
+        const size_t rows = static_cast<size_t>(frames + 1) * lanes_ * C;
+        if (rows > cbuf_.n) {
+            DeviceBuffer<float> grown;
+            grown.resize(rows);
+            CUDA_CHECK(cudaMemcpyAsync(grown.p, cbuf_.p, static_cast<size_t>(lanes_) * C * sizeof(float), cudaMemcpyDeviceToDevice, compute_));
+            CUDA_CHECK(cudaStreamSynchronize(compute_));
+            std::swap(grown.p, cbuf_.p);
+            std::swap(grown.n, cbuf_.n);
+        }
+        conditioning_kernel<<<dim3(frames, lanes_), 128, static_cast<size_t>(3 * in_ + s_.cond_hidden) * sizeof(float), compute_>>>(
+            dw_, inputs_.p, lanes_, cbuf_.p);
+        CUDA_CHECK(cudaGetLastError());
+
+        if (want_probs) probs_.resize(static_cast<size_t>(lanes_) * T * A);
+        else out_.resize(static_cast<size_t>(lanes_) * T);
+        RunArgs a{cbuf_.p, frames, lanes_, pos_, seed_, temperature_.p, forced, want_probs ? nullptr : out_.p,
+                  want_probs ? probs_.p : nullptr, prev_.p, queues_.p, queue_per_lane_};
+        const int blocks = (lanes_ + lanes_per_block_ - 1) / lanes_per_block_;
+        switch (lanes_per_block_) {
+            case 1: wavenet_kernel<1><<<blocks, kThreads, smem_, compute_>>>(dw_, a); break;
+            case 2: wavenet_kernel<2><<<blocks, kThreads, smem_, compute_>>>(dw_, a); break;
+            case 4: wavenet_kernel<4><<<blocks, kThreads, smem_, compute_>>>(dw_, a); break;
+            default: wavenet_kernel<8><<<blocks, kThreads, smem_, compute_>>>(dw_, a); break;
+        }
+        CUDA_CHECK(cudaGetLastError());
+        // The last frame's C becomes row 0 for the next call.
+        CUDA_CHECK(cudaMemcpyAsync(cbuf_.p, cbuf_.p + static_cast<size_t>(frames) * lanes_ * C, static_cast<size_t>(lanes_) * C * sizeof(float),
+                                   cudaMemcpyDeviceToDevice, compute_));
+        CUDA_CHECK(cudaEventRecord(done_, compute_));
+        pos_ += T;
+    }
+
+    void ensure_pinned(size_t bytes) {
+        if (bytes <= pinned_bytes_) return;
+        cudaFreeHost(pinned_);
+        pinned_ = nullptr;
+        CUDA_CHECK(cudaMallocHost(&pinned_, bytes));
+        pinned_bytes_ = bytes;
+    }
+
+    std::shared_ptr<const Model> model_;
+    const ModelSpec& s_;
+    const int lanes_;
+    const uint64_t seed_;
+    uint64_t pos_ = 0;
+    int in_ = 0, lanes_per_block_ = 1, queue_per_lane_ = 0;
+    size_t smem_ = 0;
+    DeviceWeights dw_{};
+    DeviceBuffer<float> embed_, conv_t_, conv_b_, res_t_, res_b_, skip_t_, skip_bias_, out1_t_, out1_b_, out2_t_, out2_b_, cond_t_, cond_b_,
+        proj_t_, proj_b_, decode_;
+    DeviceBuffer<float> queues_, temperature_, cbuf_, inputs_, out_, probs_;
+    DeviceBuffer<int> prev_, forced_;
+    std::vector<float> history_, inputs_host_, embed_lane_;
+    cudaStream_t compute_ = nullptr, copy_ = nullptr;
+    cudaEvent_t done_ = nullptr;
+    void* pinned_ = nullptr;
+    size_t pinned_bytes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
+    return std::make_unique<GeneratorCuda>(std::move(model), lanes, seed);
+}
+
+}  // namespace wavecast

@@ -1,0 +1,154 @@
+// The CUDA generator against the CPU reference (the definition), on fresh random weights, inputs
+// and lanes, outputs poisoned with NaN before each run. Skips, visibly, where no GPU answers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "backend.h"
+#include "frame_features.h"
+#include "generator.h"
+
+using namespace wavecast;
+
+namespace {
+
+#define REQUIRE_GPU()                                                      \
+    do {                                                                   \
+        std::string why;                                                   \
+        if (cuda_devices(&why).empty()) GTEST_SKIP() << "no GPU: " << why; \
+    } while (0)
+
+std::vector<float> random_features(int frames, int lanes, std::mt19937& rng) {
+    std::vector<float> f(static_cast<size_t>(frames) * lanes * kFrameFeatures, 0.0f);
+    for (int k = 0; k < frames; ++k)
+        for (int b = 0; b < lanes; ++b)
+            for (int n = 0; n < 3; ++n)
+                add_note(&f[(static_cast<size_t>(k) * lanes + b) * kFrameFeatures], 30 + static_cast<int>(rng() % 60),
+                         static_cast<int>(rng() % 128), rng() % 2, static_cast<float>(rng() % 100) / 50.0f);
+    return f;
+}
+
+std::vector<float> random_instruments(int lanes, int n, std::mt19937& rng) {
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    std::vector<float> w(static_cast<size_t>(lanes) * n);
+    for (auto& v : w) v = u(rng) < 0.5f ? 0.0f : u(rng);
+    for (int b = 0; b < lanes; ++b) w[static_cast<size_t>(b) * n + static_cast<size_t>(b) % n] += 0.5f;
+    return w;
+}
+
+ModelSpec shape(int R, int S, int A, int L, int cycle) {
+    ModelSpec s = named_shape("small");
+    s.residual_channels = R, s.skip_channels = S, s.audio_classes = A, s.layers = L, s.dilation_cycle = cycle;
+    return s;
+}
+
+// Teacher-forced distributions over two calls (the second carries the first's state), fp32:
+// every probability within 1e-5 relative of the CPU's.
+void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed) {
+    std::mt19937 rng(seed);
+    auto model = std::make_shared<const Model>(random_model(spec, seed));
+    auto cpu = make_cpu_generator(model, lanes, seed);
+    auto gpu = make_cuda_generator(model, lanes, seed);
+    const auto inst = random_instruments(lanes, static_cast<int>(spec.instruments.size()), rng);
+    cpu->set_instruments(inst.data());
+    gpu->set_instruments(inst.data());
+    const int A = spec.audio_classes;
+    double worst = 0;
+    for (int call = 0; call < 2; ++call) {
+        const int frames = 3 + call * 2, T = frames * spec.frame_hop;
+        const auto feats = random_features(frames, lanes, rng);
+        std::vector<int> inputs(static_cast<size_t>(lanes) * T);
+        for (auto& c : inputs) c = static_cast<int>(rng() % static_cast<uint32_t>(A));
+        std::vector<float> want(static_cast<size_t>(lanes) * T * A, std::nanf("")), got(want.size(), std::nanf(""));
+        cpu->teacher_forced(feats.data(), inputs.data(), frames, want.data());
+        gpu->teacher_forced(feats.data(), inputs.data(), frames, got.data());
+        for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(got[i]) && got[i] >= 0.0f) << spec.shape_name() << " probability " << i << " is " << got[i];
+            const double rel = std::abs(static_cast<double>(got[i]) - want[i]) / std::max<double>(want[i], 1e-30);
+            ASSERT_LE(rel, 1e-5) << spec.shape_name() << " lanes " << lanes << " call " << call << " lane " << i / (static_cast<size_t>(T) * A)
+                                 << " sample " << i / A % T << " class " << i % A << ": GPU " << got[i] << ", CPU " << want[i];
+            worst = std::max(worst, rel);
+        }
+    }
+    std::cout << spec.shape_name() << ", " << lanes << " lanes: worst relative error " << worst << "\n";
+}
+
+}  // namespace
+
+TEST(GeneratorCuda, TeacherForcedMatchesCpuFp32) {
+    REQUIRE_GPU();
+    compare_teacher_forced(named_shape("tiny"), 3, 1);
+    compare_teacher_forced(named_shape("small"), 1, 2);
+    compare_teacher_forced(named_shape("small"), 9, 3);
+    compare_teacher_forced(shape(64, 128, 256, 20, 10), 4, 4);   // nv-wavenet medium
+    compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 5);   // the widest R of nv-wavenet's
+    compare_teacher_forced(shape(32, 128, 256, 30, 10), 300, 6); // many lanes: 8 per block
+}
+
+// Free-running with one seed: the same samples as the CPU, sample for sample, across calls.
+TEST(GeneratorCuda, FreeRunningGivesTheCpuSamples) {
+    REQUIRE_GPU();
+    for (const auto& [name, lanes] : std::vector<std::pair<std::string, int>>{{"tiny", 2}, {"small", 4}, {"medium", 1}}) {
+        std::mt19937 rng(7);
+        auto model = std::make_shared<const Model>(random_model(named_shape(name), 7));
+        auto cpu = make_cpu_generator(model, lanes, 99);
+        auto gpu = make_cuda_generator(model, lanes, 99);
+        const int hop = model->spec.frame_hop;
+        std::vector<float> temp(static_cast<size_t>(lanes), 1.0f);
+        int same = 0;
+        bool diverged = false;
+        for (int call = 0; call < 5 && !diverged; ++call) {
+            const int frames = 5;
+            const auto feats = random_features(frames, lanes, rng);
+            std::vector<float> want(static_cast<size_t>(lanes) * frames * hop, std::nanf("")), got(want.size(), std::nanf(""));
+            cpu->generate(feats.data(), temp.data(), frames, want.data());
+            gpu->generate(feats.data(), temp.data(), frames, got.data());
+            for (int t = 0; t < frames * hop && !diverged; ++t) {
+                for (int b = 0; b < lanes; ++b)
+                    if (!(got[static_cast<size_t>(b) * frames * hop + t] == want[static_cast<size_t>(b) * frames * hop + t])) diverged = true;
+                same += !diverged;
+            }
+        }
+        std::cout << name << ": " << same << " samples identical on every lane\n";
+        EXPECT_GE(same, 4000) << name;
+        EXPECT_EQ(gpu->position(), cpu->position());
+    }
+}
+
+TEST(GeneratorCuda, ChunkingDoesNotChangeTheSamples) {
+    REQUIRE_GPU();
+    std::mt19937 rng(3);
+    auto model = std::make_shared<const Model>(random_model(named_shape("small"), 3));
+    const int lanes = 3, hop = model->spec.frame_hop, frames = 12;
+    const auto feats = random_features(frames, lanes, rng);
+    std::vector<float> temp(lanes, 0.8f);
+    auto whole = make_cuda_generator(model, lanes, 5);
+    std::vector<float> a(static_cast<size_t>(lanes) * frames * hop, std::nanf(""));
+    whole->generate(feats.data(), temp.data(), frames, a.data());
+    auto parts = make_cuda_generator(model, lanes, 5);
+    std::vector<float> b(a.size(), std::nanf(""));
+    for (int k = 0, n = 1; k < frames; k += n, n = n % 4 + 1) {
+        const int m = std::min(n, frames - k);
+        std::vector<float> part(static_cast<size_t>(lanes) * m * hop, std::nanf(""));
+        parts->generate(&feats[static_cast<size_t>(k) * lanes * kFrameFeatures], temp.data(), m, part.data());
+        for (int l = 0; l < lanes; ++l)
+            std::copy_n(&part[static_cast<size_t>(l) * m * hop], m * hop, &b[(static_cast<size_t>(l) * frames + k) * hop]);
+    }
+    EXPECT_EQ(a, b);
+}
+
+// A batch whose state cannot fit on the device is refused with the reason, before any work.
+TEST(GeneratorCuda, RefusesABatchThatCannotFit) {
+    REQUIRE_GPU();
+    auto model = std::make_shared<const Model>(random_model(named_shape("medium"), 1));
+    try {
+        make_cuda_generator(model, 400000, 1);
+        FAIL() << "400000 lanes of the medium shape were accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("device memory"), std::string::npos) << e.what();
+    }
+    // The device is still usable afterwards.
+    auto ok = make_cuda_generator(model, 2, 1);
+    EXPECT_EQ(ok->backend(), "cuda");
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Writes a model's card (models/NAME.md) from what was recorded, so that no figure is typed by
+hand: the model file's metadata and provenance, the training run's loss log, and the quality
+figures of benchmarks/quality.py.
+
+    training/model_card.py models/small.safetensors --loss training/runs/small/loss.tsv \\
+        --quality benchmarks/quality-small.json --out models/small.md [--notes FILE.md]"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
+
+
+def loss_rows(path):
+    rows = []
+    for line in open(path).read().splitlines()[1:]:
+        step, seconds, loss, held = (line.split("\t") + [""])[:4]
+        rows.append((int(step), float(seconds), float(loss), float(held) if held else None))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Writes a model card from recorded figures.")
+    ap.add_argument("model")
+    ap.add_argument("--loss", required=True, help="the run's loss.tsv")
+    ap.add_argument("--quality", required=True, help="benchmarks/quality.py --json output")
+    ap.add_argument("--notes", help="a Markdown file of remarks to append (what limited the run)")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+
+    _, meta = safetensors_io.read(a.model)
+    spec = json.loads(meta["wavecast"])
+    prov = spec.get("provenance", {})
+    q = json.load(open(a.quality))
+    rows = loss_rows(a.loss)
+    name = os.path.splitext(os.path.basename(a.model))[0]
+    shape = f"R{spec['residual_channels']}-S{spec['skip_channels']}-A{spec['audio_classes']}-L{spec['layers']}"
+
+    out = [f"# Model card: {name}", "",
+           f"`{os.path.basename(a.model)}`: {spec['architecture']}, {shape}, dilations 1..{2 ** (spec['dilation_cycle'] - 1)} "
+           f"(cycle {spec['dilation_cycle']}), {spec['output']} output, {spec['sample_rate']} Hz, conditioning frames of "
+           f"{spec['frame_hop']} samples ({spec['feature_layout']}), {len(spec['instruments'])} instruments: "
+           + ", ".join(f"{i['name']} (GM {i['program']}{', kit' if i['drums'] else ''})" for i in spec["instruments"]) + ".", "",
+           "## Training", "",
+           f"- data: `{os.path.relpath(prov.get('data', '?'))}`, {prov.get('data_lane_hours', '?')} lane-hours: the composer's "
+           "scores (every style) rendered lane by lane through FluidSynth with FluidR3_GM (`training/dataset.py`)",
+           f"- steps: {prov.get('steps')} (batch {prov.get('batch')}, segments of {prov.get('segment_frames')} frames after the "
+           f"receptive field; {prov.get('samples_seen', 0) / 1e6:.0f} M samples seen), Adam, learning rate {prov.get('lr')}",
+           f"- wall time: {prov.get('wall_minutes')} min on {prov.get('hardware')}, PyTorch {prov.get('torch')}, commit "
+           f"{prov.get('commit')}",
+           f"- final loss (cross-entropy, nats per sample): {prov.get('loss')} training, {prov.get('held_out_loss')} held-out "
+           "(composer seed 1000, never trained on); a uniform guess over 256 classes is 5.55", "",
+           "Loss curve (every ~10 % of the run):", "", "| step | minutes | training loss | held-out loss |", "|---|---|---|---|"]
+    stride = max(1, len(rows) // 10)
+    for r in rows[::stride] + ([rows[-1]] if (len(rows) - 1) % stride else []):
+        out.append(f"| {r[0]} | {r[1] / 60:.1f} | {r[2]:.3f} | {'' if r[3] is None else f'{r[3]:.3f}'} |")
+    f = q["figures"]
+    out += ["", "## Quality", "",
+            f"`benchmarks/quality.py --model {a.model}`: {q['melodies_per_part']} held-out monophonic melodies per part "
+            f"(composer seeds from 2000), rendered at temperature {q['temperature']}; note F1 with a {q['tolerance_s'] * 1000:.0f} ms "
+            "onset tolerance and equal pitch (aubio onsets and YIN pitch); distances to FluidSynth's render after matching RMS.", "",
+            "| system | note F1 lead | note F1 bass | note F1 | MR-STFT distance | log-spectral distance (dB) |",
+            "|---|---|---|---|---|---|"]
+    for system, label in (("fluidsynth", "FluidSynth (ceiling)"), ("model", name), ("random", "random weights (floor)")):
+        s = f[system]
+        out.append(f"| {label} | {s['note_f1_lead']:.2f} | {s['note_f1_bass']:.2f} | {s['note_f1']:.2f} | {s['mr_stft']:.2f} | {s['lsd_db']:.1f} |")
+    if a.notes:
+        out += ["", open(a.notes).read().strip()]
+    with open(a.out, "w") as fh:
+        fh.write("\n".join(out) + "\n")
+    print(f"model_card: wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
