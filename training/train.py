@@ -71,6 +71,16 @@ class Segments:
         return t(np.stack(inputs)), t(np.stack(targets)), t(np.stack(feats)), t(np.stack(insts))
 
 
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def git_commit():
     try:
         return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -92,6 +102,8 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
     ap.add_argument("--export", help="write the trained model here (safetensors) at the end")
+    ap.add_argument("--init", help="start from this model file's weights (e.g. a shipped model, to train it further) "
+                                   "when RUN holds no checkpoint; its steps and time carry into the new provenance")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -108,6 +120,15 @@ def main():
         opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
         print(f"train: resumed {ckpt_path} at step {state['step']} ({state['seconds'] / 60:.1f} min)")
+    elif a.init:
+        init, init_spec = wavenet.WaveNet.load(a.init)
+        if init_spec["residual_channels"] != spec["residual_channels"] or init_spec["layers"] != spec["layers"]:
+            raise SystemExit(f"{a.init}: not the {a.shape} shape")
+        net.load_state_dict(init.state_dict())
+        prov = init_spec.get("provenance", {})
+        state.update(step=int(prov.get("steps", 0)), seconds=60.0 * float(prov.get("wall_minutes", 0)),
+                     samples=int(prov.get("samples_seen", 0)), initialised_from=os.path.abspath(a.init))
+        print(f"train: starting from {a.init} (step {state['step']})")
     net.to(a.device)
 
     data = Segments(a.data, spec["frame_hop"], spec["audio_classes"])
@@ -178,9 +199,10 @@ def main():
         provenance = {"data": state["data"], "data_lane_hours": round(data.hours, 3), "steps": state["step"],
                       "samples_seen": state["samples"], "wall_minutes": round(state["seconds"] / 60, 1),
                       "loss": float(last[2]), "held_out_loss": float(last[3]) if last[3] else None,
-                      "hardware": f"{a.device} ({platform.processor() or platform.machine()}, {a.threads} threads)"
-                      if a.device == "cpu" else torch.cuda.get_device_name(), "torch": torch.__version__,
+                      "hardware": f"CPU: {cpu_name()}, {a.threads} threads" if a.device == "cpu" else torch.cuda.get_device_name(), "torch": torch.__version__,
                       "commit": git_commit(), "batch": a.batch, "segment_frames": a.frames, "lr": a.lr}
+        if "initialised_from" in state:
+            provenance["initialised_from"] = state["initialised_from"]
         net.to("cpu").save(a.export, provenance)
         print(f"train: exported {a.export}")
 

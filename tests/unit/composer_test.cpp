@@ -99,7 +99,9 @@ TEST(Composer, StatisticsFollowTheStyleFile) {
             return v.empty() ? 0.0 : s / static_cast<double>(v.size());
         };
         // Register: bass below harmony below (or around) lead.
-        if (!pitches["bass"].empty() && !pitches["lead"].empty()) EXPECT_LT(mean(pitches["bass"]), mean(pitches["lead"]) - 12) << name;
+        if (!pitches["bass"].empty() && !pitches["lead"].empty()) {
+            EXPECT_LT(mean(pitches["bass"]), mean(pitches["lead"]) - 12) << name;
+        }
         // Drums stay on General MIDI percussion keys; a style without drums plays none.
         bool has_drums = false;
         for (const auto& t : style->tracks) has_drums |= t.drums;
