@@ -168,16 +168,18 @@ def distances(ref, x):
 
 def render_model(a, model, mid, seconds, out):
     """The score through the engine's own offline path, on `model`; the config's other settings
-    kept (its relative styles path made absolute, as the copy lives elsewhere)."""
+    kept (its relative paths made absolute, as the copy lives elsewhere)."""
     here = os.path.dirname(os.path.abspath(a.config))
-    swap = {"model": os.path.abspath(model), "fallback_model": os.path.abspath(model), "styles": None}
     lines = []
     for line in open(a.config).read().splitlines():
         key = line.split("=")[0].strip()
-        if key in swap and "=" in line:
-            value = swap[key] or os.path.join(here, line.split("=", 1)[1].strip().strip('"'))
-            line = f'{key} = "{value}"'
+        if "=" in line and key in ("model", "fallback_model"):
+            continue
+        if "=" in line and key in ("styles", "models"):
+            line = f'{key} = "{os.path.join(here, line.split("=", 1)[1].strip().strip(chr(34)))}"'
         lines.append(line)
+        if line.strip() == "[daemon]":
+            lines += [f'model = "{os.path.abspath(model)}"', f'fallback_model = "{os.path.abspath(model)}"']
     with open(out + ".toml", "w") as f:
         f.write("\n".join(lines) + "\n")
     run([a.wavecastd, "--config", out + ".toml", "render", "--score", mid, "--seconds", f"{seconds:.2f}", "--seed", "1",

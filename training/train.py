@@ -178,6 +178,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         state["step"] += 1
+        state.update(batch=a.batch, segment_frames=a.frames, lr=a.lr)  # as trained, for the provenance
         state["samples"] += a.batch * a.frames * spec["frame_hop"]
         running, n = running + loss.item(), n + 1
         if state["step"] % 100 == 0:
@@ -200,7 +201,8 @@ def main():
                       "samples_seen": state["samples"], "wall_minutes": round(state["seconds"] / 60, 1),
                       "loss": float(last[2]), "held_out_loss": float(last[3]) if last[3] else None,
                       "hardware": f"CPU: {cpu_name()}, {a.threads} threads" if a.device == "cpu" else torch.cuda.get_device_name(), "torch": torch.__version__,
-                      "commit": git_commit(), "batch": a.batch, "segment_frames": a.frames, "lr": a.lr}
+                      "commit": git_commit(), "batch": state.get("batch", a.batch),
+                      "segment_frames": state.get("segment_frames", a.frames), "lr": state.get("lr", a.lr)}
         if "initialised_from" in state:
             provenance["initialised_from"] = state["initialised_from"]
         net.to("cpu").save(a.export, provenance)

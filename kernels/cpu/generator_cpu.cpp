@@ -83,13 +83,13 @@ public:
     void teacher_forced(const float* features, const int* inputs, int frames, float* probs) override {
         const int A = s_.audio_classes;
         const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
+        // Checked before anything moves, so that a refused call leaves the generator as it was.
+        for (size_t i = 0; i < static_cast<size_t>(lanes_) * per_lane; ++i)
+            if (inputs[i] < 0 || inputs[i] >= A)
+                throw std::invalid_argument("teacher_forced: input class " + std::to_string(inputs[i]) + " outside 0.." + std::to_string(A - 1));
         run_frames(features, frames, [&](int f, int i, float frac) {
             const size_t t = static_cast<size_t>(f) * s_.frame_hop + i;
-            for (int b = 0; b < lanes_; ++b) {
-                const int in = inputs[static_cast<size_t>(b) * per_lane + t];
-                if (in < 0 || in >= A) throw std::invalid_argument("teacher_forced: input class " + std::to_string(in) + " outside 0.." + std::to_string(A - 1));
-                prev_[static_cast<size_t>(b)] = in;
-            }
+            for (int b = 0; b < lanes_; ++b) prev_[static_cast<size_t>(b)] = inputs[static_cast<size_t>(b) * per_lane + t];
             forward(frac);
             for (int b = 0; b < lanes_; ++b) {
                 float* p = probs + (static_cast<size_t>(b) * per_lane + t) * A;

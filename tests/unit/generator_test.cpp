@@ -258,4 +258,5 @@ TEST(GeneratorCpu, TeacherForcedDistributionsAreTheOnesSampled) {
     bad[5] = A;
     auto refused = make_cpu_generator(model, lanes, 77);
     EXPECT_THROW(refused->teacher_forced(feats.data(), bad.data(), frames, probs.data()), std::invalid_argument);
+    EXPECT_EQ(refused->position(), 0u) << "a refused call moved the generator";
 }
