@@ -7,7 +7,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string path = wavecast::fuzz::as_file(data, size, ".toml");
     try {
         const wavecast::DaemonConfig c = wavecast::load_config(path);
-        if (c.streams.empty() || c.model.empty()) __builtin_trap();  // load_config promises both
+        // load_config promises a stream, and a model for every backend (named, or picked by it).
+        if (c.streams.empty() || c.model_for("cpu").empty() || c.model_for("cuda").empty() || c.fallback().empty()) __builtin_trap();
     } catch (const wavecast::ConfigError&) {
     }
     return 0;
