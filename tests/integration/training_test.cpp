@@ -71,10 +71,14 @@ TEST(Training, DatasetTrainResumeExport) {
             (active ? playing : silent) += e;
             ++(active ? n_playing : n_silent);
         }
-        if (lane == 0) ASSERT_GT(n_playing, 10) << "the drums do not play";
+        if (lane == 0) {
+            ASSERT_GT(n_playing, 10) << "the drums do not play";
+        }
         if (n_playing == 0) continue;
         EXPECT_GT(std::sqrt(playing / (n_playing * 160.0)), 1e-3) << "lane " << lane << " is silent while it plays";
-        if (n_silent > 0) EXPECT_LT(silent / n_silent, playing / n_playing) << "lane " << lane;
+        if (n_silent > 0) {
+            EXPECT_LT(silent / n_silent, playing / n_playing) << "lane " << lane;
+        }
     }
 
     // Training: a few steps, then resumed from the checkpoint, then exported.
