@@ -215,6 +215,27 @@ ModelSpec named_shape(const std::string& name) {
     return s;
 }
 
+std::vector<float> blend_instruments(const Model& model, const float* weights, int lanes) {
+    const int E = model.spec.instrument_dim, N = static_cast<int>(model.spec.instruments.size());
+    std::vector<float> out(static_cast<size_t>(lanes) * E, 0.0f);
+    for (int b = 0; b < lanes; ++b) {
+        float* e = &out[static_cast<size_t>(b) * E];
+        for (int n = 0; n < N; ++n) {
+            const float wgt = weights[static_cast<size_t>(b) * N + n];
+            if (wgt == 0.0f) continue;
+            for (int j = 0; j < E; ++j) e[j] += wgt * model.weights.instrument_embed[static_cast<size_t>(n) * E + j];
+        }
+    }
+    return out;
+}
+
+std::vector<float> default_instrument_weights(const ModelSpec& spec, int lanes) {
+    const size_t N = spec.instruments.size();
+    std::vector<float> w(static_cast<size_t>(lanes) * N, 0.0f);
+    for (int b = 0; b < lanes; ++b) w[static_cast<size_t>(b) * N + static_cast<size_t>(b) % N] = 1.0f;
+    return w;
+}
+
 Model random_model(const ModelSpec& spec_in, uint64_t seed) {
     Model m;
     m.spec = spec_in;

@@ -85,6 +85,14 @@ void validate_spec(const ModelSpec& spec, const std::string& where);
 // "tiny" (for fast tests). Throws std::invalid_argument for an unknown name.
 ModelSpec named_shape(const std::string& name);
 
+// Each lane's instrument embedding, [lanes][E], from its weights over the instrument table
+// ([lanes][N]): the weighted sum of the table's rows, so that a blend morphs the timbre. Every
+// backend's set_instruments computes it here, so they cannot disagree.
+std::vector<float> blend_instruments(const Model& model, const float* weights, int lanes);
+
+// Lane b on table entry b mod N: a generator's instruments before anyone sets them.
+std::vector<float> default_instrument_weights(const ModelSpec& spec, int lanes);
+
 // Weights drawn from a seeded generator, scaled so that activations stay in range; the spec is
 // marked random_weights so that nobody mistakes the result for a trained model.
 Model random_model(const ModelSpec& spec, uint64_t seed);

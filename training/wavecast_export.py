@@ -7,14 +7,16 @@ so that training pairs audio with exactly what the model will see when it plays.
     meta:        layout, sample_rate, frame_hop, lanes, frames, seed, tempo, source, tracks, ...
 
 Also a command: `python3 training/wavecast_export.py FILE` prints a summary as JSON.
-Uses Debian's python3-numpy only (safetensors is read by hand: a little-endian u64 header
-length, a JSON header, then the raw tensors)."""
+Uses Debian's python3-numpy only (the container is read by safetensors_io.py)."""
 
 import json
-import struct
+import os
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
 
 PITCHES = 128
 VELOCITY, ONSET, AGE, ACTIVE = 0, PITCHES, 2 * PITCHES, 2 * PITCHES + 1
@@ -22,23 +24,13 @@ FEATURES = 2 * PITCHES + 2
 
 
 def load(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 8:
-        raise ValueError(f"{path}: truncated")
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = json.loads(header.get("__metadata__", {}).get("wavecast_export", "null") or "null")
+    tensors, metadata = safetensors_io.read(path)
+    meta = json.loads(metadata.get("wavecast_export", "null") or "null")
     if not meta or meta.get("layout") != "notes-v1":
         raise ValueError(f"{path}: not a wavecast export (no notes-v1 'wavecast_export' metadata)")
-    data = raw[8 + n:]
-    tensors = {}
     for name in ("features", "instruments"):
-        t = header[name]
-        if t["dtype"] != "F32":
-            raise ValueError(f"{path}: {name} is {t['dtype']}, not F32")
-        begin, end = t["data_offsets"]
-        tensors[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(t["shape"])
+        if name not in tensors or tensors[name].dtype != np.dtype("<f4"):
+            raise ValueError(f"{path}: no float32 tensor '{name}'")
     if tensors["features"].shape[2] != FEATURES:
         raise ValueError(f"{path}: features have {tensors['features'].shape[2]} per frame, not {FEATURES}")
     return tensors["features"], tensors["instruments"], meta

@@ -8,9 +8,8 @@
 namespace wavecast {
 
 ConditioningCpu::ConditioningCpu(const Model& model, int lanes)
-    : spec_(model.spec), w_(model.weights), lanes_(lanes), in_(spec_.cond_features + spec_.instrument_dim) {
+    : model_(model), spec_(model.spec), w_(model.weights), lanes_(lanes), in_(spec_.cond_features + spec_.instrument_dim) {
     const int H = spec_.cond_hidden;
-    embed_.assign(static_cast<size_t>(lanes) * spec_.instrument_dim, 0.0f);
     hist_.assign(static_cast<size_t>(lanes) * 3 * in_, 0.0f);
     hidden_.assign(static_cast<size_t>(lanes) * H, 0.0f);
     std::vector<float> regrouped(static_cast<size_t>(H) * 3 * in_);
@@ -20,28 +19,10 @@ ConditioningCpu::ConditioningCpu(const Model& model, int lanes)
                 regrouped[(static_cast<size_t>(h) * 3 + k) * in_ + i] = w_.cond_conv_w[(static_cast<size_t>(h) * in_ + i) * 3 + k];
     conv_ = vec::Packed(regrouped.data(), H, 3 * in_);
     proj_ = vec::Packed(w_.cond_proj_w.data(), spec_.cond_channels(), H);
-    std::vector<float> first(spec_.instruments.size(), 0.0f);
-    std::vector<float> all;
-    for (int b = 0; b < lanes; ++b) {
-        std::fill(first.begin(), first.end(), 0.0f);
-        first[static_cast<size_t>(b) % first.size()] = 1.0f;
-        all.insert(all.end(), first.begin(), first.end());
-    }
-    set_instruments(all.data());
+    set_instruments(default_instrument_weights(spec_, lanes).data());
 }
 
-void ConditioningCpu::set_instruments(const float* weights) {
-    const int E = spec_.instrument_dim, N = static_cast<int>(spec_.instruments.size());
-    for (int b = 0; b < lanes_; ++b) {
-        float* e = &embed_[static_cast<size_t>(b) * E];
-        std::fill(e, e + E, 0.0f);
-        for (int n = 0; n < N; ++n) {
-            const float wgt = weights[static_cast<size_t>(b) * N + n];
-            if (wgt == 0.0f) continue;
-            for (int j = 0; j < E; ++j) e[j] += wgt * w_.instrument_embed[static_cast<size_t>(n) * E + j];
-        }
-    }
-}
+void ConditioningCpu::set_instruments(const float* weights) { embed_ = blend_instruments(model_, weights, lanes_); }
 
 void ConditioningCpu::run(const float* features, int frames, float* out) {
     const int F = spec_.cond_features, E = spec_.instrument_dim, H = spec_.cond_hidden, C = channels();

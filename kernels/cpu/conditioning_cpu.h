@@ -23,6 +23,7 @@ public:
     int channels() const { return spec_.cond_channels(); }
 
 private:
+    const Model& model_;
     const ModelSpec& spec_;
     const Weights& w_;
     int lanes_;

@@ -352,7 +352,6 @@ public:
         history_.assign(static_cast<size_t>(2) * lanes * in_, 0.0f);
         cbuf_.resize(static_cast<size_t>(lanes) * C);
         CUDA_CHECK(cudaMemset(cbuf_.p, 0, static_cast<size_t>(lanes) * C * sizeof(float)));
-        embed_lane_.assign(static_cast<size_t>(lanes) * E, 0.0f);
         CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
         CUDA_CHECK(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking));
         CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
@@ -362,9 +361,7 @@ public:
         set_smem(wavenet_kernel<4>);
         set_smem(wavenet_kernel<8>);
 
-        std::vector<float> first(static_cast<size_t>(lanes) * s_.instruments.size(), 0.0f);
-        for (int b = 0; b < lanes; ++b) first[static_cast<size_t>(b) * s_.instruments.size() + static_cast<size_t>(b) % s_.instruments.size()] = 1.0f;
-        set_instruments(first.data());
+        set_instruments(default_instrument_weights(s_, lanes).data());
     }
 
     ~GeneratorCuda() override {
@@ -381,19 +378,7 @@ public:
     std::string backend() const override { return "cuda"; }
     uint64_t position() const override { return pos_; }
 
-    void set_instruments(const float* weights) override {
-        const int E = s_.instrument_dim, N = static_cast<int>(s_.instruments.size());
-        const auto& table = model_->weights.instrument_embed;
-        for (int b = 0; b < lanes_; ++b) {
-            float* e = &embed_lane_[static_cast<size_t>(b) * E];
-            std::fill(e, e + E, 0.0f);
-            for (int n = 0; n < N; ++n) {
-                const float wgt = weights[static_cast<size_t>(b) * N + n];
-                if (wgt == 0.0f) continue;
-                for (int j = 0; j < E; ++j) e[j] += wgt * table[static_cast<size_t>(n) * E + j];
-            }
-        }
-    }
+    void set_instruments(const float* weights) override { embed_lane_ = blend_instruments(*model_, weights, lanes_); }
 
     void generate(const float* features, const float* temperature, int frames, float* out) override {
         CUDA_CHECK(cudaMemcpyAsync(temperature_.p, temperature, sizeof(float) * lanes_, cudaMemcpyHostToDevice, compute_));

@@ -8,26 +8,12 @@
 #include "backend.h"
 #include "frame_features.h"
 #include "generator.h"
+#include "random_features.h"
+#include "require_gpu.h"
 
 using namespace wavecast;
 
 namespace {
-
-#define REQUIRE_GPU()                                                      \
-    do {                                                                   \
-        std::string why;                                                   \
-        if (cuda_devices(&why).empty()) GTEST_SKIP() << "no GPU: " << why; \
-    } while (0)
-
-std::vector<float> random_features(int frames, int lanes, std::mt19937& rng) {
-    std::vector<float> f(static_cast<size_t>(frames) * lanes * kFrameFeatures, 0.0f);
-    for (int k = 0; k < frames; ++k)
-        for (int b = 0; b < lanes; ++b)
-            for (int n = 0; n < 3; ++n)
-                add_note(&f[(static_cast<size_t>(k) * lanes + b) * kFrameFeatures], 30 + static_cast<int>(rng() % 60),
-                         static_cast<int>(rng() % 128), rng() % 2, static_cast<float>(rng() % 100) / 50.0f);
-    return f;
-}
 
 std::vector<float> random_instruments(int lanes, int n, std::mt19937& rng) {
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
@@ -57,7 +43,7 @@ void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed) {
     double worst = 0;
     for (int call = 0; call < 2; ++call) {
         const int frames = 3 + call * 2, T = frames * spec.frame_hop;
-        const auto feats = random_features(frames, lanes, rng);
+        const auto feats = random_features(frames, lanes, rng());
         std::vector<int> inputs(static_cast<size_t>(lanes) * T);
         for (auto& c : inputs) c = static_cast<int>(rng() % static_cast<uint32_t>(A));
         std::vector<float> want(static_cast<size_t>(lanes) * T * A, std::nanf("")), got(want.size(), std::nanf(""));
@@ -100,7 +86,7 @@ TEST(GeneratorCuda, FreeRunningGivesTheCpuSamples) {
         bool diverged = false;
         for (int call = 0; call < 5 && !diverged; ++call) {
             const int frames = 5;
-            const auto feats = random_features(frames, lanes, rng);
+            const auto feats = random_features(frames, lanes, rng());
             std::vector<float> want(static_cast<size_t>(lanes) * frames * hop, std::nanf("")), got(want.size(), std::nanf(""));
             cpu->generate(feats.data(), temp.data(), frames, want.data());
             gpu->generate(feats.data(), temp.data(), frames, got.data());
@@ -121,7 +107,7 @@ TEST(GeneratorCuda, ChunkingDoesNotChangeTheSamples) {
     std::mt19937 rng(3);
     auto model = std::make_shared<const Model>(random_model(named_shape("small"), 3));
     const int lanes = 3, hop = model->spec.frame_hop, frames = 12;
-    const auto feats = random_features(frames, lanes, rng);
+    const auto feats = random_features(frames, lanes, rng());
     std::vector<float> temp(lanes, 0.8f);
     auto whole = make_cuda_generator(model, lanes, 5);
     std::vector<float> a(static_cast<size_t>(lanes) * frames * hop, std::nanf(""));

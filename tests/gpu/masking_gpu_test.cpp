@@ -9,16 +9,11 @@
 #include "cuda/psychoacoustic_cuda.h"
 #include "masking.h"
 #include "psychoacoustic.h"
+#include "require_gpu.h"
 
 using namespace wavecast;
 
 namespace {
-
-#define REQUIRE_GPU()                                                   \
-    do {                                                                \
-        std::string why;                                                \
-        if (cuda_devices(&why).empty()) GTEST_SKIP() << "no GPU: " << why; \
-    } while (0)
 
 std::vector<float> random_audio(size_t frames, int channels, uint32_t seed) {
     std::mt19937 rng(seed);

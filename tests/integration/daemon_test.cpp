@@ -442,8 +442,11 @@ TEST_F(DaemonTest, MidiNoteOnsLineUpWithTheAudioWithinAPeriod) {
             ++checked;
         }
     EXPECT_GT(checked, 12) << "too few notes in 4 s of techno";
-    for (double t : clicks)
-        if (t >= begin && t < end) EXPECT_TRUE(near(ons, t)) << "the click at frame " << t << " has no note-on within a period";
+    for (double t : clicks) {
+        if (t >= begin && t < end) {
+            EXPECT_TRUE(near(ons, t)) << "the click at frame " << t << " has no note-on within a period";
+        }
+    }
     // How far apart they are, for the record: the mean offset of each note-on to its nearest click.
     double sum = 0;
     int n = 0;

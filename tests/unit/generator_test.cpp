@@ -7,6 +7,7 @@
 #include "generator.h"
 #include "mulaw.h"
 #include "philox.h"
+#include "random_features.h"
 
 using namespace wavecast;
 
@@ -14,18 +15,6 @@ namespace {
 
 std::shared_ptr<const Model> tiny_model(uint64_t seed = 3) {
     return std::make_shared<const Model>(random_model(named_shape("tiny"), seed));
-}
-
-// Frame features with a few random notes per lane: fresh inputs for every test.
-std::vector<float> random_features(int frames, int lanes, uint64_t seed) {
-    std::mt19937 rng(static_cast<uint32_t>(seed));
-    std::vector<float> f(static_cast<size_t>(frames) * lanes * kFrameFeatures, 0.0f);
-    for (int k = 0; k < frames; ++k)
-        for (int b = 0; b < lanes; ++b)
-            for (int n = 0; n < 3; ++n)
-                add_note(&f[(static_cast<size_t>(k) * lanes + b) * kFrameFeatures], 30 + static_cast<int>(rng() % 60),
-                         static_cast<int>(rng() % 128), rng() % 2, static_cast<float>(rng() % 100) / 50.0f);
-    return f;
 }
 
 std::vector<float> run(Generator& g, const std::vector<float>& feats, int frames, float temperature, int chunk) {
