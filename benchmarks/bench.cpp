@@ -103,7 +103,7 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
 }  // namespace
 
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats, int frames_per_call);
+                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision);
 
 int main(int argc, char** argv) {
     CLI::App app{"wavecast-bench: generator throughput, JSON lines on stdout"};
@@ -117,6 +117,8 @@ int main(int argc, char** argv) {
     int frames_per_call = 4;
     app.add_option("--frames-per-call", frames_per_call, "frames (10 ms each) per generate call: the chunk one launch makes");
     app.add_option("--batches", batches, "lane counts");
+    std::string precision = "fp32";
+    app.add_option("--precision", precision, "the CUDA generator's weight storage: fp32, fp16 or bf16 (the CPU computes fp32)");
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
     std::vector<std::string> stages{"generator", "masking"};
@@ -128,7 +130,8 @@ int main(int argc, char** argv) {
     try {
         if (wants("masking"))
             for (int s : masking_streams) bench_masking(backend, s, repeats);
-        if (wants("generator")) bench_generator(backend, shapes, batches, seconds, repeats, frames_per_call);
+        if (wants("generator"))
+            bench_generator(backend, shapes, batches, seconds, repeats, frames_per_call, wavecast::parse_precision(precision));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "wavecast-bench: %s\n", e.what());
         return 1;
@@ -149,7 +152,7 @@ wavecast::ModelSpec parse_shape(const std::string& name) {
 }
 
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats, int frames_per_call) {
+                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
     const std::string cpu = cpu_model_name("/proc/cpuinfo");
@@ -157,7 +160,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
         auto spec = parse_shape(shape_name);
         auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(spec, 7));
         for (int batch : batches) {
-            auto choice = wavecast::make_generator(backend, model, batch, 1234);
+            auto choice = wavecast::make_generator(backend, model, batch, 1234, precision);
             auto& g = *choice.generator;
             const int hop = spec.frame_hop;
             const int calls = std::max(1, static_cast<int>(seconds * spec.sample_rate / (frames_per_call * hop)));
@@ -180,6 +183,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
                                 {"skip_channels", spec.skip_channels},
                                 {"audio_classes", spec.audio_classes},
                                 {"layers", spec.layers},
+                                {"precision", g.backend() == "cpu" ? "fp32" : wavecast::precision_name(precision)},
                                 {"batch", batch},
                                 {"frames_per_call", frames_per_call},
                                 {"model_rate", spec.sample_rate},

@@ -34,3 +34,9 @@ tail -3 "$out/racecheck_generator.log"
 build-gpu/benchmarks/wavecast-bench --backend cuda --stages generator --frames-per-call 32 --seconds 2 --repeats 5 \
   --shapes small medium R32-S128-A256-L16 R64-S128-A256-L20 R64-S256-A256-L30 R128-S256-A256-L20 --batches 1 8 64 256 \
   | tee "$out/bench_generator.jsonl"
+# Half-precision weight storage (issue 7's batch-1 figure is for half precision).
+for p in fp16 bf16; do
+  build-gpu/benchmarks/wavecast-bench --backend cuda --stages generator --frames-per-call 32 --seconds 2 --repeats 5 \
+    --precision $p --shapes small R64-S128-A256-L20 R128-S256-A256-L20 --batches 1 8 64 256 \
+    | tee -a "$out/bench_generator.jsonl"
+done

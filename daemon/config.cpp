@@ -66,11 +66,16 @@ DaemonConfig load_config(const std::string& path) {
     DaemonConfig c;
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
-        r.only_keys(*d, {"backend", "control", "telemetry", "model", "fallback_model", "models", "styles", "status_interval_s", "log_level"},
+        r.only_keys(*d, {"backend", "precision", "control", "telemetry", "model", "fallback_model", "models", "styles", "status_interval_s", "log_level"},
                     "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
             r.fail(d->get("backend"), "backend must be \"auto\", \"cpu\" or \"cuda\"");
+        try {
+            c.precision = parse_precision(r.get_string(*d, "precision", precision_name(c.precision)));
+        } catch (const std::invalid_argument&) {
+            r.fail(d->get("precision"), "precision must be \"fp32\", \"fp16\" or \"bf16\"");
+        }
         c.control = r.get_string(*d, "control", c.control);
         if (!valid_endpoint(c.control)) r.fail(d->get("control"), "control must be a tcp://, ipc:// or inproc:// endpoint");
         c.telemetry = r.get_string(*d, "telemetry", c.telemetry);

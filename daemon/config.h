@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "model.h"
+
 namespace wavecast {
 
 struct StreamConfig {
@@ -30,6 +32,7 @@ struct SecurityConfig {
 struct DaemonConfig {
     std::string path;  // the file it came from; empty for built-in defaults
     std::string backend = "auto";
+    Precision precision = Precision::fp32;  // the CUDA generator's weight storage
     std::string control = "tcp://127.0.0.1:5557";
     std::string telemetry = "tcp://127.0.0.1:5558";
     std::string model;           // .safetensors path; empty: picked by backend from models_dir

@@ -87,7 +87,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     for (const auto& sc : cfg.streams) {
         auto it = styles.find(sc.style);
         if (it == styles.end()) throw ConfigError(cfg.path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
-        auto choice = make_generator(cfg.backend, model, sc.lanes, sc.seed);
+        auto choice = make_generator(cfg.backend, model, sc.lanes, sc.seed, cfg.precision);
         spdlog::info("stream '{}': generator {}; masking on {}", sc.name, choice.note,
                      cfg.backend == "cpu" || cuda_devices().empty() ? "the CPU (FFTW)" : "the GPU (cuFFT)");
         backend = choice.generator->backend();

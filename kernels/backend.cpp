@@ -16,7 +16,7 @@ std::unique_ptr<Masking> make_cuda_masking(int, int) {
     throw std::runtime_error("masking: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
 
-std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model>, int, uint64_t) {
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model>, int, uint64_t, Precision) {
     throw std::runtime_error("generator: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
 #endif
@@ -50,10 +50,15 @@ std::string resolve_backend(const std::string& request, std::string* note) {
     return "cpu";
 }
 
-BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
+BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
+                             Precision precision) {
     BackendChoice c;
-    c.generator = resolve_backend(request, &c.note) == "cuda" ? make_cuda_generator(std::move(model), lanes, seed)
-                                                               : make_cpu_generator(std::move(model), lanes, seed);
+    if (resolve_backend(request, &c.note) == "cuda") {
+        c.generator = make_cuda_generator(std::move(model), lanes, seed, precision);
+        c.note += std::string(", weights ") + precision_name(precision);
+    } else {
+        c.generator = make_cpu_generator(std::move(model), lanes, seed);
+    }
     return c;
 }
 

@@ -45,8 +45,10 @@ public:
 // The CPU reference: the definition every other backend is tested against.
 std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed);
 
-// The CUDA backend (cuda/generator_cuda.cu). Throws std::runtime_error where this build has no
-// CUDA, no device answers, or the shape does not fit the device.
-std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed);
+// The CUDA backend (cuda/generator_cuda.cu), its weight matrices stored in `precision` (what it
+// computes is the CPU reference's on with_precision(model, precision)). Throws
+// std::runtime_error where this build has no CUDA, no device answers, or the shape does not fit.
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed,
+                                               Precision precision = Precision::fp32);
 
 }  // namespace wavecast

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "frame_features.h"
+#include "half.h"
 
 namespace wavecast {
 namespace {
@@ -256,6 +257,43 @@ Model random_model(const ModelSpec& spec_in, uint64_t seed) {
         dst.resize(static_cast<size_t>(n));
         for (auto& v : dst) v = dist(rng);
     });
+    return m;
+}
+
+Precision parse_precision(const std::string& name) {
+    if (name == "fp32") return Precision::fp32;
+    if (name == "fp16") return Precision::fp16;
+    if (name == "bf16") return Precision::bf16;
+    throw std::invalid_argument("unknown precision '" + name + "' (fp32, fp16 or bf16)");
+}
+
+const char* precision_name(Precision p) {
+    switch (p) {
+        case Precision::fp16: return "fp16";
+        case Precision::bf16: return "bf16";
+        default: return "fp32";
+    }
+}
+
+Model with_precision(const Model& model, Precision p) {
+    Model m = model;
+    if (p == Precision::fp32) return m;
+    auto round = [p](std::vector<float>& v) {
+        for (float& x : v) {
+            const float r = p == Precision::fp16 ? half_to_float(float_to_half(x)) : bf16_to_float(float_to_bf16(x));
+            if (std::isinf(r)) throw std::invalid_argument("a weight of " + std::to_string(x) + " is beyond " + precision_name(p) + "'s range");
+            x = r;
+        }
+    };
+    Weights& w = m.weights;
+    round(w.embed);
+    for (LayerWeights& l : w.layers) {
+        round(l.conv_w);
+        round(l.res_w);
+        round(l.skip_w);
+    }
+    round(w.out1_w);
+    round(w.out2_w);
     return m;
 }
 

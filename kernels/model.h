@@ -93,6 +93,20 @@ std::vector<float> blend_instruments(const Model& model, const float* weights, i
 // Lane b on table entry b mod N: a generator's instruments before anyone sets them.
 std::vector<float> default_instrument_weights(const ModelSpec& spec, int lanes);
 
+// How a backend stores the sample loop's weight matrices (embed, the dilated convolutions, the
+// residual and skip 1x1s, out1, out2): the arithmetic, accumulation and biases stay fp32, and so
+// does the conditioning network, which runs once a frame. Only the CUDA backend stores half.
+enum class Precision { fp32, fp16, bf16 };
+
+Precision parse_precision(const std::string& name);  // "fp32", "fp16" or "bf16"; else std::invalid_argument
+const char* precision_name(Precision p);
+
+// The model as a backend storing its matrices in `p` computes it: each of those weights rounded to
+// the nearest `p` value (ties to even), the same bits the CUDA backend uploads. The CPU reference
+// run on the result is the definition of that precision. Throws std::invalid_argument where a
+// weight is beyond the precision's range (fp16: 65504).
+Model with_precision(const Model& model, Precision p);
+
 // Weights drawn from a seeded generator, scaled so that activations stay in range; the spec is
 // marked random_weights so that nobody mistakes the result for a trained model.
 Model random_model(const ModelSpec& spec, uint64_t seed);

@@ -12,7 +12,11 @@
 //   warp, one output each, read consecutive words, and one read serves all LB lanes.
 // Finished audio goes back on a second stream into pinned memory.
 //
-// Precision: fp32 weights and arithmetic. Half-precision weights (issue 7) are not written yet.
+// Precision: the sample loop's weight matrices are stored in fp32, fp16 or bf16 (the same bits as
+// with_precision() gives the CPU reference); activations, biases, accumulation and the
+// conditioning network are fp32. Half storage halves the bytes every sample reads.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -23,6 +27,7 @@
 
 #include "../backend.h"
 #include "../fastmath.h"
+#include "../half.h"
 #include "../mulaw.h"
 #include "../philox.h"
 #include "cuda_check.h"
@@ -36,29 +41,39 @@ constexpr int kMaxLanesPerBlock = 8;
 __device__ inline float tanh_ref(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
 __device__ inline float sigmoid_ref(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 
-struct DeviceWeights {
-    int R, S, A, L, cycle, hop, C, in;  // in = F + E, C = 2RL
-    int H;
-    const float* embed;      // [A][R]
-    const float* conv_t;     // per layer [2R (in: tap0 | tap1)][2R (out)]
+__device__ inline float to_float(float v) { return v; }
+__device__ inline float to_float(__half v) { return __half2float(v); }
+__device__ inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+// The sample loop's weights; WT is the matrices' storage type.
+template <class WT>
+struct NetWeights {
+    int R, S, A, L, cycle, hop, C;  // C = 2RL
+    const WT* embed;         // [A][R]
+    const WT* conv_t;        // per layer [2R (in: tap0 | tap1)][2R (out)]
     const float* conv_b;     // [L][2R]
-    const float* res_t;      // per layer [R][R]
+    const WT* res_t;         // per layer [R][R]
     const float* res_b;      // [L][R]
-    const float* skip_t;     // per layer [R][S]
+    const WT* skip_t;        // per layer [R][S]
     const float* skip_bias;  // [S]: the sum over layers, as the CPU reference adds it once
-    const float* out1_t;     // [S][A]
+    const WT* out1_t;        // [S][A]
     const float* out1_b;     // [A]
-    const float* out2_t;     // [A][A]
+    const WT* out2_t;        // [A][A]
     const float* out2_b;     // [A]
-    const float* cond_t;     // [3 in][H]: rows ordered [k-2 | k-1 | k], as the CPU's packed conv
-    const float* cond_b;     // [H]
-    const float* proj_t;     // [H][C]
-    const float* proj_b;     // [C]
     const float* decode;     // [A]
 };
 
+// The conditioning network's weights, always fp32: it runs once a frame, not once a sample.
+struct CondWeights {
+    int in, H, C;           // in = F + E
+    const float* cond_t;    // [3 in][H]: rows ordered [k-2 | k-1 | k], as the CPU's packed conv
+    const float* cond_b;    // [H]
+    const float* proj_t;    // [H][C]
+    const float* proj_b;    // [C]
+};
+
 // inputs [frames + 2][lanes][in] -> cbuf [frames + 1][lanes][C] from row 1 (row 0 is the carry).
-__global__ void conditioning_kernel(DeviceWeights w, const float* __restrict__ inputs, int lanes, float* __restrict__ cbuf) {
+__global__ void conditioning_kernel(CondWeights w, const float* __restrict__ inputs, int lanes, float* __restrict__ cbuf) {
     extern __shared__ float sh[];
     const int f = blockIdx.x, b = blockIdx.y;
     float* in = sh;              // [3 in]
@@ -83,15 +98,15 @@ __global__ void conditioning_kernel(DeviceWeights w, const float* __restrict__ i
 
 // y[b][o] = (acc ? y : 0) + bias[o] + sum_i Wt[i][o] x[b][i], for the block's lanes, outputs
 // spread over the threads; the sum runs in order of i, as the CPU reference's.
-template <int LB>
-__device__ inline void matvec(const float* __restrict__ wt, const float* __restrict__ bias, const float* x, int ldx, int cols,
+template <int LB, class WT>
+__device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict__ bias, const float* x, int ldx, int cols,
                               float* y, int ldy, int rows, int nb, bool accumulate) {
     for (int o = threadIdx.x; o < rows; o += blockDim.x) {
         float acc[LB];
 #pragma unroll
         for (int b = 0; b < LB; ++b) acc[b] = 0.0f;
         for (int i = 0; i < cols; ++i) {
-            const float wv = wt[static_cast<size_t>(i) * rows + o];
+            const float wv = to_float(wt[static_cast<size_t>(i) * rows + o]);
 #pragma unroll
             for (int b = 0; b < LB; ++b) acc[b] += wv * x[b * ldx + i];
         }
@@ -114,8 +129,8 @@ struct RunArgs {
     int queue_per_lane;        // sum of dilations * R
 };
 
-template <int LB>
-__global__ void __launch_bounds__(kThreads) wavenet_kernel(DeviceWeights w, RunArgs a) {
+template <int LB, class WT>
+__global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, RunArgs a) {
     extern __shared__ float sh[];
     const int R = w.R, S = w.S, A = w.A;
     const int b0 = blockIdx.x * LB;
@@ -141,7 +156,7 @@ __global__ void __launch_bounds__(kThreads) wavenet_kernel(DeviceWeights w, RunA
             __syncthreads();
             for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
                 const int b = j / R, r = j % R;
-                x[j] = b < nb ? w.embed[static_cast<size_t>(cls[b]) * R + r] : 0.0f;
+                x[j] = b < nb ? to_float(w.embed[static_cast<size_t>(cls[b]) * R + r]) : 0.0f;
             }
             for (int j = threadIdx.x; j < LB * S; j += blockDim.x) skip[j] = w.skip_bias[j % S];
             __syncthreads();
@@ -250,6 +265,26 @@ struct DeviceBuffer {
     }
 };
 
+// A weight matrix in the storage precision, rounded on the host by half.h's functions (those
+// with_precision() uses), so that the CPU definition and the device hold the same bits.
+void upload_matrix(DeviceBuffer<unsigned char>& buf, const std::vector<float>& v, Precision p) {
+    std::vector<unsigned char> bytes;
+    if (p == Precision::fp32) {
+        bytes.resize(v.size() * sizeof(float));
+        std::memcpy(bytes.data(), v.data(), bytes.size());
+    } else {
+        std::vector<uint16_t> h(v.size());
+        for (size_t i = 0; i < v.size(); ++i) {
+            h[i] = p == Precision::fp16 ? float_to_half(v[i]) : float_to_bf16(v[i]);
+            if (p == Precision::fp16 && (h[i] & 0x7FFFu) == 0x7C00u)
+                throw std::runtime_error("CUDA generator: a weight of " + std::to_string(v[i]) + " is beyond fp16's range");
+        }
+        bytes.resize(h.size() * sizeof(uint16_t));
+        std::memcpy(bytes.data(), h.data(), bytes.size());
+    }
+    buf.upload(bytes);
+}
+
 // W [rows][cols] (PyTorch's layout) -> [cols][rows].
 std::vector<float> transposed(const float* w, int rows, int cols) {
     std::vector<float> t(static_cast<size_t>(rows) * cols);
@@ -260,8 +295,8 @@ std::vector<float> transposed(const float* w, int rows, int cols) {
 
 class GeneratorCuda final : public Generator {
 public:
-    GeneratorCuda(std::shared_ptr<const Model> model, int lanes, uint64_t seed)
-        : model_(std::move(model)), s_(model_->spec), lanes_(lanes), seed_(seed) {
+    GeneratorCuda(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision)
+        : model_(std::move(model)), s_(model_->spec), lanes_(lanes), seed_(seed), precision_(precision) {
         if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
         const auto devices = cuda_devices();
         if (devices.empty()) throw std::runtime_error("CUDA generator: no CUDA device");
@@ -322,25 +357,23 @@ public:
         std::vector<float> decode(static_cast<size_t>(A));
         for (int c = 0; c < A; ++c) decode[static_cast<size_t>(c)] = mulaw_decode(c, A);
 
-        embed_.upload(w.embed);
-        conv_t_.upload(conv_t);
+        upload_matrix(embed_, w.embed, precision_);
+        upload_matrix(conv_t_, conv_t, precision_);
+        upload_matrix(res_t_, res_t, precision_);
+        upload_matrix(skip_t_, skip_t, precision_);
+        upload_matrix(out1_t_, transposed(w.out1_w.data(), A, S), precision_);
+        upload_matrix(out2_t_, transposed(w.out2_w.data(), A, A), precision_);
         conv_b_.upload(conv_b);
-        res_t_.upload(res_t);
         res_b_.upload(res_b);
-        skip_t_.upload(skip_t);
         skip_bias_.upload(skip_bias);
-        out1_t_.upload(transposed(w.out1_w.data(), A, S));
         out1_b_.upload(w.out1_b);
-        out2_t_.upload(transposed(w.out2_w.data(), A, A));
         out2_b_.upload(w.out2_b);
         cond_t_.upload(transposed(cond_rows.data(), H, 3 * in_));
         cond_b_.upload(w.cond_conv_b);
         proj_t_.upload(transposed(w.cond_proj_w.data(), C, H));
         proj_b_.upload(w.cond_proj_b);
         decode_.upload(decode);
-        dw_ = DeviceWeights{R, S, A, L, s_.dilation_cycle, s_.frame_hop, C, in_, H, embed_.p, conv_t_.p, conv_b_.p, res_t_.p,
-                            res_b_.p, skip_t_.p, skip_bias_.p, out1_t_.p, out1_b_.p, out2_t_.p, out2_b_.p, cond_t_.p, cond_b_.p,
-                            proj_t_.p, proj_b_.p, decode_.p};
+        cw_ = CondWeights{in_, H, C, cond_t_.p, cond_b_.p, proj_t_.p, proj_b_.p};
 
         int queue = 0;
         for (int l = 0; l < L; ++l) queue += s_.dilation(l) * R;
@@ -355,11 +388,11 @@ public:
         CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
         CUDA_CHECK(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking));
         CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
-        auto set_smem = [&](auto kernel) { CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_))); };
-        set_smem(wavenet_kernel<1>);
-        set_smem(wavenet_kernel<2>);
-        set_smem(wavenet_kernel<4>);
-        set_smem(wavenet_kernel<8>);
+        switch (precision_) {
+            case Precision::fp16: allow_smem<__half>(); break;
+            case Precision::bf16: allow_smem<__nv_bfloat16>(); break;
+            default: allow_smem<float>(); break;
+        }
 
         set_instruments(default_instrument_weights(s_, lanes).data());
     }
@@ -435,19 +468,17 @@ private:
             std::swap(grown.n, cbuf_.n);
         }
         conditioning_kernel<<<dim3(frames, lanes_), 128, static_cast<size_t>(3 * in_ + s_.cond_hidden) * sizeof(float), compute_>>>(
-            dw_, inputs_.p, lanes_, cbuf_.p);
+            cw_, inputs_.p, lanes_, cbuf_.p);
         CUDA_CHECK(cudaGetLastError());
 
         if (want_probs) probs_.resize(static_cast<size_t>(lanes_) * T * A);
         else out_.resize(static_cast<size_t>(lanes_) * T);
         RunArgs a{cbuf_.p, frames, lanes_, pos_, seed_, temperature_.p, forced, want_probs ? nullptr : out_.p,
                   want_probs ? probs_.p : nullptr, prev_.p, queues_.p, queue_per_lane_};
-        const int blocks = (lanes_ + lanes_per_block_ - 1) / lanes_per_block_;
-        switch (lanes_per_block_) {
-            case 1: wavenet_kernel<1><<<blocks, kThreads, smem_, compute_>>>(dw_, a); break;
-            case 2: wavenet_kernel<2><<<blocks, kThreads, smem_, compute_>>>(dw_, a); break;
-            case 4: wavenet_kernel<4><<<blocks, kThreads, smem_, compute_>>>(dw_, a); break;
-            default: wavenet_kernel<8><<<blocks, kThreads, smem_, compute_>>>(dw_, a); break;
+        switch (precision_) {
+            case Precision::fp16: launch<__half>(a); break;
+            case Precision::bf16: launch<__nv_bfloat16>(a); break;
+            default: launch<float>(a); break;
         }
         CUDA_CHECK(cudaGetLastError());
         // The last frame's C becomes row 0 for the next call.
@@ -455,6 +486,35 @@ private:
                                    cudaMemcpyDeviceToDevice, compute_));
         CUDA_CHECK(cudaEventRecord(done_, compute_));
         pos_ += T;
+    }
+
+    template <class WT>
+    NetWeights<WT> net_weights() const {
+        auto m = [](const DeviceBuffer<unsigned char>& b) { return reinterpret_cast<const WT*>(b.p); };
+        return NetWeights<WT>{s_.residual_channels, s_.skip_channels, s_.audio_classes, s_.layers, s_.dilation_cycle, s_.frame_hop,
+                              s_.cond_channels(), m(embed_), m(conv_t_), conv_b_.p, m(res_t_), res_b_.p, m(skip_t_), skip_bias_.p,
+                              m(out1_t_), out1_b_.p, m(out2_t_), out2_b_.p, decode_.p};
+    }
+
+    template <class WT>
+    void allow_smem() {
+        auto set = [&](auto kernel) { CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_))); };
+        set(wavenet_kernel<1, WT>);
+        set(wavenet_kernel<2, WT>);
+        set(wavenet_kernel<4, WT>);
+        set(wavenet_kernel<8, WT>);
+    }
+
+    template <class WT>
+    void launch(const RunArgs& a) {
+        const NetWeights<WT> w = net_weights<WT>();
+        const int blocks = (lanes_ + lanes_per_block_ - 1) / lanes_per_block_;
+        switch (lanes_per_block_) {
+            case 1: wavenet_kernel<1, WT><<<blocks, kThreads, smem_, compute_>>>(w, a); break;
+            case 2: wavenet_kernel<2, WT><<<blocks, kThreads, smem_, compute_>>>(w, a); break;
+            case 4: wavenet_kernel<4, WT><<<blocks, kThreads, smem_, compute_>>>(w, a); break;
+            default: wavenet_kernel<8, WT><<<blocks, kThreads, smem_, compute_>>>(w, a); break;
+        }
     }
 
     void ensure_pinned(size_t bytes) {
@@ -469,12 +529,13 @@ private:
     const ModelSpec& s_;
     const int lanes_;
     const uint64_t seed_;
+    const Precision precision_;
     uint64_t pos_ = 0;
     int in_ = 0, lanes_per_block_ = 1, queue_per_lane_ = 0;
     size_t smem_ = 0;
-    DeviceWeights dw_{};
-    DeviceBuffer<float> embed_, conv_t_, conv_b_, res_t_, res_b_, skip_t_, skip_bias_, out1_t_, out1_b_, out2_t_, out2_b_, cond_t_, cond_b_,
-        proj_t_, proj_b_, decode_;
+    CondWeights cw_{};
+    DeviceBuffer<unsigned char> embed_, conv_t_, res_t_, skip_t_, out1_t_, out2_t_;  // in the storage precision
+    DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, cond_t_, cond_b_, proj_t_, proj_b_, decode_;
     DeviceBuffer<float> queues_, temperature_, cbuf_, inputs_, out_, probs_;
     DeviceBuffer<int> prev_, forced_;
     std::vector<float> history_, inputs_host_, embed_lane_;
@@ -486,8 +547,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
-    return std::make_unique<GeneratorCuda>(std::move(model), lanes, seed);
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision) {
+    return std::make_unique<GeneratorCuda>(std::move(model), lanes, seed, precision);
 }
 
 }  // namespace wavecast

@@ -29,13 +29,15 @@ ModelSpec shape(int R, int S, int A, int L, int cycle) {
     return s;
 }
 
-// Teacher-forced distributions over two calls (the second carries the first's state), fp32:
-// every probability within 1e-5 relative of the CPU's.
-void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed) {
+// Teacher-forced distributions over two calls (the second carries the first's state): every
+// probability within 1e-5 relative of the CPU's on the same weights, which in half precision are
+// the model's rounded as with_precision() rounds them (the definition; how far that moves the
+// distributions from fp32 is the CPU's own test, HalfPrecisionStaysNearFp32).
+void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed, Precision precision = Precision::fp32) {
     std::mt19937 rng(seed);
     auto model = std::make_shared<const Model>(random_model(spec, seed));
-    auto cpu = make_cpu_generator(model, lanes, seed);
-    auto gpu = make_cuda_generator(model, lanes, seed);
+    auto cpu = make_cpu_generator(std::make_shared<const Model>(with_precision(*model, precision)), lanes, seed);
+    auto gpu = make_cuda_generator(model, lanes, seed, precision);
     const auto inst = random_instruments(lanes, static_cast<int>(spec.instruments.size()), rng);
     cpu->set_instruments(inst.data());
     gpu->set_instruments(inst.data());
@@ -57,7 +59,7 @@ void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed) {
             worst = std::max(worst, rel);
         }
     }
-    std::cout << spec.shape_name() << ", " << lanes << " lanes: worst relative error " << worst << "\n";
+    std::cout << spec.shape_name() << " " << precision_name(precision) << ", " << lanes << " lanes: worst relative error " << worst << "\n";
 }
 
 }  // namespace
@@ -70,6 +72,17 @@ TEST(GeneratorCuda, TeacherForcedMatchesCpuFp32) {
     compare_teacher_forced(shape(64, 128, 256, 20, 10), 4, 4);   // nv-wavenet medium
     compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 5);   // the widest R of nv-wavenet's
     compare_teacher_forced(shape(32, 128, 256, 30, 10), 300, 6); // many lanes: 8 per block
+}
+
+TEST(GeneratorCuda, TeacherForcedMatchesCpuHalf) {
+    REQUIRE_GPU();
+    for (Precision p : {Precision::fp16, Precision::bf16}) {
+        compare_teacher_forced(named_shape("tiny"), 3, 11, p);
+        compare_teacher_forced(named_shape("small"), 5, 12, p);
+        compare_teacher_forced(shape(64, 128, 256, 20, 10), 1, 13, p);    // nv-wavenet medium, batch 1
+        compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 14, p);
+        compare_teacher_forced(shape(32, 128, 256, 30, 10), 100, 15, p);  // 4+ lanes per block
+    }
 }
 
 // Free-running with one seed: the same samples as the CPU, sample for sample, across calls.

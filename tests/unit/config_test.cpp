@@ -89,6 +89,8 @@ TEST(Config, RefusesBadConfigWithFileLineAndReason) {
     expect_refused([&] { load_config(p); }, p, 3, "'backend' must be a string");
     p = write(dir, "backend.toml", "[daemon]\nmodel = \"x\"\nbackend = \"tpu\"\n[[stream]]\n");
     expect_refused([&] { load_config(p); }, p, 3, "backend must be");
+    p = write(dir, "precision.toml", "[daemon]\nmodel = \"x\"\nprecision = \"fp8\"\n[[stream]]\n");
+    expect_refused([&] { load_config(p); }, p, 3, "precision must be");
     p = write(dir, "param.toml", std::string(kMinimal) + "[stream.params]\ntemperature = 9\n");
     expect_refused([&] { load_config(p); }, p, 6, "temperature");
     p = write(dir, "dup.toml", std::string(kMinimal) + "[[stream]]\nname = \"main\"\n");
