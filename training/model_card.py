@@ -49,7 +49,9 @@ def main():
            f"- data: `{os.path.relpath(prov.get('data', '?'))}`, {prov.get('data_lane_hours', '?')} lane-hours: the composer's "
            "scores (every style) rendered lane by lane through FluidSynth with FluidR3_GM (`training/dataset.py`)",
            f"- steps: {prov.get('steps')} (batch {prov.get('batch')}, segments of {prov.get('segment_frames')} frames after the "
-           f"receptive field; {prov.get('samples_seen', 0) / 1e6:.0f} M samples seen), Adam, learning rate {prov.get('lr')}",
+           f"receptive field; {prov.get('samples_seen', 0) / 1e6:.0f} M samples seen), Adam; the last run's learning rate "
+           f"{prov.get('lr')}" + (f" decaying to {prov['lr_final']}" if prov.get("lr_final", prov.get("lr")) != prov.get("lr") else "")
+           + (f", segments {prov['sampling']}" if prov.get("sampling") else ""),
            f"- wall time: {prov.get('wall_minutes')} min on {prov.get('hardware')}, PyTorch {prov.get('torch')}, commit "
            f"{prov.get('commit')}",
            f"- final loss (cross-entropy, nats per sample): {prov.get('loss')} training, {prov.get('held_out_loss')} held-out "
