@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
     return 0;
 }
 
-// A named shape, or nv-wavenet's notation R64-S128-A256-L20 with an optional -C10 dilation cycle.
+// A named shape, or nv-wavenet's notation R64-S128-A256-L20 with an optional -C10 dilation cycle:
+// nv-wavenet's network, so without the excitation the named shapes carry.
 wavecast::ModelSpec parse_shape(const std::string& name) {
     if (name.empty() || name[0] != 'R') return wavecast::named_shape(name);
     wavecast::ModelSpec s = wavecast::named_shape("small");
@@ -147,6 +148,7 @@ wavecast::ModelSpec parse_shape(const std::string& name) {
     if (std::sscanf(name.c_str(), "R%d-S%d-A%d-L%d-C%d", &R, &S, &A, &L, &C) < 4)
         throw std::invalid_argument("shape '" + name + "' is not of the form R64-S128-A256-L20[-C10]");
     s.residual_channels = R, s.skip_channels = S, s.audio_classes = A, s.layers = L, s.dilation_cycle = C;
+    s.excitation_harmonics = 0;
     wavecast::validate_spec(s, "shape " + name);
     return s;
 }
@@ -183,6 +185,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
                                 {"skip_channels", spec.skip_channels},
                                 {"audio_classes", spec.audio_classes},
                                 {"layers", spec.layers},
+                                {"excitation_harmonics", spec.excitation_harmonics},
                                 {"precision", g.backend() == "cpu" ? "fp32" : wavecast::precision_name(precision)},
                                 {"batch", batch},
                                 {"frames_per_call", frames_per_call},

@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "excitation.h"
 #include "frame_features.h"
 #include "half.h"
 
@@ -27,6 +28,7 @@ void for_each_tensor(const ModelSpec& s, Weights& w,
     fn("cond.conv.bias", {H}, w.cond_conv_b);
     fn("cond.proj.weight", {s.cond_channels(), H}, w.cond_proj_w);
     fn("cond.proj.bias", {s.cond_channels()}, w.cond_proj_b);
+    if (s.excitation_harmonics > 0) fn("excitation.weight", {s.cond_channels(), s.excitation_channels()}, w.excitation_w);
     w.layers.resize(static_cast<size_t>(s.layers));
     for (int l = 0; l < s.layers; ++l) {
         const std::string p = "layers." + std::to_string(l) + ".";
@@ -58,6 +60,7 @@ json spec_to_json(const ModelSpec& s) {
             {"cond_features", s.cond_features},
             {"cond_hidden", s.cond_hidden},
             {"instrument_dim", s.instrument_dim},
+            {"excitation_harmonics", s.excitation_harmonics},
             {"output", s.output},
             {"feature_layout", s.feature_layout},
             {"instruments", inst},
@@ -92,6 +95,8 @@ ModelSpec spec_from_json(const json& j, const std::string& where) {
     s.cond_features = get_int("cond_features");
     s.cond_hidden = get_int("cond_hidden");
     s.instrument_dim = get_int("instrument_dim");
+    // Optional: files written before the excitation have none.
+    s.excitation_harmonics = j.contains("excitation_harmonics") ? get_int("excitation_harmonics") : 0;
     s.output = get_str("output");
     s.feature_layout = get_str("feature_layout");
     const std::string weights = get_str("weights");
@@ -136,6 +141,8 @@ void validate_spec(const ModelSpec& s, const std::string& where) {
               std::to_string(kFrameFeatures));
     check(s.cond_hidden >= 1 && s.cond_hidden <= 4096, "cond_hidden must be 1..4096");
     check(s.instrument_dim >= 1 && s.instrument_dim <= 1024, "instrument_dim must be 1..1024");
+    check(s.excitation_harmonics >= 0 && s.excitation_harmonics <= kMaxExcitationHarmonics,
+          "excitation_harmonics must be 0.." + std::to_string(kMaxExcitationHarmonics));
     check(!s.instruments.empty(), "the instrument table is empty");
     for (const auto& i : s.instruments) check(i.program >= 0 && i.program <= 127, "instrument '" + i.name + "' has a GM program outside 0..127");
     try {
@@ -205,11 +212,13 @@ ModelSpec named_shape(const std::string& name) {
                      {"electric_piano", 4, false}, {"acoustic_guitar", 24, false}};
     if (name == "tiny") {
         s.residual_channels = 8, s.skip_channels = 16, s.layers = 4, s.dilation_cycle = 4, s.cond_hidden = 8;
-        s.audio_classes = 64;
+        s.audio_classes = 64, s.excitation_harmonics = 2;
     } else if (name == "small") {
         s.residual_channels = 32, s.skip_channels = 64, s.layers = 10, s.dilation_cycle = 10, s.cond_hidden = 32;
+        s.excitation_harmonics = 4;
     } else if (name == "medium") {  // nv-wavenet's "medium": R=64, S=128, A=256, L=20
         s.residual_channels = 64, s.skip_channels = 128, s.layers = 20, s.dilation_cycle = 10, s.cond_hidden = 64;
+        s.excitation_harmonics = 4;
     } else {
         throw std::invalid_argument("unknown model shape '" + name + "' (tiny, small or medium)");
     }

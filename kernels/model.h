@@ -33,6 +33,7 @@ struct ModelSpec {
     int cond_features = 0;      // F, per frame
     int cond_hidden = 0;        // H, the conditioning network's width
     int instrument_dim = 0;     // E
+    int excitation_harmonics = 0;  // K: the excitation's harmonics (excitation.h); 0: none
     std::string output = "mulaw";
     std::string feature_layout = kFeatureLayout;
     std::vector<Instrument> instruments;
@@ -41,6 +42,7 @@ struct ModelSpec {
 
     int dilation(int layer) const { return 1 << (layer % dilation_cycle); }
     int cond_channels() const { return 2 * residual_channels * layers; }  // per-frame output
+    int excitation_channels() const { return 2 * excitation_harmonics; }
     std::string shape_name() const;  // "R64-S128-A256-L20"
 };
 
@@ -60,6 +62,7 @@ struct Weights {
     std::vector<float> cond_conv_b;       // [H]
     std::vector<float> cond_proj_w;       // [2RL, H]
     std::vector<float> cond_proj_b;       // [2RL]
+    std::vector<float> excitation_w;      // [2RL, 2K]: the excitation into every layer's gate (K > 0)
     std::vector<LayerWeights> layers;
     std::vector<float> out1_w;  // [A, S]
     std::vector<float> out1_b;  // [A]
@@ -82,7 +85,8 @@ void save_model(const std::string& path, const Model& model);
 void validate_spec(const ModelSpec& spec, const std::string& where);
 
 // Named shapes: "small" (the CPU default), "medium" (nv-wavenet's R=64 S=128 A=256 L=20),
-// "tiny" (for fast tests). Throws std::invalid_argument for an unknown name.
+// "tiny" (for fast tests), each with an excitation of 4 harmonics (2 for tiny). Throws
+// std::invalid_argument for an unknown name.
 ModelSpec named_shape(const std::string& name);
 
 // Each lane's instrument embedding, [lanes][E], from its weights over the instrument table
@@ -95,7 +99,7 @@ std::vector<float> default_instrument_weights(const ModelSpec& spec, int lanes);
 
 // How a backend stores the sample loop's weight matrices (embed, the dilated convolutions, the
 // residual and skip 1x1s, out1, out2): the arithmetic, accumulation and biases stay fp32, and so
-// does the conditioning network, which runs once a frame. Only the CUDA backend stores half.
+// do the conditioning network, which runs once a frame, and the excitation's small projection. Only the CUDA backend stores half.
 enum class Precision { fp32, fp16, bf16 };
 
 Precision parse_precision(const std::string& name);  // "fp32", "fp16" or "bf16"; else std::invalid_argument

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
                                         {"shape", m.spec.shape_name()},
                                         {"sample_rate", m.spec.sample_rate},
                                         {"frame_hop", m.spec.frame_hop},
+                                        {"excitation_harmonics", m.spec.excitation_harmonics},
                                         {"weights", m.spec.random_weights ? "random" : "trained"},
                                         {"instruments", inst},
                                         {"provenance", nlohmann::json::parse(m.spec.provenance)}}

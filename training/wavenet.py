@@ -11,6 +11,13 @@ Per lane, for sample t of frame k (frame_hop samples per frame):
   layer l       z = conv_l(x[t - d_l], x[t]) + bias + C_l(t); a = tanh(z[:R]) * sigmoid(z[R:]);
                 skip += skip_l(a); x += res_l(a) (not after the last layer); x[t - d] is zero for
                 t < d;
+  excitation    (when excitation_harmonics K > 0) for the sample at absolute index n (the
+                generator's position, the Philox index) in frame k, the 2K channels
+                  e[2h-2] = sum_p v_p[k] sin(2 pi frac(n h f_p / rate)),
+                  e[2h-1] = sum_p v_p[k] cos(2 pi frac(n h f_p / rate)),   h = 1..K,
+                over the pitches p the frame's velocities v_p[k] say are sounding, f_p = 440 *
+                2^((p - 69) / 12), leaving out harmonics at or above half the rate; z of every
+                layer adds its rows of excitation.weight [2RL, 2K] times e;
   head          logits = out2(relu(out1(relu(skip))))."""
 
 import json
@@ -38,10 +45,14 @@ INSTRUMENTS = [
 ]
 
 SHAPES = {
-    "tiny": dict(residual_channels=8, skip_channels=16, layers=4, dilation_cycle=4, cond_hidden=8, audio_classes=64),
-    "small": dict(residual_channels=32, skip_channels=64, layers=10, dilation_cycle=10, cond_hidden=32, audio_classes=256),
-    "medium": dict(residual_channels=64, skip_channels=128, layers=20, dilation_cycle=10, cond_hidden=64, audio_classes=256),
+    "tiny": dict(residual_channels=8, skip_channels=16, layers=4, dilation_cycle=4, cond_hidden=8, audio_classes=64,
+                 excitation_harmonics=2),
+    "small": dict(residual_channels=32, skip_channels=64, layers=10, dilation_cycle=10, cond_hidden=32, audio_classes=256,
+                  excitation_harmonics=4),
+    "medium": dict(residual_channels=64, skip_channels=128, layers=20, dilation_cycle=10, cond_hidden=64, audio_classes=256,
+                   excitation_harmonics=4),
 }
+PITCHES = 128
 
 
 def spec_for(shape):
@@ -49,6 +60,14 @@ def spec_for(shape):
     spec.update(sample_rate=16000, frame_hop=160, cond_features=FEATURES, instrument_dim=16, output="mulaw",
                 feature_layout=FEATURE_LAYOUT, instruments=INSTRUMENTS)
     return spec
+
+
+def pitch_increments(harmonics, rate):
+    """[harmonics, 128] float64: cycles per sample h f_p / rate, zero at or above half the rate (left
+    out), as kernels/excitation.h computes them."""
+    f = 440.0 * 2.0 ** ((np.arange(PITCHES) - 69) / 12.0)
+    inc = np.arange(1, harmonics + 1)[:, None] * f[None, :] / rate
+    return np.where(inc < 0.5, inc, 0.0)
 
 
 def mulaw_encode(x, classes):
@@ -82,6 +101,10 @@ class WaveNet(torch.nn.Module):
         self.skip = torch.nn.ModuleList(torch.nn.Conv1d(R, S, 1) for _ in range(L))
         self.out1 = torch.nn.Conv1d(S, A, 1)
         self.out2 = torch.nn.Conv1d(A, A, 1)
+        self.K = spec.get("excitation_harmonics", 0)
+        if self.K:
+            self.excitation = torch.nn.Linear(2 * self.K, 2 * R * L, bias=False)
+            self.register_buffer("increments", torch.from_numpy(pitch_increments(self.K, spec["sample_rate"])), persistent=False)
 
     def receptive_field(self):
         return 1 + sum(self.dilations)
@@ -98,11 +121,35 @@ class WaveNet(torch.nn.Module):
         up = prev.unsqueeze(2) + frac[:, None] * (c - prev).unsqueeze(2)  # [B, K, hop, 2RL]
         return up.reshape(c.shape[0], -1, c.shape[2])
 
-    def forward(self, inputs, features, instruments):
-        """inputs [B, T] classes of the samples before each (T = K * hop) -> logits [B, T, A].
-        Time-major, every product a matrix multiply over all B * T samples: on a CPU this is
-        several times faster than dilated Conv1d at these widths."""
+    def excitation_signal(self, features, start):
+        """features [B, K, F], start [B] (the absolute index of each segment's first sample) ->
+        e [B, K * hop, 2 harmonics], only the pitches that sound somewhere in the batch computed."""
+        vel = features[:, :, :PITCHES]
+        present = torch.nonzero(vel.amax(dim=(0, 1)) > 0).flatten()
+        B, T = features.shape[0], features.shape[1] * self.hop
+        if present.numel() == 0:
+            return features.new_zeros(B, T, 2 * self.K)
+        v = vel[:, :, present].repeat_interleave(self.hop, dim=1)  # [B, T, U]
+        n = (start.to(torch.float64)[:, None] + torch.arange(T, dtype=torch.float64, device=features.device))  # [B, T]
+        inc = self.increments[:, present]  # [H, U]
+        c = n[:, :, None, None] * inc[None, None]  # [B, T, H, U] cycles, float64 as the engine
+        phase = (2.0 * np.pi * (c - torch.floor(c))).to(features.dtype)
+        on = (inc > 0).to(features.dtype)
+        s = torch.einsum("btu,bthu->bth", v, torch.sin(phase) * on)
+        co = torch.einsum("btu,bthu->bth", v, torch.cos(phase) * on)
+        return torch.stack([s, co], dim=3).reshape(B, T, 2 * self.K)
+
+    def forward(self, inputs, features, instruments, start=None, head_from=0):
+        """inputs [B, T] classes of the samples before each (T = K * hop) -> logits [B, T - head_from, A]
+        of the samples from head_from on (training skips the receptive field's warm-up, where the
+        output head, the largest product, would be computed for nothing); start [B]: the absolute
+        sample index of each segment's first sample (for the excitation; zeros if not given). Time-major, every product a matrix multiply over all B * T samples:
+        on a CPU this is several times faster than dilated Conv1d at these widths."""
         cond = self.conditioning(features, instruments)
+        if self.K:
+            if start is None:
+                start = torch.zeros(inputs.shape[0], dtype=torch.int64)
+            cond = cond + self.excitation(self.excitation_signal(features, start))
         x = self.embed[inputs]  # [B, T, R]
         T, R = x.shape[1], self.R
         skip = 0
@@ -117,7 +164,7 @@ class WaveNet(torch.nn.Module):
             skip = skip + F.linear(a, self.skip[l].weight[:, :, 0], self.skip[l].bias)
             if l + 1 < self.L:
                 x = x + F.linear(a, self.res[l].weight[:, :, 0], self.res[l].bias)
-        h = torch.relu(F.linear(torch.relu(skip), self.out1.weight[:, :, 0], self.out1.bias))
+        h = torch.relu(F.linear(torch.relu(skip[:, head_from:]), self.out1.weight[:, :, 0], self.out1.bias))
         return F.linear(h, self.out2.weight[:, :, 0], self.out2.bias)
 
     # -- the model file --------------------------------------------------------------------------
@@ -129,6 +176,8 @@ class WaveNet(torch.nn.Module):
              "cond.proj.weight": self.cond_proj.weight[:, :, 0], "cond.proj.bias": self.cond_proj.bias,
              "out1.weight": self.out1.weight[:, :, 0], "out1.bias": self.out1.bias,
              "out2.weight": self.out2.weight[:, :, 0], "out2.bias": self.out2.bias}
+        if self.K:
+            t["excitation.weight"] = self.excitation.weight
         for l in range(self.L):
             p = f"layers.{l}."
             t[p + "conv.weight"], t[p + "conv.bias"] = self.convs[l].weight, self.convs[l].bias
@@ -149,7 +198,7 @@ class WaveNet(torch.nn.Module):
             raise ValueError(f"{path}: architecture {spec.get('architecture')!r}, not {ARCHITECTURE}")
         keys = ("residual_channels", "skip_channels", "audio_classes", "layers", "dilation_cycle", "sample_rate",
                 "frame_hop", "cond_features", "cond_hidden", "instrument_dim", "output", "feature_layout", "instruments")
-        net = WaveNet({k: spec[k] for k in keys})
+        net = WaveNet(dict({k: spec[k] for k in keys}, excitation_harmonics=spec.get("excitation_harmonics", 0)))
         own = net.tensors()
         with torch.no_grad():
             for name, value in tensors.items():
@@ -163,6 +212,8 @@ class WaveNet(torch.nn.Module):
                  "cond.conv.bias": self.cond_conv.bias, "cond.proj.weight": self.cond_proj.weight,
                  "cond.proj.bias": self.cond_proj.bias, "out1.weight": self.out1.weight, "out1.bias": self.out1.bias,
                  "out2.weight": self.out2.weight, "out2.bias": self.out2.bias}
+        if self.K:
+            table["excitation.weight"] = self.excitation.weight
         if name in table:
             return table[name]
         _, l, kind, what = name.split(".")

@@ -2,6 +2,8 @@
 // kernel-2 dilated conv over (x[t-d], x[t]) read from a dilation queue (nothing in the past is
 // recomputed), plus the interpolated conditioning, gated tanh * sigmoid, skip and residual 1x1s;
 // then ReLU -> 1x1 -> ReLU -> 1x1 -> softmax at a temperature, sampled with Philox(seed, lane, t).
+// With an excitation (excitation.h), every layer's gate also gets its projection of the lane's
+// pure tones at t.
 // Lanes are the inner loop of every product so that a weight row read once serves all of them.
 #include <algorithm>
 #include <cstring>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../excitation.h"
 #include "../generator.h"
 #include "../mulaw.h"
 #include "../philox.h"
@@ -47,6 +50,16 @@ public:
             for (int o = 0; o < S; ++o) skip_bias_[o] += lw.skip_b[o];
         for (int c = 0; c < A; ++c) decode_.push_back(mulaw_decode(c, A));
         out1_ = vec::Packed(w_.out1_w.data(), A, S);
+        const int X = s_.excitation_channels();
+        if (X > 0) {
+            exc_w_ = vec::Packed(w_.excitation_w.data(), C, X);
+            exc_inc_ = excitation_increments(s_.excitation_harmonics, s_.sample_rate);
+            exc_pitch_.resize(static_cast<size_t>(lanes) * kPitches);
+            exc_vel_.resize(static_cast<size_t>(lanes) * kPitches);
+            exc_count_.assign(static_cast<size_t>(lanes), 0);
+            exc_.resize(static_cast<size_t>(lanes) * X);
+        }
+        exc_out_.assign(static_cast<size_t>(lanes) * C, 0.0f);  // stays zero without an excitation
         out2_ = vec::Packed(w_.out2_w.data(), A, A);
 
         prev_.assign(static_cast<size_t>(lanes), A / 2);  // mu-law class of silence
@@ -126,6 +139,10 @@ private:
                     step[c] = now[c] - last[c];
                     last[c] = now[c];
                 }
+                if (!exc_inc_.empty())
+                    exc_count_[static_cast<size_t>(b)] =
+                        sounding_pitches(features + (static_cast<size_t>(f) * lanes_ + b) * s_.cond_features,
+                                         &exc_pitch_[static_cast<size_t>(b) * kPitches], &exc_vel_[static_cast<size_t>(b) * kPitches]);
             }
             for (int i = 0; i < hop; ++i) per_sample(f, i, static_cast<float>(i + 1) / static_cast<float>(hop));
         }
@@ -138,6 +155,15 @@ private:
         for (int b = 0; b < B; ++b) {
             std::memcpy(&x_[static_cast<size_t>(b) * R], &w_.embed[static_cast<size_t>(prev_[b]) * R], sizeof(float) * R);
             std::memcpy(&skip_[static_cast<size_t>(b) * S], skip_bias_.data(), sizeof(float) * S);
+        }
+        if (!exc_inc_.empty()) {
+            const int X = s_.excitation_channels();
+            for (int b = 0; b < B; ++b)
+                for (int j = 0; j < X; ++j)
+                    exc_[static_cast<size_t>(b) * X + j] =
+                        excitation_channel(pos_, exc_inc_.data(), j, &exc_pitch_[static_cast<size_t>(b) * kPitches],
+                                           &exc_vel_[static_cast<size_t>(b) * kPitches], exc_count_[static_cast<size_t>(b)]);
+            vec::gemm(exc_w_, nullptr, exc_.data(), X, B, exc_out_.data(), C, false);
         }
         for (int l = 0; l < s_.layers; ++l) {
             const auto& lw = w_.layers[static_cast<size_t>(l)];
@@ -155,7 +181,7 @@ private:
                 const size_t c = static_cast<size_t>(b) * C + static_cast<size_t>(l) * 2 * R;
                 float* p = &pre_[static_cast<size_t>(b) * 2 * R];
 #pragma omp simd
-                for (int o = 0; o < 2 * R; ++o) p[o] = cond_base_[c + o] + frac * cond_step_[c + o];
+                for (int o = 0; o < 2 * R; ++o) p[o] = (cond_base_[c + o] + frac * cond_step_[c + o]) + exc_out_[c + o];
             }
             vec::gemm(conv_[static_cast<size_t>(l)], nullptr, in_.data(), 2 * R, B, pre_.data(), 2 * R, true);
             for (int b = 0; b < B; ++b) {
@@ -213,6 +239,12 @@ private:
     std::vector<float> decode_;      // class -> sample
     std::vector<int> prev_;
     std::vector<float> cond_frames_, cond_base_, cond_step_, cond_last_;
+    // The excitation: its projection [C][2K], increments, each lane's sounding pitches this frame
+    // ([lanes][128], the first exc_count_ used), e [lanes][2K] and W e [lanes][C].
+    vec::Packed exc_w_;
+    std::vector<double> exc_inc_;
+    std::vector<int> exc_pitch_, exc_count_;
+    std::vector<float> exc_vel_, exc_, exc_out_;
     std::vector<float> x_, in_, pre_, act_, skip_, h1_, logits_;
 };
 

@@ -6,7 +6,9 @@
 // wavenet_kernel: persistent over the call: each block owns LB lanes and walks every sample of
 //   every frame in order, never returning to the host between samples. Per sample: embed the
 //   previous class; per layer the kernel-2 dilated conv over (x[t-d], x[t]) from the lane's
-//   dilation queue, plus the interpolated conditioning, the gate, the skip and residual 1x1s; the
+//   dilation queue, plus the interpolated conditioning and the excitation's projection (the
+//   lane's sounding pitches listed in shared memory once a frame), the gate, the skip and
+//   residual 1x1s; the
 //   head; then a draw from softmax(logits / T) with Philox(seed, lane, t), or, teacher-forced,
 //   the distribution itself. Weights are stored transposed ([in][out]) so that the threads of a
 //   warp, one output each, read consecutive words, and one read serves all LB lanes.
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "../backend.h"
+#include "../excitation.h"
 #include "../fastmath.h"
 #include "../half.h"
 #include "../mulaw.h"
@@ -61,6 +64,9 @@ struct NetWeights {
     const WT* out2_t;        // [A][A]
     const float* out2_b;     // [A]
     const float* decode;     // [A]
+    int X;                   // excitation channels 2K (0: none)
+    const float* exc_t;      // [X][C], fp32 like the biases: X products per output, not R
+    const double* exc_inc;   // [K][128]: excitation_increments(), the host's bits
 };
 
 // The conditioning network's weights, always fp32: it runs once a frame, not once a sample.
@@ -118,6 +124,8 @@ __device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict
 
 struct RunArgs {
     const float* cbuf;         // [frames + 1][lanes][C]
+    const float* inputs;       // [frames + 2][lanes][in]: this call's features from row 2
+    int in;
     int frames, lanes;
     unsigned long long pos0, seed;
     const float* temperature;  // [lanes]
@@ -142,7 +150,11 @@ __global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, Run
     float* skip = act + LB * R;       // [LB][S]
     float* h1 = skip + LB * S;        // [LB][A]
     float* logits = h1 + LB * A;      // [LB][A]
+    float* exc = logits + LB * A;     // [LB][X]: e at this sample
+    float* note_vel = exc + LB * w.X;  // [LB][128] when X > 0: the frame's sounding pitches
+    int* note_pitch = reinterpret_cast<int*>(note_vel + (w.X ? LB * kPitches : 0));  // [LB][128]
     __shared__ int cls[LB];
+    __shared__ int notes[LB];
     const int T = a.frames * w.hop;
     if (threadIdx.x < LB) cls[threadIdx.x] = threadIdx.x < nb ? a.prev[b0 + threadIdx.x] : 0;
     __syncthreads();
@@ -153,7 +165,16 @@ __global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, Run
             const unsigned long long pos = a.pos0 + static_cast<unsigned long long>(t);
             const float frac = static_cast<float>(i + 1) / static_cast<float>(w.hop);
             if (a.forced && threadIdx.x < nb) cls[threadIdx.x] = a.forced[static_cast<size_t>(b0 + threadIdx.x) * T + t];
+            if (w.X && i == 0 && threadIdx.x < nb) {
+                const int b = threadIdx.x;
+                notes[b] = sounding_pitches(a.inputs + (static_cast<size_t>(f + 2) * a.lanes + b0 + b) * a.in,
+                                            note_pitch + b * kPitches, note_vel + b * kPitches);
+            }
             __syncthreads();
+            for (int j = threadIdx.x; j < LB * w.X; j += blockDim.x) {
+                const int b = j / w.X;
+                if (b < nb) exc[j] = excitation_channel(pos, w.exc_inc, j % w.X, note_pitch + b * kPitches, note_vel + b * kPitches, notes[b]);
+            }
             for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
                 const int b = j / R, r = j % R;
                 x[j] = b < nb ? to_float(w.embed[static_cast<size_t>(cls[b]) * R + r]) : 0.0f;
@@ -180,7 +201,9 @@ __global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, Run
                     const size_t c = static_cast<size_t>(l) * 2 * R + o;
                     const float last = a.cbuf[(static_cast<size_t>(f) * a.lanes + b0 + b) * w.C + c];
                     const float now = a.cbuf[(static_cast<size_t>(f + 1) * a.lanes + b0 + b) * w.C + c];
-                    z[j] = (last + w.conv_b[c]) + frac * (now - last);
+                    float e = 0.0f;  // in order of the channel, as the CPU's product
+                    for (int k = 0; k < w.X; ++k) e += w.exc_t[static_cast<size_t>(k) * w.C + c] * exc[b * w.X + k];
+                    z[j] = ((last + w.conv_b[c]) + frac * (now - last)) + e;
                 }
                 __syncthreads();
                 matvec<LB>(w.conv_t + static_cast<size_t>(l) * 4 * R * R, nullptr, in, 2 * R, 2 * R, z, 2 * R, 2 * R, nb, true);
@@ -308,7 +331,8 @@ public:
         int dev = 0, max_smem = 0;
         CUDA_CHECK(cudaGetDevice(&dev));
         CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-        const size_t per_lane = static_cast<size_t>(R + 2 * R + 2 * R + R + S + 2 * A) * sizeof(float);
+        const int X = s_.excitation_channels();
+        const size_t per_lane = static_cast<size_t>(R + 2 * R + 2 * R + R + S + 2 * A + X + (X ? 2 * kPitches : 0)) * sizeof(float);
         lanes_per_block_ = 1;
         while (lanes_per_block_ < kMaxLanesPerBlock && lanes_per_block_ * devices[0].sm_count < lanes &&
                2 * lanes_per_block_ * per_lane <= static_cast<size_t>(max_smem))
@@ -373,6 +397,10 @@ public:
         proj_t_.upload(transposed(w.cond_proj_w.data(), C, H));
         proj_b_.upload(w.cond_proj_b);
         decode_.upload(decode);
+        if (X) {
+            exc_t_.upload(transposed(w.excitation_w.data(), C, X));
+            exc_inc_.upload(excitation_increments(s_.excitation_harmonics, s_.sample_rate));
+        }
         cw_ = CondWeights{in_, H, C, cond_t_.p, cond_b_.p, proj_t_.p, proj_b_.p};
 
         int queue = 0;
@@ -473,7 +501,7 @@ private:
 
         if (want_probs) probs_.resize(static_cast<size_t>(lanes_) * T * A);
         else out_.resize(static_cast<size_t>(lanes_) * T);
-        RunArgs a{cbuf_.p, frames, lanes_, pos_, seed_, temperature_.p, forced, want_probs ? nullptr : out_.p,
+        RunArgs a{cbuf_.p, inputs_.p, in_, frames, lanes_, pos_, seed_, temperature_.p, forced, want_probs ? nullptr : out_.p,
                   want_probs ? probs_.p : nullptr, prev_.p, queues_.p, queue_per_lane_};
         switch (precision_) {
             case Precision::fp16: launch<__half>(a); break;
@@ -493,7 +521,8 @@ private:
         auto m = [](const DeviceBuffer<unsigned char>& b) { return reinterpret_cast<const WT*>(b.p); };
         return NetWeights<WT>{s_.residual_channels, s_.skip_channels, s_.audio_classes, s_.layers, s_.dilation_cycle, s_.frame_hop,
                               s_.cond_channels(), m(embed_), m(conv_t_), conv_b_.p, m(res_t_), res_b_.p, m(skip_t_), skip_bias_.p,
-                              m(out1_t_), out1_b_.p, m(out2_t_), out2_b_.p, decode_.p};
+                              m(out1_t_), out1_b_.p, m(out2_t_), out2_b_.p, decode_.p, s_.excitation_channels(), exc_t_.p,
+                              exc_inc_.p};
     }
 
     template <class WT>
@@ -535,7 +564,8 @@ private:
     size_t smem_ = 0;
     CondWeights cw_{};
     DeviceBuffer<unsigned char> embed_, conv_t_, res_t_, skip_t_, out1_t_, out2_t_;  // in the storage precision
-    DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, cond_t_, cond_b_, proj_t_, proj_b_, decode_;
+    DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, cond_t_, cond_b_, proj_t_, proj_b_, decode_, exc_t_;
+    DeviceBuffer<double> exc_inc_;
     DeviceBuffer<float> queues_, temperature_, cbuf_, inputs_, out_, probs_;
     DeviceBuffer<int> prev_, forced_;
     std::vector<float> history_, inputs_host_, embed_lane_;

@@ -32,7 +32,8 @@ std::vector<float> run(Generator& g, const std::vector<float>& feats, int frames
 
 // The network written out the slow way, in double precision with libm's tanh and exp: every
 // layer's input kept for the whole history (no dilation queues), the conditioning recomputed
-// from the features. It shares no code with the generator but Philox and the mu-law decoder.
+// from the features, the excitation's tones from their frequencies in double. It shares no code
+// with the generator but Philox and the mu-law decoder.
 std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, int frames, int lanes, int lane,
                                float temperature, uint64_t seed, const std::vector<float>& inst_weights) {
     const ModelSpec& s = m.spec;
@@ -74,6 +75,18 @@ std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, 
         const double frac = static_cast<double>(t % s.frame_hop + 1) / s.frame_hop;
         std::vector<double> x(w.embed.begin() + static_cast<long>(prev) * R, w.embed.begin() + static_cast<long>(prev + 1) * R);
         std::vector<double> skip(static_cast<size_t>(S), 0.0);
+        std::vector<double> e(static_cast<size_t>(s.excitation_channels()), 0.0);
+        for (int p = 0; p < 128; ++p) {
+            const double v = feats[(static_cast<size_t>(k) * lanes + lane) * F + p];
+            if (v <= 0) continue;
+            for (int h = 1; h <= s.excitation_harmonics; ++h) {
+                const double hz = h * 440.0 * std::exp2((p - 69) / 12.0);
+                if (hz >= s.sample_rate / 2.0) continue;
+                const double phase = 2 * M_PI * hz * t / s.sample_rate;
+                e[static_cast<size_t>(2 * h - 2)] += v * std::sin(phase);
+                e[static_cast<size_t>(2 * h - 1)] += v * std::cos(phase);
+            }
+        }
         for (int l = 0; l < L; ++l) {
             const auto& lw = w.layers[static_cast<size_t>(l)];
             xs[l][t] = x;
@@ -85,6 +98,7 @@ std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, 
                 const double c_prev = k > 0 ? cond[k - 1][static_cast<size_t>(l) * 2 * R + o] : 0.0;
                 const double c_now = cond[k][static_cast<size_t>(l) * 2 * R + o];
                 double acc = lw.conv_b[o] + c_prev + frac * (c_now - c_prev);
+                for (size_t j = 0; j < e.size(); ++j) acc += w.excitation_w[(static_cast<size_t>(l) * 2 * R + o) * e.size() + j] * e[j];
                 for (int i = 0; i < R; ++i)
                     acc += lw.conv_w[(static_cast<size_t>(o) * R + i) * 2] * past[i] + lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + 1] * x[i];
                 pre[o] = acc;

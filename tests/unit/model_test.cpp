@@ -146,3 +146,34 @@ TEST(Model, NamedShapesMatchNvWavenetMedium) {
     EXPECT_EQ(m.dilation(10), 1);
     EXPECT_THROW(named_shape("huge"), std::invalid_argument);
 }
+
+TEST(Model, ExcitationIsInTheFileAndOptional) {
+    TempDir dir;
+    const Model a = random_model(named_shape("tiny"), 3);
+    ASSERT_EQ(a.spec.excitation_harmonics, 2);
+    const std::string path = dir.file("m.safetensors");
+    save_model(path, a);
+    const Model b = load_model(path);
+    EXPECT_EQ(b.spec.excitation_harmonics, 2);
+    EXPECT_EQ(b.weights.excitation_w, a.weights.excitation_w);
+    ASSERT_EQ(b.weights.excitation_w.size(), static_cast<size_t>(a.spec.cond_channels()) * 4);
+
+    // A file written before the excitation (no key, no tensor) is a model without one.
+    SafetensorsFile f = read_safetensors(path);
+    auto meta = nlohmann::json::parse(f.metadata["wavecast"]);
+    meta.erase("excitation_harmonics");
+    f.metadata["wavecast"] = meta.dump();
+    f.tensors.erase("excitation.weight");
+    write_safetensors(path, f);
+    EXPECT_EQ(load_model(path).spec.excitation_harmonics, 0);
+
+    // The key without the tensor, or harmonics beyond the limit, are refused.
+    meta["excitation_harmonics"] = 2;
+    f.metadata["wavecast"] = meta.dump();
+    write_safetensors(path, f);
+    expect_refused(path, "missing tensor 'excitation.weight'");
+    meta["excitation_harmonics"] = 9;
+    f.metadata["wavecast"] = meta.dump();
+    write_safetensors(path, f);
+    expect_refused(path, "excitation_harmonics must be 0..8");
+}
