@@ -58,11 +58,14 @@ class Segments:
                 self.by_instrument.setdefault(int(inst[:, lane].mean(axis=0).argmax()), []).append((i, lane))
         self.hours = sum(c.shape[0] * c.shape[1] for c, *_ in self.items) / (meta["sample_rate"] * 3600.0)
 
-    def batch(self, rng, batch, frames, silent_share=0.1, balanced=True):
-        """inputs [B, T], targets [B, T], features [B, K, F], instruments [B, K, N] for T = K * hop.
+    def batch(self, rng, batch, frames, silent_share=0.1, balanced=True, input_noise=0.0):
+        """inputs [B, T], targets [B, T], features [B, K, F], instruments [B, K, N] for T = K * hop,
+        and start [B], the item's sample index of each segment's first sample.
         Balanced: each segment's instrument drawn first, uniformly, then a lane that plays it;
-        otherwise a uniform lane of a uniform item (the held-out loss, comparable across runs)."""
-        inputs, targets, feats, insts = [], [], [], []
+        otherwise a uniform lane of a uniform item (the held-out loss, comparable across runs).
+        input_noise: the standard deviation, in mu-law classes, of noise added to the inputs (not
+        the targets), so that the network cannot lean on its own past alone (see --input-noise)."""
+        inputs, targets, feats, insts, starts = [], [], [], [], []
         keys = sorted(self.by_instrument)
         while len(inputs) < batch:
             if balanced:
@@ -78,12 +81,16 @@ class Segments:
             s0 = k0 * self.hop
             seq = classes[lane, s0:s0 + frames * self.hop].astype(np.int64)
             first = int(classes[lane, s0 - 1]) if s0 > 0 else self.silence  # as the engine starts a lane
-            inputs.append(np.concatenate([[first], seq[:-1]]))
+            past = np.concatenate([[first], seq[:-1]])
+            if input_noise > 0:
+                past = np.clip(np.rint(past + rng.normal(0.0, input_noise, past.shape)), 0, 2 * self.silence - 1).astype(np.int64)
+            inputs.append(past)
             targets.append(seq)
             feats.append(f[k0:k0 + frames, lane])
             insts.append(inst[k0:k0 + frames, lane])
+            starts.append(s0)
         t = torch.from_numpy
-        return t(np.stack(inputs)), t(np.stack(targets)), t(np.stack(feats)), t(np.stack(insts))
+        return t(np.stack(inputs)), t(np.stack(targets)), t(np.stack(feats)), t(np.stack(insts)), t(np.array(starts, dtype=np.int64))
 
 
 def cpu_name():
@@ -115,6 +122,10 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--lr-final", type=float, help="decay the learning rate geometrically from --lr to this over "
                                                    "this invocation's --minutes (default: constant)")
+    ap.add_argument("--input-noise", type=float, default=0.0,
+                    help="noise (standard deviation in mu-law classes) on the previous samples the network is fed: "
+                         "teacher-forced, a network can predict a tone from its own past and ignore the notes, which "
+                         "it then cannot do running free; with noisy inputs it must follow the conditioning")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
@@ -161,10 +172,10 @@ def main():
         held_batches = [held.batch(hrng, a.batch, frames, silent_share=0.0, balanced=False) for _ in range(8)]
 
     def loss_of(batch):
-        inputs, targets, feats, insts = (x.to(a.device) for x in batch)
-        logits = net(inputs, feats.float(), insts.float())
+        inputs, targets, feats, insts, starts = (x.to(a.device) for x in batch)
         cut = warm * spec["frame_hop"]
-        return F.cross_entropy(logits[:, cut:].reshape(-1, logits.shape[2]), targets[:, cut:].reshape(-1))
+        logits = net(inputs, feats.float(), insts.float(), starts, head_from=cut)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[2]), targets[:, cut:].reshape(-1))
 
     def save():
         tmp = ckpt_path + ".tmp"
@@ -194,14 +205,14 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         net.train()
-        loss = loss_of(data.batch(rng, a.batch, frames))
+        loss = loss_of(data.batch(rng, a.batch, frames, input_noise=a.input_noise))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         state["step"] += 1
         state.update(batch=a.batch, segment_frames=a.frames, lr=a.lr, lr_final=a.lr_final or a.lr,
-                     sampling="balanced by instrument")  # for the provenance
+                     sampling="balanced by instrument", input_noise=a.input_noise)  # for the provenance
         state["samples"] += a.batch * a.frames * spec["frame_hop"]
         running, n = running + loss.item(), n + 1
         if state["step"] % 100 == 0:
@@ -226,7 +237,8 @@ def main():
                       "hardware": f"CPU: {cpu_name()}, {a.threads} threads" if a.device == "cpu" else torch.cuda.get_device_name(), "torch": torch.__version__,
                       "commit": git_commit(), "batch": state.get("batch", a.batch),
                       "segment_frames": state.get("segment_frames", a.frames), "lr": state.get("lr", a.lr),
-                      "lr_final": state.get("lr_final", state.get("lr", a.lr)), "sampling": state.get("sampling")}
+                      "lr_final": state.get("lr_final", state.get("lr", a.lr)), "sampling": state.get("sampling"),
+                      "input_noise": state.get("input_noise", 0.0)}
         if "initialised_from" in state:
             provenance["initialised_from"] = state["initialised_from"]
         net.to("cpu").save(a.export, provenance)
