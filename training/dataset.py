@@ -5,12 +5,19 @@
     training/dataset.py --out training/data/train --seeds 1-6 --seconds 60
     training/dataset.py --out training/data/mine --pairs ~/recordings     # NAME.wav + NAME.mid
 
-Composer items: `wavecastd export` writes the frames and the notes (one code path with the
-engine: the frames are the ones the stream would feed the network); each lane's notes are then
-rendered alone through FluidSynth with the FluidR3 General MIDI soundfont, at the model's rate,
-playing the General MIDI program of the model instrument the engine maps that lane to (so that
-an instrument embedding means one timbre). Reverb and chorus are off: they are the post tier's
-business, not the instrument's.
+Composer items: `wavecastd export` writes the frames (one code path with the engine: the frames
+are the ones the stream would feed the network); each lane's notes, as the frames give them
+(whole frames: a note starts where the engine's excitation starts its phase,
+wavecast_export.note_starts), are then rendered alone through FluidSynth with the FluidR3
+General MIDI soundfont, playing the General MIDI program of the model instrument the engine maps
+that lane to (so that an instrument embedding means one timbre). Reverb and chorus are off: they
+are the post tier's business, not the instrument's.
+
+Every note's sound starts on the first sample of its frame, so that it stands in the same phase
+to the excitation wherever it falls: FluidSynth starts notes only on its 64-sample blocks (and
+whole milliseconds), so it renders at a multiple of the model's rate where a frame is whole
+blocks (32 kHz for 16 kHz frames of 10 ms), its one-block latency measured on a probe note and
+taken off, and the result is brought down to the model's rate.
 
 A pair: NAME.mid is exported as a score (each of its parts a lane) and NAME.wav (any rate, mono
 or stereo) is taken as the sound of its only part, so a pair must hold one instrument.
@@ -29,6 +36,7 @@ import tempfile
 
 import mido
 import numpy as np
+import scipy.signal
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,55 +56,82 @@ def run(cmd, timeout=600):
     return r.stdout
 
 
-def fluidsynth(midi_path, rate, samples):
-    """The MIDI file rendered mono at `rate`, cut or padded to `samples`."""
+BLOCK = 64  # FluidSynth's rendering block (FLUID_BUFSIZE): a note starts on one
+
+
+def fluidsynth(midi_path, rate, samples, skip=0):
+    """The MIDI file rendered mono at `rate`, its first `skip` samples dropped, cut or padded to
+    `samples`."""
     with tempfile.NamedTemporaryFile(suffix=".raw") as raw:
         run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", str(GAIN), "-r", str(rate), "-T", "raw", "-O", "float",
              "-E", "little", "-F", raw.name, SOUNDFONT, midi_path])
         stereo = np.fromfile(raw.name, dtype="<f4").reshape(-1, 2)
-    mono = stereo.mean(axis=1)
+    mono = stereo.mean(axis=1)[skip:]
     out = np.zeros(samples, dtype=np.float32)
     n = min(samples, len(mono))
     out[:n] = mono[:n]
     return out
 
 
-def lane_midi(src, lane, instrument, path):
-    """The tempo track and lane `lane`'s notes of an exported MIDI file, on the model instrument's
-    GM program (channel 10 for a drum kit)."""
-    out = mido.MidiFile(type=1, ticks_per_beat=src.ticks_per_beat)
-    out.tracks.append(src.tracks[0])
+def write_notes(path, notes, frame_ms, instrument):
+    """A MIDI file of (start_frame, end_frame, pitch, velocity) notes on the instrument's GM program
+    (channel 10 for a kit), one tick a millisecond."""
+    out = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=480000, time=0)])  # 480 ticks in 480 ms
     channel = 9 if instrument["drums"] else 0
-    track = mido.MidiTrack([mido.Message("program_change", channel=channel, program=instrument["program"], time=0)])
-    carry = 0  # delta time of events dropped (the file's own program changes)
-    for msg in src.tracks[1 + lane]:
-        if msg.type == "program_change":
-            carry += msg.time
-            continue
-        msg = msg.copy(time=msg.time + carry)
-        carry = 0
-        if hasattr(msg, "channel"):
-            msg = msg.copy(channel=channel)
-        track.append(msg)
+    track.append(mido.Message("program_change", channel=channel, program=instrument["program"], time=0))
+    # At one tick, note-offs first: a pitch that starts again ends before it does.
+    events = sorted([(e * frame_ms, 0, p, 0) for _, e, p, _ in notes] + [(s * frame_ms, 1, p, v) for s, _, p, v in notes])
+    last = 0
+    for tick, on, pitch, vel in events:
+        track.append(mido.Message("note_on" if on else "note_off", channel=channel, note=pitch, velocity=vel, time=tick - last))
+        last = tick
     out.tracks.append(track)
     out.save(path)
 
 
+class FrameRenderer:
+    """Renders notes that start on frame boundaries so that their sound starts exactly there."""
+
+    def __init__(self, rate, hop, tmp):
+        self.rate, self.hop = rate, hop
+        self.up = next(m for m in range(1, 65) if (hop * m) % BLOCK == 0)
+        self.frame_ms = 1000 * hop // rate
+        if self.frame_ms * rate != 1000 * hop:
+            raise SystemExit(f"a frame of {hop} samples at {rate} Hz is not a whole number of milliseconds")
+        probe = os.path.join(tmp, "probe.mid")
+        at = 10  # frames
+        write_notes(probe, [(at, at + 20, 60, 100)], self.frame_ms, {"program": 0, "drums": False})
+        x = fluidsynth(probe, rate * self.up, 2 * at * hop * self.up)
+        first = int(np.nonzero(np.abs(x) > 0)[0][0])
+        # The voice's first sample is its envelope's zero: the sound begins one sample before the
+        # first that is not zero.
+        self.latency = first - 1 - at * hop * self.up
+        if self.latency < 0 or self.latency % BLOCK:
+            raise SystemExit(f"FluidSynth started a probe note {self.latency} samples after its time, not whole blocks")
+
+    def render(self, notes, instrument, samples, path):
+        write_notes(path, notes, self.frame_ms, instrument)
+        x = fluidsynth(path, self.rate * self.up, samples * self.up + 64 * self.up, skip=self.latency)
+        return scipy.signal.resample_poly(x, 1, self.up)[:samples].astype(np.float32)
+
+
 def make_composer_item(a, style, seed, path):
     with tempfile.TemporaryDirectory() as tmp:
-        frames_path, midi_path = os.path.join(tmp, "frames.safetensors"), os.path.join(tmp, "notes.mid")
+        frames_path = os.path.join(tmp, "frames.safetensors")
         run([a.wavecastd, "--config", a.config, "export", "--style", style, "--seconds", str(a.seconds), "--seed", str(seed),
-             "--lanes", str(a.lanes), "--out", frames_path, "--midi", midi_path])
+             "--lanes", str(a.lanes), "--out", frames_path])
         feats, instr, meta = wavecast_export.load(frames_path)
-        src = mido.MidiFile(midi_path)
-        rate, samples = meta["sample_rate"], feats.shape[0] * meta["frame_hop"]
+        rate, hop = meta["sample_rate"], meta["frame_hop"]
+        samples = feats.shape[0] * hop
+        renderer = FrameRenderer(rate, hop, tmp)
         audio = np.zeros((feats.shape[1], samples), dtype=np.float32)
-        for lane in range(min(feats.shape[1], len(src.tracks) - 1)):
+        for lane in range(feats.shape[1]):
             weights = instr[:, lane].mean(axis=0)
             instrument = meta["instrument_table"][int(np.argmax(weights))]
-            lane_path = os.path.join(tmp, f"lane{lane}.mid")
-            lane_midi(src, lane, instrument, lane_path)
-            audio[lane] = fluidsynth(lane_path, rate, samples)
+            notes = wavecast_export.notes(feats, lane)
+            if notes:
+                audio[lane] = renderer.render(notes, instrument, samples, os.path.join(tmp, f"lane{lane}.mid"))
         meta.update(item=f"{style}/{seed}", soundfont=os.path.basename(SOUNDFONT), gain=GAIN)
         safetensors_io.write(path, {"audio": audio, "features": feats, "instruments": instr},
                              {"wavecast_export": json.dumps(meta)})
@@ -104,7 +139,6 @@ def make_composer_item(a, style, seed, path):
 
 def make_pair_item(a, wav, mid, path):
     import scipy.io.wavfile
-    import scipy.signal
     with tempfile.TemporaryDirectory() as tmp:
         frames_path = os.path.join(tmp, "frames.safetensors")
         run([a.wavecastd, "--config", a.config, "export", "--score", mid, "--seconds", str(a.seconds), "--lanes", "1",
@@ -160,7 +194,7 @@ def main():
             for seed in seeds(a.seeds):
                 jobs.append((f"{style}-{seed}", lambda p, st=style, sd=seed: make_composer_item(a, st, sd, p)))
     # The cache key holds what changes an item, so that a changed length or lane count is rebuilt.
-    key = hashlib.sha1(json.dumps([a.seconds, a.lanes, GAIN, os.path.basename(SOUNDFONT)]).encode()).hexdigest()[:8]
+    key = hashlib.sha1(json.dumps([a.seconds, a.lanes, GAIN, os.path.basename(SOUNDFONT), "frame-aligned"]).encode()).hexdigest()[:8]
     made = 0
     for name, make in tqdm(jobs, desc="dataset", unit="item"):
         path = os.path.join(a.out, f"{name}-{key}.safetensors")

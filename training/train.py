@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
+import wavecast_export  # noqa: E402
 import wavenet  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,12 +61,13 @@ class Segments:
 
     def batch(self, rng, batch, frames, silent_share=0.1, balanced=True, input_noise=0.0):
         """inputs [B, T], targets [B, T], features [B, K, F], instruments [B, K, N] for T = K * hop,
-        and start [B], the item's sample index of each segment's first sample.
+        start [B], the item's sample index of each segment's first sample, and note_frames [B, K, 128],
+        the item's frame in which each sounding note started (for the excitation's phase).
         Balanced: each segment's instrument drawn first, uniformly, then a lane that plays it;
         otherwise a uniform lane of a uniform item (the held-out loss, comparable across runs).
         input_noise: the standard deviation, in mu-law classes, of noise added to the inputs (not
         the targets), so that the network cannot lean on its own past alone (see --input-noise)."""
-        inputs, targets, feats, insts, starts = [], [], [], [], []
+        inputs, targets, feats, insts, starts, note_frames = [], [], [], [], [], []
         keys = sorted(self.by_instrument)
         while len(inputs) < batch:
             if balanced:
@@ -89,8 +91,10 @@ class Segments:
             feats.append(f[k0:k0 + frames, lane])
             insts.append(inst[k0:k0 + frames, lane])
             starts.append(s0)
+            note_frames.append(wavecast_export.start_frames(f[:k0 + frames], lane)[k0:])
         t = torch.from_numpy
-        return t(np.stack(inputs)), t(np.stack(targets)), t(np.stack(feats)), t(np.stack(insts)), t(np.array(starts, dtype=np.int64))
+        return (t(np.stack(inputs)), t(np.stack(targets)), t(np.stack(feats)), t(np.stack(insts)), t(np.array(starts, dtype=np.int64)),
+                t(np.stack(note_frames)))
 
 
 def cpu_name():
@@ -172,9 +176,9 @@ def main():
         held_batches = [held.batch(hrng, a.batch, frames, silent_share=0.0, balanced=False) for _ in range(8)]
 
     def loss_of(batch):
-        inputs, targets, feats, insts, starts = (x.to(a.device) for x in batch)
+        inputs, targets, feats, insts, starts, note_frames = (x.to(a.device) for x in batch)
         cut = warm * spec["frame_hop"]
-        logits = net(inputs, feats.float(), insts.float(), starts, head_from=cut)
+        logits = net(inputs, feats.float(), insts.float(), starts, head_from=cut, note_frames=note_frames)
         return F.cross_entropy(logits.reshape(-1, logits.shape[2]), targets[:, cut:].reshape(-1))
 
     def save():

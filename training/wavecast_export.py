@@ -42,6 +42,43 @@ def onsets(features, lane):
     return list(zip(frames.tolist(), pitches.tolist()))
 
 
+def note_starts(features, lane):
+    """[frames, 128] bool: where a note of that pitch starts on `lane`, the rule the engine's
+    excitation keeps its phase by (kernels/excitation.h): a pitch starts in a frame where it
+    sounds and either has its onset flag or did not sound in the frame before (or it is the
+    first frame)."""
+    vel = features[:, lane, VELOCITY:VELOCITY + PITCHES] > 0
+    onset = features[:, lane, ONSET:ONSET + PITCHES] > 0
+    before = np.concatenate([np.zeros((1, PITCHES), dtype=bool), vel[:-1]])
+    return vel & (onset | ~before)
+
+
+def start_frames(features, lane):
+    """[frames, 128] int64: the frame in which the note sounding at each frame and pitch started
+    (note_starts), -1 where the pitch is silent."""
+    starts = note_starts(features, lane)
+    last = np.maximum.accumulate(np.where(starts, np.arange(starts.shape[0])[:, None], -1), axis=0)
+    return np.where(features[:, lane, VELOCITY:VELOCITY + PITCHES] > 0, last, -1)
+
+
+def notes(features, lane):
+    """The notes `lane` plays, whole frames each: (start_frame, end_frame, pitch, velocity 1..127),
+    a note running from its start (note_starts) to the next start of its pitch or the first frame
+    it is silent, with the velocity of its first frame."""
+    vel = features[:, lane, VELOCITY:VELOCITY + PITCHES]
+    starts = note_starts(features, lane)
+    frames = vel.shape[0]
+    out = []
+    for pitch in np.nonzero(starts.any(axis=0))[0]:
+        sounding = vel[:, pitch] > 0
+        for k in np.nonzero(starts[:, pitch])[0]:
+            end = k + 1
+            while end < frames and sounding[end] and not starts[end, pitch]:
+                end += 1
+            out.append((int(k), int(end), int(pitch), int(max(1, min(127, round(float(vel[k, pitch]) * 127))))))
+    return sorted(out)
+
+
 if __name__ == "__main__":
     feats, instr, meta = load(sys.argv[1])
     print(json.dumps({

@@ -11,13 +11,13 @@ Per lane, for sample t of frame k (frame_hop samples per frame):
   layer l       z = conv_l(x[t - d_l], x[t]) + bias + C_l(t); a = tanh(z[:R]) * sigmoid(z[R:]);
                 skip += skip_l(a); x += res_l(a) (not after the last layer); x[t - d] is zero for
                 t < d;
-  excitation    (when excitation_harmonics K > 0) for the sample at absolute index n (the
-                generator's position, the Philox index) in frame k, the 2K channels
-                  e[2h-2] = sum_p v_p[k] sin(2 pi frac(n h f_p / rate)),
-                  e[2h-1] = sum_p v_p[k] cos(2 pi frac(n h f_p / rate)),   h = 1..K,
-                over the pitches p the frame's velocities v_p[k] say are sounding, f_p = 440 *
-                2^((p - 69) / 12), leaving out harmonics at or above half the rate; z of every
-                layer adds its rows of excitation.weight [2RL, 2K] times e;
+  excitation    (when excitation_harmonics K > 0) for sample n in frame k, the 2K channels
+                  e[2h-2] = sum_p v_p[k] sin(2 pi frac((n - s_p) h f_p / rate)),
+                  e[2h-1] = sum_p v_p[k] cos(2 pi frac((n - s_p) h f_p / rate)),   h = 1..K,
+                over the pitches p the frame's velocities v_p[k] say are sounding, s_p the first
+                sample of the frame its note started in (wavecast_export.start_frames), f_p =
+                440 * 2^((p - 69) / 12), leaving out harmonics at or above half the rate; z of
+                every layer adds its rows of excitation.weight [2RL, 2K] times e;
   head          logits = out2(relu(out1(relu(skip))))."""
 
 import json
@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 import safetensors_io
+import wavecast_export
 
 ARCHITECTURE = "wavecast-wavenet-1"
 FEATURE_LAYOUT = "notes-v1"
@@ -121,35 +122,49 @@ class WaveNet(torch.nn.Module):
         up = prev.unsqueeze(2) + frac[:, None] * (c - prev).unsqueeze(2)  # [B, K, hop, 2RL]
         return up.reshape(c.shape[0], -1, c.shape[2])
 
-    def excitation_signal(self, features, start):
-        """features [B, K, F], start [B] (the absolute index of each segment's first sample) ->
-        e [B, K * hop, 2 harmonics], only the pitches that sound somewhere in the batch computed."""
+    @staticmethod
+    def note_starts_of(features):
+        """features [B, K, F] (numpy or tensor) whose first frame is a generator's first ->
+        [B, K, 128] the frame each sounding note started in (-1: silent), as the engine keeps them."""
+        f = np.asarray(features.detach().cpu() if torch.is_tensor(features) else features).transpose(1, 0, 2)
+        return torch.from_numpy(np.stack([wavecast_export.start_frames(f, b) for b in range(f.shape[1])]))
+
+    def excitation_signal(self, features, start, note_frames):
+        """features [B, K, F], start [B] (the sample index of each segment's first sample),
+        note_frames [B, K, 128] (the frame index, counted as start is, of each sounding note's
+        start frame; -1 silent) -> e [B, K * hop, 2 harmonics]; only the pitches that sound
+        somewhere in the batch are computed."""
         vel = features[:, :, :PITCHES]
         present = torch.nonzero(vel.amax(dim=(0, 1)) > 0).flatten()
         B, T = features.shape[0], features.shape[1] * self.hop
         if present.numel() == 0:
             return features.new_zeros(B, T, 2 * self.K)
         v = vel[:, :, present].repeat_interleave(self.hop, dim=1)  # [B, T, U]
-        n = (start.to(torch.float64)[:, None] + torch.arange(T, dtype=torch.float64, device=features.device))  # [B, T]
+        s = (note_frames[:, :, present].to(features.device) * self.hop).repeat_interleave(self.hop, dim=1)  # [B, T, U]
+        n = start.to(features.device)[:, None] + torch.arange(T, device=features.device)  # [B, T]
+        elapsed = torch.clamp(n[:, :, None] - s, min=0).to(torch.float64)  # silent pitches have v = 0
         inc = self.increments[:, present]  # [H, U]
-        c = n[:, :, None, None] * inc[None, None]  # [B, T, H, U] cycles, float64 as the engine
+        c = elapsed[:, :, None, :] * inc[None, None]  # [B, T, H, U] cycles, float64 as the engine
         phase = (2.0 * np.pi * (c - torch.floor(c))).to(features.dtype)
         on = (inc > 0).to(features.dtype)
         s = torch.einsum("btu,bthu->bth", v, torch.sin(phase) * on)
         co = torch.einsum("btu,bthu->bth", v, torch.cos(phase) * on)
         return torch.stack([s, co], dim=3).reshape(B, T, 2 * self.K)
 
-    def forward(self, inputs, features, instruments, start=None, head_from=0):
+    def forward(self, inputs, features, instruments, start=None, head_from=0, note_frames=None):
         """inputs [B, T] classes of the samples before each (T = K * hop) -> logits [B, T - head_from, A]
         of the samples from head_from on (training skips the receptive field's warm-up, where the
         output head, the largest product, would be computed for nothing); start [B]: the absolute
-        sample index of each segment's first sample (for the excitation; zeros if not given). Time-major, every product a matrix multiply over all B * T samples:
+        sample index of each segment's first sample and note_frames [B, K, 128] the start frame
+        of each sounding note (for the excitation; if not given, each segment is taken as a
+        generator's first frames). Time-major, every product a matrix multiply over all B * T samples:
         on a CPU this is several times faster than dilated Conv1d at these widths."""
         cond = self.conditioning(features, instruments)
         if self.K:
             if start is None:
                 start = torch.zeros(inputs.shape[0], dtype=torch.int64)
-            cond = cond + self.excitation(self.excitation_signal(features, start))
+                note_frames = self.note_starts_of(features)
+            cond = cond + self.excitation(self.excitation_signal(features, start, note_frames))
         x = self.embed[inputs]  # [B, T, R]
         T, R = x.shape[1], self.R
         skip = 0

@@ -56,6 +56,8 @@ public:
             exc_inc_ = excitation_increments(s_.excitation_harmonics, s_.sample_rate);
             exc_pitch_.resize(static_cast<size_t>(lanes) * kPitches);
             exc_vel_.resize(static_cast<size_t>(lanes) * kPitches);
+            exc_start_.resize(static_cast<size_t>(lanes) * kPitches);
+            exc_started_.assign(static_cast<size_t>(lanes) * kPitches, kSilent);
             exc_count_.assign(static_cast<size_t>(lanes), 0);
             exc_.resize(static_cast<size_t>(lanes) * X);
         }
@@ -139,10 +141,12 @@ private:
                     step[c] = now[c] - last[c];
                     last[c] = now[c];
                 }
-                if (!exc_inc_.empty())
+                if (!exc_inc_.empty()) {
+                    const size_t at = static_cast<size_t>(b) * kPitches;
                     exc_count_[static_cast<size_t>(b)] =
-                        sounding_pitches(features + (static_cast<size_t>(f) * lanes_ + b) * s_.cond_features,
-                                         &exc_pitch_[static_cast<size_t>(b) * kPitches], &exc_vel_[static_cast<size_t>(b) * kPitches]);
+                        frame_notes(features + (static_cast<size_t>(f) * lanes_ + b) * s_.cond_features, pos_, &exc_started_[at],
+                                    &exc_pitch_[at], &exc_vel_[at], &exc_start_[at]);
+                }
             }
             for (int i = 0; i < hop; ++i) per_sample(f, i, static_cast<float>(i + 1) / static_cast<float>(hop));
         }
@@ -162,7 +166,8 @@ private:
                 for (int j = 0; j < X; ++j)
                     exc_[static_cast<size_t>(b) * X + j] =
                         excitation_channel(pos_, exc_inc_.data(), j, &exc_pitch_[static_cast<size_t>(b) * kPitches],
-                                           &exc_vel_[static_cast<size_t>(b) * kPitches], exc_count_[static_cast<size_t>(b)]);
+                                           &exc_vel_[static_cast<size_t>(b) * kPitches], &exc_start_[static_cast<size_t>(b) * kPitches],
+                                           exc_count_[static_cast<size_t>(b)]);
             vec::gemm(exc_w_, nullptr, exc_.data(), X, B, exc_out_.data(), C, false);
         }
         for (int l = 0; l < s_.layers; ++l) {
@@ -239,10 +244,12 @@ private:
     std::vector<float> decode_;      // class -> sample
     std::vector<int> prev_;
     std::vector<float> cond_frames_, cond_base_, cond_step_, cond_last_;
-    // The excitation: its projection [C][2K], increments, each lane's sounding pitches this frame
-    // ([lanes][128], the first exc_count_ used), e [lanes][2K] and W e [lanes][C].
+    // The excitation: its projection [C][2K], increments, each pitch's note start per lane
+    // ([lanes][128], kept across calls), the lanes' sounding pitches this frame with their
+    // velocities and starts ([lanes][128], the first exc_count_ used), e [lanes][2K], W e [lanes][C].
     vec::Packed exc_w_;
     std::vector<double> exc_inc_;
+    std::vector<uint64_t> exc_started_, exc_start_;
     std::vector<int> exc_pitch_, exc_count_;
     std::vector<float> exc_vel_, exc_, exc_out_;
     std::vector<float> x_, in_, pre_, act_, skip_, h1_, logits_;

@@ -126,6 +126,7 @@ struct RunArgs {
     const float* cbuf;         // [frames + 1][lanes][C]
     const float* inputs;       // [frames + 2][lanes][in]: this call's features from row 2
     int in;
+    uint64_t* started;         // [lanes][128]: each pitch's note start (excitation.h), kept across calls
     int frames, lanes;
     unsigned long long pos0, seed;
     const float* temperature;  // [lanes]
@@ -151,8 +152,11 @@ __global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, Run
     float* h1 = skip + LB * S;        // [LB][A]
     float* logits = h1 + LB * A;      // [LB][A]
     float* exc = logits + LB * A;     // [LB][X]: e at this sample
-    float* note_vel = exc + LB * w.X;  // [LB][128] when X > 0: the frame's sounding pitches
-    int* note_pitch = reinterpret_cast<int*>(note_vel + (w.X ? LB * kPitches : 0));  // [LB][128]
+    // When X > 0, the frame's sounding pitches [LB][128]: starts, velocities, pitches.
+    const int floats = LB * (6 * R + S + 2 * A + w.X);  // the above
+    uint64_t* note_start = reinterpret_cast<uint64_t*>(sh + floats + floats % 2);
+    float* note_vel = reinterpret_cast<float*>(note_start + (w.X ? LB * kPitches : 0));
+    int* note_pitch = reinterpret_cast<int*>(note_vel + (w.X ? LB * kPitches : 0));
     __shared__ int cls[LB];
     __shared__ int notes[LB];
     const int T = a.frames * w.hop;
@@ -167,13 +171,16 @@ __global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, Run
             if (a.forced && threadIdx.x < nb) cls[threadIdx.x] = a.forced[static_cast<size_t>(b0 + threadIdx.x) * T + t];
             if (w.X && i == 0 && threadIdx.x < nb) {
                 const int b = threadIdx.x;
-                notes[b] = sounding_pitches(a.inputs + (static_cast<size_t>(f + 2) * a.lanes + b0 + b) * a.in,
-                                            note_pitch + b * kPitches, note_vel + b * kPitches);
+                notes[b] = frame_notes(a.inputs + (static_cast<size_t>(f + 2) * a.lanes + b0 + b) * a.in, pos,
+                                       a.started + static_cast<size_t>(b0 + b) * kPitches, note_pitch + b * kPitches,
+                                       note_vel + b * kPitches, note_start + b * kPitches);
             }
             __syncthreads();
             for (int j = threadIdx.x; j < LB * w.X; j += blockDim.x) {
                 const int b = j / w.X;
-                if (b < nb) exc[j] = excitation_channel(pos, w.exc_inc, j % w.X, note_pitch + b * kPitches, note_vel + b * kPitches, notes[b]);
+                if (b < nb)
+                    exc[j] = excitation_channel(pos, w.exc_inc, j % w.X, note_pitch + b * kPitches, note_vel + b * kPitches,
+                                                note_start + b * kPitches, notes[b]);
             }
             for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
                 const int b = j / R, r = j % R;
@@ -332,7 +339,9 @@ public:
         CUDA_CHECK(cudaGetDevice(&dev));
         CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
         const int X = s_.excitation_channels();
-        const size_t per_lane = static_cast<size_t>(R + 2 * R + 2 * R + R + S + 2 * A + X + (X ? 2 * kPitches : 0)) * sizeof(float);
+        // Activations, then e and the frame's notes (a start, a velocity and a pitch each).
+        const size_t per_lane = static_cast<size_t>(R + 2 * R + 2 * R + R + S + 2 * A + X + 1) * sizeof(float) +
+                                (X ? static_cast<size_t>(kPitches) * (sizeof(uint64_t) + sizeof(float) + sizeof(int)) : 0);
         lanes_per_block_ = 1;
         while (lanes_per_block_ < kMaxLanesPerBlock && lanes_per_block_ * devices[0].sm_count < lanes &&
                2 * lanes_per_block_ * per_lane <= static_cast<size_t>(max_smem))
@@ -400,6 +409,7 @@ public:
         if (X) {
             exc_t_.upload(transposed(w.excitation_w.data(), C, X));
             exc_inc_.upload(excitation_increments(s_.excitation_harmonics, s_.sample_rate));
+            started_.upload(std::vector<uint64_t>(static_cast<size_t>(lanes) * kPitches, kSilent));
         }
         cw_ = CondWeights{in_, H, C, cond_t_.p, cond_b_.p, proj_t_.p, proj_b_.p};
 
@@ -501,7 +511,7 @@ private:
 
         if (want_probs) probs_.resize(static_cast<size_t>(lanes_) * T * A);
         else out_.resize(static_cast<size_t>(lanes_) * T);
-        RunArgs a{cbuf_.p, inputs_.p, in_, frames, lanes_, pos_, seed_, temperature_.p, forced, want_probs ? nullptr : out_.p,
+        RunArgs a{cbuf_.p, inputs_.p, in_, started_.p, frames, lanes_, pos_, seed_, temperature_.p, forced, want_probs ? nullptr : out_.p,
                   want_probs ? probs_.p : nullptr, prev_.p, queues_.p, queue_per_lane_};
         switch (precision_) {
             case Precision::fp16: launch<__half>(a); break;
@@ -566,6 +576,7 @@ private:
     DeviceBuffer<unsigned char> embed_, conv_t_, res_t_, skip_t_, out1_t_, out2_t_;  // in the storage precision
     DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, cond_t_, cond_b_, proj_t_, proj_b_, decode_, exc_t_;
     DeviceBuffer<double> exc_inc_;
+    DeviceBuffer<uint64_t> started_;
     DeviceBuffer<float> queues_, temperature_, cbuf_, inputs_, out_, probs_;
     DeviceBuffer<int> prev_, forced_;
     std::vector<float> history_, inputs_host_, embed_lane_;

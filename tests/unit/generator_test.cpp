@@ -76,13 +76,16 @@ std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, 
         std::vector<double> x(w.embed.begin() + static_cast<long>(prev) * R, w.embed.begin() + static_cast<long>(prev + 1) * R);
         std::vector<double> skip(static_cast<size_t>(S), 0.0);
         std::vector<double> e(static_cast<size_t>(s.excitation_channels()), 0.0);
+        auto feat = [&](int frame, int i) { return feats[(static_cast<size_t>(frame) * lanes + lane) * F + i]; };
         for (int p = 0; p < 128; ++p) {
-            const double v = feats[(static_cast<size_t>(k) * lanes + lane) * F + p];
+            const double v = feat(k, p);
             if (v <= 0) continue;
+            int from = k;  // the frame its note started in: back to an onset flag or silence
+            while (from > 0 && feat(from, 128 + p) == 0 && feat(from - 1, p) > 0) --from;
             for (int h = 1; h <= s.excitation_harmonics; ++h) {
                 const double hz = h * 440.0 * std::exp2((p - 69) / 12.0);
                 if (hz >= s.sample_rate / 2.0) continue;
-                const double phase = 2 * M_PI * hz * t / s.sample_rate;
+                const double phase = 2 * M_PI * hz * (t - from * s.frame_hop) / s.sample_rate;
                 e[static_cast<size_t>(2 * h - 2)] += v * std::sin(phase);
                 e[static_cast<size_t>(2 * h - 1)] += v * std::cos(phase);
             }
