@@ -2,7 +2,9 @@
 // the network every sample (in the manner of neural source-filter models). Frame-rate
 // conditioning alone tells the network which pitch to play but leaves it to find the period by
 // itself, which a small WaveNet learns slowly and loses when it runs free; with the period in its
-// input, in a fixed phase to the note's start, it only has to shape it into the instrument.
+// input, in a fixed phase to the note's start, it only has to shape it into the instrument. It
+// enters twice: added to the residual input beside the previous sample's embedding (so that the
+// dilated convolutions see its history as they see the audio's), and into every layer's gate.
 //
 // A note of pitch p starts on the first sample of a frame in which p sounds (velocity v_p > 0)
 // and either has its onset flag or did not sound in the frame before (or that is the generator's

@@ -28,7 +28,10 @@ void for_each_tensor(const ModelSpec& s, Weights& w,
     fn("cond.conv.bias", {H}, w.cond_conv_b);
     fn("cond.proj.weight", {s.cond_channels(), H}, w.cond_proj_w);
     fn("cond.proj.bias", {s.cond_channels()}, w.cond_proj_b);
-    if (s.excitation_harmonics > 0) fn("excitation.weight", {s.cond_channels(), s.excitation_channels()}, w.excitation_w);
+    if (s.excitation_harmonics > 0) {
+        fn("excitation.weight", {s.cond_channels(), s.excitation_channels()}, w.excitation_w);
+        fn("excitation.input.weight", {R, s.excitation_channels()}, w.excitation_in_w);
+    }
     w.layers.resize(static_cast<size_t>(s.layers));
     for (int l = 0; l < s.layers; ++l) {
         const std::string p = "layers." + std::to_string(l) + ".";

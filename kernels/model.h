@@ -63,6 +63,7 @@ struct Weights {
     std::vector<float> cond_proj_w;       // [2RL, H]
     std::vector<float> cond_proj_b;       // [2RL]
     std::vector<float> excitation_w;      // [2RL, 2K]: the excitation into every layer's gate (K > 0)
+    std::vector<float> excitation_in_w;   // [R, 2K]: and into the residual input, beside the embedding
     std::vector<LayerWeights> layers;
     std::vector<float> out1_w;  // [A, S]
     std::vector<float> out1_b;  // [A]

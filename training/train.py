@@ -22,6 +22,14 @@ import subprocess
 import sys
 import time
 
+# glibc hands PyTorch's large buffers back to the kernel on every free and faults them in again on
+# the next step (two thirds of the CPU time went to the system); keeping them in the heap makes a
+# step on the CPU a fifth faster. The settings only take effect at start, so the script restarts
+# itself once with them.
+_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 32), "MALLOC_TRIM_THRESHOLD_": str(1 << 36), "MALLOC_TOP_PAD_": str(1 << 30)}
+if __name__ == "__main__" and any(os.environ.get(k) != v for k, v in _MALLOC.items()):
+    os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, **_MALLOC))
+
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -17,7 +17,8 @@ Per lane, for sample t of frame k (frame_hop samples per frame):
                 over the pitches p the frame's velocities v_p[k] say are sounding, s_p the first
                 sample of the frame its note started in (wavecast_export.start_frames), f_p =
                 440 * 2^((p - 69) / 12), leaving out harmonics at or above half the rate; z of
-                every layer adds its rows of excitation.weight [2RL, 2K] times e;
+                every layer adds its rows of excitation.weight [2RL, 2K] times e, and the input x
+                adds excitation.input.weight [R, 2K] times e;
   head          logits = out2(relu(out1(relu(skip))))."""
 
 import json
@@ -105,6 +106,7 @@ class WaveNet(torch.nn.Module):
         self.K = spec.get("excitation_harmonics", 0)
         if self.K:
             self.excitation = torch.nn.Linear(2 * self.K, 2 * R * L, bias=False)
+            self.excitation_input = torch.nn.Linear(2 * self.K, R, bias=False)
             self.register_buffer("increments", torch.from_numpy(pitch_increments(self.K, spec["sample_rate"])), persistent=False)
 
     def receptive_field(self):
@@ -160,12 +162,14 @@ class WaveNet(torch.nn.Module):
         generator's first frames). Time-major, every product a matrix multiply over all B * T samples:
         on a CPU this is several times faster than dilated Conv1d at these widths."""
         cond = self.conditioning(features, instruments)
+        x = self.embed[inputs]  # [B, T, R]
         if self.K:
             if start is None:
                 start = torch.zeros(inputs.shape[0], dtype=torch.int64)
                 note_frames = self.note_starts_of(features)
-            cond = cond + self.excitation(self.excitation_signal(features, start, note_frames))
-        x = self.embed[inputs]  # [B, T, R]
+            e = self.excitation_signal(features, start, note_frames)
+            cond = cond + self.excitation(e)
+            x = x + self.excitation_input(e)
         T, R = x.shape[1], self.R
         skip = 0
         # split, not slices: one gradient concatenation instead of a zero-filled copy per slice.
@@ -193,6 +197,7 @@ class WaveNet(torch.nn.Module):
              "out2.weight": self.out2.weight[:, :, 0], "out2.bias": self.out2.bias}
         if self.K:
             t["excitation.weight"] = self.excitation.weight
+            t["excitation.input.weight"] = self.excitation_input.weight
         for l in range(self.L):
             p = f"layers.{l}."
             t[p + "conv.weight"], t[p + "conv.bias"] = self.convs[l].weight, self.convs[l].bias
@@ -229,6 +234,7 @@ class WaveNet(torch.nn.Module):
                  "out2.weight": self.out2.weight, "out2.bias": self.out2.bias}
         if self.K:
             table["excitation.weight"] = self.excitation.weight
+            table["excitation.input.weight"] = self.excitation_input.weight
         if name in table:
             return table[name]
         _, l, kind, what = name.split(".")

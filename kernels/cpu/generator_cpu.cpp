@@ -2,8 +2,8 @@
 // kernel-2 dilated conv over (x[t-d], x[t]) read from a dilation queue (nothing in the past is
 // recomputed), plus the interpolated conditioning, gated tanh * sigmoid, skip and residual 1x1s;
 // then ReLU -> 1x1 -> ReLU -> 1x1 -> softmax at a temperature, sampled with Philox(seed, lane, t).
-// With an excitation (excitation.h), every layer's gate also gets its projection of the lane's
-// pure tones at t.
+// With an excitation (excitation.h), the input and every layer's gate also get their projections
+// of the lane's pure tones at t.
 // Lanes are the inner loop of every product so that a weight row read once serves all of them.
 #include <algorithm>
 #include <cstring>
@@ -53,6 +53,7 @@ public:
         const int X = s_.excitation_channels();
         if (X > 0) {
             exc_w_ = vec::Packed(w_.excitation_w.data(), C, X);
+            exc_in_ = vec::Packed(w_.excitation_in_w.data(), R, X);
             exc_inc_ = excitation_increments(s_.excitation_harmonics, s_.sample_rate);
             exc_pitch_.resize(static_cast<size_t>(lanes) * kPitches);
             exc_vel_.resize(static_cast<size_t>(lanes) * kPitches);
@@ -169,6 +170,7 @@ private:
                                            &exc_vel_[static_cast<size_t>(b) * kPitches], &exc_start_[static_cast<size_t>(b) * kPitches],
                                            exc_count_[static_cast<size_t>(b)]);
             vec::gemm(exc_w_, nullptr, exc_.data(), X, B, exc_out_.data(), C, false);
+            vec::gemm(exc_in_, nullptr, exc_.data(), X, B, x_.data(), R, true);  // x = embed + W_in e
         }
         for (int l = 0; l < s_.layers; ++l) {
             const auto& lw = w_.layers[static_cast<size_t>(l)];
@@ -247,7 +249,7 @@ private:
     // The excitation: its projection [C][2K], increments, each pitch's note start per lane
     // ([lanes][128], kept across calls), the lanes' sounding pitches this frame with their
     // velocities and starts ([lanes][128], the first exc_count_ used), e [lanes][2K], W e [lanes][C].
-    vec::Packed exc_w_;
+    vec::Packed exc_w_, exc_in_;
     std::vector<double> exc_inc_;
     std::vector<uint64_t> exc_started_, exc_start_;
     std::vector<int> exc_pitch_, exc_count_;

@@ -5,7 +5,7 @@
 //   of frames k-2..k))); the inputs of the two frames before the call are carried in by the host.
 // wavenet_kernel: persistent over the call: each block owns LB lanes and walks every sample of
 //   every frame in order, never returning to the host between samples. Per sample: embed the
-//   previous class; per layer the kernel-2 dilated conv over (x[t-d], x[t]) from the lane's
+//   previous class (plus the excitation's input projection); per layer the kernel-2 dilated conv over (x[t-d], x[t]) from the lane's
 //   dilation queue, plus the interpolated conditioning and the excitation's projection (the
 //   lane's sounding pitches listed in shared memory once a frame), the gate, the skip and
 //   residual 1x1s; the
@@ -66,6 +66,7 @@ struct NetWeights {
     const float* decode;     // [A]
     int X;                   // excitation channels 2K (0: none)
     const float* exc_t;      // [X][C], fp32 like the biases: X products per output, not R
+    const float* exc_in_t;   // [X][R]: into the residual input
     const double* exc_inc;   // [K][128]: excitation_increments(), the host's bits
 };
 
@@ -182,9 +183,16 @@ __global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, Run
                     exc[j] = excitation_channel(pos, w.exc_inc, j % w.X, note_pitch + b * kPitches, note_vel + b * kPitches,
                                                 note_start + b * kPitches, notes[b]);
             }
+            if (w.X) __syncthreads();
             for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
                 const int b = j / R, r = j % R;
-                x[j] = b < nb ? to_float(w.embed[static_cast<size_t>(cls[b]) * R + r]) : 0.0f;
+                if (b >= nb) {
+                    x[j] = 0.0f;
+                    continue;
+                }
+                float e = 0.0f;  // in order of the channel, as the CPU's product
+                for (int k = 0; k < w.X; ++k) e += w.exc_in_t[static_cast<size_t>(k) * R + r] * exc[b * w.X + k];
+                x[j] = to_float(w.embed[static_cast<size_t>(cls[b]) * R + r]) + e;
             }
             for (int j = threadIdx.x; j < LB * S; j += blockDim.x) skip[j] = w.skip_bias[j % S];
             __syncthreads();
@@ -408,6 +416,7 @@ public:
         decode_.upload(decode);
         if (X) {
             exc_t_.upload(transposed(w.excitation_w.data(), C, X));
+            exc_in_t_.upload(transposed(w.excitation_in_w.data(), R, X));
             exc_inc_.upload(excitation_increments(s_.excitation_harmonics, s_.sample_rate));
             started_.upload(std::vector<uint64_t>(static_cast<size_t>(lanes) * kPitches, kSilent));
         }
@@ -532,7 +541,7 @@ private:
         return NetWeights<WT>{s_.residual_channels, s_.skip_channels, s_.audio_classes, s_.layers, s_.dilation_cycle, s_.frame_hop,
                               s_.cond_channels(), m(embed_), m(conv_t_), conv_b_.p, m(res_t_), res_b_.p, m(skip_t_), skip_bias_.p,
                               m(out1_t_), out1_b_.p, m(out2_t_), out2_b_.p, decode_.p, s_.excitation_channels(), exc_t_.p,
-                              exc_inc_.p};
+                              exc_in_t_.p, exc_inc_.p};
     }
 
     template <class WT>
@@ -574,7 +583,7 @@ private:
     size_t smem_ = 0;
     CondWeights cw_{};
     DeviceBuffer<unsigned char> embed_, conv_t_, res_t_, skip_t_, out1_t_, out2_t_;  // in the storage precision
-    DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, cond_t_, cond_b_, proj_t_, proj_b_, decode_, exc_t_;
+    DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, cond_t_, cond_b_, proj_t_, proj_b_, decode_, exc_t_, exc_in_t_;
     DeviceBuffer<double> exc_inc_;
     DeviceBuffer<uint64_t> started_;
     DeviceBuffer<float> queues_, temperature_, cbuf_, inputs_, out_, probs_;

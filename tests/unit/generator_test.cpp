@@ -90,6 +90,8 @@ std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, 
                 e[static_cast<size_t>(2 * h - 1)] += v * std::cos(phase);
             }
         }
+        for (int r = 0; r < R; ++r)
+            for (size_t j = 0; j < e.size(); ++j) x[static_cast<size_t>(r)] += w.excitation_in_w[static_cast<size_t>(r) * e.size() + j] * e[j];
         for (int l = 0; l < L; ++l) {
             const auto& lw = w.layers[static_cast<size_t>(l)];
             xs[l][t] = x;

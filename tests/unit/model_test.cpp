@@ -157,6 +157,8 @@ TEST(Model, ExcitationIsInTheFileAndOptional) {
     EXPECT_EQ(b.spec.excitation_harmonics, 2);
     EXPECT_EQ(b.weights.excitation_w, a.weights.excitation_w);
     ASSERT_EQ(b.weights.excitation_w.size(), static_cast<size_t>(a.spec.cond_channels()) * 4);
+    EXPECT_EQ(b.weights.excitation_in_w, a.weights.excitation_in_w);
+    ASSERT_EQ(b.weights.excitation_in_w.size(), static_cast<size_t>(a.spec.residual_channels) * 4);
 
     // A file written before the excitation (no key, no tensor) is a model without one.
     SafetensorsFile f = read_safetensors(path);
@@ -164,6 +166,7 @@ TEST(Model, ExcitationIsInTheFileAndOptional) {
     meta.erase("excitation_harmonics");
     f.metadata["wavecast"] = meta.dump();
     f.tensors.erase("excitation.weight");
+    f.tensors.erase("excitation.input.weight");
     write_safetensors(path, f);
     EXPECT_EQ(load_model(path).spec.excitation_harmonics, 0);
 
