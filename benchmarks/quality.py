@@ -7,7 +7,9 @@
   (b) distance to FluidSynth's render of the same score: multi-resolution STFT distance
       (spectral convergence + log-magnitude L1, FFT 512/1024/2048, hop 1/4) and log-spectral
       distance (dB), both after matching RMS, so that loudness normalisation does not count;
-  (c) the same for FluidSynth itself (the ceiling) and for a seeded random-weight model (the floor).
+  (c) the same for FluidSynth itself (the ceiling) and for a seeded random-weight model (the floor);
+  (d) pitch accuracy: the share of the melodies' notes whose median pitch in their first 150 ms
+      is the note's, onsets aside (a model can play in tune and still confuse an onset detector).
 
     benchmarks/quality.py --model models/small.safetensors [--melodies 8] [--json out.json]
 
@@ -118,10 +120,26 @@ def read_wav(path):
     return x
 
 
-def transcribe(wav):
+def pitch_track(wav):
+    """[frames, 2]: time, YIN pitch (MIDI; 0 unvoiced)."""
+    return np.array([[float(v) for v in line.split()] for line in
+                     run(["aubiopitch", "-i", wav, "-u", "midi", "-p", "yin", "-B", "1024", "-H", "128"]).strip().splitlines()])
+
+
+def pitch_accuracy(reference, frames):
+    """Share of the reference notes whose median voiced pitch, from 20 ms after the note's start
+    to 150 ms after it (or its end), is the note's: whether the notes are in tune, whatever an
+    onset detector makes of the audio."""
+    hits = 0
+    for s, e, p, _ in reference:
+        sel = (frames[:, 0] >= s + 0.02) & (frames[:, 0] < max(min(e, s + 0.15), s + 0.03)) & (frames[:, 1] > 0)
+        hits += bool(sel.any()) and int(np.round(np.median(frames[sel, 1]))) == p
+    return hits / len(reference) if reference else 0.0
+
+
+def transcribe(wav, frames=None):
     onsets = [float(v) for v in run(["aubioonset", "-i", wav, "-B", "512", "-H", "32"]).split()]
-    frames = np.array([[float(v) for v in line.split()] for line in
-                       run(["aubiopitch", "-i", wav, "-u", "midi", "-p", "yin", "-B", "1024", "-H", "128"]).strip().splitlines()])
+    frames = pitch_track(wav) if frames is None else frames
     notes = []
     for i, t in enumerate(onsets):
         stop = min(t + 0.15, onsets[i + 1] if i + 1 < len(onsets) else t + 0.15)
@@ -207,6 +225,7 @@ def main():
             run([os.path.join(ROOT, "build/tools/wavecast-model"), "random", "--shape", name, "--seed", "1", "--out", random_model])
         systems = {"fluidsynth": None, "model": a.model, "random": random_model}
         scores = {s: {role: [] for role in PARTS} for s in systems}
+        in_tune = {s: [] for s in systems}
         dist = {s: [] for s in systems}
         for role, mels in melodies(a, tmp).items():
             for i, notes in enumerate(mels):
@@ -223,7 +242,9 @@ def main():
                         render_model(a, model, mid, seconds, wav)
                     x = read_wav(wav)
                     ref = x if model is None else ref
-                    scores[system][role].append(f1(notes, transcribe(wav)))
+                    track = pitch_track(wav)
+                    scores[system][role].append(f1(notes, transcribe(wav, track)))
+                    in_tune[system].append(pitch_accuracy(notes, track))
                     dist[system].append(distances(ref, x))
                 print(f"quality: {role} {i}: " + ", ".join(f"{s} F1 {scores[s][role][-1]:.2f}" for s in systems), file=sys.stderr)
     figures = {}
@@ -231,6 +252,7 @@ def main():
         d = np.array(dist[s])
         figures[s] = {"note_f1_lead": float(np.mean(scores[s]["lead"])), "note_f1_bass": float(np.mean(scores[s]["bass"])),
                       "note_f1": float(np.mean(scores[s]["lead"] + scores[s]["bass"])),
+                      "pitch_accuracy": float(np.mean(in_tune[s])),
                       "mr_stft": float(d[:, 0].mean()), "lsd_db": float(d[:, 1].mean())}
     result = {"model": a.model, "melodies_per_part": a.melodies, "temperature": a.temperature,
               "tolerance_s": TOLERANCE, "figures": figures}

@@ -103,3 +103,33 @@ TEST(Training, DatasetTrainResumeExport) {
     EXPECT_EQ(second.spec.shape_name(), named_shape("tiny").shape_name());
     EXPECT_NE(first.weights.embed, second.weights.embed);
 }
+
+// The excitation counts a note's phase from the first sample of the frame it starts in, so the
+// training audio must start every note's sound exactly there, whatever the frame: FluidSynth
+// starts notes only on its 64-sample blocks, which a 160-sample frame is not a whole number of.
+// The same note struck in an even and an odd frame must be the same samples, 160 apart, silent
+// before the frame's first sample and sounding from it.
+TEST(Training, EveryNoteSoundsFromTheFirstSampleOfItsFrame) {
+    TempDir dir;
+    const std::string script = dir.file("check.py");
+    std::ofstream(script) << R"(import sys, tempfile
+sys.path.insert(0, sys.argv[1])
+import dataset, numpy as np
+with tempfile.TemporaryDirectory() as tmp:
+    r = dataset.FrameRenderer(16000, 160, tmp)
+    for program, drums, pitch in ((33, False, 40), (0, False, 60), (0, True, 38)):
+        inst = {"program": program, "drums": drums}
+        a = r.render([(10, 40, pitch, 100)], inst, 12000, tmp + "/a.mid")
+        b = r.render([(11, 41, pitch, 100)], inst, 12000, tmp + "/b.mid")
+        same = float(np.max(np.abs(a[1600:10000] - b[1760:10160])))
+        before = float(np.max(np.abs(a[:1600])))
+        after = float(np.max(np.abs(a[1600:1632])))
+        print(program, drums, same, before, after)
+        if not (same == 0.0 and before < 1e-6 and after > 1e-4):
+            sys.exit(f"program {program}: struck a frame later differs by {same}; before its frame {before}, in its first 32 samples {after}")
+print("aligned")
+)";
+    Process p({"/usr/bin/python3", script, std::string(WAVECAST_SOURCE_DIR) + "/training"}, {}, dir.file("check.log"));
+    EXPECT_EQ(p.wait(120).value_or(-1), 0) << p.log();
+    EXPECT_NE(p.log().find("aligned"), std::string::npos) << p.log();
+}
