@@ -17,41 +17,68 @@ inline float dot(const float* __restrict a, const float* __restrict b, int n) {
     return s;
 }
 
-// A weight matrix W [rows, cols] stored transposed and padded, Wt[i][o] with a row stride that is
-// a multiple of kTile, so a product walks the inputs in order and updates a tile of outputs at
-// once from contiguous loads: no horizontal sums, and a weight read once serves up to four lanes.
-// With one or two lanes a tile is widened so that several independent FMA chains hide latency.
+// A weight matrix W [rows, cols] stored transposed in panels of kPanel outputs, [rows / kPanel]
+// [cols][kPanel] with rows padded to a multiple of kTile, so a product walks the inputs in order
+// and updates a tile of outputs at once from contiguous loads: no horizontal sums, a weight read
+// once serves up to four lanes, and each panel is one sequential stream for the prefetcher (a
+// row-strided walk stalled on every load once the matrix outgrew L1). With one or two lanes a
+// tile spans several panels so that several independent FMA chains hide latency.
 inline constexpr int kTile = 64;
+inline constexpr int kPanel = 16;
 
 struct Packed {
-    int rows = 0, cols = 0, stride = 0;
-    std::vector<float> t;  // [cols][stride], zero beyond rows
+    int rows = 0, cols = 0, padded = 0;
+    std::vector<float> t;  // [padded / kPanel][cols][kPanel], zero beyond rows
 
     Packed() = default;
-    Packed(const float* W, int rows_, int cols_) : rows(rows_), cols(cols_), stride((rows_ + kTile - 1) / kTile * kTile) {
-        t.assign(static_cast<size_t>(cols) * stride, 0.0f);
+    Packed(const float* W, int rows_, int cols_) : rows(rows_), cols(cols_), padded((rows_ + kTile - 1) / kTile * kTile) {
+        t.assign(static_cast<size_t>(cols) * padded, 0.0f);
         for (int o = 0; o < rows; ++o)
-            for (int i = 0; i < cols; ++i) t[static_cast<size_t>(i) * stride + o] = W[static_cast<size_t>(o) * cols + i];
+            for (int i = 0; i < cols; ++i) t[panel(o) + static_cast<size_t>(i) * kPanel + o % kPanel] = W[static_cast<size_t>(o) * cols + i];
     }
+    // Where output o's panel starts.
+    size_t panel(int o) const { return static_cast<size_t>(o / kPanel) * cols * kPanel; }
 };
 
 template <int NB, int WIDTH>
 inline void gemm_tile(const Packed& W, int o0, const float* __restrict bias, const float* __restrict X, int ldx,
                       float* __restrict Y, int ldy, bool accumulate) {
+    constexpr int P = WIDTH / kPanel;
     float acc[NB][WIDTH] = {};
-    const float* __restrict wt = W.t.data() + o0;
+    const float* __restrict wt = W.t.data() + W.panel(o0);
+    const size_t panel_size = static_cast<size_t>(W.cols) * kPanel;
     for (int i = 0; i < W.cols; ++i) {
-        const float* __restrict w = wt + static_cast<size_t>(i) * W.stride;
         for (int b = 0; b < NB; ++b) {
             const float xv = X[static_cast<size_t>(b) * ldx + i];
+            for (int p = 0; p < P; ++p) {
+                const float* __restrict w = wt + p * panel_size + static_cast<size_t>(i) * kPanel;
 #pragma omp simd
-            for (int k = 0; k < WIDTH; ++k) acc[b][k] += w[k] * xv;
+                for (int k = 0; k < kPanel; ++k) acc[b][p * kPanel + k] += w[k] * xv;
+            }
         }
     }
     const int n = W.rows - o0 < WIDTH ? W.rows - o0 : WIDTH;
+    // With few inputs the store is a good part of the tile's time: the loop-invariant choices
+    // are taken outside fixed-length loops that vectorise.
+    const float* bb = bias ? bias + o0 : nullptr;
     for (int b = 0; b < NB; ++b) {
-        float* y = Y + static_cast<size_t>(b) * ldy + o0;
-        for (int k = 0; k < n; ++k) y[k] = (accumulate ? y[k] : 0.0f) + (bias ? bias[o0 + k] : 0.0f) + acc[b][k];
+        float* __restrict y = Y + static_cast<size_t>(b) * ldy + o0;
+        const float* a = acc[b];
+        if (n < WIDTH) {
+            for (int k = 0; k < n; ++k) y[k] = (accumulate ? y[k] : 0.0f) + (bb ? bb[k] : 0.0f) + a[k];
+        } else if (accumulate && bb) {
+#pragma omp simd
+            for (int k = 0; k < WIDTH; ++k) y[k] = (y[k] + bb[k]) + a[k];
+        } else if (accumulate) {
+#pragma omp simd
+            for (int k = 0; k < WIDTH; ++k) y[k] = y[k] + a[k];
+        } else if (bb) {
+#pragma omp simd
+            for (int k = 0; k < WIDTH; ++k) y[k] = bb[k] + a[k];
+        } else {
+#pragma omp simd
+            for (int k = 0; k < WIDTH; ++k) y[k] = a[k];
+        }
     }
 }
 
