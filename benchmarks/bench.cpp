@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "cpu/lane_threads.h"
 #include "frame_features.h"
 #include "masking.h"
 
@@ -103,7 +104,7 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
 }  // namespace
 
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision);
+                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads);
 
 int main(int argc, char** argv) {
     CLI::App app{"wavecast-bench: generator throughput, JSON lines on stdout"};
@@ -119,6 +120,8 @@ int main(int argc, char** argv) {
     app.add_option("--batches", batches, "lane counts");
     std::string precision = "fp32";
     app.add_option("--precision", precision, "the CUDA generator's weight storage: fp32, fp16 or bf16 (the CPU computes fp32)");
+    int threads = 1;
+    app.add_option("--threads", threads, "the CPU generator's threads, each advancing a group of lanes (0: one per usable core)");
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
     std::vector<std::string> stages{"generator", "masking"};
@@ -131,7 +134,7 @@ int main(int argc, char** argv) {
         if (wants("masking"))
             for (int s : masking_streams) bench_masking(backend, s, repeats);
         if (wants("generator"))
-            bench_generator(backend, shapes, batches, seconds, repeats, frames_per_call, wavecast::parse_precision(precision));
+            bench_generator(backend, shapes, batches, seconds, repeats, frames_per_call, wavecast::parse_precision(precision), threads);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "wavecast-bench: %s\n", e.what());
         return 1;
@@ -154,7 +157,7 @@ wavecast::ModelSpec parse_shape(const std::string& name) {
 }
 
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision) {
+                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
     const std::string cpu = cpu_model_name("/proc/cpuinfo");
@@ -162,7 +165,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
         auto spec = parse_shape(shape_name);
         auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(spec, 7));
         for (int batch : batches) {
-            auto choice = wavecast::make_generator(backend, model, batch, 1234, precision);
+            auto choice = wavecast::make_generator(backend, model, batch, 1234, precision, threads);
             auto& g = *choice.generator;
             const int hop = spec.frame_hop;
             const int calls = std::max(1, static_cast<int>(seconds * spec.sample_rate / (frames_per_call * hop)));
@@ -194,7 +197,8 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
                                 {"samples_per_s_total", per_lane * batch},
                                 {"rtf_per_lane", per_lane / spec.sample_rate},
                                 {"repeats", repeats},
-                                {"threads", g.backend() == "cpu" ? nlohmann::json(1) : nlohmann::json(nullptr)},
+                                {"threads", g.backend() == "cpu" ? nlohmann::json(std::min(batch, threads > 0 ? threads : wavecast::usable_cores()))
+                                                                 : nlohmann::json(nullptr)},
                                 {"cpu", cpu},
                                 {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
             std::printf("%s\n", line.dump().c_str());

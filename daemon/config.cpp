@@ -66,7 +66,7 @@ DaemonConfig load_config(const std::string& path) {
     DaemonConfig c;
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
-        r.only_keys(*d, {"backend", "precision", "control", "telemetry", "model", "fallback_model", "models", "styles", "status_interval_s", "log_level"},
+        r.only_keys(*d, {"backend", "precision", "cpu_threads", "control", "telemetry", "model", "fallback_model", "models", "styles", "status_interval_s", "log_level"},
                     "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
@@ -76,6 +76,7 @@ DaemonConfig load_config(const std::string& path) {
         } catch (const std::invalid_argument&) {
             r.fail(d->get("precision"), "precision must be \"fp32\", \"fp16\" or \"bf16\"");
         }
+        c.cpu_threads = static_cast<int>(r.get_int(*d, "cpu_threads", c.cpu_threads, 0, 256));
         c.control = r.get_string(*d, "control", c.control);
         if (!valid_endpoint(c.control)) r.fail(d->get("control"), "control must be a tcp://, ipc:// or inproc:// endpoint");
         c.telemetry = r.get_string(*d, "telemetry", c.telemetry);

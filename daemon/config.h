@@ -33,6 +33,7 @@ struct DaemonConfig {
     std::string path;  // the file it came from; empty for built-in defaults
     std::string backend = "auto";
     Precision precision = Precision::fp32;  // the CUDA generator's weight storage
+    int cpu_threads = 0;  // the CPU generator's threads per stream; 0: one per usable core
     std::string control = "tcp://127.0.0.1:5557";
     std::string telemetry = "tcp://127.0.0.1:5558";
     std::string model;           // .safetensors path; empty: picked by backend from models_dir

@@ -31,7 +31,7 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     const RenderSource src = load_render_source(config, o);
     const auto& style = src.style;
     auto model = std::make_shared<const Model>(load_model(config.model_for(resolve_backend(config.backend))));
-    auto choice = make_generator(config.backend, model, o.lanes, o.seed, config.precision);
+    auto choice = make_generator(config.backend, model, o.lanes, o.seed, config.precision, config.cpu_threads);
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
     Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), style, rate, o.seed);
     if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);

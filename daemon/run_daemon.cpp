@@ -87,7 +87,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     for (const auto& sc : cfg.streams) {
         auto it = styles.find(sc.style);
         if (it == styles.end()) throw ConfigError(cfg.path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
-        auto choice = make_generator(cfg.backend, model, sc.lanes, sc.seed, cfg.precision);
+        auto choice = make_generator(cfg.backend, model, sc.lanes, sc.seed, cfg.precision, cfg.cpu_threads);
         spdlog::info("stream '{}': generator {}; masking on {}", sc.name, choice.note,
                      cfg.backend == "cpu" || cuda_devices().empty() ? "the CPU (FFTW)" : "the GPU (cuFFT)");
         backend = choice.generator->backend();
@@ -95,8 +95,8 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         if (faults.generator_fails_after_s >= 0) choice.generator = failing_generator(std::move(choice.generator), faults.generator_fails_after_s);
         auto masking = make_masking(cfg.backend, model->spec.sample_rate, 2);
         streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), std::move(masking), it->second, rate));
-        streams.back()->set_fallback([fallback_model, lanes = sc.lanes, seed = sc.seed] {
-            return make_cpu_generator(fallback_model, lanes, seed);
+        streams.back()->set_fallback([fallback_model, lanes = sc.lanes, seed = sc.seed, threads = cfg.cpu_threads] {
+            return make_cpu_generator(fallback_model, lanes, seed, threads);
         });
         if (faults.slow_producer > 0) streams.back()->slow_down(faults.slow_producer);
     }

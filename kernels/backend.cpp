@@ -1,8 +1,10 @@
 #include "backend.h"
 
-#include "masking.h"
-
+#include <algorithm>
 #include <stdexcept>
+
+#include "cpu/lane_threads.h"
+#include "masking.h"
 
 namespace wavecast {
 
@@ -51,13 +53,15 @@ std::string resolve_backend(const std::string& request, std::string* note) {
 }
 
 BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
-                             Precision precision) {
+                             Precision precision, int cpu_threads) {
     BackendChoice c;
     if (resolve_backend(request, &c.note) == "cuda") {
         c.generator = make_cuda_generator(std::move(model), lanes, seed, precision);
         c.note += std::string(", weights ") + precision_name(precision);
     } else {
-        c.generator = make_cpu_generator(std::move(model), lanes, seed);
+        c.generator = make_cpu_generator(std::move(model), lanes, seed, cpu_threads);
+        const int threads = std::min(lanes, cpu_threads > 0 ? cpu_threads : usable_cores());
+        c.note += ", " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
     }
     return c;
 }

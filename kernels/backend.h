@@ -34,8 +34,9 @@ std::string resolve_backend(const std::string& request, std::string* note = null
 
 // Throws std::runtime_error when the request cannot be met (e.g. "cuda" with no device).
 // `precision` is the CUDA backend's weight storage; the CPU computes in fp32 whatever it says.
+// `cpu_threads` is the CPU backend's (see make_cpu_generator).
 BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
-                             Precision precision = Precision::fp32);
+                             Precision precision = Precision::fp32, int cpu_threads = 1);
 
 // The masking stage on the requested backend: "auto" takes cuFFT when a device answers.
 std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rate, int channels);

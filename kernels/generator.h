@@ -42,8 +42,11 @@ public:
     virtual uint64_t position() const = 0;
 };
 
-// The CPU reference: the definition every other backend is tested against.
-std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed);
+// The CPU reference: the definition every other backend is tested against. Its lanes are split
+// into `threads` groups, each advanced on its own thread (<= 0: one per core this process may
+// use); the samples are the same however many.
+std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed,
+                                              int threads = 1);
 
 // The CUDA backend (cuda/generator_cuda.cu), its weight matrices stored in `precision` (what it
 // computes is the CPU reference's on with_precision(model, precision)). Throws

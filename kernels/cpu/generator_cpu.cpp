@@ -4,7 +4,8 @@
 // then ReLU -> 1x1 -> ReLU -> 1x1 -> softmax at a temperature, sampled with Philox(seed, lane, t).
 // With an excitation (excitation.h), the input and every layer's gate also get their projections
 // of the lane's pure tones at t.
-// Lanes are the inner loop of every product so that a weight row read once serves all of them.
+// Lanes are the inner loop of every product so that a weight row read once serves all of them;
+// groups of lanes run on their own threads (lane_threads.h), which changes no sample.
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -16,6 +17,7 @@
 #include "../mulaw.h"
 #include "../philox.h"
 #include "conditioning_cpu.h"
+#include "lane_threads.h"
 #include "vec.h"
 
 namespace wavecast {
@@ -23,10 +25,9 @@ namespace {
 
 class GeneratorCpu final : public Generator {
 public:
-    GeneratorCpu(std::shared_ptr<const Model> model, int lanes, uint64_t seed)
+    GeneratorCpu(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads)
         : model_(std::move(model)), s_(model_->spec), w_(model_->weights), lanes_(lanes), seed_(seed),
-          cond_(*model_, lanes) {
-        if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
+          cond_(*model_, lanes), groups_(split(lanes, threads)), threads_(static_cast<int>(groups_.size())) {
         const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
         queue_off_.resize(static_cast<size_t>(s_.layers));
         size_t q = 0;
@@ -86,13 +87,11 @@ public:
 
     void generate(const float* features, const float* temperature, int frames, float* out) override {
         const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
-        run_frames(features, frames, [&](int f, int i, float frac) {
-            forward(frac);
-            for (int b = 0; b < lanes_; ++b) {
-                prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b], static_cast<uint32_t>(b));
+        run_frames(features, frames, [&](Lanes r, int f, int i, uint64_t t) {
+            for (int b = r.begin; b < r.end; ++b) {
+                prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b], static_cast<uint32_t>(b), t);
                 out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * s_.frame_hop + i] = decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
             }
-            ++pos_;
         });
     }
 
@@ -103,112 +102,140 @@ public:
         for (size_t i = 0; i < static_cast<size_t>(lanes_) * per_lane; ++i)
             if (inputs[i] < 0 || inputs[i] >= A)
                 throw std::invalid_argument("teacher_forced: input class " + std::to_string(inputs[i]) + " outside 0.." + std::to_string(A - 1));
-        run_frames(features, frames, [&](int f, int i, float frac) {
-            const size_t t = static_cast<size_t>(f) * s_.frame_hop + i;
-            for (int b = 0; b < lanes_; ++b) prev_[static_cast<size_t>(b)] = inputs[static_cast<size_t>(b) * per_lane + t];
-            forward(frac);
-            for (int b = 0; b < lanes_; ++b) {
-                float* p = probs + (static_cast<size_t>(b) * per_lane + t) * A;
-                const float* logit = &logits_[static_cast<size_t>(b) * A];
-                float m = logit[0];
-                for (int c = 1; c < A; ++c) m = std::max(m, logit[c]);
-                float sum = 0.0f;
-                for (int c = 0; c < A; ++c) sum += p[c] = vec::exp_approx(logit[c] - m);
-                for (int c = 0; c < A; ++c) p[c] /= sum;
-            }
-            ++pos_;
-        });
+        run_frames(
+            features, frames,
+            [&](Lanes r, int f, int i, uint64_t) {
+                const size_t t = static_cast<size_t>(f) * s_.frame_hop + i;
+                for (int b = r.begin; b < r.end; ++b) {
+                    float* p = probs + (static_cast<size_t>(b) * per_lane + t) * A;
+                    const float* logit = &logits_[static_cast<size_t>(b) * A];
+                    float m = logit[0];
+                    for (int c = 1; c < A; ++c) m = std::max(m, logit[c]);
+                    float sum = 0.0f;
+                    for (int c = 0; c < A; ++c) sum += p[c] = vec::exp_approx(logit[c] - m);
+                    for (int c = 0; c < A; ++c) p[c] /= sum;
+                }
+            },
+            [&](Lanes r, int f, int i) {
+                const size_t t = static_cast<size_t>(f) * s_.frame_hop + i;
+                for (int b = r.begin; b < r.end; ++b) prev_[static_cast<size_t>(b)] = inputs[static_cast<size_t>(b) * per_lane + t];
+            });
     }
 
 private:
-    // Runs the conditioning network over `frames` frames, then calls per_sample(frame, i, frac)
-    // for each of the frame's samples with the conditioning interpolated to (i + 1) / hop.
-    template <class PerSample>
-    void run_frames(const float* features, int frames, PerSample&& per_sample) {
-        const int C = s_.cond_channels(), hop = s_.frame_hop;
-        cond_frames_.resize(static_cast<size_t>(frames) * lanes_ * C);
+    struct Lanes {
+        int begin, end;
+    };
+
+    // Runs the conditioning network over `frames` frames, then, each lane group on its thread,
+    // every sample t of frame f (its i-th): before(r, f, i) (to set prev_), the network with the
+    // conditioning interpolated to (i + 1) / hop, then after(r, f, i, t) with the logits.
+    template <class After, class Before = void (*)(Lanes, int, int)>
+    void run_frames(const float* features, int frames, After&& after, Before&& before = [](Lanes, int, int) {}) {
+        const int hop = s_.frame_hop;
+        cond_frames_.resize(static_cast<size_t>(frames) * lanes_ * s_.cond_channels());
         cond_.run(features, frames, cond_frames_.data());
-        for (int f = 0; f < frames; ++f) {
-            // Within frame k the conditioning moves linearly from C[k-1] to C[k] (reached on its
-            // last sample): causal, so a stream never needs frames beyond the one it renders.
-            for (int b = 0; b < lanes_; ++b) {
-                const float* now = &cond_frames_[(static_cast<size_t>(f) * lanes_ + b) * C];
-                float* last = &cond_last_[static_cast<size_t>(b) * C];
-                float* base = &cond_base_[static_cast<size_t>(b) * C];
-                float* step = &cond_step_[static_cast<size_t>(b) * C];
-                for (int c = 0; c < C; ++c) {
-                    base[c] = last[c] + w_.layers[static_cast<size_t>(c / (2 * s_.residual_channels))]
-                                            .conv_b[static_cast<size_t>(c % (2 * s_.residual_channels))];
-                    step[c] = now[c] - last[c];
-                    last[c] = now[c];
-                }
-                if (!exc_inc_.empty()) {
-                    const size_t at = static_cast<size_t>(b) * kPitches;
-                    exc_count_[static_cast<size_t>(b)] =
-                        frame_notes(features + (static_cast<size_t>(f) * lanes_ + b) * s_.cond_features, pos_, &exc_started_[at],
-                                    &exc_pitch_[at], &exc_vel_[at], &exc_start_[at]);
+        const uint64_t first = pos_;
+        threads_.run([&](int g) {
+            const Lanes r = groups_[static_cast<size_t>(g)];
+            for (int f = 0; f < frames; ++f) {
+                const uint64_t frame_start = first + static_cast<uint64_t>(f) * hop;
+                start_frame(r, features, f, frame_start);
+                for (int i = 0; i < hop; ++i) {
+                    before(r, f, i);
+                    forward(r, static_cast<float>(i + 1) / static_cast<float>(hop), frame_start + i);
+                    after(r, f, i, frame_start + i);
                 }
             }
-            for (int i = 0; i < hop; ++i) per_sample(f, i, static_cast<float>(i + 1) / static_cast<float>(hop));
+        });
+        pos_ = first + static_cast<uint64_t>(frames) * hop;
+    }
+
+    // Within frame k the conditioning moves linearly from C[k-1] to C[k] (reached on its last
+    // sample): causal, so a stream never needs frames beyond the one it renders.
+    void start_frame(Lanes r, const float* features, int f, uint64_t frame_start) {
+        const int C = s_.cond_channels();
+        for (int b = r.begin; b < r.end; ++b) {
+            const float* now = &cond_frames_[(static_cast<size_t>(f) * lanes_ + b) * C];
+            float* last = &cond_last_[static_cast<size_t>(b) * C];
+            float* base = &cond_base_[static_cast<size_t>(b) * C];
+            float* step = &cond_step_[static_cast<size_t>(b) * C];
+            for (int c = 0; c < C; ++c) {
+                base[c] = last[c] + w_.layers[static_cast<size_t>(c / (2 * s_.residual_channels))]
+                                        .conv_b[static_cast<size_t>(c % (2 * s_.residual_channels))];
+                step[c] = now[c] - last[c];
+                last[c] = now[c];
+            }
+            if (!exc_inc_.empty()) {
+                const size_t at = static_cast<size_t>(b) * kPitches;
+                exc_count_[static_cast<size_t>(b)] =
+                    frame_notes(features + (static_cast<size_t>(f) * lanes_ + b) * s_.cond_features, frame_start,
+                                &exc_started_[at], &exc_pitch_[at], &exc_vel_[at], &exc_start_[at]);
+            }
         }
     }
 
-    // One sample of every lane from the classes in prev_, up to the logits.
-    void forward(float frac) {
+    // Sample t of the lanes in r from their classes in prev_, up to the logits.
+    void forward(Lanes r, float frac, uint64_t t) {
         const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
-        const int B = lanes_;
-        for (int b = 0; b < B; ++b) {
+        const int B = r.end - r.begin;
+        const size_t b0 = static_cast<size_t>(r.begin);
+        float* x = &x_[b0 * R];
+        float* skip = &skip_[b0 * S];
+        float* act = &act_[b0 * R];
+        float* h1 = &h1_[b0 * A];
+        for (int b = r.begin; b < r.end; ++b) {
             std::memcpy(&x_[static_cast<size_t>(b) * R], &w_.embed[static_cast<size_t>(prev_[b]) * R], sizeof(float) * R);
             std::memcpy(&skip_[static_cast<size_t>(b) * S], skip_bias_.data(), sizeof(float) * S);
         }
         if (!exc_inc_.empty()) {
             const int X = s_.excitation_channels();
-            for (int b = 0; b < B; ++b)
+            for (int b = r.begin; b < r.end; ++b)
                 for (int j = 0; j < X; ++j)
                     exc_[static_cast<size_t>(b) * X + j] =
-                        excitation_channel(pos_, exc_inc_.data(), j, &exc_pitch_[static_cast<size_t>(b) * kPitches],
+                        excitation_channel(t, exc_inc_.data(), j, &exc_pitch_[static_cast<size_t>(b) * kPitches],
                                            &exc_vel_[static_cast<size_t>(b) * kPitches], &exc_start_[static_cast<size_t>(b) * kPitches],
                                            exc_count_[static_cast<size_t>(b)]);
-            vec::gemm(exc_w_, nullptr, exc_.data(), X, B, exc_out_.data(), C, false);
-            vec::gemm(exc_in_, nullptr, exc_.data(), X, B, x_.data(), R, true);  // x = embed + W_in e
+            vec::gemm(exc_w_, nullptr, &exc_[b0 * X], X, B, &exc_out_[b0 * C], C, false);
+            vec::gemm(exc_in_, nullptr, &exc_[b0 * X], X, B, x, R, true);  // x = embed + W_in e
         }
         for (int l = 0; l < s_.layers; ++l) {
             const auto& lw = w_.layers[static_cast<size_t>(l)];
             const int d = s_.dilation(l);
-            const size_t slot = static_cast<size_t>(pos_ & static_cast<uint64_t>(d - 1));
-            for (int b = 0; b < B; ++b) {
+            const size_t slot = static_cast<size_t>(t & static_cast<uint64_t>(d - 1));
+            for (int b = r.begin; b < r.end; ++b) {
                 float* q = &queue_[queue_off_[static_cast<size_t>(l)] + (static_cast<size_t>(b) * d + slot) * R];
                 float* in = &in_[static_cast<size_t>(b) * 2 * R];
-                const float* x = &x_[static_cast<size_t>(b) * R];
+                const float* xb = &x_[static_cast<size_t>(b) * R];
                 std::memcpy(in, q, sizeof(float) * R);  // x[t - d]
-                std::memcpy(in + R, x, sizeof(float) * R);
-                std::memcpy(q, x, sizeof(float) * R);  // becomes x[t - d] for sample t + d
+                std::memcpy(in + R, xb, sizeof(float) * R);
+                std::memcpy(q, xb, sizeof(float) * R);  // becomes x[t - d] for sample t + d
             }
-            for (int b = 0; b < B; ++b) {
+            for (int b = r.begin; b < r.end; ++b) {
                 const size_t c = static_cast<size_t>(b) * C + static_cast<size_t>(l) * 2 * R;
                 float* p = &pre_[static_cast<size_t>(b) * 2 * R];
 #pragma omp simd
                 for (int o = 0; o < 2 * R; ++o) p[o] = (cond_base_[c + o] + frac * cond_step_[c + o]) + exc_out_[c + o];
             }
-            vec::gemm(conv_[static_cast<size_t>(l)], nullptr, in_.data(), 2 * R, B, pre_.data(), 2 * R, true);
-            for (int b = 0; b < B; ++b) {
+            vec::gemm(conv_[static_cast<size_t>(l)], nullptr, &in_[b0 * 2 * R], 2 * R, B, &pre_[b0 * 2 * R], 2 * R, true);
+            for (int b = r.begin; b < r.end; ++b) {
                 const float* p = &pre_[static_cast<size_t>(b) * 2 * R];
                 float* a = &act_[static_cast<size_t>(b) * R];
 #pragma omp simd
                 for (int i = 0; i < R; ++i) a[i] = vec::tanh_approx(p[i]) * vec::sigmoid(p[R + i]);
             }
-            vec::gemm(skip_w_[static_cast<size_t>(l)], nullptr, act_.data(), R, B, skip_.data(), S, true);
+            vec::gemm(skip_w_[static_cast<size_t>(l)], nullptr, act, R, B, skip, S, true);
             if (l + 1 == s_.layers) break;  // the last layer's residual output feeds nothing
-            vec::gemm(res_[static_cast<size_t>(l)], lw.res_b.data(), act_.data(), R, B, x_.data(), R, true);
+            vec::gemm(res_[static_cast<size_t>(l)], lw.res_b.data(), act, R, B, x, R, true);
         }
-        for (auto& v : skip_) v = std::max(v, 0.0f);
-        vec::gemm(out1_, w_.out1_b.data(), skip_.data(), S, B, h1_.data(), A, false);
-        for (auto& v : h1_) v = std::max(v, 0.0f);
-        vec::gemm(out2_, w_.out2_b.data(), h1_.data(), A, B, logits_.data(), A, false);
+        for (size_t i = 0; i < static_cast<size_t>(B) * S; ++i) skip[i] = std::max(skip[i], 0.0f);
+        vec::gemm(out1_, w_.out1_b.data(), skip, S, B, h1, A, false);
+        for (size_t i = 0; i < static_cast<size_t>(B) * A; ++i) h1[i] = std::max(h1[i], 0.0f);
+        vec::gemm(out2_, w_.out2_b.data(), h1, A, B, &logits_[b0 * A], A, false);
     }
 
     // Inverse-CDF draw from softmax(logits / T) with the uniform Philox(seed, lane, t) gives.
-    int sample(float* logits, float temperature, uint32_t lane) const {
+    int sample(float* logits, float temperature, uint32_t lane, uint64_t t) const {
         const int A = s_.audio_classes;
         int best = 0;
         for (int i = 1; i < A; ++i)
@@ -221,13 +248,27 @@ private:
             logits[i] = vec::exp_approx((logits[i] - m) * inv_t);
             sum += logits[i];
         }
-        const float u = philox_uniform(seed_, lane, pos_) * sum;
+        const float u = philox_uniform(seed_, lane, t) * sum;
         float acc = 0.0f;
         for (int i = 0; i < A; ++i) {
             acc += logits[i];
             if (u < acc) return i;
         }
         return best;  // u * sum rounded to the very top of the cumulative sum
+    }
+
+    // Lanes split as evenly as they go into `threads` groups (threads <= 0: one per usable core),
+    // never more groups than lanes.
+    static std::vector<Lanes> split(int lanes, int threads) {
+        if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
+        const int n = std::min(lanes, threads > 0 ? threads : usable_cores());
+        std::vector<Lanes> groups;
+        for (int g = 0, b = 0; g < n; ++g) {
+            const int size = lanes / n + (g < lanes % n ? 1 : 0);
+            groups.push_back({b, b + size});
+            b += size;
+        }
+        return groups;
     }
 
     std::shared_ptr<const Model> model_;
@@ -237,6 +278,8 @@ private:
     const uint64_t seed_;
     uint64_t pos_ = 0;
     ConditioningCpu cond_;
+    const std::vector<Lanes> groups_;
+    LaneThreads threads_;
 
     std::vector<vec::Packed> conv_, res_, skip_w_;  // per layer; conv rows are [tap0 | tap1]
     vec::Packed out1_, out2_;
@@ -259,8 +302,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed) {
-    return std::make_unique<GeneratorCpu>(std::move(model), lanes, seed);
+std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads) {
+    return std::make_unique<GeneratorCpu>(std::move(model), lanes, seed, threads);
 }
 
 }  // namespace wavecast

@@ -91,6 +91,8 @@ TEST(Config, RefusesBadConfigWithFileLineAndReason) {
     expect_refused([&] { load_config(p); }, p, 3, "backend must be");
     p = write(dir, "precision.toml", "[daemon]\nmodel = \"x\"\nprecision = \"fp8\"\n[[stream]]\n");
     expect_refused([&] { load_config(p); }, p, 3, "precision must be");
+    p = write(dir, "threads.toml", "[daemon]\nmodel = \"x\"\ncpu_threads = -1\n[[stream]]\n");
+    expect_refused([&] { load_config(p); }, p, 3, "'cpu_threads' = -1 is outside");
     p = write(dir, "param.toml", std::string(kMinimal) + "[stream.params]\ntemperature = 9\n");
     expect_refused([&] { load_config(p); }, p, 6, "temperature");
     p = write(dir, "dup.toml", std::string(kMinimal) + "[[stream]]\nname = \"main\"\n");

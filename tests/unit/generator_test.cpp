@@ -187,6 +187,37 @@ TEST(GeneratorCpu, SameSeedGivesSameSamplesWhateverTheChunking) {
     EXPECT_EQ(a->position(), 8u * model->spec.frame_hop);
 }
 
+// Lane groups on their own threads: the same samples and distributions as one thread, bit for
+// bit, for every split (uneven ones, more threads than lanes), with instruments blended per lane.
+TEST(GeneratorCpu, ThreadsChangeNoSample) {
+    auto model = std::make_shared<const Model>(random_model(named_shape("small"), 4));
+    const int lanes = 5, frames = 6, hop = model->spec.frame_hop, A = model->spec.audio_classes;
+    const auto feats = random_features(frames, lanes, 21);
+    const int N = static_cast<int>(model->spec.instruments.size());
+    std::vector<float> inst(static_cast<size_t>(lanes) * N, 0.0f);
+    for (int b = 0; b < lanes; ++b) inst[static_cast<size_t>(b) * N + b % N] = 1.0f;
+    auto one = make_cpu_generator(model, lanes, 7, 1);
+    one->set_instruments(inst.data());
+    const auto want = run(*one, feats, frames, 1.0f, 2);
+    std::vector<int> inputs(static_cast<size_t>(lanes) * frames * hop);
+    for (size_t i = 0; i < inputs.size(); ++i) inputs[i] = mulaw_encode(want[i], A);
+    std::vector<float> want_p(inputs.size() * A);
+    auto forced = make_cpu_generator(model, lanes, 7, 1);
+    forced->set_instruments(inst.data());
+    forced->teacher_forced(feats.data(), inputs.data(), frames, want_p.data());
+    for (int threads : {2, 3, 8}) {
+        auto g = make_cpu_generator(model, lanes, 7, threads);
+        g->set_instruments(inst.data());
+        EXPECT_EQ(run(*g, feats, frames, 1.0f, 2), want) << threads << " threads";
+        EXPECT_EQ(g->position(), static_cast<uint64_t>(frames) * hop);
+        auto f = make_cpu_generator(model, lanes, 7, threads);
+        f->set_instruments(inst.data());
+        std::vector<float> p(want_p.size(), std::nanf(""));  // poisoned
+        f->teacher_forced(feats.data(), inputs.data(), frames, p.data());
+        EXPECT_EQ(p, want_p) << threads << " threads";
+    }
+}
+
 TEST(GeneratorCpu, LanesAndSeedsDiffer) {
     auto model = tiny_model();
     const int frames = 4, T = frames * model->spec.frame_hop;

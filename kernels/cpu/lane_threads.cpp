@@ -1,0 +1,59 @@
+#include "lane_threads.h"
+
+#include <sched.h>
+
+namespace wavecast {
+
+int usable_cores() {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+    const unsigned n = std::thread::hardware_concurrency();
+    return n > 0 ? static_cast<int>(n) : 1;
+}
+
+LaneThreads::LaneThreads(int groups) : groups_(groups < 1 ? 1 : groups) {
+    for (int g = 1; g < groups_; ++g) workers_.emplace_back([this, g] { work(g); });
+}
+
+LaneThreads::~LaneThreads() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
+    start_.notify_all();
+    for (auto& w : workers_) w.join();
+}
+
+void LaneThreads::run(const std::function<void(int)>& job) {
+    if (groups_ == 1) return job(0);
+    {
+        std::lock_guard lock(mu_);
+        job_ = &job;
+        pending_ = groups_ - 1;
+        ++round_;
+    }
+    start_.notify_all();
+    job(0);
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+}
+
+void LaneThreads::work(int group) {
+    unsigned long seen = 0;
+    for (;;) {
+        const std::function<void(int)>* job;
+        {
+            std::unique_lock lock(mu_);
+            start_.wait(lock, [&] { return stop_ || round_ != seen; });
+            if (stop_) return;
+            seen = round_;
+            job = job_;
+        }
+        (*job)(group);
+        std::lock_guard lock(mu_);
+        if (--pending_ == 0) done_.notify_one();
+    }
+}
+
+}  // namespace wavecast
