@@ -43,7 +43,9 @@ def main():
     out = [f"# Model card: {name}", "",
            f"`{os.path.basename(a.model)}`: {spec['architecture']}, {shape}, dilations 1..{2 ** (spec['dilation_cycle'] - 1)} "
            f"(cycle {spec['dilation_cycle']}), {spec['output']} output, {spec['sample_rate']} Hz, conditioning frames of "
-           f"{spec['frame_hop']} samples ({spec['feature_layout']}), {len(spec['instruments'])} instruments: "
+           f"{spec['frame_hop']} samples ({spec['feature_layout']}), "
+           + (f"an excitation of {spec['excitation_harmonics']} harmonics, " if spec.get("excitation_harmonics") else "no excitation, ")
+           + f"{len(spec['instruments'])} instruments: "
            + ", ".join(f"{i['name']} (GM {i['program']}{', kit' if i['drums'] else ''})" for i in spec["instruments"]) + ".", "",
            "## Training", "",
            f"- data: `{os.path.relpath(prov.get('data', '?'))}`, {prov.get('data_lane_hours', '?')} lane-hours: the composer's "
@@ -51,7 +53,9 @@ def main():
            f"- steps: {prov.get('steps')} (batch {prov.get('batch')}, segments of {prov.get('segment_frames')} frames after the "
            f"receptive field; {prov.get('samples_seen', 0) / 1e6:.0f} M samples seen), Adam; the last run's learning rate "
            f"{prov.get('lr')}" + (f" decaying to {prov['lr_final']}" if prov.get("lr_final", prov.get("lr")) != prov.get("lr") else "")
-           + (f", segments {prov['sampling']}" if prov.get("sampling") else ""),
+           + (f", segments {prov['sampling']}" if prov.get("sampling") else "")
+           + (f", noise of {prov['input_noise']} mu-law classes (standard deviation) on the fed-back samples" if prov.get("input_noise") else "")
+           + (f", {prov['silent_past'] * 100:.0f} % of segments fed a silent past" if prov.get("silent_past") else ""),
            f"- wall time: {prov.get('wall_minutes')} min on {prov.get('hardware')}, PyTorch {prov.get('torch')}, commit "
            f"{prov.get('commit')}",
            f"- final loss (cross-entropy, nats per sample): {prov.get('loss')} training, {prov.get('held_out_loss')} held-out "
@@ -65,11 +69,12 @@ def main():
             f"`benchmarks/quality.py --model {a.model}`: {q['melodies_per_part']} held-out monophonic melodies per part "
             f"(composer seeds from 2000), rendered at temperature {q['temperature']}; note F1 with a {q['tolerance_s'] * 1000:.0f} ms "
             "onset tolerance and equal pitch (aubio onsets and YIN pitch); distances to FluidSynth's render after matching RMS.", "",
-            "| system | note F1 lead | note F1 bass | note F1 | MR-STFT distance | log-spectral distance (dB) |",
-            "|---|---|---|---|---|---|"]
+            "| system | note F1 lead | note F1 bass | note F1 | pitch accuracy | MR-STFT distance | log-spectral distance (dB) |",
+            "|---|---|---|---|---|---|---|"]
     for system, label in (("fluidsynth", "FluidSynth (ceiling)"), ("model", name), ("random", "random weights (floor)")):
         s = f[system]
-        out.append(f"| {label} | {s['note_f1_lead']:.2f} | {s['note_f1_bass']:.2f} | {s['note_f1']:.2f} | {s['mr_stft']:.2f} | {s['lsd_db']:.1f} |")
+        acc = f"{s['pitch_accuracy']:.2f}" if "pitch_accuracy" in s else "-"
+        out.append(f"| {label} | {s['note_f1_lead']:.2f} | {s['note_f1_bass']:.2f} | {s['note_f1']:.2f} | {acc} | {s['mr_stft']:.2f} | {s['lsd_db']:.1f} |")
     if a.notes:
         out += ["", open(a.notes).read().strip()]
     with open(a.out, "w") as fh:

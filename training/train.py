@@ -67,14 +67,15 @@ class Segments:
                 self.by_instrument.setdefault(int(inst[:, lane].mean(axis=0).argmax()), []).append((i, lane))
         self.hours = sum(c.shape[0] * c.shape[1] for c, *_ in self.items) / (meta["sample_rate"] * 3600.0)
 
-    def batch(self, rng, batch, frames, silent_share=0.1, balanced=True, input_noise=0.0):
+    def batch(self, rng, batch, frames, silent_share=0.1, balanced=True, input_noise=0.0, silent_past=0.0):
         """inputs [B, T], targets [B, T], features [B, K, F], instruments [B, K, N] for T = K * hop,
         start [B], the item's sample index of each segment's first sample, and note_frames [B, K, 128],
         the item's frame in which each sounding note started (for the excitation's phase).
         Balanced: each segment's instrument drawn first, uniformly, then a lane that plays it;
         otherwise a uniform lane of a uniform item (the held-out loss, comparable across runs).
         input_noise: the standard deviation, in mu-law classes, of noise added to the inputs (not
-        the targets), so that the network cannot lean on its own past alone (see --input-noise)."""
+        the targets), so that the network cannot lean on its own past alone (see --input-noise);
+        silent_past: the share of segments fed silence instead of their past (see --silent-past)."""
         inputs, targets, feats, insts, starts, note_frames = [], [], [], [], [], []
         keys = sorted(self.by_instrument)
         while len(inputs) < batch:
@@ -92,7 +93,9 @@ class Segments:
             seq = classes[lane, s0:s0 + frames * self.hop].astype(np.int64)
             first = int(classes[lane, s0 - 1]) if s0 > 0 else self.silence  # as the engine starts a lane
             past = np.concatenate([[first], seq[:-1]])
-            if input_noise > 0:
+            if silent_past > 0 and rng.random() < silent_past:
+                past = np.full_like(past, self.silence)
+            elif input_noise > 0:
                 past = np.clip(np.rint(past + rng.normal(0.0, input_noise, past.shape)), 0, 2 * self.silence - 1).astype(np.int64)
             inputs.append(past)
             targets.append(seq)
@@ -138,6 +141,10 @@ def main():
                     help="noise (standard deviation in mu-law classes) on the previous samples the network is fed: "
                          "teacher-forced, a network can predict a tone from its own past and ignore the notes, which "
                          "it then cannot do running free; with noisy inputs it must follow the conditioning")
+    ap.add_argument("--silent-past", type=float, default=0.0,
+                    help="the share of segments whose fed-back samples are all silence: running free, every note "
+                         "starts from silence, and a network trained only on true pasts learns to continue a tone, "
+                         "not to start one from its conditioning and excitation")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
@@ -217,14 +224,15 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         net.train()
-        loss = loss_of(data.batch(rng, a.batch, frames, input_noise=a.input_noise))
+        loss = loss_of(data.batch(rng, a.batch, frames, input_noise=a.input_noise, silent_past=a.silent_past))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         state["step"] += 1
         state.update(batch=a.batch, segment_frames=a.frames, lr=a.lr, lr_final=a.lr_final or a.lr,
-                     sampling="balanced by instrument", input_noise=a.input_noise)  # for the provenance
+                     sampling="balanced by instrument", input_noise=a.input_noise,
+                     silent_past=a.silent_past)  # for the provenance
         state["samples"] += a.batch * a.frames * spec["frame_hop"]
         running, n = running + loss.item(), n + 1
         if state["step"] % 100 == 0:
@@ -250,7 +258,7 @@ def main():
                       "commit": git_commit(), "batch": state.get("batch", a.batch),
                       "segment_frames": state.get("segment_frames", a.frames), "lr": state.get("lr", a.lr),
                       "lr_final": state.get("lr_final", state.get("lr", a.lr)), "sampling": state.get("sampling"),
-                      "input_noise": state.get("input_noise", 0.0)}
+                      "input_noise": state.get("input_noise", 0.0), "silent_past": state.get("silent_past", 0.0)}
         if "initialised_from" in state:
             provenance["initialised_from"] = state["initialised_from"]
         net.to("cpu").save(a.export, provenance)
