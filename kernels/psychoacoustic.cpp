@@ -107,12 +107,15 @@ void masking_threshold(const PsychoTables& t, const float* P, float* threshold_d
     for (const Masker& x : m) {
         const int lo = static_cast<int>(std::lower_bound(t.bark.begin(), t.bark.end(), x.bark + kSpreadLow) - t.bark.begin());
         const int hi = static_cast<int>(std::lower_bound(t.bark.begin(), t.bark.end(), x.bark + kSpreadHigh) - t.bark.begin());
-        const float base = x.level_db + masking_index(x.tonal, x.bark);
+        // Locals, and thr restrict: thr may not alias the masker, so the loop vectorises.
+        const float bark = x.bark, level = x.level_db, base = level + masking_index(x.tonal, bark);
         const float* z = t.bark.data();
+        float* __restrict out = thr;
 #pragma omp simd
-        for (int k = lo; k < hi; ++k) thr[k] += db_to_pow(base + spreading(z[k] - x.bark, x.level_db));
+        for (int k = lo; k < hi; ++k) out[k] += db_to_pow(base + spreading(z[k] - bark, level));
     }
-    for (int k = 0; k < n; ++k) threshold_db[k] = 10.0f * std::log10(thr[k]);
+    #pragma omp simd
+    for (int k = 0; k < n; ++k) threshold_db[k] = 10.0f * log10_approx(thr[k]);
 }
 
 }  // namespace wavecast

@@ -93,14 +93,14 @@ private:
         fftwf_execute(fwd_);
         for (int k = 0; k < bins_; ++k) {
             const float p = spec_[k][0] * spec_[k][0] + spec_[k][1] * spec_[k][1];
-            power_[k] = power_offset_db_ + 10.0f * std::log10(p + 1e-30f);
+            power_[k] = power_offset_db_ + 10.0f * log10_approx(p + 1e-30f);
         }
         masking_threshold(tables_, power_.data(), thr_.data(), scratch_);
         double pe = 0;
         for (int k = 0; k < bins_; ++k) {
             // Perceptual entropy after Johnston: the bits to code the bin to within its threshold.
             // (amplitude over threshold amplitude: 10^(dB/20) = e^(dB ln10 / 20))
-            pe += std::log2(1.0f + vec::exp_approx((power_[k] - thr_[k]) * 0.115129255f));
+            pe += log2_approx(1.0f + vec::exp_approx((power_[k] - thr_[k]) * 0.115129255f));
             float g = 1.0f;
             if (masking_db > kMaskingBypassDb) {
                 const float margin = power_[k] - (thr_[k] + masking_db);

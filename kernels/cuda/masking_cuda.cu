@@ -45,7 +45,7 @@ __global__ void window_kernel(const float* __restrict__ sig, int sig_len, const 
 __global__ void power_kernel(const cufftComplex* __restrict__ spec, int total, float offset_db, float* __restrict__ power_db) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
         const float p = spec[i].x * spec[i].x + spec[i].y * spec[i].y;
-        power_db[i] = offset_db + 10.0f * log10f(p + 1e-30f);
+        power_db[i] = offset_db + 10.0f * log10_approx(p + 1e-30f);
     }
 }
 
@@ -61,7 +61,7 @@ __global__ void gain_kernel(cufftComplex* __restrict__ spec, const float* __rest
     double pe = 0;
     for (int h = 0; h < hops; ++h) {
         const size_t i = (static_cast<size_t>(c) * hops + h) * bins + k;
-        pe += log2f(1.0f + exp_approx((power_db[i] - thr_db[i]) * 0.115129255f));
+        pe += log2_approx(1.0f + exp_approx((power_db[i] - thr_db[i]) * 0.115129255f));
         float g = 1.0f;
         if (!bypass) {
             const float margin = power_db[i] - (thr_db[i] + masking_db);

@@ -109,7 +109,7 @@ __global__ void psycho_threshold_kernel(PsychoTablesDevice t, const float* __res
             if (!(z >= x.bark + kSpreadLow && z < x.bark + kSpreadHigh)) continue;
             acc += db_to_pow(x.level_db + masking_index(x.tonal, x.bark) + spreading(z - x.bark, x.level_db));
         }
-        dst[k] = 10.0f * log10f(acc);
+        dst[k] = 10.0f * log10_approx(acc);
     }
 }
 
