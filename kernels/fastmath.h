@@ -12,6 +12,27 @@
 
 namespace wavecast {
 
+// A float's bits and back, on the host and in device code (memcpy, not std::bit_cast: nvcc
+// compiles these headers as C++17).
+WC_HOST_DEVICE inline uint32_t float_bits(float x) {
+#if defined(__CUDA_ARCH__)
+    return static_cast<uint32_t>(__float_as_int(x));
+#else
+    uint32_t b;
+    std::memcpy(&b, &x, sizeof b);
+    return b;
+#endif
+}
+WC_HOST_DEVICE inline float bits_float(uint32_t b) {
+#if defined(__CUDA_ARCH__)
+    return __int_as_float(static_cast<int>(b));
+#else
+    float x;
+    std::memcpy(&x, &b, sizeof x);
+    return x;
+#endif
+}
+
 #if !defined(__CUDACC__)
 #pragma omp declare simd
 #endif
@@ -27,14 +48,7 @@ WC_HOST_DEVICE inline float exp_approx(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
-#if defined(__CUDA_ARCH__)
-    return p * __int_as_float(bits);
-#else
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-#endif
+    return p * bits_float(static_cast<uint32_t>(static_cast<int32_t>(k) + 127) << 23);
 }
 
 // log2(x) to 2.5e-7 relative (absolute where |log2 x| < 1) for normal x > 0 (0: -inf, inf: inf, negative or NaN: NaN),
@@ -46,23 +60,13 @@ WC_HOST_DEVICE inline float exp_approx(float x) {
 #pragma omp declare simd
 #endif
 WC_HOST_DEVICE inline float log2_approx(float x) {
-    int32_t bits;
-#if defined(__CUDA_ARCH__)
-    bits = __float_as_int(x);
-#else
-    std::memcpy(&bits, &x, sizeof bits);
-#endif
-    int32_t e = ((bits >> 23) & 0xff) - 127;
-    int32_t mbits = (bits & 0x7fffff) | 0x3f800000;
-    const bool high = mbits > 0x3fb504f3;  // m > sqrt(2): halve it
-    mbits -= high ? 0x00800000 : 0;
+    const uint32_t bits = float_bits(x);
+    int32_t e = static_cast<int32_t>((bits >> 23) & 0xffu) - 127;
+    uint32_t mbits = (bits & 0x7fffffu) | 0x3f800000u;
+    const bool high = mbits > 0x3fb504f3u;  // m > sqrt(2): halve it
+    mbits -= high ? 0x00800000u : 0u;
     e += high ? 1 : 0;
-    float m;
-#if defined(__CUDA_ARCH__)
-    m = __int_as_float(mbits);
-#else
-    std::memcpy(&m, &mbits, sizeof m);
-#endif
+    const float m = bits_float(mbits);
     const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
     float q = 1.0f / 9.0f;
     q = q * s2 + 1.0f / 7.0f;

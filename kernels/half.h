@@ -5,22 +5,10 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
+
+#include "fastmath.h"  // float_bits, bits_float
 
 namespace wavecast {
-
-// memcpy, not std::bit_cast: this header is also compiled by nvcc as C++17.
-inline uint32_t float_bits(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-inline float bits_float(uint32_t u) {
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 inline float half_to_float(uint16_t h) {
     const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
