@@ -197,8 +197,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
                                 {"samples_per_s_total", per_lane * batch},
                                 {"rtf_per_lane", per_lane / spec.sample_rate},
                                 {"repeats", repeats},
-                                {"threads", g.backend() == "cpu" ? nlohmann::json(std::min(batch, threads > 0 ? threads : wavecast::usable_cores()))
-                                                                 : nlohmann::json(nullptr)},
+                                {"threads", g.backend() == "cpu" ? nlohmann::json(wavecast::lane_groups(batch, threads)) : nlohmann::json(nullptr)},
                                 {"cpu", cpu},
                                 {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
             std::printf("%s\n", line.dump().c_str());

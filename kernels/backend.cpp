@@ -1,6 +1,5 @@
 #include "backend.h"
 
-#include <algorithm>
 #include <stdexcept>
 
 #include "cpu/lane_threads.h"
@@ -60,7 +59,7 @@ BackendChoice make_generator(const std::string& request, std::shared_ptr<const M
         c.note += std::string(", weights ") + precision_name(precision);
     } else {
         c.generator = make_cpu_generator(std::move(model), lanes, seed, cpu_threads);
-        const int threads = std::min(lanes, cpu_threads > 0 ? cpu_threads : usable_cores());
+        const int threads = lane_groups(lanes, cpu_threads);
         c.note += ", " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
     }
     return c;

@@ -261,7 +261,7 @@ private:
     // never more groups than lanes.
     static std::vector<Lanes> split(int lanes, int threads) {
         if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
-        const int n = std::min(lanes, threads > 0 ? threads : usable_cores());
+        const int n = lane_groups(lanes, threads);
         std::vector<Lanes> groups;
         for (int g = 0, b = 0; g < n; ++g) {
             const int size = lanes / n + (g < lanes % n ? 1 : 0);

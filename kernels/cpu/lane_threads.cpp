@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include <algorithm>
+
 namespace wavecast {
 
 int usable_cores() {
@@ -10,6 +12,8 @@ int usable_cores() {
     const unsigned n = std::thread::hardware_concurrency();
     return n > 0 ? static_cast<int>(n) : 1;
 }
+
+int lane_groups(int lanes, int threads) { return std::max(1, std::min(lanes, threads > 0 ? threads : usable_cores())); }
 
 LaneThreads::LaneThreads(int groups) : groups_(groups < 1 ? 1 : groups) {
     for (int g = 1; g < groups_; ++g) workers_.emplace_back([this, g] { work(g); });

@@ -16,6 +16,10 @@ namespace wavecast {
 // at least 1.
 int usable_cores();
 
+// How many lane groups (threads) a CPU generator of `lanes` lanes runs for a `threads` request
+// (<= 0: one per usable core): never more than the lanes.
+int lane_groups(int lanes, int threads);
+
 class LaneThreads {
 public:
     // `groups` jobs per run(): group 0 on the caller's thread, the rest on groups - 1 workers.
