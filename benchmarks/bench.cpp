@@ -1,4 +1,5 @@
-// wavecast-bench: generator throughput as JSON lines, one per (backend, shape, batch).
+// wavecast-bench: generator, conditioning and masking throughput as JSON lines, one per
+// (stage, backend, shape, batch).
 // Each figure is the median of --repeats timed runs of --seconds of audio per lane, after one
 // untimed warm-up run, on random weights (throughput does not depend on the weights' values).
 #include <CLI/CLI.hpp>
@@ -12,9 +13,13 @@
 #include <vector>
 
 #include "backend.h"
+#include "cpu/conditioning_cpu.h"
 #include "cpu/lane_threads.h"
 #include "frame_features.h"
 #include "masking.h"
+#ifdef WAVECAST_HAVE_CUDA
+#include "cuda/conditioning_cudnn.h"
+#endif
 
 namespace {
 
@@ -105,6 +110,8 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
 
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
                      double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads);
+void bench_conditioning(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
+                        int repeats, int frames_per_call);
 
 int main(int argc, char** argv) {
     CLI::App app{"wavecast-bench: generator throughput, JSON lines on stdout"};
@@ -124,15 +131,16 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads, "the CPU generator's threads, each advancing a group of lanes (0: one per usable core)");
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
-    std::vector<std::string> stages{"generator", "masking"};
+    std::vector<std::string> stages{"generator", "masking"};  // conditioning on request
     std::vector<int> masking_streams{1};
-    app.add_option("--stages", stages, "generator, masking");
+    app.add_option("--stages", stages, "generator, conditioning, masking");
     app.add_option("--masking-streams", masking_streams, "stereo streams batched into one masking stage");
     CLI11_PARSE(app, argc, argv);
     auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
     try {
         if (wants("masking"))
             for (int s : masking_streams) bench_masking(backend, s, repeats);
+        if (wants("conditioning")) bench_conditioning(backend, shapes, batches, repeats, frames_per_call);
         if (wants("generator"))
             bench_generator(backend, shapes, batches, seconds, repeats, frames_per_call, wavecast::parse_precision(precision), threads);
     } catch (const std::exception& e) {
@@ -199,6 +207,88 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
                                 {"repeats", repeats},
                                 {"threads", g.backend() == "cpu" ? nlohmann::json(wavecast::lane_groups(batch, threads)) : nlohmann::json(nullptr)},
                                 {"cpu", cpu},
+                                {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
+            std::printf("%s\n", line.dump().c_str());
+            std::fflush(stdout);
+        }
+    }
+}
+
+// The conditioning network alone, for blocks of --frames-per-call frames: on the CPU the
+// reference (its features to its outputs, in host memory), on CUDA cuDNN from device inputs to
+// device outputs, timed with events on its stream.
+void bench_conditioning(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
+                        int repeats, int frames_per_call) {
+    std::string why;
+    const auto devices = wavecast::cuda_devices(&why);
+    const bool gpu = backend == "cuda" || (backend == "auto" && !devices.empty());
+    if (gpu && devices.empty()) throw std::runtime_error("conditioning on CUDA: " + why);
+    for (const auto& shape_name : shapes) {
+        const auto spec = parse_shape(shape_name);
+        const wavecast::Model model = wavecast::random_model(spec, 7);
+        for (int lanes : batches) {
+            const int blocks = std::max(4, 2000 / frames_per_call);  // 20 s of frames per timed run
+            std::vector<double> times;
+            std::string algorithms;
+            if (!gpu) {
+                wavecast::ConditioningCpu cpu(model, lanes);
+                std::vector<float> features(static_cast<size_t>(frames_per_call) * lanes * spec.cond_features, 0.0f);
+                for (int f = 0; f < frames_per_call; ++f)
+                    for (int b = 0; b < lanes; ++b)
+                        wavecast::add_note(&features[(static_cast<size_t>(f) * lanes + b) * spec.cond_features], 48 + 7 * (b % 8), 100, f == 0, 0.01f * f);
+                std::vector<float> out(static_cast<size_t>(frames_per_call) * lanes * cpu.channels());
+                for (int r = 0; r <= repeats; ++r) {
+                    const auto t0 = std::chrono::steady_clock::now();
+                    for (int k = 0; k < blocks; ++k) cpu.run(features.data(), frames_per_call, out.data());
+                    if (r > 0) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                }
+            } else {
+#ifdef WAVECAST_HAVE_CUDA
+                cudaStream_t stream;
+                cudaEvent_t start, stop;
+                CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+                CUDA_CHECK(cudaEventCreate(&start));
+                CUDA_CHECK(cudaEventCreate(&stop));
+                {
+                    wavecast::ConditioningCudnn cond(model, stream);
+                    wavecast::DeviceBuffer<float> in, out;
+                    in.upload(std::vector<float>(static_cast<size_t>(frames_per_call + 2) * lanes * cond.inputs_per_lane(), 0.01f));
+                    out.resize(static_cast<size_t>(frames_per_call) * lanes * cond.channels());
+                    for (int r = 0; r <= repeats; ++r) {
+                        CUDA_CHECK(cudaEventRecord(start, stream));
+                        for (int k = 0; k < blocks; ++k) cond.run(in.p, frames_per_call, lanes, out.p);
+                        CUDA_CHECK(cudaEventRecord(stop, stream));
+                        CUDA_CHECK(cudaEventSynchronize(stop));
+                        float ms = 0;
+                        CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+                        if (r > 0) times.push_back(ms / 1000.0);
+                    }
+                    algorithms = std::string(cond.conv_algorithm()) + "+" + cond.proj_algorithm();
+                }
+                cudaEventDestroy(start);
+                cudaEventDestroy(stop);
+                cudaStreamDestroy(stream);
+#else
+                throw std::runtime_error("conditioning on CUDA: this build has no CUDA backend");
+#endif
+            }
+            std::sort(times.begin(), times.end());
+            const double t = times[times.size() / 2];
+            const double frames_per_s = static_cast<double>(blocks) * frames_per_call / t;
+            const double frame_rate = static_cast<double>(spec.sample_rate) / spec.frame_hop;
+            nlohmann::json line{{"stage", "conditioning"},
+                                {"backend", gpu ? "cuda" : "cpu"},
+                                {"model", spec.shape_name()},
+                                {"cond_hidden", spec.cond_hidden},
+                                {"cond_channels", spec.cond_channels()},
+                                {"batch", lanes},
+                                {"frames_per_call", frames_per_call},
+                                {"frames_per_s_per_lane", frames_per_s},
+                                {"rtf_per_lane", frames_per_s / frame_rate},
+                                {"rtf_total", frames_per_s * lanes / frame_rate},
+                                {"algorithms", gpu ? nlohmann::json(algorithms) : nlohmann::json(nullptr)},
+                                {"repeats", repeats},
+                                {"cpu", cpu_model_name("/proc/cpuinfo")},
                                 {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
             std::printf("%s\n", line.dump().c_str());
             std::fflush(stdout);

@@ -1,8 +1,8 @@
 // The generator on the GPU: the CPU reference's arithmetic (cpu/generator_cpu.cpp, the
 // definition), one launch per call.
 //
-// conditioning_kernel: every (frame, lane) of the call at once, C[k] = proj(tanh(conv3(inputs
-//   of frames k-2..k))); the inputs of the two frames before the call are carried in by the host.
+// The conditioning network runs on cuDNN for the whole call first (conditioning_cudnn.h), every
+//   (frame, lane) at once; the inputs of the two frames before the call are carried in by the host.
 // wavenet_kernel: persistent over the call: each block owns LB lanes and walks every sample of
 //   every frame in order, never returning to the host between samples. Per sample: embed the
 //   previous class (plus the excitation's input projection); per layer the kernel-2 dilated conv over (x[t-d], x[t]) from the lane's
@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,7 +34,9 @@
 #include "../half.h"
 #include "../mulaw.h"
 #include "../philox.h"
+#include "conditioning_cudnn.h"
 #include "cuda_check.h"
+#include "device_buffer.h"
 
 namespace wavecast {
 namespace {
@@ -69,39 +72,6 @@ struct NetWeights {
     const float* exc_in_t;   // [X][R]: into the residual input
     const double* exc_inc;   // [K][128]: excitation_increments(), the host's bits
 };
-
-// The conditioning network's weights, always fp32: it runs once a frame, not once a sample.
-struct CondWeights {
-    int in, H, C;           // in = F + E
-    const float* cond_t;    // [3 in][H]: rows ordered [k-2 | k-1 | k], as the CPU's packed conv
-    const float* cond_b;    // [H]
-    const float* proj_t;    // [H][C]
-    const float* proj_b;    // [C]
-};
-
-// inputs [frames + 2][lanes][in] -> cbuf [frames + 1][lanes][C] from row 1 (row 0 is the carry).
-__global__ void conditioning_kernel(CondWeights w, const float* __restrict__ inputs, int lanes, float* __restrict__ cbuf) {
-    extern __shared__ float sh[];
-    const int f = blockIdx.x, b = blockIdx.y;
-    float* in = sh;              // [3 in]
-    float* hidden = sh + 3 * w.in;  // [H]
-    for (int k = 0; k < 3; ++k)
-        for (int i = threadIdx.x; i < w.in; i += blockDim.x)
-            in[k * w.in + i] = inputs[(static_cast<size_t>(f + k) * lanes + b) * w.in + i];
-    __syncthreads();
-    for (int h = threadIdx.x; h < w.H; h += blockDim.x) {
-        float acc = 0.0f;
-        for (int i = 0; i < 3 * w.in; ++i) acc += w.cond_t[static_cast<size_t>(i) * w.H + h] * in[i];
-        hidden[h] = tanh_ref(w.cond_b[h] + acc);
-    }
-    __syncthreads();
-    float* out = cbuf + (static_cast<size_t>(f + 1) * lanes + b) * w.C;
-    for (int c = threadIdx.x; c < w.C; c += blockDim.x) {
-        float acc = 0.0f;
-        for (int h = 0; h < w.H; ++h) acc += w.proj_t[static_cast<size_t>(h) * w.C + c] * hidden[h];
-        out[c] = w.proj_b[c] + acc;
-    }
-}
 
 // y[b][o] = (acc ? y : 0) + bias[o] + sum_i Wt[i][o] x[b][i], for the block's lanes, outputs
 // spread over the threads; the sum runs in order of i, as the CPU reference's.
@@ -282,27 +252,6 @@ __global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, Run
     if (threadIdx.x < nb) a.prev[b0 + threadIdx.x] = cls[threadIdx.x];
 }
 
-// A device buffer that frees itself.
-template <class T>
-struct DeviceBuffer {
-    T* p = nullptr;
-    size_t n = 0;
-    DeviceBuffer() = default;
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    ~DeviceBuffer() { cudaFree(p); }
-    void resize(size_t count) {
-        if (count <= n) return;
-        cudaFree(p);
-        p = nullptr;
-        CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
-        n = count;
-    }
-    void upload(const std::vector<T>& v) {
-        resize(v.size());
-        CUDA_CHECK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-    }
-};
-
 // A weight matrix in the storage precision, rounded on the host by half.h's functions (those
 // with_precision() uses), so that the CPU definition and the device hold the same bits.
 void upload_matrix(DeviceBuffer<unsigned char>& buf, const std::vector<float>& v, Precision p) {
@@ -339,7 +288,7 @@ public:
         const auto devices = cuda_devices();
         if (devices.empty()) throw std::runtime_error("CUDA generator: no CUDA device");
         const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, L = s_.layers;
-        const int H = s_.cond_hidden, E = s_.instrument_dim, C = s_.cond_channels();
+        const int E = s_.instrument_dim, C = s_.cond_channels();
         in_ = s_.cond_features + E;
         // Lanes per block: one while there are SMs to spare, more (sharing each weight read) beyond.
         // Fewer lanes per block where a block's activations would not fit in shared memory.
@@ -369,8 +318,6 @@ public:
             throw std::runtime_error("CUDA generator: " + std::to_string(lanes) + " lanes of " + s_.shape_name() + " need about " +
                                      std::to_string(state >> 20) + " MiB of device memory (16-frame calls); " +
                                      std::to_string(free_bytes >> 20) + " MiB are free");
-        const size_t cond_smem = static_cast<size_t>(3 * in_ + H) * sizeof(float);
-        if (cond_smem > 48 * 1024) throw std::runtime_error("CUDA generator: conditioning of " + std::to_string(in_) + " inputs is too wide");
 
         const Weights& w = model_->weights;
         std::vector<float> conv_t, res_t, skip_t, conv_b, res_b, skip_bias(static_cast<size_t>(S), 0.0f);
@@ -390,11 +337,6 @@ public:
             res_b.insert(res_b.end(), lw.res_b.begin(), lw.res_b.end());
             for (int o = 0; o < S; ++o) skip_bias[static_cast<size_t>(o)] += lw.skip_b[static_cast<size_t>(o)];
         }
-        std::vector<float> cond_rows(static_cast<size_t>(H) * 3 * in_);  // [H][k-2 | k-1 | k]
-        for (int h = 0; h < H; ++h)
-            for (int i = 0; i < in_; ++i)
-                for (int k = 0; k < 3; ++k)
-                    cond_rows[(static_cast<size_t>(h) * 3 + k) * in_ + i] = w.cond_conv_w[(static_cast<size_t>(h) * in_ + i) * 3 + k];
         std::vector<float> decode(static_cast<size_t>(A));
         for (int c = 0; c < A; ++c) decode[static_cast<size_t>(c)] = mulaw_decode(c, A);
 
@@ -409,10 +351,6 @@ public:
         skip_bias_.upload(skip_bias);
         out1_b_.upload(w.out1_b);
         out2_b_.upload(w.out2_b);
-        cond_t_.upload(transposed(cond_rows.data(), H, 3 * in_));
-        cond_b_.upload(w.cond_conv_b);
-        proj_t_.upload(transposed(w.cond_proj_w.data(), C, H));
-        proj_b_.upload(w.cond_proj_b);
         decode_.upload(decode);
         if (X) {
             exc_t_.upload(transposed(w.excitation_w.data(), C, X));
@@ -420,7 +358,6 @@ public:
             exc_inc_.upload(excitation_increments(s_.excitation_harmonics, s_.sample_rate));
             started_.upload(std::vector<uint64_t>(static_cast<size_t>(lanes) * kPitches, kSilent));
         }
-        cw_ = CondWeights{in_, H, C, cond_t_.p, cond_b_.p, proj_t_.p, proj_b_.p};
 
         int queue = 0;
         for (int l = 0; l < L; ++l) queue += s_.dilation(l) * R;
@@ -435,6 +372,7 @@ public:
         CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
         CUDA_CHECK(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking));
         CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+        conditioning_ = std::make_unique<ConditioningCudnn>(*model_, compute_);
         switch (precision_) {
             case Precision::fp16: allow_smem<__half>(); break;
             case Precision::bf16: allow_smem<__nv_bfloat16>(); break;
@@ -447,6 +385,7 @@ public:
     ~GeneratorCuda() override {
         cudaStreamSynchronize(compute_);
         cudaStreamSynchronize(copy_);
+        conditioning_.reset();  // before its stream goes
         cudaEventDestroy(done_);
         cudaStreamDestroy(compute_);
         cudaStreamDestroy(copy_);
@@ -514,9 +453,7 @@ private:
             std::swap(grown.p, cbuf_.p);
             std::swap(grown.n, cbuf_.n);
         }
-        conditioning_kernel<<<dim3(frames, lanes_), 128, static_cast<size_t>(3 * in_ + s_.cond_hidden) * sizeof(float), compute_>>>(
-            cw_, inputs_.p, lanes_, cbuf_.p);
-        CUDA_CHECK(cudaGetLastError());
+        conditioning_->run(inputs_.p, frames, lanes_, cbuf_.p + static_cast<size_t>(lanes_) * C);
 
         if (want_probs) probs_.resize(static_cast<size_t>(lanes_) * T * A);
         else out_.resize(static_cast<size_t>(lanes_) * T);
@@ -581,15 +518,15 @@ private:
     uint64_t pos_ = 0;
     int in_ = 0, lanes_per_block_ = 1, queue_per_lane_ = 0;
     size_t smem_ = 0;
-    CondWeights cw_{};
     DeviceBuffer<unsigned char> embed_, conv_t_, res_t_, skip_t_, out1_t_, out2_t_;  // in the storage precision
-    DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, cond_t_, cond_b_, proj_t_, proj_b_, decode_, exc_t_, exc_in_t_;
+    DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, decode_, exc_t_, exc_in_t_;
     DeviceBuffer<double> exc_inc_;
     DeviceBuffer<uint64_t> started_;
     DeviceBuffer<float> queues_, temperature_, cbuf_, inputs_, out_, probs_;
     DeviceBuffer<int> prev_, forced_;
     std::vector<float> history_, inputs_host_, embed_lane_;
     cudaStream_t compute_ = nullptr, copy_ = nullptr;
+    std::unique_ptr<ConditioningCudnn> conditioning_;
     cudaEvent_t done_ = nullptr;
     void* pinned_ = nullptr;
     size_t pinned_bytes_ = 0;
