@@ -67,7 +67,22 @@ class Segments:
                 self.by_instrument.setdefault(int(inst[:, lane].mean(axis=0).argmax()), []).append((i, lane))
         self.hours = sum(c.shape[0] * c.shape[1] for c, *_ in self.items) / (meta["sample_rate"] * 3600.0)
 
-    def batch(self, rng, batch, frames, silent_share=0.1, balanced=True, input_noise=0.0, silent_past=0.0):
+    def warped(self, lane_classes, s0, n, rng):
+        """n samples of a lane from s0 (the silence class before its first), resampled by a ratio
+        of up to a semitone either way about a random pivot: audio like the network's own, in the
+        wrong phase and a little out of tune, as its past is when it drifts running free."""
+        ratio = 2.0 ** (rng.uniform(-1.0, 1.0) / 12.0)
+        pivot = rng.uniform(0, n)
+        pos = s0 + pivot + ratio * (np.arange(n) - pivot)
+        lo = max(int(np.floor(pos.min())), 0)
+        hi = min(int(np.ceil(pos.max())) + 1, lane_classes.shape[0])
+        if hi - lo < 2:
+            return np.full(n, self.silence, dtype=np.int64)
+        audio = wavenet.mulaw_decode(lane_classes[lo:hi], 2 * self.silence)
+        x = np.interp(pos, np.arange(lo, hi), audio, left=0.0, right=0.0)
+        return wavenet.mulaw_encode(x, 2 * self.silence)
+
+    def batch(self, rng, batch, frames, silent_share=0.1, balanced=True, input_noise=0.0, silent_past=0.0, warped_past=0.0):
         """inputs [B, T], targets [B, T], features [B, K, F], instruments [B, K, N] for T = K * hop,
         start [B], the item's sample index of each segment's first sample, and note_frames [B, K, 128],
         the item's frame in which each sounding note started (for the excitation's phase).
@@ -75,7 +90,9 @@ class Segments:
         otherwise a uniform lane of a uniform item (the held-out loss, comparable across runs).
         input_noise: the standard deviation, in mu-law classes, of noise added to the inputs (not
         the targets), so that the network cannot lean on its own past alone (see --input-noise);
-        silent_past: the share of segments fed silence instead of their past (see --silent-past)."""
+        silent_past: the share of segments fed silence instead of their past (see --silent-past);
+        warped_past: the share fed their own audio played up to a semitone sharp or flat, around a
+        random point of the segment (see --warped-past)."""
         inputs, targets, feats, insts, starts, note_frames = [], [], [], [], [], []
         keys = sorted(self.by_instrument)
         while len(inputs) < batch:
@@ -93,10 +110,14 @@ class Segments:
             seq = classes[lane, s0:s0 + frames * self.hop].astype(np.int64)
             first = int(classes[lane, s0 - 1]) if s0 > 0 else self.silence  # as the engine starts a lane
             past = np.concatenate([[first], seq[:-1]])
-            if silent_past > 0 and rng.random() < silent_past:
+            draw = rng.random() if silent_past + warped_past > 0 else 1.0
+            if draw < silent_past:
                 past = np.full_like(past, self.silence)
-            elif input_noise > 0:
-                past = np.clip(np.rint(past + rng.normal(0.0, input_noise, past.shape)), 0, 2 * self.silence - 1).astype(np.int64)
+            else:
+                if draw < silent_past + warped_past:
+                    past = self.warped(classes[lane], s0 - 1, len(past), rng)
+                if input_noise > 0:
+                    past = np.clip(np.rint(past + rng.normal(0.0, input_noise, past.shape)), 0, 2 * self.silence - 1).astype(np.int64)
             inputs.append(past)
             targets.append(seq)
             feats.append(f[k0:k0 + frames, lane])
@@ -145,6 +166,10 @@ def main():
                     help="the share of segments whose fed-back samples are all silence: running free, every note "
                          "starts from silence, and a network trained only on true pasts learns to continue a tone, "
                          "not to start one from its conditioning and excitation")
+    ap.add_argument("--warped-past", type=float, default=0.0,
+                    help="the share of segments fed their own audio resampled up to a semitone sharp or flat: "
+                         "running free, a network's past drifts out of phase and tune with its excitation, and one "
+                         "trained on true pasts follows the drift; a warped past teaches it to follow the excitation")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
@@ -224,7 +249,8 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         net.train()
-        loss = loss_of(data.batch(rng, a.batch, frames, input_noise=a.input_noise, silent_past=a.silent_past))
+        loss = loss_of(data.batch(rng, a.batch, frames, input_noise=a.input_noise, silent_past=a.silent_past,
+                                    warped_past=a.warped_past))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -232,7 +258,7 @@ def main():
         state["step"] += 1
         state.update(batch=a.batch, segment_frames=a.frames, lr=a.lr, lr_final=a.lr_final or a.lr,
                      sampling="balanced by instrument", input_noise=a.input_noise,
-                     silent_past=a.silent_past)  # for the provenance
+                     silent_past=a.silent_past, warped_past=a.warped_past)  # for the provenance
         state["samples"] += a.batch * a.frames * spec["frame_hop"]
         running, n = running + loss.item(), n + 1
         if state["step"] % 100 == 0:
@@ -258,7 +284,8 @@ def main():
                       "commit": git_commit(), "batch": state.get("batch", a.batch),
                       "segment_frames": state.get("segment_frames", a.frames), "lr": state.get("lr", a.lr),
                       "lr_final": state.get("lr_final", state.get("lr", a.lr)), "sampling": state.get("sampling"),
-                      "input_noise": state.get("input_noise", 0.0), "silent_past": state.get("silent_past", 0.0)}
+                      "input_noise": state.get("input_noise", 0.0), "silent_past": state.get("silent_past", 0.0),
+                      "warped_past": state.get("warped_past", 0.0)}
         if "initialised_from" in state:
             provenance["initialised_from"] = state["initialised_from"]
         net.to("cpu").save(a.export, provenance)
