@@ -29,14 +29,17 @@ const char* algo_name(cudnnConvolutionFwdAlgo_t a) {
     }
 }
 
-// The fastest algorithm cuDNN's heuristics expect to run this convolution in plain fp32.
+// The fastest algorithm cuDNN's heuristics expect to run this convolution without tensor cores
+// (the descriptor's FMA math type is what runs; an algorithm that needs tensor ops is passed over).
 cudnnConvolutionFwdAlgo_t pick(cudnnHandle_t h, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t c,
                                cudnnTensorDescriptor_t y, const char* what) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int n = 0;
     CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, c, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf));
     for (int i = 0; i < n; ++i)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == CUDNN_FMA_MATH) return perf[i].algo;
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
+            perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+            return perf[i].algo;
     throw std::runtime_error(std::string("cuDNN conditioning: no fp32 algorithm for the ") + what);
 }
 
