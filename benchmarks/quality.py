@@ -11,7 +11,7 @@
   (d) pitch accuracy: the share of the melodies' notes whose median pitch in their first 150 ms
       is the note's, onsets aside (a model can play in tune and still confuse an onset detector).
 
-    benchmarks/quality.py --model models/small.safetensors [--melodies 8] [--json out.json]
+    benchmarks/quality.py --model models/small.safetensors [--melodies 8] [--temperature T] [--json out.json]
 
 The transcription uses aubio's onset detector (aubioonset, hop 2 ms) and pitch tracker
 (aubiopitch, YIN, 1024-sample window: on FluidSynth's renders yinfft made octave errors on the
@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import tomllib
 
 import mido
 import numpy as np
@@ -210,11 +211,15 @@ def main():
     ap.add_argument("--random", help="the floor: a random-weight model of the same shape (default: made here)")
     ap.add_argument("--melodies", type=int, default=8, help="per part (lead, bass)")
     ap.add_argument("--seconds", type=float, default=12.0, help="of composer score each melody is taken from")
-    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--temperature", type=float, help="sampling temperature (default: the config's, what the daemon plays at)")
     ap.add_argument("--config", default=os.path.join(ROOT, "config/wavecastd.toml"))
     ap.add_argument("--wavecastd", default=os.path.join(ROOT, "build/daemon/wavecastd"))
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
+    if a.temperature is None:
+        with open(a.config, "rb") as f:
+            streams = tomllib.load(f).get("stream", [])  # [[stream]]: the first is the daemon's main one
+        a.temperature = float((streams[0] if streams else {}).get("params", {}).get("temperature", 1.0))
 
     with tempfile.TemporaryDirectory() as tmp:
         random_model = a.random
@@ -225,7 +230,7 @@ def main():
             run([os.path.join(ROOT, "build/tools/wavecast-model"), "random", "--shape", name, "--seed", "1", "--out", random_model])
         systems = {"fluidsynth": None, "model": a.model, "random": random_model}
         scores = {s: {role: [] for role in PARTS} for s in systems}
-        in_tune = {s: [] for s in systems}
+        in_tune = {s: {role: [] for role in PARTS} for s in systems}
         dist = {s: [] for s in systems}
         for role, mels in melodies(a, tmp).items():
             for i, notes in enumerate(mels):
@@ -244,7 +249,7 @@ def main():
                     ref = x if model is None else ref
                     track = pitch_track(wav)
                     scores[system][role].append(f1(notes, transcribe(wav, track)))
-                    in_tune[system].append(pitch_accuracy(notes, track))
+                    in_tune[system][role].append(pitch_accuracy(notes, track))
                     dist[system].append(distances(ref, x))
                 print(f"quality: {role} {i}: " + ", ".join(f"{s} F1 {scores[s][role][-1]:.2f}" for s in systems), file=sys.stderr)
     figures = {}
@@ -252,7 +257,8 @@ def main():
         d = np.array(dist[s])
         figures[s] = {"note_f1_lead": float(np.mean(scores[s]["lead"])), "note_f1_bass": float(np.mean(scores[s]["bass"])),
                       "note_f1": float(np.mean(scores[s]["lead"] + scores[s]["bass"])),
-                      "pitch_accuracy": float(np.mean(in_tune[s])),
+                      "pitch_accuracy": float(np.mean(in_tune[s]["lead"] + in_tune[s]["bass"])),
+                      "pitch_accuracy_lead": float(np.mean(in_tune[s]["lead"])), "pitch_accuracy_bass": float(np.mean(in_tune[s]["bass"])),
                       "mr_stft": float(d[:, 0].mean()), "lsd_db": float(d[:, 1].mean())}
     result = {"model": a.model, "melodies_per_part": a.melodies, "temperature": a.temperature,
               "tolerance_s": TOLERANCE, "figures": figures}

@@ -4,7 +4,7 @@ hand: the model file's metadata and provenance, the training run's loss log, and
 figures of benchmarks/quality.py.
 
     training/model_card.py models/small.safetensors --loss training/runs/small/loss.tsv \\
-        --quality benchmarks/quality-small.json --out models/small.md [--notes FILE.md]"""
+        --quality benchmarks/quality-small.json [--quality AT-ANOTHER-TEMPERATURE.json] --out models/small.md [--notes FILE.md]"""
 
 import argparse
 import json
@@ -27,7 +27,9 @@ def main():
     ap = argparse.ArgumentParser(description="Writes a model card from recorded figures.")
     ap.add_argument("model")
     ap.add_argument("--loss", required=True, help="the run's loss.tsv")
-    ap.add_argument("--quality", required=True, help="benchmarks/quality.py --json output")
+    ap.add_argument("--quality", required=True, action="append",
+                    help="benchmarks/quality.py --json output; again for the model at other temperatures (the first is the "
+                         "daemon's default and gives the ceiling and floor)")
     ap.add_argument("--notes", help="a Markdown file of remarks to append (what limited the run)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
@@ -35,7 +37,8 @@ def main():
     _, meta = safetensors_io.read(a.model)
     spec = json.loads(meta["wavecast"])
     prov = spec.get("provenance", {})
-    q = json.load(open(a.quality))
+    qs = [json.load(open(path)) for path in a.quality]
+    q = qs[0]
     rows = loss_rows(a.loss)
     name = os.path.splitext(os.path.basename(a.model))[0]
     shape = f"R{spec['residual_channels']}-S{spec['skip_channels']}-A{spec['audio_classes']}-L{spec['layers']}"
@@ -55,7 +58,8 @@ def main():
            f"{prov.get('lr')}" + (f" decaying to {prov['lr_final']}" if prov.get("lr_final", prov.get("lr")) != prov.get("lr") else "")
            + (f", segments {prov['sampling']}" if prov.get("sampling") else "")
            + (f", noise of {prov['input_noise']} mu-law classes (standard deviation) on the fed-back samples" if prov.get("input_noise") else "")
-           + (f", {prov['silent_past'] * 100:.0f} % of segments fed a silent past" if prov.get("silent_past") else ""),
+           + (f", {prov['silent_past'] * 100:.0f} % of segments fed a silent past" if prov.get("silent_past") else "")
+           + (f", {prov['warped_past'] * 100:.0f} % a past resampled up to a semitone off" if prov.get("warped_past") else ""),
            f"- wall time: {prov.get('wall_minutes')} min on {prov.get('hardware')}, PyTorch {prov.get('torch')}, commit "
            f"{prov.get('commit')}",
            f"- final loss (cross-entropy, nats per sample): {prov.get('loss')} training, {prov.get('held_out_loss')} held-out "
@@ -69,11 +73,15 @@ def main():
             f"`benchmarks/quality.py --model {a.model}`: {q['melodies_per_part']} held-out monophonic melodies per part "
             f"(composer seeds from 2000), rendered at temperature {q['temperature']}; note F1 with a {q['tolerance_s'] * 1000:.0f} ms "
             "onset tolerance and equal pitch (aubio onsets and YIN pitch); distances to FluidSynth's render after matching RMS.", "",
-            "| system | note F1 lead | note F1 bass | note F1 | pitch accuracy | MR-STFT distance | log-spectral distance (dB) |",
+            "| system | note F1 lead | note F1 bass | note F1 | pitch accuracy (lead / bass) | MR-STFT distance | log-spectral distance (dB) |",
             "|---|---|---|---|---|---|---|"]
-    for system, label in (("fluidsynth", "FluidSynth (ceiling)"), ("model", name), ("random", "random weights (floor)")):
-        s = f[system]
+    rows = [("FluidSynth (ceiling)", f["fluidsynth"]), (f"{name}, temperature {q['temperature']}", f["model"])]
+    rows += [(f"{name}, temperature {other['temperature']}", other["figures"]["model"]) for other in qs[1:]]
+    rows += [("random weights (floor)", f["random"])]
+    for label, s in rows:
         acc = f"{s['pitch_accuracy']:.2f}" if "pitch_accuracy" in s else "-"
+        if "pitch_accuracy_lead" in s:
+            acc += f" ({s['pitch_accuracy_lead']:.2f} / {s['pitch_accuracy_bass']:.2f})"
         out.append(f"| {label} | {s['note_f1_lead']:.2f} | {s['note_f1_bass']:.2f} | {s['note_f1']:.2f} | {acc} | {s['mr_stft']:.2f} | {s['lsd_db']:.1f} |")
     if a.notes:
         out += ["", open(a.notes).read().strip()]
