@@ -7,7 +7,6 @@
 #include <jack/midiport.h>
 #include <spdlog/spdlog.h>
 
-#include "cpu/lane_threads.h"
 #include "midi_file.h"
 #include "protocol.h"
 
@@ -173,7 +172,6 @@ void Stream::queue_midi(const std::vector<MidiEvent>& events, bool programs, uin
 }
 
 void Stream::produce_loop() {
-    yield_to_audio();  // the ring rides out the slower wake-ups; the JACK callback cannot
     std::vector<float> block;
     block.reserve(2 * renderer_.max_output_frames(kBlockFrames) * 4);
     std::vector<MidiEvent> events;

@@ -1,12 +1,8 @@
 #include "lane_threads.h"
 
 #include <sched.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 
 namespace wavecast {
 
@@ -15,13 +11,6 @@ int usable_cores() {
     if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
     const unsigned n = std::thread::hardware_concurrency();
     return n > 0 ? static_cast<int>(n) : 1;
-}
-
-void yield_to_audio() {
-    const auto tid = static_cast<id_t>(syscall(SYS_gettid));
-    errno = 0;
-    const int now = getpriority(PRIO_PROCESS, tid);
-    if (errno == 0) setpriority(PRIO_PROCESS, tid, std::min(now + 5, 19));
 }
 
 int lane_groups(int lanes, int threads) { return std::max(1, std::min(lanes, threads > 0 ? threads : usable_cores())); }
@@ -55,7 +44,6 @@ void LaneThreads::run(const std::function<void(int)>& job) {
 }
 
 void LaneThreads::work(int group) {
-    yield_to_audio();
     unsigned long seen = 0;
     for (;;) {
         const std::function<void(int)>* job;

@@ -16,13 +16,6 @@ namespace wavecast {
 // at least 1.
 int usable_cores();
 
-// Lowers the calling thread's scheduling priority (nice +5) below the audio path's: generation
-// runs ahead into a ring and needs only its average speed, while jackd and the JACK callback, on
-// a machine without realtime scheduling, must win every wake-up (a two-minute soak on 2 cores,
-// the generator on both, saw an xrun while the ring never ran dry). Best effort; Linux nice is
-// per thread.
-void yield_to_audio();
-
 // How many lane groups (threads) a CPU generator of `lanes` lanes runs for a `threads` request
 // (<= 0: one per usable core): never more than the lanes.
 int lane_groups(int lanes, int threads);
