@@ -249,6 +249,16 @@ std::vector<float> default_instrument_weights(const ModelSpec& spec, int lanes) 
     return w;
 }
 
+std::vector<float> cond_conv_by_tap(const Model& model) {
+    const int H = model.spec.cond_hidden, in = model.spec.cond_features + model.spec.instrument_dim;
+    std::vector<float> out(static_cast<size_t>(H) * 3 * in);
+    for (int h = 0; h < H; ++h)
+        for (int i = 0; i < in; ++i)
+            for (int k = 0; k < 3; ++k)
+                out[(static_cast<size_t>(h) * 3 + k) * in + i] = model.weights.cond_conv_w[(static_cast<size_t>(h) * in + i) * 3 + k];
+    return out;
+}
+
 Model random_model(const ModelSpec& spec_in, uint64_t seed) {
     Model m;
     m.spec = spec_in;

@@ -98,6 +98,10 @@ std::vector<float> blend_instruments(const Model& model, const float* weights, i
 // Lane b on table entry b mod N: a generator's instruments before anyone sets them.
 std::vector<float> default_instrument_weights(const ModelSpec& spec, int lanes);
 
+// The conditioning conv's weights [H][F + E][3 taps] regrouped tap by tap, [H][3][F + E] (frame
+// k-2's tap first): the rows every backend multiplies with the inputs of frames k-2, k-1, k.
+std::vector<float> cond_conv_by_tap(const Model& model);
+
 // How a backend stores the sample loop's weight matrices (embed, the dilated convolutions, the
 // residual and skip 1x1s, out1, out2): the arithmetic, accumulation and biases stay fp32, and so
 // do the conditioning network, which runs once a frame, and the excitation's small projection. Only the CUDA backend stores half.

@@ -12,12 +12,7 @@ ConditioningCpu::ConditioningCpu(const Model& model, int lanes)
     const int H = spec_.cond_hidden;
     hist_.assign(static_cast<size_t>(lanes) * 3 * in_, 0.0f);
     hidden_.assign(static_cast<size_t>(lanes) * H, 0.0f);
-    std::vector<float> regrouped(static_cast<size_t>(H) * 3 * in_);
-    for (int h = 0; h < H; ++h)
-        for (int i = 0; i < in_; ++i)
-            for (int k = 0; k < 3; ++k)
-                regrouped[(static_cast<size_t>(h) * 3 + k) * in_ + i] = w_.cond_conv_w[(static_cast<size_t>(h) * in_ + i) * 3 + k];
-    conv_ = vec::Packed(regrouped.data(), H, 3 * in_);
+    conv_ = vec::Packed(cond_conv_by_tap(model).data(), H, 3 * in_);
     proj_ = vec::Packed(w_.cond_proj_w.data(), spec_.cond_channels(), H);
     set_instruments(default_instrument_weights(spec_, lanes).data());
 }

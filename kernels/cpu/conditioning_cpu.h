@@ -31,7 +31,7 @@ private:
     std::vector<float> embed_;  // [lanes][E]
     std::vector<float> hist_;   // [lanes][3][F + E]: frames k-2, k-1, k
     std::vector<float> hidden_; // [lanes][H]
-    vec::Packed conv_;          // [H, 3 (F + E)]: taps regrouped to match hist's [k-2 | k-1 | k]
+    vec::Packed conv_;          // [H, 3 (F + E)]: cond_conv_by_tap(), to match hist's [k-2 | k-1 | k]
     vec::Packed proj_;          // [2RL, H]
 };
 

@@ -50,11 +50,7 @@ ConditioningCudnn::ConditioningCudnn(const Model& model, cudaStream_t stream)
     const Weights& w = model.weights;
     // KRSC filters: the conv's [H][3 taps, k-2 first][1][in]; the projection's [C][1][1][H] is the
     // model's own [C][H].
-    std::vector<float> conv(static_cast<size_t>(H_) * 3 * in_);
-    for (int h = 0; h < H_; ++h)
-        for (int i = 0; i < in_; ++i)
-            for (int k = 0; k < 3; ++k) conv[(static_cast<size_t>(h) * 3 + k) * in_ + i] = w.cond_conv_w[(static_cast<size_t>(h) * in_ + i) * 3 + k];
-    conv_weights_.upload(conv);
+    conv_weights_.upload(cond_conv_by_tap(model));
     conv_bias_values_.upload(w.cond_conv_b);
     proj_weights_.upload(w.cond_proj_w);
     proj_bias_values_.upload(w.cond_proj_b);
