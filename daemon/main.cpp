@@ -41,11 +41,25 @@ int main(int argc, char** argv) {
     render->add_option("--seed", ro.seed, "seed of the score and the sampler");
     render->add_option("--bits", ro.bits, "16 or 24")->check(CLI::IsMember({16, 24}));
     render->add_option("--rate", ro.rate, "output sample rate (default: the model's)");
-    render->add_option("--temperature", ro.temperature, "sampling temperature")->check(CLI::Range(0.0, 4.0));
-    render->add_option("--intensity", ro.intensity, "0..1")->check(CLI::Range(0.0, 1.0));
+    // Left unset, these are what the config's first stream plays at: a render sounds like the stream.
+    struct FromStream {
+        CLI::Option* option;
+        const char* param;
+        double* value;
+    };
+    const FromStream from_stream[] = {
+        {render->add_option("--temperature", ro.temperature, "sampling temperature (default: the stream's in the config, else 1)")
+             ->check(CLI::Range(0.0, 4.0)),
+         "temperature", &ro.temperature},
+        {render->add_option("--intensity", ro.intensity, "0..1 (default: the stream's, else 0.6)")->check(CLI::Range(0.0, 1.0)),
+         "intensity", &ro.intensity},
+        {render->add_option("--gain-db", ro.gain_db, "trim around the loudness target (default: the stream's, else 0)")
+             ->check(CLI::Range(-60.0, 12.0)),
+         "gain_db", &ro.gain_db},
+        {render->add_option("--masking-db", ro.masking_db, "frequency masking strength, see `wavecastd mask` (default: the stream's, else 0)")
+             ->check(CLI::Range(-100.0, 40.0)),
+         "masking_db", &ro.masking_db}};
     render->add_option("--tempo", ro.tempo, "bpm (default: the style's)")->check(CLI::Range(20.0, 300.0));
-    render->add_option("--gain-db", ro.gain_db, "trim around the loudness target")->check(CLI::Range(-60.0, 12.0));
-    render->add_option("--masking-db", ro.masking_db, "frequency masking strength (see `wavecastd mask`)")->check(CLI::Range(-100.0, 40.0));
     auto* exp = app.add_subcommand("export", "write the conditioning frames a style or score gives the network (training data)");
     RenderOptions eo;
     auto* exp_style = exp->add_option("--style", eo.style, "style name");
@@ -84,6 +98,11 @@ int main(int argc, char** argv) {
             DaemonConfig cfg = load_config(config_path);
             over.apply(cfg);
             spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+            if (*render && !cfg.streams.empty()) {
+                const auto& params = cfg.streams.front().params;
+                for (const auto& f : from_stream)
+                    if (const auto found = params.find(f.param); f.option->count() == 0 && found != params.end()) *f.value = found->second;
+            }
             if (*render) render_file(cfg, ro);
             else export_conditioning(cfg, eo);
             return 0;

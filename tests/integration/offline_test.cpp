@@ -61,6 +61,32 @@ TEST(Render, SameSeedGivesTheSameFileAndAnotherSeedAnother) {
     EXPECT_NE(slurp(dir.file("a.wav")), slurp(dir.file("c.wav")));
 }
 
+// A render plays at the config's stream parameters where the command line gives none, as the
+// stream would, and the command line wins where it does.
+TEST(Render, TakesTheStreamsParametersFromTheConfigUnlessGiven) {
+    TempDir dir;
+    const std::string model = dir.file("m.safetensors");
+    wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("tiny"), 1));
+    auto config = [&](const std::string& name, const std::string& params) {
+        std::ofstream(dir.file(name)) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR
+                                      << "/config/styles\"\n[[stream]]\n[stream.params]\n" << params;
+        return dir.file(name);
+    };
+    const std::string plain = config("plain.toml", ""), cool = config("cool.toml", "temperature = 0.3\n");
+    auto render = [&](const std::string& cfg, const std::string& out, std::vector<std::string> extra) {
+        std::vector<std::string> argv{WAVECASTD_BIN, "--config", cfg, "--backend", "cpu", "render", "--style", "ambient",
+                                      "--seconds", "1", "--out", out, "--seed", "3", "--bits", "16"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        Process p(argv, {}, dir.file("render.log"));
+        EXPECT_EQ(p.wait(60).value_or(-1), 0) << p.log();
+        return slurp(out);
+    };
+    const std::string from_config = render(cool, dir.file("a.wav"), {});
+    EXPECT_EQ(from_config, render(plain, dir.file("b.wav"), {"--temperature", "0.3"}));
+    EXPECT_NE(from_config, render(plain, dir.file("c.wav"), {}));  // 1 where neither says
+    EXPECT_EQ(render(plain, dir.file("c.wav"), {}), render(cool, dir.file("d.wav"), {"--temperature", "1"}));
+}
+
 // The MIDI file of a render, read by a third-party parser (Debian's python3-mido), holds exactly
 // the composer's notes for the same style and seed, on the right channels and programs.
 TEST(Render, MidiFileParsesWithMidoAndEqualsTheComposersNotes) {
