@@ -59,7 +59,8 @@ def main():
            + (f", segments {prov['sampling']}" if prov.get("sampling") else "")
            + (f", noise of {prov['input_noise']} mu-law classes (standard deviation) on the fed-back samples" if prov.get("input_noise") else "")
            + (f", {prov['silent_past'] * 100:.0f} % of segments fed a silent past" if prov.get("silent_past") else "")
-           + (f", {prov['warped_past'] * 100:.0f} % a past resampled up to a semitone off" if prov.get("warped_past") else ""),
+           + (f", {prov['warped_past'] * 100:.0f} % a past resampled up to a semitone off" if prov.get("warped_past") else "")
+           + (f" and up to {prov['past_lag_ms']:.0f} ms late" if prov.get("past_lag_ms") else ""),
            f"- wall time: {prov.get('wall_minutes')} min on {prov.get('hardware')}, PyTorch {prov.get('torch')}, commit "
            f"{prov.get('commit')}",
            f"- final loss (cross-entropy, nats per sample): {prov.get('loss')} training, {prov.get('held_out_loss')} held-out "

@@ -2,7 +2,8 @@
 """How much a model follows its excitation rather than its own past: teacher-forced on held-out
 segments of one instrument at a time, the correlation of the expected next sample with the audio
 when the network is fed the true past, a noisy one (12 mu-law classes), a silent one, and a
-warped one (the audio resampled up to a semitone off, as train.py --warped-past makes it). A
+warped one (the audio resampled up to a semitone off, as train.py --warped-past makes it) and a
+lagged one (warped and up to 150 ms late, as --past-lag-ms 150 makes it). A
 network that scores well only with the true past will follow its own drift when running free.
 
     training/past_diagnostic.py models/small.safetensors [--held training/data/held]"""
@@ -39,7 +40,8 @@ def main():
     held = train.Segments(a.held, spec["frame_hop"], spec["audio_classes"])
     decode = torch.tensor(wavenet.mulaw_decode(np.arange(spec["audio_classes"]), spec["audio_classes"]), dtype=torch.float32)
     warm = -(-net.receptive_field() // spec["frame_hop"])
-    pasts = {"true": {}, "noisy": {"input_noise": 12.0}, "silent": {"silent_past": 1.0}, "warped": {"warped_past": 1.0}}
+    pasts = {"true": {}, "noisy": {"input_noise": 12.0}, "silent": {"silent_past": 1.0}, "warped": {"warped_past": 1.0},
+             "lagged": {"warped_past": 1.0, "past_lag": 2400}}
     everything = held.by_instrument
     for name in a.instruments.split(","):
         inst = next(i for i, x in enumerate(wavenet.INSTRUMENTS) if x["name"] == name)

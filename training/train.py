@@ -67,13 +67,16 @@ class Segments:
                 self.by_instrument.setdefault(int(inst[:, lane].mean(axis=0).argmax()), []).append((i, lane))
         self.hours = sum(c.shape[0] * c.shape[1] for c, *_ in self.items) / (meta["sample_rate"] * 3600.0)
 
-    def warped(self, lane_classes, s0, n, rng):
+    def warped(self, lane_classes, s0, n, rng, max_lag=0):
         """n samples of a lane from s0 (the silence class before its first), resampled by a ratio
         of up to a semitone either way about a random pivot: audio like the network's own, in the
-        wrong phase and a little out of tune, as its past is when it drifts running free."""
+        wrong phase and a little out of tune, as its past is when it drifts running free. With
+        max_lag, also late by up to that many samples: at each onset the past still holds the note
+        before, as a free-running network's does while it changes note."""
         ratio = 2.0 ** (rng.uniform(-1.0, 1.0) / 12.0)
         pivot = rng.uniform(0, n)
-        pos = s0 + pivot + ratio * (np.arange(n) - pivot)
+        lag = rng.uniform(0, max_lag) if max_lag > 0 else 0.0
+        pos = s0 - lag + pivot + ratio * (np.arange(n) - pivot)
         lo = max(int(np.floor(pos.min())), 0)
         hi = min(int(np.ceil(pos.max())) + 1, lane_classes.shape[0])
         if hi - lo < 2:
@@ -82,7 +85,8 @@ class Segments:
         x = np.interp(pos, np.arange(lo, hi), audio, left=0.0, right=0.0)
         return wavenet.mulaw_encode(x, 2 * self.silence)
 
-    def batch(self, rng, batch, frames, silent_share=0.1, balanced=True, input_noise=0.0, silent_past=0.0, warped_past=0.0):
+    def batch(self, rng, batch, frames, silent_share=0.1, balanced=True, input_noise=0.0, silent_past=0.0, warped_past=0.0,
+              past_lag=0):
         """inputs [B, T], targets [B, T], features [B, K, F], instruments [B, K, N] for T = K * hop,
         start [B], the item's sample index of each segment's first sample, and note_frames [B, K, 128],
         the item's frame in which each sounding note started (for the excitation's phase).
@@ -92,7 +96,8 @@ class Segments:
         the targets), so that the network cannot lean on its own past alone (see --input-noise);
         silent_past: the share of segments fed silence instead of their past (see --silent-past);
         warped_past: the share fed their own audio played up to a semitone sharp or flat, around a
-        random point of the segment (see --warped-past)."""
+        random point of the segment (see --warped-past); past_lag: the most samples a warped past
+        runs late (see --past-lag-ms)."""
         inputs, targets, feats, insts, starts, note_frames = [], [], [], [], [], []
         keys = sorted(self.by_instrument)
         while len(inputs) < batch:
@@ -115,7 +120,7 @@ class Segments:
                 past = np.full_like(past, self.silence)
             else:
                 if draw < silent_past + warped_past:
-                    past = self.warped(classes[lane], s0 - 1, len(past), rng)
+                    past = self.warped(classes[lane], s0 - 1, len(past), rng, past_lag)
                 if input_noise > 0:
                     past = np.clip(np.rint(past + rng.normal(0.0, input_noise, past.shape)), 0, 2 * self.silence - 1).astype(np.int64)
             inputs.append(past)
@@ -170,6 +175,9 @@ def main():
                     help="the share of segments fed their own audio resampled up to a semitone sharp or flat: "
                          "running free, a network's past drifts out of phase and tune with its excitation, and one "
                          "trained on true pasts follows the drift; a warped past teaches it to follow the excitation")
+    ap.add_argument("--past-lag-ms", type=float, default=0.0,
+                    help="a warped past also runs late by up to this long: running free, a note's attack follows "
+                         "the note before in the network's past, and the bass, trained without, settled late")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
@@ -210,6 +218,7 @@ def main():
     rng = np.random.default_rng(a.seed + state["step"])
     warm = -(-net.receptive_field() // spec["frame_hop"])  # whole frames of warm-up before the loss counts
     frames = warm + a.frames
+    past_lag = int(round(a.past_lag_ms * 1e-3 * spec["sample_rate"]))
     held_batches = None
     if held:
         hrng = np.random.default_rng(12345)
@@ -250,7 +259,7 @@ def main():
             g["lr"] = lr
         net.train()
         loss = loss_of(data.batch(rng, a.batch, frames, input_noise=a.input_noise, silent_past=a.silent_past,
-                                    warped_past=a.warped_past))
+                                    warped_past=a.warped_past, past_lag=past_lag))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -258,7 +267,7 @@ def main():
         state["step"] += 1
         state.update(batch=a.batch, segment_frames=a.frames, lr=a.lr, lr_final=a.lr_final or a.lr,
                      sampling="balanced by instrument", input_noise=a.input_noise,
-                     silent_past=a.silent_past, warped_past=a.warped_past)  # for the provenance
+                     silent_past=a.silent_past, warped_past=a.warped_past, past_lag_ms=a.past_lag_ms)  # for the provenance
         state["samples"] += a.batch * a.frames * spec["frame_hop"]
         running, n = running + loss.item(), n + 1
         if state["step"] % 100 == 0:
@@ -285,7 +294,7 @@ def main():
                       "segment_frames": state.get("segment_frames", a.frames), "lr": state.get("lr", a.lr),
                       "lr_final": state.get("lr_final", state.get("lr", a.lr)), "sampling": state.get("sampling"),
                       "input_noise": state.get("input_noise", 0.0), "silent_past": state.get("silent_past", 0.0),
-                      "warped_past": state.get("warped_past", 0.0)}
+                      "warped_past": state.get("warped_past", 0.0), "past_lag_ms": state.get("past_lag_ms", 0.0)}
         if "initialised_from" in state:
             provenance["initialised_from"] = state["initialised_from"]
         net.to("cpu").save(a.export, provenance)
