@@ -31,11 +31,11 @@ def main():
     like_rate, y = scipy.io.wavfile.read(like)
     if y.dtype.kind == "i":
         y = y / float(np.iinfo(y.dtype).max + 1)
+    if like_rate != rate:
+        raise SystemExit(f"{like}: {like_rate} Hz, the item's is {rate}")
     if rms(mix) == 0 or rms(y) == 0:
         raise SystemExit(f"{item if rms(mix) == 0 else like}: silent, no level to match")
     mix *= rms(y) / rms(mix)
-    if like_rate != rate:
-        raise SystemExit(f"{like}: {like_rate} Hz, the item's is {rate}")
     # Float samples: its peaks may pass full scale at the level matched (the model's render went
     # through the true-peak limiter), and masking reads them as they are.
     scipy.io.wavfile.write(out, rate, mix.astype(np.float32))
