@@ -41,7 +41,7 @@ def main():
     decode = torch.tensor(wavenet.mulaw_decode(np.arange(spec["audio_classes"]), spec["audio_classes"]), dtype=torch.float32)
     warm = -(-net.receptive_field() // spec["frame_hop"])
     pasts = {"true": {}, "noisy": {"input_noise": 12.0}, "silent": {"silent_past": 1.0}, "warped": {"warped_past": 1.0},
-             "lagged": {"warped_past": 1.0, "past_lag": 2400}}
+             "lagged": {"warped_past": 1.0, "past_lag": int(0.15 * spec["sample_rate"])}}
     everything = held.by_instrument
     for name in a.instruments.split(","):
         inst = next(i for i, x in enumerate(wavenet.INSTRUMENTS) if x["name"] == name)
