@@ -6,7 +6,10 @@ distributions PyTorch computes for it (teacher-forced, in float64), for the C++ 
     training/parity_reference.py --shape small --seed 1 --frames 12 --lanes 3 --out DIR
 writes DIR/model.safetensors (the network, float32 as the engine reads it) and
 DIR/reference.safetensors: features [frames, lanes, 258], instruments [lanes, N],
-inputs [lanes, T] (classes, as float), probs [lanes, T, A]."""
+inputs [lanes, T] (classes, as float), probs [lanes, T, A].
+
+With --widen-to SHAPE, model.safetensors is the random model widened to SHAPE (training/widen.py)
+while probs stay the narrow model's: the widened file must play the same distributions."""
 
 import argparse
 import os
@@ -18,6 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io  # noqa: E402
 import wavenet  # noqa: E402
+import widen  # noqa: E402
 
 
 def main():
@@ -26,6 +30,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--lanes", type=int, default=3)
+    ap.add_argument("--widen-to", choices=sorted(wavenet.SHAPES))
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -35,9 +40,13 @@ def main():
     net = wavenet.WaveNet(wavenet.spec_for(a.shape))
     with torch.no_grad():  # a peaked output, so that the distributions are not nearly uniform
         net.out2.weight.mul_(4.0)
-    net.save(os.path.join(a.out, "model.safetensors"), {"weights": "parity test", "seed": a.seed}, random_weights=True)
+    path = os.path.join(a.out, "model.safetensors")
+    net.save(path, {"weights": "parity test", "seed": a.seed}, random_weights=True)
     # The engine computes in float32 from the file's float32 weights: the reference starts there.
-    net, _ = wavenet.WaveNet.load(os.path.join(a.out, "model.safetensors"))
+    net, _ = wavenet.WaveNet.load(path)
+    if a.widen_to:
+        widen.widen(net, wavenet.spec_for(a.widen_to), a.seed + 1).save(path, {"weights": "parity test, widened",
+                                                                             "seed": a.seed}, random_weights=True)
     net = net.double()
 
     K, B, A, hop = a.frames, a.lanes, net.A, net.hop

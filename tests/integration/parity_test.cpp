@@ -17,14 +17,18 @@ namespace {
 using namespace wavecast;
 using harness::Process;
 
-void check_parity(const std::string& shape, int seed) {
+// widen_to: the file the engine plays is the model widened to that shape (training/widen.py),
+// the distributions it must match the narrow model's own.
+void check_parity(const std::string& shape, int seed, const std::string& widen_to = "") {
     TempDir dir;
-    Process ref({std::string(WAVECAST_SOURCE_DIR) + "/training/parity_reference.py", "--shape", shape, "--seed",
-                 std::to_string(seed), "--frames", "12", "--lanes", "3", "--out", dir.path.string()},
-                {}, dir.file("reference.log"));
+    std::vector<std::string> args = {std::string(WAVECAST_SOURCE_DIR) + "/training/parity_reference.py", "--shape", shape, "--seed",
+                                     std::to_string(seed), "--frames", "12", "--lanes", "3", "--out", dir.path.string()};
+    if (!widen_to.empty()) args.insert(args.end(), {"--widen-to", widen_to});
+    Process ref(args, {}, dir.file("reference.log"));
     ASSERT_EQ(ref.wait(120).value_or(-1), 0) << ref.log();
 
     auto model = std::make_shared<const Model>(load_model(dir.file("model.safetensors")));
+    ASSERT_EQ(model->spec.shape_name(), named_shape(widen_to.empty() ? shape : widen_to).shape_name());
     auto file = read_safetensors(dir.file("reference.safetensors"));
     const auto& feats = file.tensors.at("features");
     const auto& inst = file.tensors.at("instruments");
@@ -60,3 +64,5 @@ void check_parity(const std::string& shape, int seed) {
 
 TEST(Parity, SmallShapeMatchesPyTorch) { check_parity("small", 1); }
 TEST(Parity, TinyShapeMatchesPyTorch) { check_parity("tiny", 2); }
+TEST(Parity, MediumShapeMatchesPyTorch) { check_parity("medium", 3); }
+TEST(Parity, SmallWidenedToMediumPlaysTheSmallModelsDistributions) { check_parity("small", 4, "medium"); }
