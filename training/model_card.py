@@ -62,7 +62,13 @@ def main():
            + (f", {prov['warped_past'] * 100:.0f} % a past resampled up to a semitone off" if prov.get("warped_past") else "")
            + (f" and up to {prov['past_lag_ms']:.0f} ms late" if prov.get("past_lag_ms") else ""),
            f"- wall time: {prov.get('wall_minutes')} min on {prov.get('hardware')}, PyTorch {prov.get('torch')}, commit "
-           f"{prov.get('commit')}",
+           f"{prov.get('commit')}"]
+    if prov.get("widened_from"):
+        out.append(f"- grown from `{os.path.relpath(prov['widened_from'])}` ({prov.get('widened_from_shape')}) at step "
+                   f"{prov.get('widened_at_step')} by `training/widen.py` (the new channels and layers start contributing "
+                   "nothing, so training went on from that model's output); steps and wall time count both shapes' training")
+    out += [
+
            f"- final loss (cross-entropy, nats per sample): {prov.get('loss')} training, {prov.get('held_out_loss')} held-out "
            "(composer seed 1000, never trained on); a uniform guess over 256 classes is 5.55", "",
            "Loss curve (every ~10 % of the run):", "", "| step | minutes | training loss | held-out loss |", "|---|---|---|---|"]

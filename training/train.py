@@ -297,6 +297,10 @@ def main():
                       "warped_past": state.get("warped_past", 0.0), "past_lag_ms": state.get("past_lag_ms", 0.0)}
         if "initialised_from" in state:
             provenance["initialised_from"] = state["initialised_from"]
+            if os.path.exists(state["initialised_from"]):  # a grown model keeps saying what it was grown from
+                _, init_meta = safetensors_io.read(state["initialised_from"])
+                init_prov = json.loads(init_meta["wavecast"]).get("provenance", {})
+                provenance.update({k: v for k, v in init_prov.items() if k.startswith("widen")})
         net.to("cpu").save(a.export, provenance)
         print(f"train: exported {a.export}")
 
