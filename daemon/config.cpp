@@ -45,7 +45,7 @@ void ConfigOverrides::apply(DaemonConfig& c) const {
 
 std::string DaemonConfig::model_for(const std::string& backend) const {
     if (!model.empty()) return model;
-    // Until a medium model ships, CUDA plays the small one.
+    // CUDA plays the medium model; a models folder without one (an older install) gets the small one.
     const fs::path medium = fs::path(models_dir) / "medium.safetensors";
     if (backend == "cuda" && fs::exists(medium)) return medium.string();
     return (fs::path(models_dir) / "small.safetensors").string();
