@@ -304,8 +304,9 @@ TEST(GeneratorCpu, TeacherForcedDistributionsAreTheOnesSampled) {
 // distributions, measured on the CPU definition: the same teacher-forced inputs through the
 // model and through with_precision(model). The CUDA test holds the GPU to 1e-5 of the rounded
 // model; this one says how far rounding alone moves it from fp32. Seen (worst relative change of
-// any probability): fp16 0.008-0.010 on random small weights, 0.016-0.021 on random medium ones
-// , 0.020-0.022 on the shipped small model and 0.016-0.024 on the shipped medium one; bf16, with 3 fewer mantissa bits, about 8 times more. The bounds leave room for fresh weights
+// any probability): fp16 0.008-0.010 on random small weights, 0.016-0.021 on random medium
+// ones, 0.020-0.022 on the shipped small model and 0.016-0.024 on the shipped medium one; bf16,
+// with 3 fewer mantissa bits, about 8 times more. The bounds leave room for fresh weights
 // while catching a rounding that is not to nearest (truncation doubles the error) or one that
 // reaches the wrong tensors.
 TEST(GeneratorCpu, HalfPrecisionStaysNearFp32) {
