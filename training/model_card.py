@@ -67,9 +67,7 @@ def main():
         out.append(f"- grown from `{os.path.relpath(prov['widened_from'])}` ({prov.get('widened_from_shape')}) at step "
                    f"{prov.get('widened_at_step')} by `training/widen.py` (the new channels and layers start contributing "
                    "nothing, so training went on from that model's output); steps and wall time count both shapes' training")
-    out += [
-
-           f"- final loss (cross-entropy, nats per sample): {prov.get('loss')} training, {prov.get('held_out_loss')} held-out "
+    out += [f"- final loss (cross-entropy, nats per sample): {prov.get('loss')} training, {prov.get('held_out_loss')} held-out "
            "(composer seed 1000, never trained on); a uniform guess over 256 classes is 5.55", "",
            "Loss curve (every ~10 % of the run):", "", "| step | minutes | training loss | held-out loss |", "|---|---|---|---|"]
     stride = max(1, len(rows) // 10)
