@@ -40,7 +40,7 @@ void secure(zmq::socket_t& s, const Options& o) {
 // Returns the reply, or nullopt after `retries` attempts without one.
 std::optional<json> request(const Options& o, const json& req) {
     zmq::context_t ctx(1);
-    const std::string payload = req.dump();
+    const std::string payload = wavecast::protocol::to_wire(req);
     for (int attempt = 1; attempt <= o.retries; ++attempt) {
         zmq::socket_t s(ctx, zmq::socket_type::req);
         s.set(zmq::sockopt::linger, 0);
@@ -88,6 +88,7 @@ void print_status(const json& r) {
         if (s["recording"].value("active", false))
             std::printf("  recording to %s (%llu frames)\n", s["recording"].value("path", "").c_str(),
                         static_cast<unsigned long long>(s["recording"].value("frames", 0ull)));
+        if (!s["recording"].value("error", "").empty()) std::printf("  recording: %s\n", s["recording"].value("error", "").c_str());
     }
 }
 
@@ -188,11 +189,13 @@ int main(int argc, char** argv) {
     std::string path;
     double seconds = 0;
     int bits = 24;
-    record->add_option("PATH", path, "output file (on the daemon's machine)")->required();
+    record->add_option("PATH", path, "output file, in the daemon's recordings folder (relative paths resolve there)")->required();
     record->add_option("--seconds", seconds, "stop after this long (default: until stop-record)")->check(CLI::Range(0.0, 604800.0));
     record->add_option("--bits", bits, "16 or 24")->check(CLI::IsMember({16, 24}));
     std::string record_midi;
-    record->add_option("--midi", record_midi, "also write the stream's MIDI to this .mid file (on the daemon's machine)");
+    record->add_option("--midi", record_midi, "also write the stream's MIDI to this .mid file (in the recordings folder too)");
+    bool overwrite = false;
+    record->add_flag("--overwrite", overwrite, "replace files of those names (refused otherwise)");
     app.add_subcommand("stop-record", "finish the stream's recording");
     auto* score_cmd = app.add_subcommand("score", "play a MIDI file (on the daemon's machine) instead of composing, until the next style");
     std::string score_path;
@@ -279,6 +282,7 @@ int main(int argc, char** argv) {
         if (seconds > 0) req["seconds"] = seconds;
         req["bits"] = bits;
         if (!record_midi.empty()) req["midi"] = record_midi;
+        if (overwrite) req["overwrite"] = true;
     } else if (cmd == "score") {
         req["stream"] = stream;
         req["path"] = score_path;

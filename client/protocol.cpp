@@ -11,7 +11,7 @@ const std::vector<CommandSpec>& commands() {
         {"styles", {}},
         {"style", {"stream", "name", "blend", "crossfade", "now"}},
         {"set", {"stream", "params"}},
-        {"record", {"stream", "path", "seconds", "bits", "midi"}},
+        {"record", {"stream", "path", "seconds", "bits", "midi", "overwrite"}},
         {"stop-record", {"stream"}},
         {"score", {"stream", "path"}},
     };
@@ -100,6 +100,8 @@ json ok_reply(const json& id, json fields) {
     for (auto& [k, v] : fields.items()) r[k] = v;
     return r;
 }
+
+std::string to_wire(const json& message) { return message.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json error_reply(const json& id, const std::string& c, const std::string& message) {
     return {{"ok", false}, {"id", id}, {"error", {{"code", c}, {"message", message}}}};

@@ -33,6 +33,7 @@ inline constexpr const char* too_large = "too_large";
 inline constexpr const char* unsupported = "unsupported";      // valid, but this build cannot do it yet
 inline constexpr const char* io_error = "io_error";            // e.g. a recording file that cannot be opened
 inline constexpr const char* conflict = "conflict";            // e.g. already recording, or not recording
+inline constexpr const char* busy = "busy";                    // too much file work queued; try again
 inline constexpr const char* internal = "internal";
 }  // namespace code
 
@@ -88,6 +89,9 @@ std::optional<bool> get_bool(const json& body, const char* field);
 std::string require_string(const json& body, const char* field);
 
 json ok_reply(const json& id, json fields = json::object());
+// One message as it goes on the wire. Strings that are not valid UTF-8 (a Latin-1 track name, a
+// path from a non-UTF-8 file system) get U+FFFD in place of each bad byte: serialising never throws.
+std::string to_wire(const json& message);
 json error_reply(const json& id, const std::string& code, const std::string& message);
 
 }  // namespace wavecast::protocol

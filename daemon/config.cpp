@@ -66,7 +66,7 @@ DaemonConfig load_config(const std::string& path) {
     DaemonConfig c;
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
-        r.only_keys(*d, {"backend", "precision", "cpu_threads", "control", "telemetry", "model", "fallback_model", "models", "styles", "status_interval_s", "log_level"},
+        r.only_keys(*d, {"backend", "precision", "cpu_threads", "control", "telemetry", "model", "fallback_model", "models", "styles", "recordings", "status_interval_s", "log_level"},
                     "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
@@ -85,6 +85,8 @@ DaemonConfig load_config(const std::string& path) {
         c.fallback_model = resolve(dir, r.get_string(*d, "fallback_model", ""));
         c.models_dir = resolve(dir, r.get_string(*d, "models", "../models"));
         c.styles_dir = resolve(dir, r.get_string(*d, "styles", "styles"));
+        c.recordings_dir = resolve(dir, r.get_string(*d, "recordings", "../recordings"));
+        if (c.recordings_dir.empty()) r.fail(d->get("recordings"), "recordings must name a folder");
         c.status_interval_s = r.get_number(*d, "status_interval_s", c.status_interval_s, 0.05, 60);
         c.log_level = r.get_string(*d, "log_level", c.log_level);
         static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
@@ -92,6 +94,7 @@ DaemonConfig load_config(const std::string& path) {
     } else {
         c.styles_dir = resolve(dir, "styles");
         c.models_dir = resolve(dir, "../models");
+        c.recordings_dir = resolve(dir, "../recordings");
     }
 
     if (const toml::table* j = r.get_table(root, "jack")) {

@@ -40,6 +40,7 @@ struct DaemonConfig {
     std::string fallback_model;  // played on the CPU should the generator fail; empty: see fallback()
     std::string models_dir;      // the shipped models: small (the CPU's), medium (the GPU's)
     std::string styles_dir;  // directory of style .toml files
+    std::string recordings_dir;  // where `record` writes: relative paths resolve here, nothing goes outside
     double status_interval_s = 1.0;
     std::string log_level = "info";
     std::string jack_name = "wavecast";

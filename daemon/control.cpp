@@ -36,6 +36,55 @@ std::deque<json> TelemetryLogSink::take() {
     return out;
 }
 
+FileWork::FileWork() : thread_([this] { loop(); }) {}
+
+FileWork::~FileWork() {
+    {
+        std::lock_guard lock(mu_);
+        quit_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+bool FileWork::submit(std::vector<zmq::message_t> envelope, std::function<json()> work) {
+    {
+        std::lock_guard lock(mu_);
+        if (jobs_.size() >= kMaxQueued) return false;
+        jobs_.push_back({std::move(envelope), std::move(work)});
+    }
+    wake_.notify_one();
+    return true;
+}
+
+std::vector<FileWork::Done> FileWork::take_done() {
+    std::lock_guard lock(mu_);
+    std::vector<Done> out;
+    out.swap(done_);
+    return out;
+}
+
+bool FileWork::idle() const {
+    std::lock_guard lock(mu_);
+    return jobs_.empty() && running_ == 0 && done_.empty();
+}
+
+void FileWork::loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+        wake_.wait(lock, [&] { return quit_ || !jobs_.empty(); });
+        if (quit_) return;
+        Job job = std::move(jobs_.front());
+        jobs_.pop_front();
+        ++running_;
+        lock.unlock();
+        json reply = job.work();  // never throws (Engine::handle's contract)
+        lock.lock();
+        --running_;
+        done_.push_back({std::move(job.envelope), std::move(reply)});
+    }
+}
+
 ControlServer::ControlServer(Engine& engine, std::string control, std::string telemetry, const SecurityConfig& security,
                              std::shared_ptr<TelemetryLogSink> logs)
     : engine_(engine), control_(std::move(control)), telemetry_(std::move(telemetry)), curve_(security.curve), logs_(std::move(logs)) {
@@ -110,37 +159,71 @@ void ControlServer::run(std::promise<void>& bound) {
     }
 
     auto publish = [&](const char* topic, const json& body) {
-        const std::string t = topic, b = body.dump();
+        const std::string t = topic, b = protocol::to_wire(body);
         pub.send(zmq::buffer(t), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         pub.send(zmq::buffer(b), zmq::send_flags::dontwait);
     };
+    // Echo the envelope (identity, and the empty delimiter a REQ peer adds) before the reply.
+    auto reply_to = [&](std::vector<zmq::message_t>& envelope, const json& reply) {
+        const std::string out = protocol::to_wire(reply);
+        for (auto& frame : envelope) router.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        router.send(zmq::buffer(out), zmq::send_flags::dontwait);
+    };
 
+    FileWork files;
     auto next_status = std::chrono::steady_clock::now();
+    auto last_fault_log = std::chrono::steady_clock::time_point{};
     std::vector<zmq::message_t> frames;
     while (!quit_) {
-        zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
-        zmq::poll(items, 1, std::chrono::milliseconds(50));
-        // Answer everything that is waiting, but yield to telemetry now and then under a flood.
-        for (int handled = 0; handled < 1000 && (items[0].revents & ZMQ_POLLIN); ++handled) {
-            frames.clear();
-            if (!zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
-            if (frames.size() < 2) continue;  // ROUTER always prefixes the peer's identity
-            const zmq::message_t& body = frames.back();
-            const json reply = engine_.handle(std::string_view(static_cast<const char*>(body.data()), body.size()));
-            const std::string out = reply.dump();
-            // Echo the envelope (identity, and the empty delimiter a REQ peer adds) before the reply.
-            for (size_t i = 0; i + 1 < frames.size(); ++i) router.send(frames[i], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-            router.send(zmq::buffer(out), zmq::send_flags::dontwait);
-        }
-        for (const auto& entry : logs_->take()) publish("log", entry);
-        for (const auto& notes : engine_.sounded_notes()) publish("notes", notes);
-        engine_.follow_tempo();
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= next_status) {
-            engine_.report_trouble();
+        // Nothing that happens in one turn may end the process or this thread: the control plane
+        // must answer for as long as the daemon runs.
+        try {
+            zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
+            // File work in flight: come back soon for its replies.
+            zmq::poll(items, 1, std::chrono::milliseconds(files.idle() ? 50 : 5));
+            // Answer everything that is waiting, but yield to telemetry now and then under a flood.
+            for (int handled = 0; handled < 1000 && (items[0].revents & ZMQ_POLLIN); ++handled) {
+                frames.clear();
+                if (!zmq::recv_multipart(router, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+                if (frames.size() < 2) continue;  // ROUTER always prefixes the peer's identity
+                const zmq::message_t body = std::move(frames.back());
+                frames.pop_back();
+                Engine::Handled h = engine_.handle(std::string_view(static_cast<const char*>(body.data()), body.size()));
+                if (!h.work) {
+                    reply_to(frames, h.reply);
+                    continue;
+                }
+                std::vector<zmq::message_t> envelope;
+                for (auto& f : frames) envelope.emplace_back(f.data(), f.size());
+                if (!files.submit(std::move(envelope), std::move(h.work))) {
+                    json id = nullptr;
+                    try {
+                        protocol::parse_request(std::string_view(static_cast<const char*>(body.data()), body.size()), id);
+                    } catch (...) {
+                    }
+                    reply_to(frames, protocol::error_reply(id, protocol::code::busy,
+                                                           "file work: " + std::to_string(FileWork::kMaxQueued) +
+                                                               " requests are queued already; try again"));
+                }
+            }
+            for (auto& done : files.take_done()) reply_to(done.envelope, done.reply);
             for (const auto& entry : logs_->take()) publish("log", entry);
-            publish("status", engine_.status());
-            next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(engine_.status_interval_s()));
+            for (const auto& notes : engine_.sounded_notes()) publish("notes", notes);
+            engine_.follow_tempo();
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= next_status) {
+                engine_.report_trouble();
+                for (const auto& entry : logs_->take()) publish("log", entry);
+                publish("status", engine_.status());
+                next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(engine_.status_interval_s()));
+            }
+        } catch (const std::exception& e) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_fault_log > std::chrono::seconds(5)) {
+                spdlog::error("control thread: {}; carrying on", e.what());
+                last_fault_log = now;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
     }
 }

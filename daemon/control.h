@@ -4,7 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -13,6 +15,8 @@
 #include <spdlog/sinks/base_sink.h>
 #include <string>
 #include <thread>
+#include <vector>
+#include <zmq.hpp>
 
 #include "engine.h"
 
@@ -31,6 +35,37 @@ protected:
 private:
     std::deque<nlohmann::json> queue_;
     uint64_t lost_ = 0;
+};
+
+// The file work of requests (Engine::Handled::work), done on a thread of its own in the order
+// the requests came, so that a slow disk stalls neither the replies to others nor telemetry.
+class FileWork {
+public:
+    static constexpr size_t kMaxQueued = 16;
+    FileWork();
+    ~FileWork();
+    // False when kMaxQueued jobs are waiting already.
+    bool submit(std::vector<zmq::message_t> envelope, std::function<nlohmann::json()> work);
+    struct Done {
+        std::vector<zmq::message_t> envelope;
+        nlohmann::json reply;
+    };
+    std::vector<Done> take_done();
+    bool idle() const;
+
+private:
+    void loop();
+    struct Job {
+        std::vector<zmq::message_t> envelope;
+        std::function<nlohmann::json()> work;
+    };
+    mutable std::mutex mu_;
+    std::condition_variable wake_;
+    std::deque<Job> jobs_;
+    std::vector<Done> done_;
+    size_t running_ = 0;
+    bool quit_ = false;
+    std::thread thread_;
 };
 
 class ControlServer {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <spdlog/spdlog.h>
 
+#include "files.h"
 #include "jack_output.h"
 #include "protocol.h"
 
@@ -52,11 +53,32 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
     return at_restart;
 }
 
-json Engine::handle(std::string_view raw) {
-    json id;
+namespace {
+// The reply `body` gives, or the error reply its exception stands for.
+// `id` is read only once the body has run (or failed): parsing fills it in.
+template <class Body>
+json reply_or_error(const json& id, Body&& body) {
     try {
+        return body();
+    } catch (const p::Error& e) {
+        return p::error_reply(id, e.code, e.what());
+    } catch (const RecorderError& e) {
+        using K = RecorderError::Kind;
+        return p::error_reply(id, e.kind == K::io ? p::code::io_error : e.kind == K::busy ? p::code::conflict : p::code::out_of_range,
+                              e.what());
+    } catch (const std::exception& e) {
+        return p::error_reply(id, p::code::internal, e.what());
+    }
+}
+}  // namespace
+
+Engine::Handled Engine::handle(std::string_view raw) {
+    json id;
+    Handled h;
+    h.reply = reply_or_error(id, [&]() -> json {
         const p::Request r = p::parse_request(raw, id);
         const json& b = r.body;
+        std::function<json()> fields;
         if (r.cmd == "ping") return p::ok_reply(id, {{"pong", true}});
         if (r.cmd == "status") return p::ok_reply(id, status());
         if (r.cmd == "styles") {
@@ -67,35 +89,43 @@ json Engine::handle(std::string_view raw) {
         }
         if (r.cmd == "style") return p::ok_reply(id, handle_style(b));
         if (r.cmd == "set") return p::ok_reply(id, handle_set(b));
-        if (r.cmd == "record") return p::ok_reply(id, handle_record(b));
-        if (r.cmd == "score") {
-            Stream& s = find_stream(b);
-            const std::string path = p::require_string(b, "path");
-            MidiScore score;
-            try {
-                score = read_midi_file(path);
-            } catch (const std::exception& e) {
-                throw p::Error(p::code::io_error, std::string("path: ") + e.what());
-            }
-            const size_t notes = score.notes.size();
-            const double tempo = score.tempo_bpm;
-            s.set_score(std::move(score));
-            return p::ok_reply(id, {{"stream", s.name()}, {"path", path}, {"notes", notes}, {"tempo", tempo}, {"at", "next bar"}});
+        if (r.cmd == "record") fields = handle_record(b);
+        else if (r.cmd == "score") fields = handle_score(b);
+        else if (r.cmd == "stop-record") fields = handle_stop_record(b);
+        else return p::error_reply(id, p::code::unknown_command, "cmd: '" + r.cmd + "' has no handler");
+        h.work = [id, fields = std::move(fields)] { return reply_or_error(id, [&] { return p::ok_reply(id, fields()); }); };
+        return nullptr;
+    });
+    return h;
+}
+
+std::function<json()> Engine::handle_score(const json& body) {
+    Stream& s = find_stream(body);
+    const std::string path = p::require_string(body, "path");
+    return [&s, path] {
+        MidiScore score;
+        try {
+            score = read_midi_file(path);
+        } catch (const std::exception& e) {
+            throw p::Error(p::code::io_error, std::string("path: ") + e.what());
         }
-        if (r.cmd == "stop-record") {
-            Stream& s = find_stream(b);
-            if (!s.recorder().status().active) throw p::Error(p::code::conflict, "stream '" + s.name() + "' is not recording");
-            const auto path = s.recorder().status().path;
-            const uint64_t frames = s.recorder().stop();
-            return p::ok_reply(id, {{"stream", s.name()}, {"path", path}, {"frames", frames},
-                                    {"seconds", static_cast<double>(frames) / s.output_rate()}});
-        }
-        return p::error_reply(id, p::code::unknown_command, "cmd: '" + r.cmd + "' has no handler");
-    } catch (const p::Error& e) {
-        return p::error_reply(id, e.code, e.what());
-    } catch (const std::exception& e) {
-        return p::error_reply(id, p::code::internal, e.what());
-    }
+        const size_t notes = score.notes.size();
+        const double tempo = score.tempo_bpm;
+        s.set_score(std::move(score));
+        return json{{"stream", s.name()}, {"path", path}, {"notes", notes}, {"tempo", tempo}, {"at", "next bar"}};
+    };
+}
+
+std::function<json()> Engine::handle_stop_record(const json& body) {
+    Stream& s = find_stream(body);
+    return [&s] {
+        const RecorderStatus st = s.recorder().status();
+        if (!st.active)
+            throw p::Error(p::code::conflict, "stream '" + s.name() + "' is not recording" + (st.error.empty() ? "" : " (" + st.error + ")"));
+        const auto path = s.recorder().status().path;
+        const uint64_t frames = s.recorder().stop();
+        return json{{"stream", s.name()}, {"path", path}, {"frames", frames}, {"seconds", static_cast<double>(frames) / s.output_rate()}};
+    };
 }
 
 Stream& Engine::find_stream(const json& body) {
@@ -157,17 +187,34 @@ json Engine::handle_style(const json& body) {
     return reply;
 }
 
-json Engine::handle_record(const json& body) {
+std::function<json()> Engine::handle_record(const json& body) {
     Stream& s = find_stream(body);
     const std::string path = p::require_string(body, "path");
-    const double seconds = p::get_number(body, "seconds", 0, 7 * 24 * 3600).value_or(0);
+    RecordRequest r;
+    r.seconds = p::get_number(body, "seconds", 0, 7 * 24 * 3600).value_or(0);
     const double bits = p::get_number(body, "bits", 16, 24).value_or(24);
     if (bits != 16 && bits != 24) throw p::Error(p::code::out_of_range, "bits: must be 16 or 24");
+    r.bits = static_cast<int>(bits);
+    r.overwrite = p::get_bool(body, "overwrite").value_or(false);
     const std::string midi = p::get_string(body, "midi").value_or("");
-    s.recorder().start(path, seconds, static_cast<int>(bits), s.output_rate(), midi, s.programs(), s.tempo());
-    json reply = {{"stream", s.name()}, {"path", path}, {"seconds", seconds}, {"sample_rate", s.output_rate()}};
-    if (!midi.empty()) reply["midi"] = midi;
-    return reply;
+    return [&s, path, midi, r, folder = config_.recordings_dir]() mutable {
+        auto place = [&](const char* field, const std::string& asked) {
+            try {
+                return path_in_folder(folder, asked);
+            } catch (const std::exception& e) {
+                throw p::Error(p::code::io_error, std::string(field) + ": " + e.what());
+            }
+        };
+        r.path = place("path", path);
+        if (!midi.empty()) r.midi_path = place("midi", midi);
+        r.rate = s.output_rate();
+        r.programs = s.programs();
+        r.tempo_bpm = s.tempo();
+        s.recorder().start(r);
+        json reply = {{"stream", s.name()}, {"path", r.path}, {"seconds", r.seconds}, {"sample_rate", r.rate}};
+        if (!midi.empty()) reply["midi"] = r.midi_path;
+        return reply;
+    };
 }
 
 namespace {
@@ -223,7 +270,7 @@ json Engine::status() const {
                            {"section", st.section},
                            {"recording", {{"active", st.recorder.active}, {"path", st.recorder.path},
                                           {"frames", st.recorder.frames}, {"dropped", st.recorder.dropped},
-                                          {"last", st.recorder.last}}}});
+                                          {"last", st.recorder.last}, {"error", st.recorder.error}}}});
     }
     // The first stream's generator: it changes should the stream fall back to the CPU.
     const std::string backend = streams.empty() ? backend_ : streams[0]["backend"].get<std::string>();
@@ -299,7 +346,9 @@ void Engine::report_trouble() {
         if (st.recorder.dropped > seen.dropped)
             spdlog::warn("stream '{}': recording {} lost {} frames: the disk is too slow", st.name, st.recorder.path,
                          st.recorder.dropped - seen.dropped);
-        seen = {st.underruns, st.underrun_frames, st.recorder.dropped};
+        if (!st.recorder.error.empty() && st.recorder.error != seen.recorder_error)
+            spdlog::error("stream '{}': {}", st.name, st.recorder.error);
+        seen = {st.underruns, st.underrun_frames, st.recorder.dropped, st.recorder.error};
     }
     uint64_t xruns = 0;
     {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,8 +32,15 @@ public:
     void set_jack(const JackOutput* jack, std::string client_name);
     const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
 
-    // One request (raw bytes off the socket) to one reply; never throws.
-    nlohmann::json handle(std::string_view raw);
+    // One request (raw bytes off the socket) to one reply; never throws. Requests that touch
+    // files (score, record, stop-record) are checked here and come back with `work`: the rest,
+    // which gives the reply (never throwing), to be run off the control thread so that a slow
+    // disk never stalls the control plane.
+    struct Handled {
+        nlohmann::json reply;
+        std::function<nlohmann::json()> work;
+    };
+    Handled handle(std::string_view raw);
     // The body of a status reply and of the telemetry "status" message.
     nlohmann::json status() const;
     // Logs a warning for every underrun, xrun or dropped recording frame since the last call;
@@ -55,7 +63,9 @@ private:
     Stream& find_stream(const nlohmann::json& body);
     nlohmann::json handle_set(const nlohmann::json& body);
     nlohmann::json handle_style(const nlohmann::json& body);
-    nlohmann::json handle_record(const nlohmann::json& body);
+    std::function<nlohmann::json()> handle_record(const nlohmann::json& body);
+    std::function<nlohmann::json()> handle_score(const nlohmann::json& body);
+    std::function<nlohmann::json()> handle_stop_record(const nlohmann::json& body);
 
     void follow_transport();
 
@@ -76,6 +86,7 @@ private:
     const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     struct Seen {
         uint64_t underruns = 0, underrun_frames = 0, dropped = 0;
+        std::string recorder_error;
     };
     std::map<std::string, Seen> seen_;
     uint64_t seen_xruns_ = 0;

@@ -84,7 +84,7 @@ void export_conditioning(const DaemonConfig& config, const RenderOptions& o) {
                                  {"source", o.score.empty() ? "style:" + o.style : "score:" + o.score},
                                  {"instrument_table", table},
                                  {"tracks", tracks}};
-    file.metadata["wavecast_export"] = meta.dump();
+    file.metadata["wavecast_export"] = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     write_safetensors(o.out, file);
     if (!o.midi.empty()) {
         std::vector<MidiEvent> events;

@@ -7,6 +7,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "files.h"
+
 namespace wavecast {
 namespace {
 
@@ -60,7 +62,7 @@ uint32_t ticks(double beat) { return static_cast<uint32_t>(std::llround(std::max
 
 }  // namespace
 
-void write_midi_messages(const std::string& path, double tempo_bpm, const std::vector<TimedMessage>& messages, double end_beat) {
+std::vector<uint8_t> midi_messages_file(double tempo_bpm, const std::vector<TimedMessage>& messages, double end_beat) {
     std::vector<uint8_t> file{'M', 'T', 'h', 'd'};
     put_be(file, 6, 4);
     put_be(file, 0, 2);  // type 0: one track
@@ -85,15 +87,11 @@ void write_midi_messages(const std::string& path, double tempo_bpm, const std::v
             ev.push_back({ticks(end_beat), 0, {static_cast<uint8_t>(0x80 | (key >> 8)), static_cast<uint8_t>(key & 0x7F), 0}});
     const auto chunk = track_chunk(ev);
     file.insert(file.end(), chunk.begin(), chunk.end());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out.write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size())))
-        throw std::runtime_error(path + ": cannot write the MIDI file");
+    return file;
 }
 
 MidiScore read_midi_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error(path + ": cannot open");
-    const std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::vector<uint8_t> b = read_regular_file(path, kMaxMidiFileBytes);
     size_t at = 0;
     size_t limit = b.size();  // the end of the chunk being read: an event may not run into the next one
     auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why + " (at byte " + std::to_string(at) + ")"); };

@@ -25,8 +25,8 @@ struct TimedMessage {
 
 // A type-0 file of raw channel messages (e.g. what a recording captured off MIDI out), with one
 // tempo; notes still on at `end_beat` are ended there, and note-offs of notes that began before
-// the first message are left out.
-void write_midi_messages(const std::string& path, double tempo_bpm, const std::vector<TimedMessage>& messages, double end_beat);
+// the first message are left out. The file's bytes.
+std::vector<uint8_t> midi_messages_file(double tempo_bpm, const std::vector<TimedMessage>& messages, double end_beat);
 
 // A standard MIDI file read for playing through the neural instruments: one part per (track,
 // channel) that has notes, in order of appearance, each becoming a lane.
@@ -37,8 +37,12 @@ struct MidiScore {
     std::vector<ScoreNote> notes;
 };
 
+// The largest MIDI file read: far beyond any score (a dense hour is a few MB), small enough to
+// parse in milliseconds.
+inline constexpr size_t kMaxMidiFileBytes = 16u << 20;
+
 // Throws std::runtime_error "PATH: reason" for a file that is not a readable SMF (format 0 or 1,
-// ticks per quarter note).
+// ticks per quarter note), is not a regular file, or is larger than kMaxMidiFileBytes.
 MidiScore read_midi_file(const std::string& path);
 
 // The MIDI channel (0-based) of a lane: drums on 9, the others in order around it.

@@ -1,7 +1,10 @@
 #include "run_daemon.h"
 
 #include <csignal>
+#include <filesystem>
 #include <spdlog/spdlog.h>
+#include <thread>
+#include <unistd.h>
 
 #include "backend.h"
 #include "control.h"
@@ -13,6 +16,8 @@
 
 namespace wavecast {
 namespace {
+
+constexpr int kShutdownDeadlineS = 5;
 
 sigset_t daemon_signals() {
     sigset_t set;
@@ -27,7 +32,7 @@ sigset_t daemon_signals() {
 std::unique_ptr<JackOutput> open_jack(const DaemonConfig& cfg, const std::vector<std::unique_ptr<Stream>>& streams) {
     auto jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
     for (const auto& s : streams) {
-        s->set_output_rate(jack->sample_rate());
+        if (const std::string note = s->reopened_at(jack->sample_rate()); !note.empty()) spdlog::warn("stream '{}': {}", s->name(), note);
         jack->add_stream(s.get());
     }
     return jack;
@@ -74,6 +79,9 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         throw ConfigError(cfg.path + ": fallback_model " + fallback_path + " runs at " + std::to_string(fs.sample_rate) +
                           " Hz with a frame hop of " + std::to_string(fs.frame_hop) + ", unlike the model's " +
                           std::to_string(ps.sample_rate) + " Hz and " + std::to_string(ps.frame_hop));
+    std::error_code made;
+    std::filesystem::create_directories(cfg.recordings_dir, made);
+    if (made) spdlog::warn("recordings folder {}: {}; `record` is refused until it exists", cfg.recordings_dir, made.message());
     const Faults faults = Faults::from_env();
     if (faults.any()) spdlog::warn("test faults injected: {}", faults.describe());
 
@@ -133,6 +141,14 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         if (sig == SIGTERM || sig == SIGINT) {
             spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             systemd.stopping();
+            // Shutdown is bounded: should anything hang (a file system that stopped answering),
+            // the process still ends, saying so, rather than leave a service that will not stop.
+            std::thread([] {
+                std::this_thread::sleep_for(std::chrono::seconds(kShutdownDeadlineS));
+                static const char msg[] = "wavecastd: shutdown did not finish in time; exiting anyway\n";
+                (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
+                std::_Exit(3);
+            }).detach();
             break;
         }
         if (sig == SIGHUP) reload(config_path, overrides, engine);

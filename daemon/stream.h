@@ -63,7 +63,14 @@ public:
     void set_style(StyleChange change);
     // Plays a given score (from the next bar) instead of composing, until the next style change.
     void set_score(MidiScore score);
+    // The rate JACK plays at (from any thread; the producer takes it up before its next block).
     void set_output_rate(int rate) { pending_rate_.store(rate); }
+    // The same, while no JACK callback of this stream runs (its client is being replaced): a
+    // recording at another rate goes on in a new file; the line returned says so (else "").
+    std::string reopened_at(int rate) {
+        set_output_rate(rate);
+        return recorder_.change_rate(rate);
+    }
     StreamStatus status() const;
     Recorder& recorder() { return recorder_; }
     int output_rate() const { return out_rate_.load(); }

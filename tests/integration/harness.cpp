@@ -26,6 +26,7 @@
 namespace harness {
 
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 std::string unique_name(const std::string& prefix) {
     std::random_device rd;
@@ -96,6 +97,12 @@ JackServer::JackServer(const std::string& dir, int rate, int period) : name_("wa
 void JackServer::crash() {
     proc_->signal(SIGKILL);
     proc_->wait(5);
+}
+
+void JackServer::restart_at(int rate) {
+    crash();
+    rate_ = rate;
+    start();
 }
 
 std::vector<std::string> jack_connections(const std::string& server, const std::string& port) {
@@ -286,11 +293,13 @@ Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptio
     model = dir + "/" + tag + "-model.safetensors";
     config = dir + "/" + tag + ".toml";
     wavecast::save_model(model, wavecast::random_model(wavecast::named_shape(o.shape), 1));
+    const std::string model_in_config = o.relative_paths ? fs::path(model).filename().string() : model;
+    const std::string recordings = o.recordings.empty() ? (o.relative_paths ? "." : dir) : o.recordings;
     std::ofstream(config) << "[daemon]\nbackend = \"cpu\"\ncontrol = \"" << control << "\"\ntelemetry = \"" << telemetry
-                          << "\"\nmodel = \"" << model << "\"\nstyles = \""
+                          << "\"\nmodel = \"" << model_in_config << "\"\nstyles = \""
                           << (o.styles_dir.empty() ? std::string(WAVECAST_SOURCE_DIR) + "/config/styles" : o.styles_dir)
-                          << "\"\nstatus_interval_s = 0.25\n" << o.daemon_extra << "\n[jack]\nclient_name = \""
-                          << o.jack_name << "\"\nserver = \"" << jack.name() << "\"\n" << o.jack_extra
+                          << "\"\nrecordings = \"" << recordings << "\"\nstatus_interval_s = 0.25\n" << o.daemon_extra
+                          << "\n[jack]\nclient_name = \"" << o.jack_name << "\"\nserver = \"" << jack.name() << "\"\n" << o.jack_extra
                           << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << o.lookahead_ms << "\n"
                           << o.sections << "\n";
     auto env = jack.env();

@@ -53,6 +53,8 @@ public:
     // kill -9, as a crash would; then start() brings up a new one under the same name.
     void crash();
     void start();
+    // crash(), then start() at another sample rate (a server restarted with other settings).
+    void restart_at(int rate);
     void signal(int sig) const { proc_->signal(sig); }
     std::map<std::string, std::string> env() const { return {{"JACK_DEFAULT_SERVER", name_}, {"JACK_NO_AUDIO_RESERVATION", "1"}}; }
 
@@ -136,6 +138,8 @@ struct DaemonOptions {
     std::string shape = "small";  // of the random-weight model written for it
     std::string daemon_extra, jack_extra;  // TOML lines added to [daemon] and [jack]
     std::string styles_dir;  // default: the shipped styles
+    std::string recordings;  // default: the daemon's dir
+    bool relative_paths = false;  // model and recordings given relative to the config's folder
     bool journal = false;    // run as under systemd: JOURNAL_STREAM names the log file
     std::string control, telemetry;  // default: ipc:// paths in `dir`
     std::string sections;            // further TOML tables, e.g. [security]

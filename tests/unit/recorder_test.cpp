@@ -3,7 +3,6 @@
 #include <sndfile.h>
 #include <thread>
 
-#include "protocol.h"
 #include "recorder.h"
 #include "temp_dir.h"
 
@@ -28,6 +27,15 @@ FileInfo read_file(const std::string& path) {
     return out;
 }
 
+RecordRequest request(const std::string& path, double seconds, int bits, int rate = 48000) {
+    RecordRequest r;
+    r.path = path;
+    r.seconds = seconds;
+    r.bits = bits;
+    r.rate = rate;
+    return r;
+}
+
 // Pushes periods of `period` frames like a JACK callback would, with a ramp as the signal.
 void play(Recorder& r, int periods, int period, int& t) {
     std::vector<float> l(static_cast<size_t>(period)), rr(static_cast<size_t>(period));
@@ -45,7 +53,7 @@ void play(Recorder& r, int periods, int period, int& t) {
 TEST(Recorder, StopRecordWritesEveryPushedFrameToAValidFile) {
     TempDir dir;
     Recorder r;
-    r.start(dir.file("a.wav"), 0, 24, 48000);
+    r.start(request(dir.file("a.wav"), 0, 24));
     int t = 0;
     play(r, 100, 256, t);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -65,7 +73,7 @@ TEST(Recorder, StopRecordWritesEveryPushedFrameToAValidFile) {
 TEST(Recorder, SecondsLimitGivesExactlyThatLength) {
     TempDir dir;
     Recorder r;
-    r.start(dir.file("b.flac"), 0.5, 16, 48000);
+    r.start(request(dir.file("b.flac"), 0.5, 16));
     int t = 0;
     play(r, 200, 1000, t);  // far more than half a second
     for (int i = 0; i < 100 && r.status().active; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -78,19 +86,20 @@ TEST(Recorder, SecondsLimitGivesExactlyThatLength) {
 TEST(Recorder, RefusesBadPathsAndASecondRecording) {
     TempDir dir;
     Recorder r;
-    auto code_of = [&](const std::string& path, int bits) {
+    using K = RecorderError::Kind;
+    auto kind_of = [&](const std::string& path, int bits) -> std::string {
         try {
-            r.start(path, 0, bits, 48000);
-        } catch (const protocol::Error& e) {
-            return e.code;
+            r.start(request(path, 0, bits));
+        } catch (const RecorderError& e) {
+            return e.kind == K::io ? "io" : e.kind == K::busy ? "busy" : "bad_request";
         }
-        return std::string("started");
+        return "started";
     };
-    EXPECT_EQ(code_of("/nonexistent-dir/x.wav", 24), protocol::code::io_error);
-    EXPECT_EQ(code_of(dir.file("x.mp3"), 24), protocol::code::out_of_range);
-    EXPECT_EQ(code_of(dir.file("x.wav"), 8), protocol::code::out_of_range);
-    EXPECT_EQ(code_of(dir.file("x.wav"), 16), "started");
-    EXPECT_EQ(code_of(dir.file("y.wav"), 16), protocol::code::conflict);
+    EXPECT_EQ(kind_of("/nonexistent-dir/x.wav", 24), "io");
+    EXPECT_EQ(kind_of(dir.file("x.mp3"), 24), "bad_request");
+    EXPECT_EQ(kind_of(dir.file("x.wav"), 8), "bad_request");
+    EXPECT_EQ(kind_of(dir.file("x.wav"), 16), "started");
+    EXPECT_EQ(kind_of(dir.file("y.wav"), 16), "busy");
     r.stop();
     EXPECT_EQ(read_file(dir.file("x.wav")).frames, 0);
 }
