@@ -133,11 +133,22 @@ int main(int argc, char** argv) {
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
     std::vector<std::string> stages{"generator", "masking"};  // conditioning on request
     std::vector<int> masking_streams{1};
-    app.add_option("--stages", stages, "generator, conditioning, masking");
+    app.add_option("--stages", stages, "generator, conditioning, masking, device (the GPU's name, SMs and memory)");
     app.add_option("--masking-streams", masking_streams, "stereo streams batched into one masking stage");
     CLI11_PARSE(app, argc, argv);
     auto wants = [&](const char* s) { return std::find(stages.begin(), stages.end(), s) != stages.end(); };
     try {
+        if (wants("device")) {
+            std::string why;
+            const auto devices = wavecast::cuda_devices(&why);
+            nlohmann::json line{{"stage", "device"}, {"cpu", cpu_model_name("/proc/cpuinfo")}, {"gpu", nullptr}, {"why", why}};
+            if (!devices.empty()) {
+                const auto& d = devices[0];
+                line.update({{"gpu", d.name}, {"sm_count", d.sm_count}, {"cc", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+                             {"memory_gib", static_cast<double>(d.memory_bytes) / (1u << 30)}, {"devices", devices.size()}});
+            }
+            std::printf("%s\n", line.dump().c_str());
+        }
         if (wants("masking"))
             for (int s : masking_streams) bench_masking(backend, s, repeats);
         if (wants("conditioning")) bench_conditioning(backend, shapes, batches, repeats, frames_per_call);

@@ -29,6 +29,7 @@ Faults Faults::from_env() {
         }
         if (key == "slow_producer" && value > 0) f.slow_producer = value;
         else if (key == "generator_fails_after_s" && value >= 0) f.generator_fails_after_s = value;
+        else if (key == "masking_fails_after_s" && value >= 0) f.masking_fails_after_s = value;
         else if (key == "onset_clicks" && (value == 0 || value == 1)) f.onset_clicks = value == 1;
         else throw std::runtime_error("WAVECAST_TEST_FAULTS: unknown fault or bad value '" + item + "'");
     }
@@ -39,6 +40,7 @@ std::string Faults::describe() const {
     std::string s;
     if (slow_producer > 0) s += "producer slowed " + std::to_string(slow_producer) + "x; ";
     if (generator_fails_after_s >= 0) s += "generator fails after " + std::to_string(generator_fails_after_s) + " s; ";
+    if (masking_fails_after_s >= 0) s += "masking fails after " + std::to_string(masking_fails_after_s) + " s; ";
     if (onset_clicks) s += "clicks at note onsets instead of the network; ";
     return s.empty() ? "none" : s.substr(0, s.size() - 2);
 }
@@ -62,6 +64,25 @@ public:
 private:
     std::unique_ptr<Generator> inner_;
     uint64_t limit_;
+};
+
+class FailingMasking final : public Masking {
+public:
+    FailingMasking(std::unique_ptr<Masking> inner, int sample_rate, double after_s)
+        : inner_(std::move(inner)), limit_(static_cast<uint64_t>(after_s * sample_rate)) {}
+    void process(const float* in, float* out, size_t frames, float masking_db) override {
+        if (done_ >= limit_) throw std::runtime_error("injected fault: cudaErrorMisalignedAddress: misaligned address (sticky)");
+        inner_->process(in, out, frames, masking_db);
+        done_ += frames;
+    }
+    int latency() const override { return inner_->latency(); }
+    int fft_size() const override { return inner_->fft_size(); }
+    const char* backend() const override { return "cuda"; }
+    MaskingStats stats() const override { return inner_->stats(); }
+
+private:
+    std::unique_ptr<Masking> inner_;
+    uint64_t limit_, done_ = 0;
 };
 
 class OnsetClickGenerator final : public Generator {
@@ -95,6 +116,10 @@ private:
 
 std::unique_ptr<Generator> onset_click_generator(std::unique_ptr<Generator> inner) {
     return std::make_unique<OnsetClickGenerator>(std::move(inner));
+}
+
+std::unique_ptr<Masking> failing_masking(std::unique_ptr<Masking> inner, int sample_rate, double after_s) {
+    return std::make_unique<FailingMasking>(std::move(inner), sample_rate, after_s);
 }
 
 std::unique_ptr<Generator> failing_generator(std::unique_ptr<Generator> inner, double after_s) {

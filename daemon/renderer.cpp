@@ -150,6 +150,22 @@ void Renderer::generate_or_fall_back(int frames) {
     spdlog::warn("the stream goes on with generator {} ({})", gen_->backend(), gen_->spec().shape_name());
 }
 
+void Renderer::mask_or_fall_back(size_t frames, float masking_db) {
+    try {
+        masking_->process(stereo_.data(), masked_.data(), frames, masking_db);
+        return;
+    } catch (const std::exception& e) {
+        if (std::string(masking_->backend()) == "cpu") throw;
+        ++masking_failures_.count;
+        masking_failures_.last = e.what();
+        spdlog::error("masking on {} failed ({}); falling back to the CPU", masking_->backend(), e.what());
+    }
+    // The CPU stage has the same window and latency: the block it starts on is its first, so it
+    // fades in from silence over one FFT, a short dip rather than a stream gone silent.
+    masking_ = make_cpu_masking(gen_->spec().sample_rate, 2);
+    masking_->process(stereo_.data(), masked_.data(), frames, masking_db);
+}
+
 double Renderer::output_delay_frames() const {
     const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
     return (masking_->latency() + loudness_.latency()) * ratio;
@@ -211,7 +227,7 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
         }
     }
     masked_.resize(stereo_.size());
-    masking_->process(stereo_.data(), masked_.data(), n, static_cast<float>(p.masking_db));
+    mask_or_fall_back(n, static_cast<float>(p.masking_db));
     loudness_.process(masked_.data(), n, p.gain_db);
     if (!soxr_) {
         out.insert(out.end(), masked_.begin(), masked_.end());

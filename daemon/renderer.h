@@ -86,6 +86,10 @@ public:
     void set_keep_events(bool keep) { keep_events_ = keep; }
     void take_events(std::vector<MidiEvent>& out) { out.insert(out.end(), events_.begin(), events_.end()), events_.clear(); }
     MaskingStats masking_stats() const { return masking_->stats(); }
+    // The masking stage's backend now: a CUDA stage that fails (a sticky CUDA error, a lost
+    // device) is replaced by the CPU's in the same block, as the generator is.
+    const char* masking_backend() const { return masking_->backend(); }
+    const Failure& masking_failures() const { return masking_failures_; }
     const LoudnessStats& loudness_stats() const { return loudness_.stats(); }
     // How far the audio of a model sample trails it at the output, in output frames: the post
     // tier's latency (the resampler keeps time). MIDI out is delayed by this much to line up.
@@ -105,6 +109,7 @@ private:
     std::vector<float> lane_weights(const Style& style) const;
 
     void generate_or_fall_back(int frames);
+    void mask_or_fall_back(size_t frames, float masking_db);
 
     std::unique_ptr<Generator> gen_;
     GeneratorFactory fallback_;
@@ -123,6 +128,7 @@ private:
     double tempo_from_ = 0, last_tempo_ = 0;
     bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
     std::unique_ptr<Masking> masking_;
+    Failure masking_failures_;
     Loudness loudness_;
     std::vector<float> features_, temperature_, lanes_out_, stereo_, masked_, resampled_;
 };

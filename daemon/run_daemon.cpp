@@ -102,6 +102,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         if (faults.onset_clicks) choice.generator = onset_click_generator(std::move(choice.generator));
         if (faults.generator_fails_after_s >= 0) choice.generator = failing_generator(std::move(choice.generator), faults.generator_fails_after_s);
         auto masking = make_masking(cfg.backend, model->spec.sample_rate, 2);
+        if (faults.masking_fails_after_s >= 0) masking = failing_masking(std::move(masking), model->spec.sample_rate, faults.masking_fails_after_s);
         streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), std::move(masking), it->second, rate));
         streams.back()->set_fallback([fallback_model, lanes = sc.lanes, seed = sc.seed, threads = cfg.cpu_threads] {
             return make_cpu_generator(fallback_model, lanes, seed, threads);

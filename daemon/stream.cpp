@@ -134,6 +134,8 @@ StreamStatus Stream::status() const {
         s.backend = backend_;
         s.generator_failures = failures_.count;
         s.last_failure = failures_.last;
+        s.masking_backend = masking_backend_;
+        s.masking_failures = masking_failures_;
     }
     s.recorder = recorder_.status();
     return s;
@@ -249,6 +251,8 @@ void Stream::produce_loop() {
             loudness_ = renderer_.loudness_stats();
             backend_ = renderer_.generator().backend();
             failures_ = renderer_.generator_failures();
+            masking_backend_ = renderer_.masking_backend();
+            masking_failures_ = renderer_.masking_failures();
         }
         size_t written = 0;
         while (written < block.size() && running_.load()) {

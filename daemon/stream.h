@@ -39,6 +39,8 @@ struct StreamStatus {
     std::string section;
     RecorderStatus recorder;
     MaskingStats masking;
+    std::string masking_backend;
+    Renderer::Failure masking_failures;
     LoudnessStats loudness;
 };
 
@@ -121,8 +123,8 @@ private:
     std::atomic<double> masking_discarded_{0}, masking_pe_{0};
     mutable std::mutex published_mu_;  // producer writes these per block, control reads them
     LoudnessStats loudness_;
-    std::string backend_;
-    Renderer::Failure failures_;
+    std::string backend_, masking_backend_;
+    Renderer::Failure failures_, masking_failures_;
     mutable std::mutex style_mu_;
     std::optional<StyleChange> pending_style_;  // handed to the producer under style_mu_
     std::optional<MidiScore> pending_score_;    // likewise

@@ -43,6 +43,7 @@ public:
     virtual void process(const float* in, float* out, size_t frames, float masking_db) = 0;
     virtual int latency() const = 0;  // samples
     virtual int fft_size() const = 0;
+    virtual const char* backend() const = 0;  // "cpu" or "cuda"
     virtual MaskingStats stats() const = 0;
 };
 

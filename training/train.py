@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pack  # noqa: E402
 import safetensors_io  # noqa: E402
 import wavecast_export  # noqa: E402
 import wavenet  # noqa: E402
@@ -42,22 +43,37 @@ import wavenet  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-class Segments:
-    """Every item of a dataset folder in memory, and random (lane, segment) draws from them."""
+def dataset_items(source, classes):
+    """(mu-law classes [lanes, samples], features, instruments, export metadata) of each item of a
+    dataset folder (training/dataset.py), or of a pack (training/pack.py)."""
+    if os.path.isfile(source):
+        try:
+            items = pack.load(source, classes)
+        except ValueError as e:
+            raise SystemExit(str(e))
+        return sorted(((c, f, i, json.loads(m)) for c, f, i, m in items), key=lambda it: it[3]["item"])
+    paths = sorted(glob.glob(os.path.join(source, "*.safetensors")))
+    if not paths:
+        raise SystemExit(f"{source}: no dataset items (make them with training/dataset.py)")
+    items = []
+    for p in paths:
+        t, meta = safetensors_io.read(p)
+        items.append((wavenet.mulaw_encode(np.asarray(t["audio"], dtype=np.float64), classes), np.asarray(t["features"]),
+                      np.asarray(t["instruments"]), json.loads(meta["wavecast_export"])))
+    # By item name, as a pack has them in its own order: the same data gives the same batches.
+    return sorted(items, key=lambda it: it[3]["item"])
 
-    def __init__(self, folder, hop, classes):
-        paths = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
-        if not paths:
-            raise SystemExit(f"{folder}: no dataset items (make them with training/dataset.py)")
+
+class Segments:
+    """Every item of a dataset folder or pack in memory, and random (lane, segment) draws from them."""
+
+    def __init__(self, source, hop, classes):
         self.items = []
-        for p in paths:
-            t, meta = safetensors_io.read(p)
-            meta = json.loads(meta["wavecast_export"])
+        for audio_classes, features, instruments, meta in dataset_items(source, classes):
             if meta["frame_hop"] != hop:
-                raise SystemExit(f"{p}: frame hop {meta['frame_hop']}, the model's is {hop}")
-            classes_audio = wavenet.mulaw_encode(np.asarray(t["audio"], dtype=np.float64), classes).astype(np.int16)
-            active = np.asarray(t["features"][:, :, wavenet.FEATURES - 1] > 0)  # [frames, lanes]
-            self.items.append((classes_audio, np.asarray(t["features"]), np.asarray(t["instruments"]), active, meta["item"]))
+                raise SystemExit(f"{source}: item {meta['item']} has frame hop {meta['frame_hop']}, the model's is {hop}")
+            active = np.asarray(features[:, :, wavenet.FEATURES - 1] > 0)  # [frames, lanes]
+            self.items.append((audio_classes.astype(np.int16), features, instruments, active, meta["item"]))
         self.hop, self.silence = hop, classes // 2
         # (item, lane) pairs by the instrument each lane mostly plays: the drums play in nearly
         # every score and most of the time, and would otherwise take a third of the steps.
@@ -145,6 +161,8 @@ def cpu_name():
 
 
 def git_commit():
+    if os.environ.get("WAVECAST_COMMIT"):  # a bundle carried to a machine without the repository
+        return os.environ["WAVECAST_COMMIT"]
     try:
         return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     except OSError:
@@ -153,11 +171,12 @@ def git_commit():
 
 def main():
     ap = argparse.ArgumentParser(description="Trains the wavecast network on dataset items and exports it.")
-    ap.add_argument("--data", required=True, help="folder of training items (training/dataset.py)")
-    ap.add_argument("--held-out", help="folder of held-out items for the validation loss")
+    ap.add_argument("--data", required=True, help="folder of training items (training/dataset.py), or a pack of them (training/pack.py)")
+    ap.add_argument("--held-out", help="folder or pack of held-out items for the validation loss")
     ap.add_argument("--shape", default="small", choices=sorted(wavenet.SHAPES))
     ap.add_argument("--run", required=True, help="folder for checkpoint.pt and loss.tsv (resumed if present)")
     ap.add_argument("--minutes", type=float, default=60.0, help="training time budget of this invocation")
+    ap.add_argument("--steps", type=int, default=0, help="stop after this many steps of this invocation, if sooner (0: no limit)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--frames", type=int, default=16, help="segment length in frames (beyond the receptive field)")
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -251,7 +270,8 @@ def main():
         log.flush()
         print(f"train: step {state['step']} {elapsed / 60:.1f} min loss {running / n:.4f} held-out {held_loss or '-'}", flush=True)
 
-    while time.monotonic() - start < a.minutes * 60:
+    first_step = state["step"]
+    while time.monotonic() - start < a.minutes * 60 and not (a.steps and state["step"] - first_step >= a.steps):
         lr = a.lr
         if a.lr_final:  # by elapsed time, as the budget is time: the run ends at the final rate
             lr = a.lr * (a.lr_final / a.lr) ** min(1.0, (time.monotonic() - start) / (a.minutes * 60))

@@ -174,6 +174,7 @@ public:
 
     int latency() const override { return n_; }
     int fft_size() const override { return n_; }
+    const char* backend() const override { return "cuda"; }
     MaskingStats stats() const override { return MaskingStats::from_counts(frames_, ch_, bins_seen_, discarded_total_, pe_total_); }
 
     void process(const float* in, float* out, size_t frames, float masking_db) override {

@@ -5,30 +5,26 @@
 #include "../fastmath.h"
 #include "cuda_check.h"
 #include "psychoacoustic_cuda.h"
+#include "psychoacoustic_layout.h"
 
 namespace wavecast {
 namespace {
 
-struct DevMasker {
-    int bin;
-    float level_db;
-    float bark;
-    int tonal;
-};
-
 constexpr int kThreads = 256;
 constexpr float kDead = -1e30f;
 
-// Shared memory: P and lin [bins] floats, tonal and claimed [bins] bytes, then the masker list.
+// Shared memory: psychoacoustic_layout.h.
 __global__ void psycho_threshold_kernel(PsychoTablesDevice t, const float* __restrict__ power_db,
-                                        float* __restrict__ threshold_db, int max_maskers) {
-    extern __shared__ unsigned char smem[];
+                                        float* __restrict__ threshold_db) {
+    extern __shared__ __align__(16) unsigned char smem[];
     const int n = t.bins;
-    float* P = reinterpret_cast<float*>(smem);
-    float* lin = P + n;
-    unsigned char* tonal = reinterpret_cast<unsigned char*>(lin + n);
-    unsigned char* claimed = tonal + n;
-    DevMasker* m = reinterpret_cast<DevMasker*>(claimed + ((n + 15) / 16) * 16);
+    const PsychoSmemLayout layout = psycho_smem_layout(n);
+    const int max_maskers = layout.max_maskers;
+    float* P = reinterpret_cast<float*>(smem + layout.power);
+    float* lin = reinterpret_cast<float*>(smem + layout.lin);
+    unsigned char* tonal = smem + layout.tonal;
+    unsigned char* claimed = smem + layout.claimed;
+    DevMasker* m = reinterpret_cast<DevMasker*>(smem + layout.maskers);
     __shared__ int count;
     __shared__ double band_sum[32];
 
@@ -121,12 +117,6 @@ T* upload(const std::vector<T>& v) {
     return d;
 }
 
-int max_maskers(int bins) { return bins / 2 + 32; }
-
-size_t shared_bytes(int bins) {
-    return 2 * sizeof(float) * bins + 2 * ((bins + 15) / 16) * 16 + sizeof(DevMasker) * max_maskers(bins);
-}
-
 }  // namespace
 
 PsychoTablesDevice upload_psycho_tables(const PsychoTables& t) {
@@ -138,7 +128,7 @@ PsychoTablesDevice upload_psycho_tables(const PsychoTables& t) {
     d.ath_db = upload(t.ath_db);
     d.tonal_reach = upload(t.tonal_reach);
     d.band_start = upload(t.band_start);
-    const size_t smem = shared_bytes(t.bins);
+    const size_t smem = psycho_smem_layout(t.bins).bytes;
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(psycho_threshold_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     return d;
@@ -155,8 +145,8 @@ void free_psycho_tables(PsychoTablesDevice& d) {
 
 void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db, float* threshold_db, int frames, void* stream) {
     if (frames <= 0) return;
-    psycho_threshold_kernel<<<frames, kThreads, shared_bytes(t.bins), static_cast<cudaStream_t>(stream)>>>(
-        t, power_db, threshold_db, max_maskers(t.bins));
+    psycho_threshold_kernel<<<frames, kThreads, psycho_smem_layout(t.bins).bytes, static_cast<cudaStream_t>(stream)>>>(
+        t, power_db, threshold_db);
     CUDA_CHECK(cudaGetLastError());
 }
 

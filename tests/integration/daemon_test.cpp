@@ -337,6 +337,34 @@ TEST_F(DaemonTest, AFailingGeneratorFallsBackToTheCpuAndTheStreamGoesOn) {
     EXPECT_NE(d.proc->log().find("falling back"), std::string::npos) << d.proc->log();
 }
 
+// A masking stage that fails as a CUDA stage with a sticky error does (injected) is replaced by
+// the CPU's in the same block: the stream plays on, the control socket answers throughout, and
+// status says what happened. (On an H200 the real thing left the stream silent and status
+// unanswered for seconds at a time.)
+TEST_F(DaemonTest, AFailingMaskingStageFallsBackToTheCpuAndControlAnswers) {
+    Daemon d(dir_->path.string(), *jack_,
+             {.jack_name = "wavecast-maskfail", .env = {{"WAVECAST_TEST_FAULTS", "masking_fails_after_s=1.5"}}});
+    ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
+    json st;
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < until) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto r = d.call({{"cmd", "status"}}, 1000);
+        ASSERT_TRUE(r.has_value()) << "status went unanswered for a second";
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+        st = (*r)["streams"][0];
+        if (st["masking"]["failures"].get<int>() > 0) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(st["masking"]["failures"].get<int>(), 1) << st.dump();
+    EXPECT_EQ(st["masking"]["backend"], "cpu");
+    EXPECT_NE(st["masking"]["last_failure"].get<std::string>().find("injected fault"), std::string::npos) << st.dump();
+    Capture cap(jack_->name(), "wavecast-maskfail:main_out_L", "wavecast-maskfail:main_out_R", 48000);
+    ASSERT_TRUE(cap.wait_full(10));
+    EXPECT_LT(silent_frames(cap), cap.frames() / 100) << "the stream must play on after the fallback";
+    EXPECT_EQ(d.stream_status()["underruns"].get<int>(), 0);
+}
+
 // A fallback model that cannot be loaded is refused at start, with its path.
 TEST_F(DaemonTest, ABadFallbackModelIsRefusedAtStart) {
     const std::string bad = dir_->file("broken-fallback.safetensors");

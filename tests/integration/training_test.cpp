@@ -102,6 +102,28 @@ TEST(Training, DatasetTrainResumeExport) {
     EXPECT_TRUE(prov["loss"].is_number()) << prov.dump();
     EXPECT_EQ(second.spec.shape_name(), named_shape("tiny").shape_name());
     EXPECT_NE(first.weights.embed, second.weights.embed);
+
+    // A pack of the same items (what the GPU bundle carries) trains exactly as the folder does.
+    Process packer({std::string(WAVECAST_SOURCE_DIR) + "/training/pack.py", dir.file("a"), "--out", dir.file("a.pack"), "--classes",
+                    std::to_string(named_shape("tiny").audio_classes)},
+                   {},
+                   dir.file("pack.log"));
+    ASSERT_EQ(packer.wait(60).value_or(-1), 0) << packer.log();
+    EXPECT_LT(std::filesystem::file_size(dir.file("a.pack")), std::filesystem::file_size(item) / 10) << "the pack is not compact";
+    save_model(dir.file("tiny-start.safetensors"), random_model(named_shape("tiny"), 5));
+    auto steps = [&](const std::string& data, const std::string& name) {
+        Process p({std::string(WAVECAST_SOURCE_DIR) + "/training/train.py", "--data", data, "--shape", "tiny", "--minutes", "5",
+                   "--steps", "3", "--batch", "2", "--frames", "4", "--threads", "1", "--run", dir.file(name), "--init",
+                   dir.file("tiny-start.safetensors"), "--export", dir.file(name + ".safetensors")},
+                  {}, dir.file(name + ".log"));
+        EXPECT_EQ(p.wait(180).value_or(-1), 0) << p.log();
+        return load_model(dir.file(name + ".safetensors"));
+    };
+    const Model from_folder = steps(dir.file("a"), "folder"), from_pack = steps(dir.file("a.pack"), "pack");
+    EXPECT_EQ(nlohmann::json::parse(from_pack.spec.provenance)["steps"], 3);
+    EXPECT_NE(from_pack.weights.embed, random_model(named_shape("tiny"), 5).weights.embed) << "the steps changed nothing";
+    EXPECT_EQ(from_folder.weights.embed, from_pack.weights.embed) << "three steps on the pack differ from three on the folder";
+    EXPECT_EQ(from_folder.weights.out2_w, from_pack.weights.out2_w);
 }
 
 // The excitation counts a note's phase from the first sample of the frame it starts in, so the

@@ -1,0 +1,64 @@
+// The shared-memory layouts the CUDA kernels and their launches share, checked on the CPU for
+// every size the code can ask for: each region aligned, none overlapping another, all within the
+// block's limit. (The H200 found the masking kernel's masker list at an odd address for 513 bins.)
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "cuda/psychoacoustic_layout.h"
+#include "masking.h"
+
+using namespace wavecast;
+
+namespace {
+
+struct Region {
+    size_t at, bytes, align;
+};
+
+// Regions in order: aligned, not overlapping, inside `total`.
+void expect_sound(const std::vector<Region>& regions, size_t total, const std::string& what) {
+    size_t end = 0;
+    for (size_t i = 0; i < regions.size(); ++i) {
+        const Region& r = regions[i];
+        EXPECT_EQ(r.at % r.align, 0u) << what << ": region " << i << " at " << r.at << " is not " << r.align << "-byte aligned";
+        EXPECT_GE(r.at, end) << what << ": region " << i << " overlaps the one before";
+        end = r.at + r.bytes;
+    }
+    EXPECT_LE(end, total) << what << ": regions run past the size asked for";
+}
+
+}  // namespace
+
+TEST(SmemLayout, CarverAlignsEachRegion) {
+    SmemCarver c;
+    EXPECT_EQ(c.take(3, 1), 0u);
+    EXPECT_EQ(c.take(4, 4), 4u);
+    EXPECT_EQ(c.take(1, 16), 16u);
+    EXPECT_EQ(c.take(8, 8), 24u);
+    EXPECT_EQ(c.end, 32u);
+}
+
+TEST(SmemLayout, MaskingThresholdIsAlignedForEveryBinCount) {
+    static_assert(alignof(DevMasker) == 4 && sizeof(DevMasker) == 16, "DevMasker is four words");
+    for (int bins = 1; bins <= 8193; ++bins) {
+        const PsychoSmemLayout l = psycho_smem_layout(bins);
+        const size_t n = static_cast<size_t>(bins);
+        expect_sound({{l.power, 4 * n, 4}, {l.lin, 4 * n, 4}, {l.tonal, n, 1}, {l.claimed, n, 1},
+                      {l.maskers, sizeof(DevMasker) * static_cast<size_t>(l.max_maskers), alignof(DevMasker)}},
+                     l.bytes, "masking threshold, " + std::to_string(bins) + " bins");
+        if (HasFailure()) return;
+    }
+}
+
+TEST(SmemLayout, MaskingThresholdFitsABlockAtEveryRateTheStageTakes) {
+    // Hopper gives a block at most 227 KiB of shared memory (after cudaFuncSetAttribute).
+    std::set<int> sizes;
+    for (int rate = 8000; rate <= 384000; rate += 50) sizes.insert(masking_fft_size(rate));
+    for (int n : sizes) {
+        const int bins = n / 2 + 1;
+        EXPECT_LE(psycho_smem_layout(bins).bytes, 227u * 1024u) << "FFT size " << n;
+    }
+    EXPECT_TRUE(sizes.count(1024)) << "48 kHz takes a 1024-point FFT (513 bins, the size that failed)";
+}
