@@ -112,13 +112,16 @@ step_machine() {
     bin wavecast-bench --stages device
   } >>"$OUT/summary.txt" 2>&1
   local rc=$?
-  bin wavecast-bench --stages device | "$python" -c 'import json,sys; d=json.loads(sys.stdin.read()); print(f"{d[\"gpu\"]}, {d[\"sm_count\"]} SMs, cc {d[\"cc\"]}")' >"$headline" 2>/dev/null
+  bin wavecast-bench --stages device | "$python" -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+print(d["gpu"], "with", d["sm_count"], "SMs, compute capability", d["cc"])' >"$headline" 2>/dev/null
   return $rc
 }
 
 step_tests() {
   local suites failed=0 n=0 suite
-  suites=$(bin gpu_tests --gtest_list_tests | awk '/^[^ ]/ {sub(/\.$/, ""); print}')
+  suites=$(bin gpu_tests --gtest_list_tests | awk '/^[A-Za-z0-9_]+\.$/ {sub(/\.$/, ""); print}')
   for suite in $suites; do
     n=$((n + 1))
     echo "===== $suite" >>"$OUT/tests.log"
@@ -223,7 +226,7 @@ step_daemon() {
       sleep 0.5
     done
     if [ $ready = 0 ]; then echo "daemon with $n streams did not come up" >>"$log"; rc=1; kill $d 2>/dev/null; wait $d; continue; fi
-    [ $n = 1 ] && bin wavecast --endpoint "ipc://$work/control-$n" record take.wav --seconds 10 >>"$log" 2>&1
+    [ $n = 1 ] && bin wavecast --endpoint "ipc://$work/control-$n" --stream s0 record take.wav --seconds 10 >>"$log" 2>&1
     sleep "$stream_seconds"
     bin wavecast --endpoint "ipc://$work/control-$n" --json status >"$work/status-$n.json" 2>>"$log"
     cat "$work/status-$n.json" >>"$log"
