@@ -109,7 +109,8 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
 }  // namespace
 
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads);
+                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads,
+                     wavecast::CudaKernel kernel);
 void bench_conditioning(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
                         int repeats, int frames_per_call);
 
@@ -128,6 +129,8 @@ int main(int argc, char** argv) {
     std::string precision = "fp32";
     app.add_option("--precision", precision, "the CUDA generator's weight storage: fp32, fp16 or bf16 (the CPU computes fp32)");
     int threads = 1;
+    std::string cuda_kernel = "auto";
+    app.add_option("--cuda-kernel", cuda_kernel, "the CUDA generator's kernel: auto, cluster (weights in a cluster's shared memory) or generic");
     app.add_option("--threads", threads, "the CPU generator's threads, each advancing a group of lanes (0: one per usable core)");
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
@@ -153,7 +156,8 @@ int main(int argc, char** argv) {
             for (int s : masking_streams) bench_masking(backend, s, repeats);
         if (wants("conditioning")) bench_conditioning(backend, shapes, batches, repeats, frames_per_call);
         if (wants("generator"))
-            bench_generator(backend, shapes, batches, seconds, repeats, frames_per_call, wavecast::parse_precision(precision), threads);
+            bench_generator(backend, shapes, batches, seconds, repeats, frames_per_call, wavecast::parse_precision(precision), threads,
+                            wavecast::parse_cuda_kernel(cuda_kernel));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "wavecast-bench: %s\n", e.what());
         return 1;
@@ -176,7 +180,8 @@ wavecast::ModelSpec parse_shape(const std::string& name) {
 }
 
 void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads) {
+                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads,
+                     wavecast::CudaKernel kernel) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
     const std::string cpu = cpu_model_name("/proc/cpuinfo");
@@ -185,6 +190,8 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
         auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(spec, 7));
         for (int batch : batches) {
             auto choice = wavecast::make_generator(backend, model, batch, 1234, precision, threads);
+            if (choice.generator->backend() == "cuda" && kernel != wavecast::CudaKernel::automatic)
+                choice.generator = wavecast::make_cuda_generator(model, batch, 1234, precision, kernel);
             auto& g = *choice.generator;
             const int hop = spec.frame_hop;
             const int calls = std::max(1, static_cast<int>(seconds * spec.sample_rate / (frames_per_call * hop)));
@@ -202,6 +209,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
             const double per_lane = static_cast<double>(calls) * frames_per_call * hop / t;
             nlohmann::json line{{"stage", "generator"},
                                 {"backend", g.backend()},
+                                {"kernel", g.kernel()},
                                 {"model", spec.shape_name()},
                                 {"residual_channels", spec.residual_channels},
                                 {"skip_channels", spec.skip_channels},

@@ -17,10 +17,17 @@ std::unique_ptr<Masking> make_cuda_masking(int, int) {
     throw std::runtime_error("masking: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
 
-std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model>, int, uint64_t, Precision) {
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model>, int, uint64_t, Precision, CudaKernel) {
     throw std::runtime_error("generator: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
 #endif
+
+CudaKernel parse_cuda_kernel(const std::string& name) {
+    if (name == "auto") return CudaKernel::automatic;
+    if (name == "cluster") return CudaKernel::cluster;
+    if (name == "generic") return CudaKernel::generic;
+    throw std::invalid_argument("unknown CUDA kernel '" + name + "' (auto, cluster or generic)");
+}
 
 std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rate, int channels) {
     if (request == "cpu" || (request == "auto" && cuda_devices().empty())) return make_cpu_masking(sample_rate, channels);
@@ -56,7 +63,7 @@ BackendChoice make_generator(const std::string& request, std::shared_ptr<const M
     BackendChoice c;
     if (resolve_backend(request, &c.note) == "cuda") {
         c.generator = make_cuda_generator(std::move(model), lanes, seed, precision);
-        c.note += std::string(", weights ") + precision_name(precision);
+        c.note += std::string(", weights ") + precision_name(precision) + ", " + c.generator->kernel();
     } else {
         c.generator = make_cpu_generator(std::move(model), lanes, seed, cpu_threads);
         const int threads = lane_groups(lanes, cpu_threads);

@@ -1,5 +1,5 @@
 // The generator stage: B lanes of the autoregressive network advanced together, frame by frame.
-// The engine sees only this interface; cpu/ holds the reference, cuda/ (later) the fast path.
+// The engine sees only this interface; cpu/ holds the reference, cuda/ the GPU's kernels.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,8 @@ public:
     virtual const ModelSpec& spec() const = 0;
     virtual int lanes() const = 0;
     virtual std::string backend() const = 0;
+    // What runs it, in a few words (for logs and benchmarks): the backend, and on CUDA the kernel.
+    virtual std::string kernel() const { return backend(); }
 
     // Each lane's instrument as weights over the model's instrument table, [lanes][N]; a blend
     // of several entries morphs the timbre. Takes effect from the next frame.
@@ -48,10 +50,16 @@ public:
 std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed,
                                               int threads = 1);
 
+// Which kernel runs the CUDA generator's sample loop: the cluster kernel (cuda/generator_cluster.cu)
+// where the weights fit a thread-block cluster's shared memory, else the generic one (automatic);
+// or one of them by name, for tests and benchmarks (a shape the named one cannot run is refused).
+enum class CudaKernel { automatic, cluster, generic };
+CudaKernel parse_cuda_kernel(const std::string& name);  // "auto", "cluster" or "generic"
+
 // The CUDA backend (cuda/generator_cuda.cu), its weight matrices stored in `precision` (what it
-// computes is the CPU reference's on with_precision(model, precision)). Throws
+// computes is the CPU reference's on with_precision(model, precision), to rounding). Throws
 // std::runtime_error where this build has no CUDA, no device answers, or the shape does not fit.
 std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed,
-                                               Precision precision = Precision::fp32);
+                                               Precision precision = Precision::fp32, CudaKernel kernel = CudaKernel::automatic);
 
 }  // namespace wavecast

@@ -134,7 +134,7 @@ step_tests() {
 step_sanitizer() {
   local tool filter rc=0 line=""
   for tool in memcheck racecheck synccheck; do
-    filter='MaskingGpu.ThresholdKernelMatchesTheCpuOnRandomSpectra:GeneratorCuda.TinyShapeRunsClean:ConditioningCudnn.MatchesCpuSmall'
+    filter='MaskingGpu.ThresholdKernelMatchesTheCpuOnRandomSpectra:GeneratorCuda.TinyShapeRunsClean:GeneratorCluster.TinyShapeRunsClean:ConditioningCudnn.MatchesCpuSmall'
     [ "$tool" = memcheck ] && filter="$filter:MaskingGpu.StageMatchesTheCpuOnRandomAudio"
     echo "===== compute-sanitizer --tool $tool ($filter)" >>"$OUT/tests.log"
     timeout -k 5 60 compute-sanitizer --tool "$tool" --error-exitcode 9 "$here/bin/gpu_tests" --gtest_filter="$filter" >>"$OUT/tests.log" 2>&1
@@ -159,6 +159,8 @@ step_bench() {
   timeout -k 5 15 "$b" "${gen[@]}" --precision bf16 --shapes R64-S128-A256-L20 --batches 1 256 >>"$f" 2>>"$OUT/tests.log" || rc=$?
   timeout -k 5 20 "$b" "${gen[@]}" --precision fp16 --shapes R32-S128-A256-L16 R64-S256-A256-L30 R128-S256-A256-L20 --batches 1 64 \
     >>"$f" 2>>"$OUT/tests.log" || rc=$?
+  # The generic kernel beside the cluster one, at the headline shape.
+  timeout -k 5 25 "$b" "${gen[@]}" --cuda-kernel generic --precision fp16 --shapes R64-S128-A256-L20 --batches 1 256 >>"$f" 2>>"$OUT/tests.log" || rc=$?
   "$python" - "$f" >"$headline" 2>/dev/null <<'EOF'
 import json, sys
 gen, mask = {}, {}
@@ -167,7 +169,8 @@ for line in open(sys.argv[1]):
         d = json.loads(line)
     except ValueError:
         continue
-    if d.get("stage") == "generator" and d.get("model") == "R64-S128-A256-L20" and d.get("excitation_harmonics") == 0:
+    if d.get("stage") == "generator" and d.get("model") == "R64-S128-A256-L20" and d.get("excitation_harmonics") == 0 \
+            and "generic" not in d.get("kernel", ""):
         gen[(d["precision"], d["batch"])] = d
     if d.get("stage") == "masking":
         mask[d["streams"]] = d

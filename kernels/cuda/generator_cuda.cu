@@ -37,19 +37,15 @@
 #include "conditioning_cudnn.h"
 #include "cuda_check.h"
 #include "device_buffer.h"
+#include "generator_cluster.h"
+#include "generator_state.h"
+#include "net_math.cuh"
 
 namespace wavecast {
 namespace {
 
 constexpr int kThreads = 256;
 constexpr int kMaxLanesPerBlock = 8;
-
-__device__ inline float tanh_ref(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
-__device__ inline float sigmoid_ref(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
-
-__device__ inline float to_float(float v) { return v; }
-__device__ inline float to_float(__half v) { return __half2float(v); }
-__device__ inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 // The sample loop's weights; WT is the matrices' storage type.
 template <class WT>
@@ -93,21 +89,6 @@ __device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict
     }
 }
 
-struct RunArgs {
-    const float* cbuf;         // [frames + 1][lanes][C]
-    const float* inputs;       // [frames + 2][lanes][in]: this call's features from row 2
-    int in;
-    uint64_t* started;         // [lanes][128]: each pitch's note start (excitation.h), kept across calls
-    int frames, lanes;
-    unsigned long long pos0, seed;
-    const float* temperature;  // [lanes]
-    const int* forced;         // [lanes][T] or null
-    float* out;                // [lanes][T] or null
-    float* probs;              // [lanes][T][A] or null
-    int* prev;                 // [lanes]
-    float* queues;             // [lanes][sum of dilations][R]
-    int queue_per_lane;        // sum of dilations * R
-};
 
 template <int LB, class WT>
 __global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, RunArgs a) {
@@ -282,7 +263,7 @@ std::vector<float> transposed(const float* w, int rows, int cols) {
 
 class GeneratorCuda final : public Generator {
 public:
-    GeneratorCuda(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision)
+    GeneratorCuda(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision, CudaKernel kernel)
         : model_(std::move(model)), s_(model_->spec), lanes_(lanes), seed_(seed), precision_(precision) {
         if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
         const auto devices = cuda_devices();
@@ -304,7 +285,15 @@ public:
                2 * lanes_per_block_ * per_lane <= static_cast<size_t>(max_smem))
             lanes_per_block_ *= 2;
         smem_ = lanes_per_block_ * per_lane;
-        if (smem_ > static_cast<size_t>(max_smem))
+        if (kernel != CudaKernel::generic) {
+            try {
+                cluster_ = std::make_unique<ClusterKernel>(*model_, precision_, lanes);
+            } catch (const std::runtime_error& e) {
+                if (kernel == CudaKernel::cluster) throw;
+                generic_because_ = e.what();
+            }
+        }
+        if (!cluster_ && smem_ > static_cast<size_t>(max_smem))
             throw std::runtime_error("CUDA generator: shape " + s_.shape_name() + " needs " + std::to_string(smem_) +
                                      " bytes of shared memory per lane; the device has " + std::to_string(max_smem));
         // What the lanes' state needs (dilation queues, conditioning, output), refused up front
@@ -373,11 +362,11 @@ public:
         CUDA_CHECK(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking));
         CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
         conditioning_ = std::make_unique<ConditioningCudnn>(*model_, compute_);
-        switch (precision_) {
-            case Precision::fp16: allow_smem<__half>(); break;
-            case Precision::bf16: allow_smem<__nv_bfloat16>(); break;
-            default: allow_smem<float>(); break;
-        }
+        if (!cluster_) switch (precision_) {
+                case Precision::fp16: allow_smem<__half>(max_smem); break;
+                case Precision::bf16: allow_smem<__nv_bfloat16>(max_smem); break;
+                default: allow_smem<float>(max_smem); break;
+            }
 
         set_instruments(default_instrument_weights(s_, lanes).data());
     }
@@ -395,6 +384,11 @@ public:
     const ModelSpec& spec() const override { return s_; }
     int lanes() const override { return lanes_; }
     std::string backend() const override { return "cuda"; }
+    std::string kernel() const override {
+        if (cluster_) return "cuda " + cluster_->describe();
+        return "cuda generic kernel, " + std::to_string(lanes_per_block_) + (lanes_per_block_ == 1 ? " lane" : " lanes") + " a block" +
+               (generic_because_.empty() ? "" : " (" + generic_because_ + ")");
+    }
     uint64_t position() const override { return pos_; }
 
     void set_instruments(const float* weights) override { embed_lane_ = blend_instruments(*model_, weights, lanes_); }
@@ -458,7 +452,7 @@ private:
         if (want_probs) probs_.resize(static_cast<size_t>(lanes_) * T * A);
         else out_.resize(static_cast<size_t>(lanes_) * T);
         RunArgs a{cbuf_.p, inputs_.p, in_, started_.p, frames, lanes_, pos_, seed_, temperature_.p, forced, want_probs ? nullptr : out_.p,
-                  want_probs ? probs_.p : nullptr, prev_.p, queues_.p, queue_per_lane_};
+                  want_probs ? probs_.p : nullptr, prev_.p, queues_.p, queue_per_lane_, exc_inc_.p};
         switch (precision_) {
             case Precision::fp16: launch<__half>(a); break;
             case Precision::bf16: launch<__nv_bfloat16>(a); break;
@@ -482,8 +476,10 @@ private:
     }
 
     template <class WT>
-    void allow_smem() {
-        auto set = [&](auto kernel) { CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_))); };
+    // The device's most, not this generator's need: the attribute belongs to the kernel, which
+    // generators of other shapes launch too (the last to set a smaller one would break the others).
+    void allow_smem(int device_max) {
+        auto set = [&](auto kernel) { CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, device_max)); };
         set(wavenet_kernel<1, WT>);
         set(wavenet_kernel<2, WT>);
         set(wavenet_kernel<4, WT>);
@@ -492,6 +488,10 @@ private:
 
     template <class WT>
     void launch(const RunArgs& a) {
+        if (cluster_) {
+            cluster_->launch(a, embed_.p, compute_);
+            return;
+        }
         const NetWeights<WT> w = net_weights<WT>();
         const int blocks = (lanes_ + lanes_per_block_ - 1) / lanes_per_block_;
         switch (lanes_per_block_) {
@@ -527,6 +527,8 @@ private:
     std::vector<float> history_, inputs_host_, embed_lane_;
     cudaStream_t compute_ = nullptr, copy_ = nullptr;
     std::unique_ptr<ConditioningCudnn> conditioning_;
+    std::unique_ptr<ClusterKernel> cluster_;  // the sample loop's kernel where it holds the model
+    std::string generic_because_;             // else why the generic kernel runs it
     cudaEvent_t done_ = nullptr;
     void* pinned_ = nullptr;
     size_t pinned_bytes_ = 0;
@@ -534,8 +536,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision) {
-    return std::make_unique<GeneratorCuda>(std::move(model), lanes, seed, precision);
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision,
+                                               CudaKernel kernel) {
+    return std::make_unique<GeneratorCuda>(std::move(model), lanes, seed, precision, kernel);
 }
 
 }  // namespace wavecast

@@ -1,5 +1,6 @@
-// The CUDA generator against the CPU reference (the definition), on fresh random weights, inputs
-// and lanes, outputs poisoned with NaN before each run. Skips, visibly, where no GPU answers.
+// The CUDA generator's two kernels against the CPU reference (the definition), on fresh random
+// weights, inputs and lanes, outputs poisoned with NaN before each run. Skips, visibly, where no
+// GPU answers.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -31,14 +32,14 @@ ModelSpec shape(int R, int S, int A, int L, int cycle) {
 }
 
 // Teacher-forced distributions over two calls (the second carries the first's state): every
-// log probability within kMaxLogProbError of the CPU's on the same weights, which in half precision are
-// the model's rounded as with_precision() rounds them (the definition; how far that moves the
+// log probability within kMaxLogProbError of the CPU's on the same weights, which in half precision
+// are the model's rounded as with_precision() rounds them (the definition; how far that moves the
 // distributions from fp32 is the CPU's own test, HalfPrecisionStaysNearFp32).
-void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed, Precision precision = Precision::fp32) {
+void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed, Precision precision, CudaKernel kernel) {
     std::mt19937 rng(seed);
     auto model = std::make_shared<const Model>(random_model(spec, seed));
     auto cpu = make_cpu_generator(std::make_shared<const Model>(with_precision(*model, precision)), lanes, seed);
-    auto gpu = make_cuda_generator(model, lanes, seed, precision);
+    auto gpu = make_cuda_generator(model, lanes, seed, precision, kernel);
     const auto inst = random_instruments(lanes, static_cast<int>(spec.instruments.size()), rng);
     cpu->set_instruments(inst.data());
     gpu->set_instruments(inst.data());
@@ -57,44 +58,23 @@ void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed, Pre
             const double err = test::log_prob_error(got[i], want[i]);
             ASSERT_LE(err, test::kMaxLogProbError) << spec.shape_name() << " lanes " << lanes << " call " << call << " lane "
                                                    << i / (static_cast<size_t>(T) * A) << " sample " << i / A % T << " class " << i % A
-                                                   << ": GPU " << got[i] << ", CPU " << want[i];
+                                                   << ": GPU " << got[i] << ", CPU " << want[i] << " (" << gpu->kernel() << ")";
             worst = std::max(worst, err);
         }
     }
-    std::cout << spec.shape_name() << " " << precision_name(precision) << ", " << lanes << " lanes: worst |log p error| " << worst << "\n";
+    std::cout << spec.shape_name() << " " << precision_name(precision) << ", " << lanes << " lanes, " << gpu->kernel()
+              << ": worst |log p error| " << worst << "\n";
 }
 
-}  // namespace
-
-TEST(GeneratorCuda, TeacherForcedMatchesCpuFp32) {
-    REQUIRE_GPU();
-    compare_teacher_forced(named_shape("tiny"), 3, 1);
-    compare_teacher_forced(named_shape("small"), 1, 2);
-    compare_teacher_forced(named_shape("small"), 9, 3);
-    compare_teacher_forced(shape(64, 128, 256, 20, 10), 4, 4);   // nv-wavenet medium
-    compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 5);   // the widest R of nv-wavenet's
-    compare_teacher_forced(shape(32, 128, 256, 30, 10), 300, 6); // many lanes: 8 per block
-}
-
-TEST(GeneratorCuda, TeacherForcedMatchesCpuHalf) {
-    REQUIRE_GPU();
-    for (Precision p : {Precision::fp16, Precision::bf16}) {
-        compare_teacher_forced(named_shape("tiny"), 3, 11, p);
-        compare_teacher_forced(named_shape("small"), 5, 12, p);
-        compare_teacher_forced(shape(64, 128, 256, 20, 10), 1, 13, p);    // nv-wavenet medium, batch 1
-        compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 14, p);
-        compare_teacher_forced(shape(32, 128, 256, 30, 10), 100, 15, p);  // 4+ lanes per block
-    }
-}
-
-// Free-running with one seed: the same samples as the CPU, sample for sample, across calls.
-TEST(GeneratorCuda, FreeRunningGivesTheCpuSamples) {
-    REQUIRE_GPU();
-    for (const auto& [name, lanes] : std::vector<std::pair<std::string, int>>{{"tiny", 2}, {"small", 4}, {"medium", 1}}) {
+// Free-running with one seed: the same samples as the CPU, sample for sample, across calls, for
+// at least `at_least` samples on every lane (the generic kernel sums in the CPU's order; the
+// cluster kernel's other order may, rarely, tip a draw that falls within rounding of a boundary).
+void compare_free_running(CudaKernel kernel, int at_least) {
+    for (const auto& [name, lanes] : std::vector<std::pair<std::string, int>>{{"tiny", 2}, {"small", 4}, {"medium", 1}, {"medium", 3}}) {
         std::mt19937 rng(7);
         auto model = std::make_shared<const Model>(random_model(named_shape(name), 7));
         auto cpu = make_cpu_generator(model, lanes, 99);
-        auto gpu = make_cuda_generator(model, lanes, 99);
+        auto gpu = make_cuda_generator(model, lanes, 99, Precision::fp32, kernel);
         const int hop = model->spec.frame_hop;
         std::vector<float> temp(static_cast<size_t>(lanes), 1.0f);
         int same = 0;
@@ -111,23 +91,22 @@ TEST(GeneratorCuda, FreeRunningGivesTheCpuSamples) {
                 same += !diverged;
             }
         }
-        std::cout << name << ": " << same << " samples identical on every lane\n";
-        EXPECT_GE(same, 4000) << name;
+        std::cout << name << " x" << lanes << ", " << gpu->kernel() << ": " << same << " samples identical on every lane\n";
+        EXPECT_GE(same, at_least) << name;
         EXPECT_EQ(gpu->position(), cpu->position());
     }
 }
 
-TEST(GeneratorCuda, ChunkingDoesNotChangeTheSamples) {
-    REQUIRE_GPU();
+void chunking_changes_nothing(CudaKernel kernel) {
     std::mt19937 rng(3);
     auto model = std::make_shared<const Model>(random_model(named_shape("small"), 3));
     const int lanes = 3, hop = model->spec.frame_hop, frames = 12;
     const auto feats = random_features(frames, lanes, rng());
     std::vector<float> temp(lanes, 0.8f);
-    auto whole = make_cuda_generator(model, lanes, 5);
+    auto whole = make_cuda_generator(model, lanes, 5, Precision::fp32, kernel);
     std::vector<float> a(static_cast<size_t>(lanes) * frames * hop, std::nanf(""));
     whole->generate(feats.data(), temp.data(), frames, a.data());
-    auto parts = make_cuda_generator(model, lanes, 5);
+    auto parts = make_cuda_generator(model, lanes, 5, Precision::fp32, kernel);
     std::vector<float> b(a.size(), std::nanf(""));
     for (int k = 0, n = 1; k < frames; k += n, n = n % 4 + 1) {
         const int m = std::min(n, frames - k);
@@ -136,18 +115,17 @@ TEST(GeneratorCuda, ChunkingDoesNotChangeTheSamples) {
         for (int l = 0; l < lanes; ++l)
             std::copy_n(&part[static_cast<size_t>(l) * m * hop], m * hop, &b[(static_cast<size_t>(l) * frames + k) * hop]);
     }
-    EXPECT_EQ(a, b);
+    EXPECT_EQ(a, b) << whole->kernel();
 }
 
 // The smallest run of every path (free-running and teacher-forced, two calls, two lanes), for
 // compute-sanitizer's memcheck, racecheck and synccheck, which slow a kernel a thousandfold.
-TEST(GeneratorCuda, TinyShapeRunsClean) {
-    REQUIRE_GPU();
+void tiny_shape_runs(CudaKernel kernel) {
     std::mt19937 rng(21);
     auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 21));
     const int lanes = 2, frames = 2, hop = model->spec.frame_hop, A = model->spec.audio_classes;
     for (Precision p : {Precision::fp32, Precision::fp16}) {
-        auto gpu = make_cuda_generator(model, lanes, 4, p);
+        auto gpu = make_cuda_generator(model, lanes, 4, p, kernel);
         auto cpu = make_cpu_generator(std::make_shared<const Model>(with_precision(*model, p)), lanes, 4);
         std::vector<float> temp(lanes, 1.0f);
         for (int call = 0; call < 2; ++call) {
@@ -155,7 +133,12 @@ TEST(GeneratorCuda, TinyShapeRunsClean) {
             std::vector<float> want(static_cast<size_t>(lanes) * frames * hop, std::nanf("")), got(want.size(), std::nanf(""));
             cpu->generate(feats.data(), temp.data(), frames, want.data());
             gpu->generate(feats.data(), temp.data(), frames, got.data());
-            EXPECT_EQ(got, want) << precision_name(p) << " call " << call;
+            size_t same = 0;
+            for (size_t i = 0; i < got.size(); ++i) {
+                ASSERT_TRUE(std::isfinite(got[i])) << gpu->kernel() << " sample " << i;
+                same += got[i] == want[i];
+            }
+            EXPECT_GE(same, got.size() * 9 / 10) << gpu->kernel() << " " << precision_name(p) << " call " << call;
         }
         const auto feats = random_features(frames, lanes, rng());
         std::vector<int> inputs(static_cast<size_t>(lanes) * frames * hop);
@@ -164,8 +147,97 @@ TEST(GeneratorCuda, TinyShapeRunsClean) {
         cpu->teacher_forced(feats.data(), inputs.data(), frames, want.data());
         gpu->teacher_forced(feats.data(), inputs.data(), frames, got.data());
         for (size_t i = 0; i < got.size(); ++i)
-            ASSERT_LE(test::log_prob_error(got[i], want[i]), test::kMaxLogProbError) << precision_name(p) << " probability " << i;
+            ASSERT_LE(test::log_prob_error(got[i], want[i]), test::kMaxLogProbError) << gpu->kernel() << " " << precision_name(p) << " probability " << i;
     }
+}
+
+}  // namespace
+
+// The generic kernel: one block per 1 to 8 lanes, the weights read from L2; it runs any shape.
+TEST(GeneratorCuda, TeacherForcedMatchesCpuFp32) {
+    REQUIRE_GPU();
+    const auto k = CudaKernel::generic;
+    compare_teacher_forced(named_shape("tiny"), 3, 1, Precision::fp32, k);
+    compare_teacher_forced(named_shape("small"), 1, 2, Precision::fp32, k);
+    compare_teacher_forced(named_shape("small"), 9, 3, Precision::fp32, k);
+    compare_teacher_forced(shape(64, 128, 256, 20, 10), 4, 4, Precision::fp32, k);   // nv-wavenet medium
+    compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 5, Precision::fp32, k);   // the widest R of nv-wavenet's
+    compare_teacher_forced(shape(32, 128, 256, 30, 10), 300, 6, Precision::fp32, k); // many lanes: 8 per block
+}
+
+TEST(GeneratorCuda, TeacherForcedMatchesCpuHalf) {
+    REQUIRE_GPU();
+    const auto k = CudaKernel::generic;
+    for (Precision p : {Precision::fp16, Precision::bf16}) {
+        compare_teacher_forced(named_shape("tiny"), 3, 11, p, k);
+        compare_teacher_forced(named_shape("small"), 5, 12, p, k);
+        compare_teacher_forced(shape(64, 128, 256, 20, 10), 1, 13, p, k);    // nv-wavenet medium, batch 1
+        compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 14, p, k);
+        compare_teacher_forced(shape(32, 128, 256, 30, 10), 100, 15, p, k);  // 4+ lanes per block
+    }
+}
+
+TEST(GeneratorCuda, FreeRunningGivesTheCpuSamples) {
+    REQUIRE_GPU();
+    compare_free_running(CudaKernel::generic, 4000);
+}
+
+TEST(GeneratorCuda, ChunkingDoesNotChangeTheSamples) {
+    REQUIRE_GPU();
+    chunking_changes_nothing(CudaKernel::generic);
+}
+
+TEST(GeneratorCuda, TinyShapeRunsClean) {
+    REQUIRE_GPU();
+    tiny_shape_runs(CudaKernel::generic);
+}
+
+// The cluster kernel: the weights in a thread-block cluster's shared memory (Hopper).
+TEST(GeneratorCluster, TeacherForcedMatchesCpuFp32) {
+    REQUIRE_GPU();
+    const auto k = CudaKernel::cluster;
+    compare_teacher_forced(named_shape("tiny"), 3, 21, Precision::fp32, k);
+    compare_teacher_forced(named_shape("small"), 1, 22, Precision::fp32, k);
+    compare_teacher_forced(named_shape("small"), 9, 23, Precision::fp32, k);
+    compare_teacher_forced(named_shape("medium"), 1, 24, Precision::fp32, k);
+    compare_teacher_forced(shape(64, 128, 256, 20, 10), 5, 25, Precision::fp32, k);
+    compare_teacher_forced(shape(32, 128, 256, 30, 10), 40, 26, Precision::fp32, k);
+}
+
+TEST(GeneratorCluster, TeacherForcedMatchesCpuHalf) {
+    REQUIRE_GPU();
+    const auto k = CudaKernel::cluster;
+    for (Precision p : {Precision::fp16, Precision::bf16}) {
+        compare_teacher_forced(named_shape("tiny"), 2, 31, p, k);
+        compare_teacher_forced(named_shape("small"), 6, 32, p, k);
+        compare_teacher_forced(shape(64, 128, 256, 20, 10), 1, 33, p, k);   // nv-wavenet medium, batch 1
+        compare_teacher_forced(named_shape("medium"), 8, 34, p, k);
+        compare_teacher_forced(shape(32, 128, 256, 30, 10), 100, 35, p, k);
+    }
+}
+
+TEST(GeneratorCluster, FreeRunningGivesTheCpuSamples) {
+    REQUIRE_GPU();
+    compare_free_running(CudaKernel::cluster, 1000);
+}
+
+TEST(GeneratorCluster, ChunkingDoesNotChangeTheSamples) {
+    REQUIRE_GPU();
+    chunking_changes_nothing(CudaKernel::cluster);
+}
+
+TEST(GeneratorCluster, TinyShapeRunsClean) {
+    REQUIRE_GPU();
+    tiny_shape_runs(CudaKernel::cluster);
+}
+
+// A shape no cluster holds is refused by name; the automatic choice then takes the generic kernel.
+TEST(GeneratorCluster, AShapeNoClusterHoldsFallsBackToTheGenericKernel) {
+    REQUIRE_GPU();
+    auto model = std::make_shared<const Model>(random_model(shape(128, 256, 256, 16, 8), 3));
+    EXPECT_THROW(make_cuda_generator(model, 1, 1, Precision::fp32, CudaKernel::cluster), std::runtime_error);
+    auto g = make_cuda_generator(model, 1, 1, Precision::fp32);
+    EXPECT_NE(g->kernel().find("generic"), std::string::npos) << g->kernel();
 }
 
 // A batch whose state cannot fit on the device is refused with the reason, before any work.
