@@ -51,8 +51,9 @@ std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model
                                               int threads = 1);
 
 // Which kernel runs the CUDA generator's sample loop: the cluster kernel (cuda/generator_cluster.cu)
-// where the weights fit a thread-block cluster's shared memory, else the generic one (automatic);
-// or one of them by name, for tests and benchmarks (a shape the named one cannot run is refused).
+// where the weights fit a thread-block cluster's shared memory and the lanes' clusters all run at
+// once, else the generic one (automatic); or one of them by name, for tests and benchmarks (a
+// shape the named one cannot run is refused).
 enum class CudaKernel { automatic, cluster, generic };
 CudaKernel parse_cuda_kernel(const std::string& name);  // "auto", "cluster" or "generic"
 

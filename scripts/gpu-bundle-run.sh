@@ -247,6 +247,13 @@ print(f"{sys.argv[2]} stream(s): rtf {min(rtf):.2f} at least, {statistics.median
 EOF
 )"
   done
+  # A stream that fell back to the CPU met a CUDA error: run the 16 again under memcheck, which
+  # names the kernel and the address (the first few), for a while.
+  if [[ $heads == *"on cpu"* ]] && command -v compute-sanitizer >/dev/null && [ -e "$work/streams-16.toml" ]; then
+    echo "===== 16 streams under compute-sanitizer memcheck" >>"$log"
+    timeout -k 5 45 compute-sanitizer --tool memcheck --print-limit 8 "$here/bin/wavecastd" --config "$work/streams-16.toml" >>"$log" 2>&1
+    heads="$heads; memcheck of 16 streams: $(grep -c '^========= Invalid' "$log") invalid accesses logged"
+  fi
   kill $jack 2>/dev/null; wait $jack 2>/dev/null
   echo "$heads" >"$headline"
   return $rc

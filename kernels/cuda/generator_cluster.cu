@@ -463,7 +463,8 @@ int storage_bytes(Precision p) { return p == Precision::fp32 ? 4 : 2; }
 
 }  // namespace
 
-ClusterKernel::ClusterKernel(const Model& model, Precision precision, int lanes) : dims_(net_dims(model.spec)), precision_(precision) {
+ClusterKernel::ClusterKernel(const Model& model, Precision precision, int lanes, bool allow_waves)
+    : dims_(net_dims(model.spec)), precision_(precision) {
     int dev = 0, cc_major = 0;
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, dev));
@@ -485,6 +486,9 @@ ClusterKernel::ClusterKernel(const Model& model, Precision precision, int lanes)
     if (layout_.bytes == 0)
         throw std::runtime_error("cluster generator: no cluster of up to 16 CTAs holds " + model.spec.shape_name() + " in " +
                                  precision_name(precision) + " within a CTA's shared memory");
+    if (!allow_waves && (lanes + layout_.lanes - 1) / layout_.lanes > resident_clusters_)
+        throw std::runtime_error("cluster generator: " + std::to_string(lanes) + " lanes need more clusters than the device runs at once (" +
+                                 std::to_string(resident_clusters_) + " of " + std::to_string(layout_.lanes) + " lanes)");
     blocks_.upload(pack_cluster_weights(model, layout_, precision));
 }
 

@@ -287,7 +287,7 @@ public:
         smem_ = lanes_per_block_ * per_lane;
         if (kernel != CudaKernel::generic) {
             try {
-                cluster_ = std::make_unique<ClusterKernel>(*model_, precision_, lanes);
+                cluster_ = std::make_unique<ClusterKernel>(*model_, precision_, lanes, kernel == CudaKernel::cluster);
             } catch (const std::runtime_error& e) {
                 if (kernel == CudaKernel::cluster) throw;
                 generic_because_ = e.what();
@@ -476,10 +476,15 @@ private:
     }
 
     template <class WT>
-    // The device's most, not this generator's need: the attribute belongs to the kernel, which
-    // generators of other shapes launch too (the last to set a smaller one would break the others).
+    // The most the device allows beside the kernel's static shared memory, not this generator's
+    // need: the attribute belongs to the kernel, which generators of other shapes launch too (the
+    // last to set a smaller one would break the others' launches).
     void allow_smem(int device_max) {
-        auto set = [&](auto kernel) { CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, device_max)); };
+        auto set = [&](auto kernel) {
+            cudaFuncAttributes attr{};
+            CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+            CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, device_max - static_cast<int>(attr.sharedSizeBytes)));
+        };
         set(wavenet_kernel<1, WT>);
         set(wavenet_kernel<2, WT>);
         set(wavenet_kernel<4, WT>);
