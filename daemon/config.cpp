@@ -16,18 +16,20 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
     return (fs::path(base_dir) / p).lexically_normal().string();
 }
 
-bool valid_endpoint(const std::string& e) {
-    return e.rfind("tcp://", 0) == 0 || e.rfind("ipc://", 0) == 0 || e.rfind("inproc://", 0) == 0;
-}
-
 }  // namespace
 
-bool reachable_from_outside(const std::string& e) {
-    if (e.rfind("tcp://", 0) != 0) return false;
+std::string endpoint_problem(const std::string& e, bool curve) {
+    const bool tcp = e.rfind("tcp://", 0) == 0, local = e.rfind("ipc://", 0) == 0 || e.rfind("inproc://", 0) == 0;
+    if (!tcp && !local)
+        return e + ": only tcp://, ipc:// and inproc:// endpoints are taken (" +
+               (e.find("://") == std::string::npos ? std::string("no transport named") : "not " + e.substr(0, e.find("://") + 3)) + ")";
+    if (local || curve) return "";
+    // tcp://HOST:PORT, HOST an address, a name or an interface: only loopback stays on this machine.
     const std::string rest = e.substr(6);
-    if (rest.empty()) return false;  // not bindable at all
-    const std::string host = rest.front() == '[' ? rest.substr(1, rest.find(']') - 1) : rest.substr(0, rest.rfind(':'));
-    return !(host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1" || host == "lo");
+    const std::string host = !rest.empty() && rest.front() == '[' ? rest.substr(1, rest.find(']') - 1) : rest.substr(0, rest.rfind(':'));
+    if (host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1" || host == "lo") return "";
+    return e + " can be reached from other machines: remote control needs [security] curve = true with allowed_clients; "
+               "otherwise bind to 127.0.0.1 or an ipc:// path";
 }
 
 std::string default_config_path() {
@@ -78,9 +80,7 @@ DaemonConfig load_config(const std::string& path) {
         }
         c.cpu_threads = static_cast<int>(r.get_int(*d, "cpu_threads", c.cpu_threads, 0, 256));
         c.control = r.get_string(*d, "control", c.control);
-        if (!valid_endpoint(c.control)) r.fail(d->get("control"), "control must be a tcp://, ipc:// or inproc:// endpoint");
         c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
-        if (!valid_endpoint(c.telemetry)) r.fail(d->get("telemetry"), "telemetry must be a tcp://, ipc:// or inproc:// endpoint");
         c.model = resolve(dir, r.get_string(*d, "model", ""));
         c.fallback_model = resolve(dir, r.get_string(*d, "fallback_model", ""));
         c.models_dir = resolve(dir, r.get_string(*d, "models", "../models"));
@@ -131,11 +131,13 @@ DaemonConfig load_config(const std::string& path) {
         if (c.security.curve && c.security.allowed_clients.empty())
             r.fail(sec, "curve = true needs allowed_clients: the public keys of the clients that may steer");
     }
-    for (const std::string* e : {&c.control, &c.telemetry})
-        if (!c.security.curve && reachable_from_outside(*e))
-            r.fail(sec ? static_cast<const toml::node*>(sec) : root.get("daemon"),
-                   *e + " can be reached from other machines: remote control needs [security] curve = true with "
-                        "allowed_clients; otherwise bind to 127.0.0.1 or an ipc:// path");
+    const toml::table* daemon = r.get_table(root, "daemon");
+    for (const char* key : {"control", "telemetry"}) {
+        const std::string why = endpoint_problem(key == std::string("control") ? c.control : c.telemetry, c.security.curve);
+        if (why.empty()) continue;
+        const toml::node* at = daemon && daemon->get(key) ? daemon->get(key) : sec ? static_cast<const toml::node*>(sec) : root.get("daemon");
+        r.fail(at, why);
+    }
 
     const toml::node* streams = root.get("stream");
     if (!streams) r.fail_line(0, "no [[stream]] defined; at least one (named \"main\") is needed");

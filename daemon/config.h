@@ -65,8 +65,10 @@ struct ConfigOverrides {
     void apply(DaemonConfig& c) const;
 };
 
-// A tcp:// endpoint whose host is not a loopback address can be reached from other machines.
-bool reachable_from_outside(const std::string& endpoint);
+// Why the daemon may not bind `endpoint`, or "" when it may: only tcp://, ipc:// and inproc://,
+// and without CURVE only what stays on this machine (loopback tcp://, ipc://, inproc://). The
+// one check for the config and the command line.
+std::string endpoint_problem(const std::string& endpoint, bool curve);
 
 // Throws ConfigError "FILE:LINE: reason".
 DaemonConfig load_config(const std::string& path);

@@ -1,6 +1,7 @@
 #include "control.h"
 
 #include <chrono>
+#include <cstring>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -18,6 +19,62 @@ namespace {
 // hard bound on memory. Requests between kMaxRequestBytes and this still get a too_large reply.
 constexpr int64_t kMaxWireBytes = 1 << 20;
 constexpr size_t kMaxQueuedLogs = 256;
+// A connection that has not completed ZeroMQ's handshake by then is closed: idle TCP connections
+// (a port scan, a flood) cannot hold the daemon's file descriptors.
+constexpr int kHandshakeMs = 5000;
+constexpr const char* kMonitorEndpoint = "inproc://wavecast-control-monitor";
+
+// What the control socket's monitor says about connections: counted, and the troubles logged (at
+// most once per 5 s each, with how many since): accepts refused for want of file descriptors, and
+// handshakes refused (a NULL or PLAIN client to a CURVE server, or not ZeroMQ at all).
+class ConnectionWatch {
+public:
+    explicit ConnectionWatch(zmq::context_t& ctx, zmq::socket_t& watched, const std::string& endpoint) : pair_(ctx, zmq::socket_type::pair), endpoint_(endpoint) {
+        const int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+        if (zmq_socket_monitor(watched.handle(), kMonitorEndpoint, events) != 0)
+            throw std::runtime_error(std::string("cannot monitor the control socket: ") + zmq_strerror(zmq_errno()));
+        pair_.set(zmq::sockopt::linger, 0);
+        pair_.connect(kMonitorEndpoint);
+    }
+    void drain() {
+        std::vector<zmq::message_t> ev;
+        for (;;) {
+            ev.clear();
+            if (!zmq::recv_multipart(pair_, std::back_inserter(ev), zmq::recv_flags::dontwait) || ev.empty()) return;
+            if (ev[0].size() < 6) continue;
+            uint16_t event = 0;
+            uint32_t value = 0;
+            std::memcpy(&event, ev[0].data(), 2);
+            std::memcpy(&value, static_cast<const char*>(ev[0].data()) + 2, 4);
+            if (event == ZMQ_EVENT_ACCEPTED) ++open_;
+            else if (event == ZMQ_EVENT_DISCONNECTED) open_ -= open_ > 0;
+            else if (event == ZMQ_EVENT_ACCEPT_FAILED)
+                note(accept_, "control: cannot accept a connection on " + endpoint_ + ": " + zmq_strerror(static_cast<int>(value)) +
+                                  " (" + std::to_string(open_) + " open; raise LimitNOFILE, or find who holds them)");
+            else
+                note(handshake_, "control: refused a connection's handshake on " + endpoint_ +
+                                     (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? " (authentication)" : " (a NULL or PLAIN client to CURVE, or not ZeroMQ)"));
+        }
+    }
+
+private:
+    struct Trouble {
+        std::chrono::steady_clock::time_point last{};
+        uint64_t since = 0;
+    };
+    static void note(Trouble& t, const std::string& what) {
+        ++t.since;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - t.last < std::chrono::seconds(5)) return;
+        spdlog::warn("{} [{} time(s) since the last report]", what, t.since);
+        t.last = now, t.since = 0;
+    }
+    zmq::socket_t pair_;
+    std::string endpoint_;
+    uint64_t open_ = 0;
+    Trouble accept_, handshake_;
+};
 }  // namespace
 
 void TelemetryLogSink::sink_it_(const spdlog::details::log_msg& msg) {
@@ -100,11 +157,9 @@ ControlServer::ControlServer(Engine& engine, std::string control, std::string te
                 throw std::runtime_error(std::string("[security] allowed_clients: ") + e.what());
             }
         }
-    } else {
-        for (const std::string* e : {&control_, &telemetry_})
-            if (reachable_from_outside(*e))
-                throw std::runtime_error(*e + " can be reached from other machines: remote control needs [security] curve = true");
     }
+    for (const std::string* e : {&control_, &telemetry_})
+        if (const std::string why = endpoint_problem(*e, curve_); !why.empty()) throw std::runtime_error(why);
     std::promise<void> bound;
     auto ready = bound.get_future();
     thread_ = std::thread([this, &bound] { run(bound); });
@@ -140,8 +195,10 @@ void ControlServer::run(std::promise<void>& bound) {
         router.set(zmq::sockopt::sndhwm, 1000);
         router.set(zmq::sockopt::rcvhwm, 1000);
         router.set(zmq::sockopt::router_mandatory, 0);  // a reply to a vanished peer is dropped, not an error
+        router.set(zmq::sockopt::handshake_ivl, kHandshakeMs);
         pub.set(zmq::sockopt::linger, 0);
         pub.set(zmq::sockopt::sndhwm, 100);  // a subscriber that never reads costs at most this many messages
+        pub.set(zmq::sockopt::handshake_ivl, kHandshakeMs);
         try {
             router.bind(control_);
         } catch (const zmq::error_t& e) {
@@ -171,6 +228,7 @@ void ControlServer::run(std::promise<void>& bound) {
     };
 
     FileWork files;
+    ConnectionWatch watch(ctx, router, control_);
     auto next_status = std::chrono::steady_clock::now();
     auto last_fault_log = std::chrono::steady_clock::time_point{};
     std::vector<zmq::message_t> frames;
@@ -207,6 +265,7 @@ void ControlServer::run(std::promise<void>& bound) {
                 }
             }
             for (auto& done : files.take_done()) reply_to(done.envelope, done.reply);
+            watch.drain();
             for (const auto& entry : logs_->take()) publish("log", entry);
             for (const auto& notes : engine_.sounded_notes()) publish("notes", notes);
             engine_.follow_tempo();

@@ -110,9 +110,8 @@ std::function<json()> Engine::handle_score(const json& body) {
             throw p::Error(p::code::io_error, std::string("path: ") + e.what());
         }
         const size_t notes = score.notes.size();
-        const double tempo = score.tempo_bpm;
         s.set_score(std::move(score));
-        return json{{"stream", s.name()}, {"path", path}, {"notes", notes}, {"tempo", tempo}, {"at", "next bar"}};
+        return json{{"stream", s.name()}, {"path", path}, {"notes", notes}, {"tempo", s.tempo()}, {"at", "next bar"}};
     };
 }
 
@@ -291,17 +290,20 @@ json Engine::status() const {
 
 namespace wavecast {
 
+json notes_message(const std::string& stream, const std::vector<Stream::SoundedNote>& notes) {
+    json events = json::array();
+    for (const auto& n : notes)
+        events.push_back({{"track", n.track}, {"lane", n.lane}, {"on", n.on}, {"pitch", n.pitch}, {"velocity", n.velocity}, {"beat", n.beat}});
+    return {{"stream", stream}, {"events", std::move(events)}};
+}
+
 std::vector<json> Engine::sounded_notes() {
     std::vector<json> out;
     std::vector<Stream::SoundedNote> notes;
     for (const auto& s : streams_) {
         notes.clear();
         s->take_sounded_notes(notes);
-        if (notes.empty()) continue;
-        json events = json::array();
-        for (const auto& n : notes)
-            events.push_back({{"track", n.track}, {"lane", n.lane}, {"on", n.on}, {"pitch", n.pitch}, {"velocity", n.velocity}, {"beat", n.beat}});
-        out.push_back({{"stream", s->name()}, {"events", std::move(events)}});
+        if (!notes.empty()) out.push_back(notes_message(s->name(), notes));
     }
     return out;
 }

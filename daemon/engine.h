@@ -22,6 +22,10 @@ namespace wavecast {
 
 class JackOutput;
 
+// The body of a telemetry "notes" message: {"stream", "events": [{track, lane, on, pitch,
+// velocity, beat}]}.
+nlohmann::json notes_message(const std::string& stream, const std::vector<Stream::SoundedNote>& notes);
+
 class Engine {
 public:
     Engine(DaemonConfig config, std::shared_ptr<const Model> model, std::map<std::string, std::shared_ptr<const Style>> styles,

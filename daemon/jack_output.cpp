@@ -2,10 +2,47 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <stdexcept>
 
 namespace wavecast {
+namespace {
+
+// jack_status_t's bits, by name: "0x21 (Failure, ServerError)".
+std::string describe_status(jack_status_t status) {
+    static const std::pair<int, const char*> names[] = {
+        {JackFailure, "Failure"}, {JackInvalidOption, "InvalidOption"}, {JackNameNotUnique, "NameNotUnique"},
+        {JackServerStarted, "ServerStarted"}, {JackServerFailed, "ServerFailed"}, {JackServerError, "ServerError"},
+        {JackNoSuchClient, "NoSuchClient"}, {JackLoadFailure, "LoadFailure"}, {JackInitFailure, "InitFailure"},
+        {JackShmFailure, "ShmFailure"}, {JackVersionError, "VersionError"}, {JackBackendError, "BackendError"},
+        {JackClientZombie, "ClientZombie"}};
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(status));
+    std::string out = hex, list;
+    for (const auto& [bit, name] : names)
+        if (status & bit) list += (list.empty() ? "" : ", ") + std::string(name);
+    return list.empty() ? out : out + " (" + list + ")";
+}
+
+// Whether a client named `name` has ports on the server, asked as a client of a name of its own:
+// jack2 refuses a taken exact name with ServerError alone, without NameNotUnique.
+bool client_exists(const std::string& name, const std::string& server) {
+    jack_status_t st{};
+    const auto opts = static_cast<jack_options_t>(JackNoStartServer | (server.empty() ? 0 : JackServerName));
+    jack_client_t* probe = server.empty() ? jack_client_open("wavecast-probe", opts, &st) : jack_client_open("wavecast-probe", opts, &st, server.c_str());
+    if (!probe) return false;
+    std::string pattern = "^";
+    for (char c : name) pattern += std::isalnum(static_cast<unsigned char>(c)) ? std::string(1, c) : std::string("\\") + c;
+    const char** ports = jack_get_ports(probe, (pattern + ":").c_str(), nullptr, 0);
+    const bool found = ports && ports[0];
+    if (ports) jack_free(ports);
+    jack_client_close(probe);
+    return found;
+}
+
+}  // namespace
 
 JackOutput::JackOutput(const std::string& client_name, const std::string& server) {
     jack_status_t status{};
@@ -15,8 +52,9 @@ JackOutput::JackOutput(const std::string& client_name, const std::string& server
     if (!client_) {
         std::string why = "cannot open JACK client '" + client_name + "'";
         if (status & JackServerFailed) why += ": no JACK server is running" + (server.empty() ? std::string() : " named '" + server + "'");
-        if (status & JackNameNotUnique) why += ": the name is taken by another client";
-        throw std::runtime_error(why + " (status 0x" + std::to_string(status) + ")");
+        else if ((status & JackNameNotUnique) || client_exists(client_name, server))
+            why += ": a client of that name is already on the server (another wavecastd? set [jack] client_name or --jack-name)";
+        throw std::runtime_error(why + " (status " + describe_status(status) + ")");
     }
     jack_set_process_callback(client_, &JackOutput::on_process, this);
     jack_set_xrun_callback(client_, &JackOutput::on_xrun, this);

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 #include <thread>
 #include <unistd.h>
@@ -65,6 +66,9 @@ void block_daemon_signals() {
 int run_daemon(const std::string& config_path, const ConfigOverrides& overrides) {
     DaemonConfig cfg = load_config(config_path);
     overrides.apply(cfg);
+    // The command line's endpoints meet the same check as the file's, before anything starts.
+    for (const auto& [flag, e] : {std::pair{"--control", cfg.control}, std::pair{"--telemetry", cfg.telemetry}})
+        if (const std::string why = endpoint_problem(e, cfg.security.curve); !why.empty()) throw ConfigError(std::string(flag) + ": " + why);
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
     const std::string model_path = cfg.model_for(resolve_backend(cfg.backend)), fallback_path = cfg.fallback();
     auto model = std::make_shared<const Model>(load_model(model_path));
@@ -79,6 +83,13 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         throw ConfigError(cfg.path + ": fallback_model " + fallback_path + " runs at " + std::to_string(fs.sample_rate) +
                           " Hz with a frame hop of " + std::to_string(fs.frame_hop) + ", unlike the model's " +
                           std::to_string(ps.sample_rate) + " Hz and " + std::to_string(ps.frame_hop));
+    // Connections to the control socket each take a file descriptor: take all the hard limit
+    // allows (systemd's default soft limit of 1024 ran out under 1,100 idle connections).
+    if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        const rlim_t was = nofile.rlim_cur;
+        nofile.rlim_cur = nofile.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) == 0) spdlog::debug("file descriptors: {} allowed (was {})", nofile.rlim_cur, was);
+    }
     std::error_code made;
     std::filesystem::create_directories(cfg.recordings_dir, made);
     if (made) spdlog::warn("recordings folder {}: {}; `record` is refused until it exists", cfg.recordings_dir, made.message());

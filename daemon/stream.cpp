@@ -91,6 +91,10 @@ void Stream::set_param(const std::string& name, double v) {
 void Stream::set_score(MidiScore score) {
     std::lock_guard lock(style_mu_);
     style_name_ = "score";
+    // What plays: the composer keeps the tempo within the parameter's range (a file of 1 us a
+    // beat reported 60,000,000 bpm).
+    const protocol::ParamSpec& range = *protocol::find_param("tempo");
+    score.tempo_bpm = std::clamp(score.tempo_bpm, range.min, range.max);
     tempo_ = score.tempo_bpm;
     pending_style_.reset();
     pending_score_ = std::move(score);

@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan) into build-fuzz/ and runs each for
 # SECONDS (default 30) from its seed corpus in fuzz/corpus/. What a run finds is written to
 # build-fuzz/findings/; fix it and add the input to fuzz/corpus/NAME/ as a regression case.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]      targets: config style model midi control
+#   scripts/fuzz.sh [SECONDS] [TARGET...]      targets: config style model midi control telemetry
 # WAVECAST_FUZZ_SEED fixes libFuzzer's seed (the test command sets 1, so that a CI failure
 # reproduces); unset or 0, each run explores anew.
 set -euo pipefail
@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config style model midi control)
+[ ${#targets[@]} -gt 0 ] || targets=(config style model midi control telemetry)
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$root/build-fuzz" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DWAVECAST_FUZZ=ON -DWAVECAST_TESTS=OFF -DWAVECAST_CUDA=OFF -DWAVECAST_NATIVE=OFF >/dev/null

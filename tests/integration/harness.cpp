@@ -311,7 +311,9 @@ Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptio
         stat(log.c_str(), &st);
         env["JOURNAL_STREAM"] = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
     }
-    proc = std::make_unique<Process>(std::vector<std::string>{WAVECASTD_BIN, "--config", config}, env, log);
+    std::vector<std::string> argv = o.wrapper;
+    argv.insert(argv.end(), {WAVECASTD_BIN, "--config", config});
+    proc = std::make_unique<Process>(argv, env, log);
 }
 
 size_t silent_frames(const Capture& cap) {

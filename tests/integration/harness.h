@@ -144,6 +144,7 @@ struct DaemonOptions {
     std::string control, telemetry;  // default: ipc:// paths in `dir`
     std::string sections;            // further TOML tables, e.g. [security]
     std::map<std::string, std::string> env;  // added to the JACK server's
+    std::vector<std::string> wrapper;        // a command the daemon runs under (e.g. prlimit ...)
 };
 
 // Polls `pred` every 20 ms until it holds (true) or `timeout_s` passes (false).

@@ -4,7 +4,10 @@
 // get a clear error or a clean continuation, never an abort, a hang or a silently short file.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -261,4 +264,65 @@ TEST_F(HostileInput, ARecordingGoesOnInANewFileWhenJackComesBackAtAnotherRate) {
     EXPECT_GT(first, 48000);
     EXPECT_GT(second, 44100);
     EXPECT_EQ((*stop)["frames"].get<long long>(), second);
+}
+
+// 1,100 idle TCP connections left every request unanswered and nothing logged, with the daemon's
+// descriptors (systemd's default soft limit, 1024) used up. Now a connection that does not speak
+// ZeroMQ within 5 s is closed, running out of descriptors is logged, and a real client gets its
+// answer through the flood. The daemon here runs under a hard limit of 256 it cannot raise.
+TEST_F(HostileInput, IdleConnectionsCannotExhaustTheControlPlane) {
+    const int port = free_tcp_port();
+    DaemonOptions o;
+    o.control = "tcp://127.0.0.1:" + std::to_string(port);
+    o.telemetry = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
+    o.wrapper = {"prlimit", "--nofile=256:256"};
+    auto d = start(dir_.path.string(), o);
+    std::vector<int> fds;
+    for (int i = 0; i < 600; ++i) {
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+            if (fd >= 0) close(fd);
+            break;  // the backlog is full: enough
+        }
+        fds.push_back(fd);
+    }
+    ASSERT_GT(fds.size(), 300u) << "the flood did not get going";
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool answered = eventually([&] { return request(d->control, R"({"cmd":"ping"})", 1000).has_value(); }, 40);
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (int fd : fds) close(fd);
+    EXPECT_TRUE(answered) << "no answer through " << fds.size() << " idle connections";
+    std::cout << "answered after " << waited << " s through " << fds.size() << " idle connections\n";
+    EXPECT_NE(d->proc->log().find("cannot accept a connection"), std::string::npos) << "running out of descriptors went unlogged";
+    EXPECT_TRUE(d->proc->running());
+}
+
+// A score at 1 microsecond a beat: status and the reply say what plays (the composer's range),
+// not 60,000,000 bpm.
+TEST_F(HostileInput, AScoreOfAbsurdTempoReportsTheTempoThatPlays) {
+    auto d = start(dir_.path.string());
+    const std::string mid = dir_.file("fast.mid");
+    wavecast::Style style;
+    style.name = "fast";
+    wavecast::TrackStyle track;
+    track.name = "lead", track.role = "lead";
+    style.tracks.push_back(track);
+    wavecast::write_midi_file(mid, style, 1, 60e6, {{0, 0.0, 0, true, 60, 100}, {0, 100.0, 0, false, 60, 0}}, 200.0);
+    const auto r = d->call({{"cmd", "score"}, {"path", mid}});
+    ASSERT_EQ(outcome(r), "ok") << r->dump();
+    EXPECT_EQ((*r)["tempo"].get<double>(), 300.0);
+    EXPECT_EQ(d->stream_status()["params"]["tempo"].get<double>(), 300.0);
+}
+
+// A second daemon asking for a JACK name in use is told so, with JACK's status decoded.
+TEST_F(HostileInput, ATakenJackNameIsNamedAsTheReason) {
+    auto first = start(dir_.path.string(), {.jack_name = "wavecast-twin"});
+    Daemon second(dir_.path.string(), *jack_, {.jack_name = "wavecast-twin"});
+    ASSERT_EQ(second.proc->wait(30).value_or(-1), 1) << second.proc->log();
+    EXPECT_NE(second.proc->log().find("already on the server"), std::string::npos) << second.proc->log();
+    EXPECT_EQ(second.proc->log().find("status 0x33"), std::string::npos) << second.proc->log();
 }

@@ -3,6 +3,7 @@
 // is refused in the handshake, and the audio goes on untouched. Without CURVE, an endpoint other
 // machines could reach is refused. And no client, however rude, makes the daemon grow.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <thread>
@@ -120,6 +121,27 @@ TEST_F(ControlSecurity, OnlyAllowedCurveClientsAreAnsweredAndTheAudioGoesOn) {
     EXPECT_EQ(st["params"]["intensity"].get<double>(), 0.9);
     EXPECT_EQ(st["underruns"].get<int>(), 0) << "the audio is untouched throughout";
     EXPECT_NE(d.proc->log().find("refused a client"), std::string::npos) << d.proc->log();
+}
+
+// The command line's endpoints get the config's check, before anything starts: multicast and
+// TIPC reached bind() from --telemetry before, and a wildcard address from --control.
+TEST_F(ControlSecurity, EndpointsFromTheCommandLineMeetTheSameCheck) {
+    Daemon base(dir_.path.string(), *jack_, {.jack_name = "wavecast-flags-base"});
+    base.proc->signal(SIGTERM);
+    base.proc->wait(10);
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--telemetry", "epgm://lo;239.192.7.7:6678"}, "only tcp://, ipc:// and inproc://"},
+        {{"--telemetry", "tipc://{5560,0,0}"}, "only tcp://, ipc:// and inproc://"},
+        {{"--control", "tcp://0.0.0.0:" + std::to_string(free_tcp_port())}, "can be reached from other machines"},
+        {{"--control", "tcp://*:" + std::to_string(free_tcp_port())}, "can be reached from other machines"}};
+    for (const auto& [flags, why] : cases) {
+        std::vector<std::string> argv{WAVECASTD_BIN, "--config", base.config};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        Process p(argv, jack_->env(), dir_.file(unique_name("flags") + ".log"));
+        ASSERT_EQ(p.wait(20).value_or(-1), 1) << flags[1] << "\n" << p.log();
+        EXPECT_NE(p.log().find(why), std::string::npos) << flags[1] << "\n" << p.log();
+        EXPECT_NE(p.log().find(flags[0]), std::string::npos) << "the refusal names the flag:\n" << p.log();
+    }
 }
 
 TEST_F(ControlSecurity, AnEndpointOtherMachinesCanReachNeedsCurve) {

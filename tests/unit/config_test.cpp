@@ -98,7 +98,7 @@ TEST(Config, RefusesBadConfigWithFileLineAndReason) {
     p = write(dir, "dup.toml", std::string(kMinimal) + "[[stream]]\nname = \"main\"\n");
     expect_refused([&] { load_config(p); }, p, 6, "duplicate stream name");
     p = write(dir, "endpoint.toml", "[daemon]\nmodel = \"x\"\ncontrol = \"localhost:1\"\n[[stream]]\n");
-    expect_refused([&] { load_config(p); }, p, 3, "control must be");
+    expect_refused([&] { load_config(p); }, p, 3, "only tcp://, ipc:// and inproc://");
 }
 
 TEST(Config, RefusesConfigWithoutStream) {
@@ -112,7 +112,9 @@ TEST(Config, RefusesConfigWithoutStream) {
 TEST(Config, RefusesExposedEndpointsAndIncompleteSecurity) {
     TempDir dir;
     std::string p = write(dir, "open.toml", "[daemon]\nmodel = \"m\"\ncontrol = \"tcp://0.0.0.0:5557\"\n[[stream]]\nname = \"main\"\n");
-    expect_refused([&] { load_config(p); }, p, 1, "can be reached from other machines");
+    expect_refused([&] { load_config(p); }, p, 3, "can be reached from other machines");
+    p = write(dir, "pgm.toml", "[daemon]\nmodel = \"m\"\ntelemetry = \"epgm://lo;239.192.7.7:6678\"\n[[stream]]\nname = \"main\"\n");
+    expect_refused([&] { load_config(p); }, p, 3, "only tcp://, ipc:// and inproc://");
     p = write(dir, "nokey.toml", std::string(kMinimal) + "[security]\ncurve = true\nallowed_clients = [\"k.pub\"]\n");
     expect_refused([&] { load_config(p); }, p, 5, "needs key_file");
     p = write(dir, "nolist.toml", std::string(kMinimal) + "[security]\ncurve = true\nkey_file = \"s.key\"\n");

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <sndfile.h>
+#include <filesystem>
 #include <thread>
 
 #include "recorder.h"
@@ -102,4 +103,27 @@ TEST(Recorder, RefusesBadPathsAndASecondRecording) {
     EXPECT_EQ(kind_of(dir.file("y.wav"), 16), "busy");
     r.stop();
     EXPECT_EQ(read_file(dir.file("x.wav")).frames, 0);
+}
+
+// A FLAC recording stopped before any period arrived is a readable file of no frames, not 0 bytes.
+TEST(Recorder, AFlacStoppedBeforeItsFirstPeriodIsAReadableFile) {
+    TempDir dir;
+    Recorder r;
+    r.start(request(dir.file("empty.flac"), 0, 24));
+    EXPECT_EQ(r.stop(), 0u);
+    SF_INFO info{};
+    SNDFILE* f = sf_open(dir.file("empty.flac").c_str(), SFM_READ, &info);
+    EXPECT_NE(f, nullptr) << sf_strerror(nullptr);
+    if (f) sf_close(f);
+}
+
+// Nothing a request is refused for leaves a file behind or truncates one.
+TEST(Recorder, ARefusedMidiPathLeavesTheAudioFileUnmade) {
+    TempDir dir;
+    Recorder r;
+    RecordRequest req = request(dir.file("a.wav"), 0, 24);
+    req.midi_path = dir.file("nodir/a.mid");
+    EXPECT_THROW(r.start(req), RecorderError);
+    EXPECT_FALSE(std::filesystem::exists(dir.file("a.wav")));
+    EXPECT_FALSE(r.status().active);
 }

@@ -1,0 +1,33 @@
+// What goes out on telemetry and in status replies, with names made of arbitrary bytes (not UTF-8,
+// oversized): a style and its tracks named by the input, the stream's status and a notes message
+// serialised as the control thread does. Nothing may throw: a Latin-1 track name in a score once
+// ended the daemon in std::terminate.
+#include <memory>
+#include <string>
+
+#include "backend.h"
+#include "engine.h"
+#include "protocol.h"
+#include "style.h"
+
+using namespace wavecast;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 1));
+    static const auto styles = load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
+    const std::string bytes(reinterpret_cast<const char*>(data), size);
+    auto style = std::make_shared<Style>(*styles.at("techno"));
+    const size_t cut = bytes.size() / 2;
+    style->name = bytes.substr(0, cut);
+    for (auto& t : style->tracks) t.name = bytes.substr(cut);
+    DaemonConfig cfg;
+    cfg.streams.push_back(StreamConfig{});
+    Engine engine(cfg, model, {{style->name, style}}, "cpu");
+    engine.add_stream(std::make_unique<Stream>(cfg.streams[0], make_cpu_generator(model, 2, 1), make_masking("cpu", model->spec.sample_rate, 2),
+                                               style, 48000));
+    (void)protocol::to_wire(engine.status());
+    (void)protocol::to_wire(engine.handle(R"({"cmd":"styles"})").reply);
+    std::vector<Stream::SoundedNote> notes{{0, 0, true, 60, 100, 1.5, style->tracks.empty() ? bytes : style->tracks[0].name}};
+    (void)protocol::to_wire(notes_message(bytes, notes));
+    return 0;
+}
