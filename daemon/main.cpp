@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
                      "dB relative to the masking threshold: 0 removes what is inaudible, positive removes more "
                      "(audible lo-fi), <= -90 passes everything")
         ->check(CLI::Range(-100.0f, 40.0f));
+    // The daemon's options are taken after a subcommand too (`wavecastd render --backend cpu ...`),
+    // as before it: they fall through to the app.
+    for (auto* sub : {render, exp, mask}) sub->fallthrough();
     CLI11_PARSE(app, argc, argv);
 
     auto logger = spdlog::stderr_color_mt("wavecastd");
