@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "endpoints.h"
 #include "model.h"
 
 namespace wavecast {
@@ -19,14 +20,7 @@ struct StreamConfig {
     double lookahead_ms = 400;  // generated ahead of playback: the control-to-audible latency
     double loudness_lufs = -16.0;  // EBU R128 target of the automatic gain
     double true_peak_dbtp = -1.0;  // ceiling of the true-peak limiter
-    std::map<std::string, double> params;  // live parameters given in the file (see protocol::kParams)
-};
-
-// Remote control: without CURVE the endpoints must stay on this machine (loopback or ipc://).
-struct SecurityConfig {
-    bool curve = false;
-    std::string key_file;  // the daemon's key pair (wavecast keygen); its .pub goes to the clients
-    std::vector<std::string> allowed_clients;  // Z85 public keys, each given as a key or a .pub file
+    std::map<std::string, double> params;  // live parameters given in the file (protocol/params.h), checked
 };
 
 struct DaemonConfig {
@@ -64,11 +58,6 @@ struct ConfigOverrides {
     std::string backend, control, telemetry, jack_name, log_level;
     void apply(DaemonConfig& c) const;
 };
-
-// Why the daemon may not bind `endpoint`, or "" when it may: only tcp://, ipc:// and inproc://,
-// and without CURVE only what stays on this machine (loopback tcp://, ipc://, inproc://). The
-// one check for the config and the command line.
-std::string endpoint_problem(const std::string& endpoint, bool curve);
 
 // Throws ConfigError "FILE:LINE: reason".
 DaemonConfig load_config(const std::string& path);

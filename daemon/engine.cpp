@@ -72,7 +72,7 @@ json reply_or_error(const json& id, Body&& body) {
 }
 }  // namespace
 
-Engine::Handled Engine::handle(std::string_view raw) {
+ControlHandler::Handled Engine::handle(std::string_view raw) {
     json id;
     Handled h;
     h.reply = reply_or_error(id, [&]() -> json {
@@ -144,7 +144,7 @@ json Engine::handle_set(const json& body) {
     // Check every value before applying any, so a bad request changes nothing.
     std::vector<std::pair<std::string, double>> values;
     for (const auto& [k, v] : params.items()) values.emplace_back(k, p::check_param("params", k, v));
-    for (const auto& [k, v] : values) s.set_param(k, v);
+    for (const auto& [k, v] : values) s.set_param(param_of(*find_param(k)), v);
     json applied = json::object();
     for (const auto& [k, v] : values) applied[k] = v;
     return {{"stream", s.name()}, {"params", applied}};
@@ -230,6 +230,40 @@ void Engine::set_jack(const JackOutput* jack, std::string client_name) {
 
 uint64_t Engine::xruns() const { return xruns_before_ + (jack_ ? jack_->xruns() : 0); }
 
+json stream_json(const StreamStatus& st, uint64_t xruns) {
+    const BlockReport& b = st.block;
+    json params = json::object();
+    for (size_t i = 0; i < kParamCount; ++i) params[kParams[i].name] = st.params.v[i];
+    return {{"name", st.name},
+            {"style", st.style},
+            {"params", params},
+            {"loudness", {{"momentary_lufs", finite_or_null(b.loudness.momentary_lufs)},
+                          {"short_term_lufs", finite_or_null(b.loudness.short_term_lufs)},
+                          {"true_peak_dbtp", finite_or_null(b.loudness.true_peak_dbtp)},
+                          {"gain_db", b.loudness.gain_db},
+                          {"limiting_db", b.loudness.limiting_db}}},
+            {"masking", {{"frames", b.masking.frames}, {"discarded_share", b.masking.discarded_share},
+                         {"perceptual_entropy", b.masking.perceptual_entropy}, {"backend", b.masking_backend},
+                         {"failures", b.masking_failures.count}, {"last_failure", b.masking_failures.last}}},
+            {"samples_generated", b.position},
+            {"underruns", st.underruns},
+            {"underrun_frames", st.underrun_frames},
+            {"longest_gap_ms", st.longest_gap_ms},
+            {"xruns", xruns},
+            {"rtf", st.rtf},
+            {"ring_ms", st.ring_ms},
+            {"lookahead_ms", st.lookahead_ms},
+            {"lanes", st.lanes},
+            {"backend", b.backend},
+            {"generator_failures", b.generator_failures.count},
+            {"last_failure", b.generator_failures.last},
+            {"beat", b.beat},
+            {"bar", b.bar},
+            {"section", b.section},
+            {"recording", {{"active", st.recorder.active}, {"path", st.recorder.path}, {"frames", st.recorder.frames},
+                           {"dropped", st.recorder.dropped}, {"last", st.recorder.last}, {"error", st.recorder.error}}}};
+}
+
 json Engine::status() const {
     const auto& spec = model_->spec;
     json streams = json::array();
@@ -239,38 +273,7 @@ json Engine::status() const {
     jack_lock.unlock();
     for (const auto& s : streams_) {
         const StreamStatus st = s->status();
-        streams.push_back({{"name", st.name},
-                           {"style", st.style},
-                           {"params", {{"temperature", st.params.temperature}, {"tempo", st.params.tempo},
-                                       {"intensity", st.params.intensity}, {"gain_db", st.params.gain_db},
-                                       {"masking_db", st.params.masking_db}, {"key", st.params.key},
-                                       {"seed", st.params.seed}}},
-                           {"loudness", {{"momentary_lufs", finite_or_null(st.loudness.momentary_lufs)},
-                                         {"short_term_lufs", finite_or_null(st.loudness.short_term_lufs)},
-                                         {"true_peak_dbtp", finite_or_null(st.loudness.true_peak_dbtp)},
-                                         {"gain_db", st.loudness.gain_db},
-                                         {"limiting_db", st.loudness.limiting_db}}},
-                           {"masking", {{"frames", st.masking.frames}, {"discarded_share", st.masking.discarded_share},
-                                        {"perceptual_entropy", st.masking.perceptual_entropy}, {"backend", st.masking_backend},
-                                        {"failures", st.masking_failures.count}, {"last_failure", st.masking_failures.last}}},
-                           {"samples_generated", st.samples_generated},
-                           {"underruns", st.underruns},
-                           {"underrun_frames", st.underrun_frames},
-                           {"longest_gap_ms", st.longest_gap_ms},
-                           {"xruns", xruns},
-                           {"rtf", st.rtf},
-                           {"ring_ms", st.ring_ms},
-                           {"lookahead_ms", st.lookahead_ms},
-                           {"lanes", st.lanes},
-                           {"backend", st.backend},
-                           {"generator_failures", st.generator_failures},
-                           {"last_failure", st.last_failure},
-                           {"beat", st.beat},
-                           {"bar", st.bar},
-                           {"section", st.section},
-                           {"recording", {{"active", st.recorder.active}, {"path", st.recorder.path},
-                                          {"frames", st.recorder.frames}, {"dropped", st.recorder.dropped},
-                                          {"last", st.recorder.last}, {"error", st.recorder.error}}}});
+        streams.push_back(stream_json(st, xruns));
     }
     // The first stream's generator: it changes should the stream fall back to the CPU.
     const std::string backend = streams.empty() ? backend_ : streams[0]["backend"].get<std::string>();
@@ -290,7 +293,7 @@ json Engine::status() const {
 
 namespace wavecast {
 
-json notes_message(const std::string& stream, const std::vector<Stream::SoundedNote>& notes) {
+json notes_message(const std::string& stream, const std::vector<MidiSchedule::SoundedNote>& notes) {
     json events = json::array();
     for (const auto& n : notes)
         events.push_back({{"track", n.track}, {"lane", n.lane}, {"on", n.on}, {"pitch", n.pitch}, {"velocity", n.velocity}, {"beat", n.beat}});
@@ -299,7 +302,7 @@ json notes_message(const std::string& stream, const std::vector<Stream::SoundedN
 
 std::vector<json> Engine::sounded_notes() {
     std::vector<json> out;
-    std::vector<Stream::SoundedNote> notes;
+    std::vector<MidiSchedule::SoundedNote> notes;
     for (const auto& s : streams_) {
         notes.clear();
         s->take_sounded_notes(notes);
@@ -333,7 +336,7 @@ void Engine::follow_transport() {
     if (!(bpm >= 20.0 && bpm <= 300.0)) return;
     for (const auto& s : streams_)
         if (s->tempo() != bpm) {
-            s->set_param("tempo", bpm);
+            s->set_param(Param::tempo, bpm);
             spdlog::info("stream '{}': tempo {} from JACK transport", s->name(), bpm);
         }
 }

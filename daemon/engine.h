@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config.h"
+#include "control.h"
 #include "link_sync.h"
 #include "model.h"
 #include "stream.h"
@@ -24,9 +25,12 @@ class JackOutput;
 
 // The body of a telemetry "notes" message: {"stream", "events": [{track, lane, on, pitch,
 // velocity, beat}]}.
-nlohmann::json notes_message(const std::string& stream, const std::vector<Stream::SoundedNote>& notes);
+nlohmann::json notes_message(const std::string& stream, const std::vector<MidiSchedule::SoundedNote>& notes);
+// One stream's entry in a status reply: its live parameters (every entry of params.h's table),
+// its last block's report, its output's counts and its recording.
+nlohmann::json stream_json(const StreamStatus& status, uint64_t xruns);
 
-class Engine {
+class Engine final : public ControlHandler {
 public:
     Engine(DaemonConfig config, std::shared_ptr<const Model> model, std::map<std::string, std::shared_ptr<const Style>> styles,
            std::string backend);
@@ -36,32 +40,23 @@ public:
     void set_jack(const JackOutput* jack, std::string client_name);
     const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
 
-    // One request (raw bytes off the socket) to one reply; never throws. Requests that touch
-    // files (score, record, stop-record) are checked here and come back with `work`: the rest,
-    // which gives the reply (never throwing), to be run off the control thread so that a slow
-    // disk never stalls the control plane.
-    struct Handled {
-        nlohmann::json reply;
-        std::function<nlohmann::json()> work;
-    };
-    Handled handle(std::string_view raw);
-    // The body of a status reply and of the telemetry "status" message.
-    nlohmann::json status() const;
+    Handled handle(std::string_view raw) override;
+    nlohmann::json status() const override;
     // Logs a warning for every underrun, xrun or dropped recording frame since the last call;
     // the control thread calls it with each status tick, so they reach the "log" topic too.
-    void report_trouble();
+    void report_trouble() override;
     // Called with each control-loop turn. With [jack] follow_transport: every stream takes the
     // tempo of JACK transport while it rolls (within the tempo parameter's range). With [link]
     // enabled: tempo and beat phase shared with the Ableton Link session (link_sync.h).
-    void follow_tempo();
+    void follow_tempo() override;
     // SIGHUP: takes the styles and the settings of a reloaded config that can change while
     // streaming (styles, follow_transport, log_level, status_interval_s) all at once, and returns
     // the settings that changed but take effect only at a restart (model, endpoints, streams...).
     std::vector<std::string> reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles);
-    double status_interval_s() const { return status_interval_s_.load(); }
+    double status_interval_s() const override { return status_interval_s_.load(); }
     // The body of a telemetry "notes" message per stream with notes that sounded since the last
     // call: {"stream", "events": [{track, lane, on, pitch, velocity, beat}]}.
-    std::vector<nlohmann::json> sounded_notes();
+    std::vector<nlohmann::json> sounded_notes() override;
 
 private:
     Stream& find_stream(const nlohmann::json& body);

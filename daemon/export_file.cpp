@@ -52,14 +52,17 @@ void export_conditioning(const DaemonConfig& config, const RenderOptions& o) {
     ConditioningTap* tap = tap_owner.get();
     Renderer renderer(std::move(tap_owner), make_masking("cpu", spec.sample_rate, 2), style, spec.sample_rate, o.seed);
     if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);
-    renderer.set_keep_events(!o.midi.empty());
     const double tempo = src.score ? src.score->tempo_bpm : o.tempo > 0 ? o.tempo : style->tempo;
-    const BlockParams p{o.temperature, tempo, o.intensity, 0.0, -100.0, -1, o.seed};
+    BlockParams p;
+    p[Param::temperature] = o.temperature, p[Param::tempo] = tempo, p[Param::intensity] = o.intensity, p[Param::gain_db] = 0.0;
+    p[Param::masking_db] = -100.0, p[Param::key] = -1, p[Param::seed] = static_cast<double>(o.seed);
     const int64_t frames = static_cast<int64_t>(std::llround(o.seconds * spec.sample_rate / spec.frame_hop));
     std::vector<float> sink;
+    std::vector<MidiEvent> events;
     for (int64_t done = 0; done < frames; done += 8) {
         sink.clear();
-        renderer.render(static_cast<int>(std::min<int64_t>(8, frames - done)), p, sink);
+        const BlockReport& r = renderer.render(static_cast<int>(std::min<int64_t>(8, frames - done)), p, sink);
+        if (!o.midi.empty()) events.insert(events.end(), r.events.begin(), r.events.end());
     }
 
     const int64_t lanes = o.lanes, n_instr = static_cast<int64_t>(spec.instruments.size());
@@ -86,11 +89,7 @@ void export_conditioning(const DaemonConfig& config, const RenderOptions& o) {
                                  {"tracks", tracks}};
     file.metadata["wavecast_export"] = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     write_safetensors(o.out, file);
-    if (!o.midi.empty()) {
-        std::vector<MidiEvent> events;
-        renderer.take_events(events);
-        write_midi_file(o.midi, *style, o.lanes, tempo, events, o.seconds * tempo / 60.0);
-    }
+    if (!o.midi.empty()) write_midi_file(o.midi, *style, o.lanes, tempo, events, o.seconds * tempo / 60.0);
     std::printf("exported %s: %lld frames x %d lanes of '%s' (notes-v1, %d Hz, hop %d), seed %llu%s%s\n", o.out.c_str(),
                 static_cast<long long>(frames), o.lanes, o.score.empty() ? o.style.c_str() : o.score.c_str(), spec.sample_rate,
                 spec.frame_hop, static_cast<unsigned long long>(o.seed), o.midi.empty() ? "" : ", notes in ", o.midi.c_str());

@@ -36,14 +36,14 @@ void LinkSync::follow(const std::vector<std::unique_ptr<Stream>>& streams, doubl
     if (std::abs(session - known_tempo_) > 1e-6) {
         // The session moved (a peer, or joining one): every stream follows.
         const double bpm = std::clamp(session, 20.0, 300.0);
-        for (const auto& s : streams) s->set_param("tempo", bpm);
+        for (const auto& s : streams) s->set_param(Param::tempo, bpm);
         spdlog::info("Ableton Link: tempo {:.2f} from the session ({} peers)", session, link_->numPeers());
         known_tempo_ = session;
     } else if (std::abs(ours - known_tempo_) > 1e-6) {
         // Changed here (`wavecast set tempo=...`): the session follows us.
         state.setTempo(ours, now);
         link_->commitAppSessionState(state);
-        for (const auto& s : streams) s->set_param("tempo", ours);
+        for (const auto& s : streams) s->set_param(Param::tempo, ours);
         known_tempo_ = ours;
         spdlog::info("Ableton Link: tempo {:.2f} given to the session", ours);
     }

@@ -35,7 +35,6 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
     Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), style, rate, o.seed);
     if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);
-    renderer.set_keep_events(!o.midi.empty());
 
     if (o.bits != 16 && o.bits != 24) throw std::runtime_error("--bits must be 16 or 24");
     SF_INFO info{};
@@ -47,16 +46,25 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     if (!f) throw std::runtime_error("cannot write " + tmp + ": " + sf_strerror(nullptr));
     sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 
-    const BlockParams p{o.temperature, o.tempo > 0 ? o.tempo : style->tempo, o.intensity, o.gain_db, o.masking_db, -1, o.seed};
+    BlockParams p;
+    p[Param::temperature] = o.temperature, p[Param::tempo] = o.tempo > 0 ? o.tempo : style->tempo, p[Param::intensity] = o.intensity;
+    p[Param::gain_db] = o.gain_db, p[Param::masking_db] = o.masking_db, p[Param::key] = -1, p[Param::seed] = static_cast<double>(o.seed);
     const uint64_t want = static_cast<uint64_t>(std::llround(o.seconds * rate));
     uint64_t written = 0;
     std::vector<float> block;
+    std::vector<MidiEvent> events;
     const auto t0 = std::chrono::steady_clock::now();
     while (written < want) {
         block.clear();
-        renderer.render(8, p, block);
+        const BlockReport& r = renderer.render(8, p, block);
+        if (!o.midi.empty()) events.insert(events.end(), r.events.begin(), r.events.end());
         const uint64_t n = std::min<uint64_t>(block.size() / 2, want - written);
-        sf_writef_float(f, block.data(), static_cast<sf_count_t>(n));
+        if (sf_writef_float(f, block.data(), static_cast<sf_count_t>(n)) != static_cast<sf_count_t>(n)) {
+            const std::string why = sf_strerror(f);
+            sf_close(f);
+            std::remove(tmp.c_str());
+            throw std::runtime_error("cannot write " + tmp + ": " + why);
+        }
         written += n;
     }
     sf_close(f);
@@ -64,9 +72,7 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     if (!o.midi.empty()) {
         // The audio lags the notes by the post tier's latency; the MIDI file holds the notes of
         // the rendered length on the beat grid, which is what a sequencer lines up with.
-        std::vector<MidiEvent> events;
-        renderer.take_events(events);
-        write_midi_file(o.midi, *style, o.lanes, p.tempo, events, o.seconds * p.tempo / 60.0);
+        write_midi_file(o.midi, *style, o.lanes, p[Param::tempo], events, o.seconds * p[Param::tempo] / 60.0);
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("rendered %s: %.2f s of '%s' at %d Hz, %d-bit, seed %llu, backend %s, %.2f s wall (%.1fx real time)\n",

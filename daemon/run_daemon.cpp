@@ -33,8 +33,8 @@ sigset_t daemon_signals() {
 std::unique_ptr<JackOutput> open_jack(const DaemonConfig& cfg, const std::vector<std::unique_ptr<Stream>>& streams) {
     auto jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
     for (const auto& s : streams) {
-        if (const std::string note = s->reopened_at(jack->sample_rate()); !note.empty()) spdlog::warn("stream '{}': {}", s->name(), note);
-        jack->add_stream(s.get());
+        if (const std::string note = s->output().reopened_at(jack->sample_rate()); !note.empty()) spdlog::warn("stream '{}': {}", s->name(), note);
+        jack->add_stream(&s->output());
     }
     return jack;
 }
@@ -122,7 +122,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     }
     Engine engine(cfg, model, styles, backend);
     for (auto& s : streams) {
-        jack->add_stream(s.get());
+        jack->add_stream(&s->output());
         s->start();
     }
     for (auto& s : streams) engine.add_stream(std::move(s));

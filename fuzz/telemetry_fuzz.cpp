@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                style, 48000));
     (void)protocol::to_wire(engine.status());
     (void)protocol::to_wire(engine.handle(R"({"cmd":"styles"})").reply);
-    std::vector<Stream::SoundedNote> notes{{0, 0, true, 60, 100, 1.5, style->tracks.empty() ? bytes : style->tracks[0].name}};
+    std::vector<MidiSchedule::SoundedNote> notes{{0, 0, true, 60, 100, 1.5, style->tracks.empty() ? bytes : style->tracks[0].name}};
     (void)protocol::to_wire(notes_message(bytes, notes));
     return 0;
 }

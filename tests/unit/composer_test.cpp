@@ -5,9 +5,6 @@
 #include <set>
 
 #include "composer.h"
-#include "generator.h"
-#include "masking.h"
-#include "renderer.h"
 #include "frame_features.h"
 #include "style.h"
 
@@ -212,42 +209,4 @@ TEST(Composer, KeyAndSeedAreLiveParameters) {
     for (int i = 0; i < 40; ++i) a.next_frames(50, feats.data()), b.next_frames(50, feats.data());
     a.take_events(ea), b.take_events(eb);
     EXPECT_FALSE(same(ea, eb)) << "another seed set live must give other music";
-}
-
-TEST(Renderer, CrossfadeMorphsTempoAndInstrumentsAndBlendMixesThem) {
-    auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 2));
-    Renderer r(make_cpu_generator(model, kLanes, 1), make_cpu_masking(kRate, 2), styles().at("techno"), kRate, 1);
-    std::vector<float> out;
-    BlockParams p;
-    p.tempo = 128;
-    const auto before = r.lane_instruments();
-    for (int i = 0; i < 50; ++i) r.render(4, p, out);  // 2 s of techno
-    StyleChange change{styles().at("ambient"), true, 4.0, {}};
-    r.set_style(change);
-    p.tempo = change.tempo();  // what the stream's tempo parameter becomes
-    std::vector<double> tempos;
-    bool morphing = false;
-    for (int i = 0; i < 150; ++i) {  // 6 s
-        r.render(4, p, out);
-        tempos.push_back(r.composer().tempo());
-        const auto& w = r.lane_instruments();
-        for (size_t k = 0; k < w.size(); ++k) morphing |= w[k] > 0.05f && w[k] < 0.95f;
-    }
-    EXPECT_TRUE(morphing) << "no lane was ever between two instruments";
-    EXPECT_NEAR(tempos.back(), 72.0, 1e-9);
-    bool between = false;
-    for (double t : tempos) between |= t > 80 && t < 120;
-    EXPECT_TRUE(between) << "the tempo jumped instead of moving from 128 to 72";
-    for (size_t i = 1; i < tempos.size(); ++i) EXPECT_LE(tempos[i], tempos[i - 1] + 1e-9);
-    EXPECT_NE(r.lane_instruments(), before);
-
-    StyleChange blend{styles().at("house"), true, 0.0, {{styles().at("house"), 0.5}, {styles().at("ambient"), 0.5}}};
-    EXPECT_NEAR(blend.tempo(), (122.0 + 72.0) / 2, 1e-9);
-    r.set_style(blend);
-    for (int i = 0; i < 30; ++i) r.render(4, p, out);
-    const auto& w = r.lane_instruments();
-    const int N = static_cast<int>(model->spec.instruments.size());
-    float harmony_max = 0;  // lane 2: house's piano and ambient's warm pad, two instruments of the table
-    for (int k = 0; k < N; ++k) harmony_max = std::max(harmony_max, w[static_cast<size_t>(2 * N + k)]);
-    EXPECT_NEAR(harmony_max, 0.5f, 1e-6) << "house's piano and ambient's pad should each weigh half";
 }

@@ -61,15 +61,6 @@ TEST(Config, NamedModelIsPlayedOnEveryBackendAndIsItsOwnFallback) {
     EXPECT_EQ(d.fallback(), dir.file("f.safetensors"));
 }
 
-TEST(Config, ShippedStylesParse) {
-    const auto styles = load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
-    EXPECT_GE(styles.size(), 3u);
-    for (const auto& [name, s] : styles) {
-        EXPECT_FALSE(s->description.empty()) << name;
-        EXPECT_FALSE(s->tracks.empty()) << name;
-    }
-}
-
 TEST(Config, ResolvesRelativePathsAgainstTheFile) {
     TempDir dir;
     const auto c = load_config(write(dir, "c.toml", kMinimal));
@@ -132,26 +123,4 @@ TEST(Config, RefusesExposedEndpointsAndIncompleteSecurity) {
     EXPECT_EQ(c.security.allowed_clients[0], (dir.path / "clients/a.pub").string());
     EXPECT_EQ(c.security.allowed_clients[1], "rq:rMd[fH#kr8)S9Qvz3mBNmcfu>Uy#TBM6!!)J*") << "a key is kept as it is";
     EXPECT_EQ(c.fallback_model, (dir.path / "small.safetensors").string());
-}
-
-TEST(Style, RefusesBadStyleWithFileLineAndReason) {
-    TempDir dir;
-    const std::string ok = "name = \"s\"\ndescription = \"d\"\n[[track]]\nname = \"bass\"\nprogram = 33\n";
-    EXPECT_NO_THROW(load_style(write(dir, "ok.toml", ok)));
-    std::string p = write(dir, "scale.toml", "name = \"s\"\ndescription = \"d\"\nscale = \"klingon\"\n[[track]]\nname = \"b\"\n");
-    expect_refused([&] { load_style(p); }, p, 3, "unknown scale 'klingon'");
-    p = write(dir, "program.toml", "name = \"s\"\ndescription = \"d\"\n[[track]]\nname = \"b\"\nprogram = 200\n");
-    expect_refused([&] { load_style(p); }, p, 5, "'program' = 200 is outside");
-    p = write(dir, "key.toml", "name = \"s\"\ndescription = \"d\"\nkey = \"H\"\n[[track]]\nname = \"b\"\n");
-    expect_refused([&] { load_style(p); }, p, 3, "key 'H'");
-    p = write(dir, "degree.toml", "name = \"s\"\ndescription = \"d\"\nprogression = [1, 9]\n[[track]]\nname = \"b\"\n");
-    expect_refused([&] { load_style(p); }, p, 3, "scale degrees");
-}
-
-TEST(Style, OneBadFileRefusesTheWholeSet) {
-    TempDir dir;
-    std::filesystem::create_directories(dir.path / "styles");
-    write(dir, "styles/a.toml", "name = \"a\"\ndescription = \"d\"\n[[track]]\nname = \"b\"\n");
-    write(dir, "styles/b.toml", "name = \"b\"\ndescription = \"d\"\ntempo = \"fast\"\n[[track]]\nname = \"b\"\n");
-    EXPECT_THROW(load_styles(dir.file("styles")), ConfigError);
 }

@@ -13,6 +13,7 @@
 #include <soxr.h>
 
 #include "generator.h"
+#include "params.h"
 #include "loudness.h"
 #include "masking.h"
 #include "composer.h"
@@ -20,15 +21,8 @@
 
 namespace wavecast {
 
-struct BlockParams {
-    double temperature = 1.0;
-    double tempo = 100.0;
-    double intensity = 0.6;
-    double gain_db = 0.0;
-    double masking_db = 0.0;
-    int key = -1;       // the composer's tonic (pitch class), -1: the style's
-    uint64_t seed = 1;  // the composer's seed
-};
+// What a block renders with: a value for each live parameter (protocol/params.h).
+using BlockParams = ParamValues;
 
 // A style change. The composition follows `style` (from the next bar, or beat with `now`);
 // `blend` (style, weight) mixes the tempo and each lane's instrument of several styles; over
@@ -43,6 +37,29 @@ struct StyleChange {
     double tempo() const;
 };
 
+// What one block did, for whoever publishes it (a stream's status, MIDI out, telemetry; render and
+// export): filled by render() once a block, read as one struct rather than a dozen getters.
+struct BlockReport {
+    struct Failure {
+        uint64_t count = 0;
+        std::string last;  // what the stage said
+    };
+    uint64_t start = 0, position = 0;  // model samples per lane before and after the block
+    std::vector<MidiEvent> events;     // the composer's notes of the block
+    const Style* style = nullptr;      // what the composer plays now (valid while the renderer lives)
+    double beat = 0, tempo = 0;        // the composer's, at the block's end
+    int64_t bar = 0;
+    std::string section;
+    double output_delay_frames = 0;    // the post tier's latency at the output rate (MIDI out waits as long)
+    double resampler_held_frames = 0;  // what the resampler holds back, waiting for input
+    std::string backend;               // the generator's (it changes should the generator fall back)
+    Failure generator_failures;
+    std::string masking_backend;       // likewise the masking stage's
+    Failure masking_failures;
+    MaskingStats masking;
+    LoudnessStats loudness;
+};
+
 class Renderer {
 public:
     Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking, std::shared_ptr<const Style> style,
@@ -53,13 +70,14 @@ public:
 
     // Renders `frames` model frames and appends the stereo result at the output rate to `out`
     // (interleaved L, R). The resampler's delay means the first calls may append fewer frames.
-    void render(int frames, const BlockParams& p, std::vector<float>& out);
+    // Throws when even a fallback generator fails; report() then holds the failure's count.
+    const BlockReport& render(int frames, const BlockParams& p, std::vector<float>& out);
+    const BlockReport& report() const { return report_; }
 
     // Takes effect at the next block; the resampler restarts (a rate change is a discontinuity anyway).
     void set_output_rate(int rate);
     void set_style(std::shared_ptr<const Style> style, bool now = false) { set_style(StyleChange{std::move(style), now, 0, {}}); }
     void set_style(StyleChange change);
-    bool crossfading() const { return fade_total_ > 0; }
     // Plays a given score instead of composing (see Composer::set_score).
     void set_score(std::shared_ptr<const Style> style, std::vector<ScoreNote> notes, double beats);
     // Each lane's instrument now, as weights over the model's table ([lanes][instruments]).
@@ -67,38 +85,14 @@ public:
 
     // When the generator throws (a CUDA error, a lost device), the block is rendered again by the
     // generator this makes (the CPU and the small model, same lanes, rate and frame hop), and the
-    // stream goes on with it.
+    // stream goes on with it. A CUDA masking stage that throws is replaced by the CPU's likewise.
     using GeneratorFactory = std::function<std::unique_ptr<Generator>()>;
     void set_fallback(GeneratorFactory fallback) { fallback_ = std::move(fallback); }
-    struct Failure {
-        uint64_t count = 0;
-        std::string last;  // what the generator said
-    };
-    const Failure& generator_failures() const { return failures_; }
     // Model samples rendered per lane (across generators, should one replace another).
     uint64_t position() const { return position_; }
 
     const Generator& generator() const { return *gen_; }
-    const Style& style() const { return *style_; }  // the style playing now (the composer's)
     int output_rate() const { return out_rate_; }
-    const Composer& composer() const { return score_; }
-    // Keep the composer's MIDI events for take_events() (otherwise they are dropped per block).
-    void set_keep_events(bool keep) { keep_events_ = keep; }
-    void take_events(std::vector<MidiEvent>& out) { out.insert(out.end(), events_.begin(), events_.end()), events_.clear(); }
-    MaskingStats masking_stats() const { return masking_->stats(); }
-    // The masking stage's backend now: a CUDA stage that fails (a sticky CUDA error, a lost
-    // device) is replaced by the CPU's in the same block, as the generator is.
-    const char* masking_backend() const { return masking_->backend(); }
-    const Failure& masking_failures() const { return masking_failures_; }
-    const LoudnessStats& loudness_stats() const { return loudness_.stats(); }
-    // How far the audio of a model sample trails it at the output, in output frames: the post
-    // tier's latency (the resampler keeps time). MIDI out is delayed by this much to line up.
-    double output_delay_frames() const;
-
-    // Output frames the resampler holds back now, waiting for more input: the audio appended so
-    // far ends this much before the composer's position.
-    double resampler_held_frames() const;
-
     // Output frames per model frame, rounded up: a bound for sizing buffers.
     size_t max_output_frames(int frames) const;
 
@@ -110,15 +104,16 @@ private:
 
     void generate_or_fall_back(int frames);
     void mask_or_fall_back(size_t frames, float masking_db);
+    // How far the audio of a model sample trails it at the output, in output frames: the post
+    // tier's latency (the resampler keeps time).
+    double output_delay_frames() const;
 
     std::unique_ptr<Generator> gen_;
     GeneratorFactory fallback_;
-    Failure failures_;
+    BlockReport report_;
     uint64_t position_ = 0;
     std::shared_ptr<const Style> style_;
     Composer score_;
-    bool keep_events_ = false;
-    std::vector<MidiEvent> events_, scratch_events_;
     int out_rate_ = 0;
     soxr_t soxr_ = nullptr;
     std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
@@ -128,7 +123,6 @@ private:
     double tempo_from_ = 0, last_tempo_ = 0;
     bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
     std::unique_ptr<Masking> masking_;
-    Failure masking_failures_;
     Loudness loudness_;
     std::vector<float> features_, temperature_, lanes_out_, stereo_, masked_, resampled_;
 };

@@ -142,7 +142,7 @@ void FileWork::loop() {
     }
 }
 
-ControlServer::ControlServer(Engine& engine, std::string control, std::string telemetry, const SecurityConfig& security,
+ControlServer::ControlServer(ControlHandler& engine, std::string control, std::string telemetry, const SecurityConfig& security,
                              std::shared_ptr<TelemetryLogSink> logs)
     : engine_(engine), control_(std::move(control)), telemetry_(std::move(telemetry)), curve_(security.curve), logs_(std::move(logs)) {
     if (curve_) {
@@ -246,7 +246,7 @@ void ControlServer::run(std::promise<void>& bound) {
                 if (frames.size() < 2) continue;  // ROUTER always prefixes the peer's identity
                 const zmq::message_t body = std::move(frames.back());
                 frames.pop_back();
-                Engine::Handled h = engine_.handle(std::string_view(static_cast<const char*>(body.data()), body.size()));
+                ControlHandler::Handled h = engine_.handle(std::string_view(static_cast<const char*>(body.data()), body.size()));
                 if (!h.work) {
                     reply_to(frames, h.reply);
                     continue;

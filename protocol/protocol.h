@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "params.h"
+
 namespace wavecast::protocol {
 
 using json = nlohmann::json;
@@ -42,25 +44,7 @@ struct Error : std::runtime_error {
     Error(std::string c, const std::string& message) : std::runtime_error(message), code(std::move(c)) {}
 };
 
-// The live parameters of a stream, their ranges and meaning.
-struct ParamSpec {
-    const char* name;
-    double min, max;
-    const char* help;
-    bool integer = false;
-};
-inline constexpr ParamSpec kParams[] = {
-    {"temperature", 0.0, 4.0, "sampling temperature of the network; 0 picks the most likely sample"},
-    {"tempo", 20.0, 300.0, "beats per minute"},
-    {"intensity", 0.0, 1.0, "density and loudness of the score"},
-    {"gain_db", -60.0, 12.0, "output gain in dB"},
-    {"masking_db", -100.0, 40.0,
-     "frequency masking relative to the masking threshold: 0 removes what is inaudible, positive "
-     "removes more (audible lo-fi), -90 and below passes everything"},
-    {"key", -1.0, 11.0, "tonic as a pitch class (0 = C ... 11 = B); -1: the style's own key", true},
-    {"seed", 0.0, 2147483647.0, "seed of the composer's choices; another seed, other music", true},
-};
-const ParamSpec* find_param(std::string_view name);
+// A live parameter's value as a request or a config gives it, checked against params.h's table.
 // Throws Error(unknown_param | bad_type | out_of_range) naming `where`.
 double check_param(const std::string& where, std::string_view name, const json& value);
 

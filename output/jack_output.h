@@ -1,6 +1,6 @@
-// The JACK client: per stream the ports STREAM_out_L / STREAM_out_R, a process callback that
-// only copies from each stream's ring, and the xrun, sample-rate and shutdown callbacks, which
-// only touch atomics.
+// The JACK client: per stream the ports STREAM_out_L / STREAM_out_R and STREAM_midi_out, a process
+// callback that only copies from each stream's output (its ring, its due MIDI), and the xrun,
+// sample-rate and shutdown callbacks, which only touch atomics.
 #pragma once
 
 #include <atomic>
@@ -9,8 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "stream.h"
+#include "stream_output.h"
 
 namespace wavecast {
 
@@ -25,8 +24,8 @@ public:
     int sample_rate() const { return static_cast<int>(jack_get_sample_rate(client_)); }
     uint32_t buffer_size() const { return period_.load(); }
 
-    // Registers the ports of each stream; call before activate().
-    void add_stream(Stream* stream);
+    // Registers a stream's ports (NAME_out_L, NAME_out_R, NAME_midi_out); call before activate().
+    void add_stream(StreamOutput* stream);
     // Starts the callback; with autoconnect, connects each stream's L/R to system:playback_1/2.
     void activate(bool autoconnect);
     void deactivate();
@@ -59,7 +58,7 @@ private:
     static void on_connect(jack_port_id_t a, jack_port_id_t b, int connect, void* self);
 
     struct Out {
-        Stream* stream;
+        StreamOutput* stream;
         jack_port_t* left;
         jack_port_t* right;
         jack_port_t* midi;

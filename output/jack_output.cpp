@@ -1,5 +1,7 @@
 #include "jack_output.h"
 
+#include <jack/midiport.h>
+
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cctype>
@@ -70,7 +72,7 @@ JackOutput::~JackOutput() {
     if (client_) jack_client_close(client_);  // also after the server went: frees the client's side
 }
 
-void JackOutput::add_stream(Stream* stream) {
+void JackOutput::add_stream(StreamOutput* stream) {
     const std::string l = stream->name() + "_out_L", r = stream->name() + "_out_R";
     jack_port_t* pl = jack_port_register(client_, l.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput | JackPortIsTerminal, 0);
     jack_port_t* pr = jack_port_register(client_, r.c_str(), JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput | JackPortIsTerminal, 0);
@@ -152,7 +154,9 @@ void JackOutput::on_connect(jack_port_id_t, jack_port_id_t, int, void* self) {
 int JackOutput::on_process(jack_nframes_t n, void* self) {
     static_cast<JackOutput*>(self)->cycles_.fetch_add(1, std::memory_order_relaxed);
     for (const auto& o : static_cast<JackOutput*>(self)->outs_) {
-        o.stream->process_midi(jack_port_get_buffer(o.midi, n), n);
+        void* midi = jack_port_get_buffer(o.midi, n);
+        jack_midi_clear_buffer(midi);
+        o.stream->take_midi(n, [midi](uint32_t at, const uint8_t* bytes, uint8_t size) { jack_midi_event_write(midi, at, bytes, size); });
         o.stream->process(static_cast<float*>(jack_port_get_buffer(o.left, n)),
                           static_cast<float*>(jack_port_get_buffer(o.right, n)), n);
     }
@@ -165,7 +169,7 @@ int JackOutput::on_xrun(void* self) {
 }
 
 int JackOutput::on_rate(jack_nframes_t rate, void* self) {
-    for (const auto& o : static_cast<JackOutput*>(self)->outs_) o.stream->set_output_rate(static_cast<int>(rate));
+    for (const auto& o : static_cast<JackOutput*>(self)->outs_) o.stream->set_rate(static_cast<int>(rate));
     return 0;
 }
 

@@ -132,8 +132,8 @@ void Renderer::generate_or_fall_back(int frames) {
         gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
         return;
     } catch (const std::exception& e) {
-        ++failures_.count;
-        failures_.last = e.what();
+        ++report_.generator_failures.count;
+        report_.generator_failures.last = e.what();
         if (!fallback_) throw;
         spdlog::error("generator {} failed ({}); falling back", gen_->backend(), e.what());
     }
@@ -156,8 +156,8 @@ void Renderer::mask_or_fall_back(size_t frames, float masking_db) {
         return;
     } catch (const std::exception& e) {
         if (std::string(masking_->backend()) == "cpu") throw;
-        ++masking_failures_.count;
-        masking_failures_.last = e.what();
+        ++report_.masking_failures.count;
+        report_.masking_failures.last = e.what();
         spdlog::error("masking on {} failed ({}); falling back to the CPU", masking_->backend(), e.what());
     }
     // The CPU stage has the same window and latency: the block it starts on is its first, so it
@@ -171,27 +171,25 @@ double Renderer::output_delay_frames() const {
     return (masking_->latency() + loudness_.latency()) * ratio;
 }
 
-double Renderer::resampler_held_frames() const { return soxr_ ? soxr_delay(soxr_) : 0.0; }
-
 size_t Renderer::max_output_frames(int frames) const {
     const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
     return static_cast<size_t>(std::ceil(frames * gen_->spec().frame_hop * ratio)) + 64;
 }
 
-void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out) {
+const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vector<float>& out) {
     const int lanes = gen_->lanes(), hop = gen_->spec().frame_hop;
     const size_t n = static_cast<size_t>(frames) * hop;
     features_.resize(static_cast<size_t>(frames) * lanes * kFrameFeatures);
-    temperature_.assign(static_cast<size_t>(lanes), static_cast<float>(p.temperature));
+    temperature_.assign(static_cast<size_t>(lanes), static_cast<float>(p[Param::temperature]));
     lanes_out_.resize(static_cast<size_t>(lanes) * n);
     stereo_.assign(2 * n, 0.0f);
 
     // A crossfade in progress: tempo, density and the lanes' instruments move from where they were
     // to the new style's, linearly over its length.
-    double tempo = awaiting_switch_ ? last_tempo_ : p.tempo;
+    double tempo = awaiting_switch_ ? last_tempo_ : p[Param::tempo];
     if (fade_total_ > 0) {
         const double t = std::min(1.0, fade_done_ / fade_total_);
-        tempo = tempo_from_ + t * (p.tempo - tempo_from_);
+        tempo = tempo_from_ + t * (p[Param::tempo] - tempo_from_);
         for (size_t i = 0; i < weights_now_.size(); ++i)
             weights_now_[i] = static_cast<float>((1.0 - t) * weights_from_[i] + t * weights_to_[i]);
         gen_->set_instruments(weights_now_.data());
@@ -203,17 +201,15 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
     }
     last_tempo_ = tempo;
     score_.set_tempo(tempo);
-    score_.set_intensity(p.intensity);
-    score_.set_temperature(p.temperature);
-    score_.set_key(p.key);
-    score_.set_seed(p.seed);
+    score_.set_intensity(p[Param::intensity]);
+    score_.set_temperature(p[Param::temperature]);
+    score_.set_key(static_cast<int>(p[Param::key]));
+    score_.set_seed(static_cast<uint64_t>(p[Param::seed]));
     score_.next_frames(frames, features_.data());
     sync_instruments();
-    if (keep_events_) score_.take_events(events_);
-    else {
-        scratch_events_.clear();
-        score_.take_events(scratch_events_);
-    }
+    report_.start = position_;
+    report_.events.clear();
+    score_.take_events(report_.events);
     generate_or_fall_back(frames);
     position_ += n;
 
@@ -227,18 +223,30 @@ void Renderer::render(int frames, const BlockParams& p, std::vector<float>& out)
         }
     }
     masked_.resize(stereo_.size());
-    mask_or_fall_back(n, static_cast<float>(p.masking_db));
-    loudness_.process(masked_.data(), n, p.gain_db);
+    mask_or_fall_back(n, static_cast<float>(p[Param::masking_db]));
+    loudness_.process(masked_.data(), n, p[Param::gain_db]);
     if (!soxr_) {
         out.insert(out.end(), masked_.begin(), masked_.end());
-        return;
+    } else {
+        resampled_.resize(2 * max_output_frames(frames));
+        size_t done_in = 0, done_out = 0;
+        soxr_error_t err = soxr_process(soxr_, masked_.data(), n, &done_in, resampled_.data(), resampled_.size() / 2, &done_out);
+        if (err) throw std::runtime_error(std::string("soxr_process: ") + err);
+        out.insert(out.end(), resampled_.begin(), resampled_.begin() + static_cast<std::ptrdiff_t>(2 * done_out));
     }
-    resampled_.resize(2 * max_output_frames(frames));
-    size_t done_in = 0, done_out = 0;
-    soxr_error_t err = soxr_process(soxr_, masked_.data(), n, &done_in, resampled_.data(), resampled_.size() / 2, &done_out);
-    if (err) throw std::runtime_error(std::string("soxr_process: ") + err);
-
-    out.insert(out.end(), resampled_.begin(), resampled_.begin() + static_cast<std::ptrdiff_t>(2 * done_out));
+    report_.position = position_;
+    report_.style = &score_.style();
+    report_.beat = score_.beat();
+    report_.tempo = score_.tempo();
+    report_.bar = score_.bar();
+    report_.section = score_.section();
+    report_.output_delay_frames = output_delay_frames();
+    report_.resampler_held_frames = soxr_ ? soxr_delay(soxr_) : 0.0;
+    report_.backend = gen_->backend();
+    report_.masking_backend = masking_->backend();
+    report_.masking = masking_->stats();
+    report_.loudness = loudness_.stats();
+    return report_;
 }
 
 }  // namespace wavecast

@@ -18,12 +18,6 @@ const std::vector<CommandSpec>& commands() {
     return table;
 }
 
-const ParamSpec* find_param(std::string_view name) {
-    for (const auto& p : kParams)
-        if (name == p.name) return &p;
-    return nullptr;
-}
-
 double check_param(const std::string& where, std::string_view name, const json& value) {
     const ParamSpec* p = find_param(name);
     if (!p) {

@@ -18,7 +18,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "engine.h"
+#include "endpoints.h"
 
 namespace wavecast {
 
@@ -68,20 +68,44 @@ private:
     std::thread thread_;
 };
 
+// What the control plane serves; the daemon's engine is one.
+class ControlHandler {
+public:
+    virtual ~ControlHandler() = default;
+    // One request (raw bytes off the socket) to one reply; never throws. Requests that touch
+    // files (score, record, stop-record) are checked here and come back with `work`: the rest,
+    // which gives the reply (never throwing), to be run off the control thread so that a slow
+    // disk never stalls the control plane.
+    struct Handled {
+        nlohmann::json reply;
+        std::function<nlohmann::json()> work;
+    };
+    virtual Handled handle(std::string_view raw) = 0;
+    // The body of the telemetry "status" message (and of a status reply).
+    virtual nlohmann::json status() const = 0;
+    // The bodies of telemetry "notes" messages: what sounded since the last call.
+    virtual std::vector<nlohmann::json> sounded_notes() = 0;
+    // Each turn of the control loop (tens of ms): tempo sources (JACK transport, Link).
+    virtual void follow_tempo() = 0;
+    // Each status tick: warnings for what went wrong since the last (underruns, xruns...).
+    virtual void report_trouble() = 0;
+    virtual double status_interval_s() const = 0;
+};
+
 class ControlServer {
 public:
     // Binds both endpoints before returning; throws std::runtime_error naming the endpoint.
     // The status interval is the engine's, so that a reload may change it. With security.curve
     // both sockets are CURVE servers behind the ZAP allow-list; without it, an endpoint reachable
     // from other machines is refused. Key files are read here: a bad one throws, naming it.
-    ControlServer(Engine& engine, std::string control, std::string telemetry, const SecurityConfig& security,
+    ControlServer(ControlHandler& handler, std::string control, std::string telemetry, const SecurityConfig& security,
                   std::shared_ptr<TelemetryLogSink> logs);
     ~ControlServer();
 
 private:
     void run(std::promise<void>& bound);
 
-    Engine& engine_;
+    ControlHandler& engine_;
     const std::string control_, telemetry_;
     bool curve_ = false;
     std::string secret_key_;        // Z85, with curve_

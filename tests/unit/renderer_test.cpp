@@ -1,0 +1,61 @@
+// The renderer (chain/): a stream's chain block by block, its crossfades and blends.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+#include "generator.h"
+#include "masking.h"
+#include "renderer.h"
+#include "style.h"
+
+using namespace wavecast;
+
+namespace {
+
+const std::map<std::string, std::shared_ptr<const Style>>& styles() {
+    static const auto s = load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
+    return s;
+}
+
+constexpr int kRate = 16000, kLanes = 4;
+
+}  // namespace
+
+TEST(Renderer, CrossfadeMorphsTempoAndInstrumentsAndBlendMixesThem) {
+    auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 2));
+    Renderer r(make_cpu_generator(model, kLanes, 1), make_cpu_masking(kRate, 2), styles().at("techno"), kRate, 1);
+    std::vector<float> out;
+    BlockParams p;
+    p[Param::temperature] = 1.0, p[Param::intensity] = 0.6, p[Param::key] = -1, p[Param::seed] = 1;
+    p[Param::tempo] = 128;
+    const auto before = r.lane_instruments();
+    for (int i = 0; i < 50; ++i) r.render(4, p, out);  // 2 s of techno
+    StyleChange change{styles().at("ambient"), true, 4.0, {}};
+    r.set_style(change);
+    p[Param::tempo] = change.tempo();  // what the stream's tempo parameter becomes
+    std::vector<double> tempos;
+    bool morphing = false;
+    for (int i = 0; i < 150; ++i) {  // 6 s
+        tempos.push_back(r.render(4, p, out).tempo);
+        const auto& w = r.lane_instruments();
+        for (size_t k = 0; k < w.size(); ++k) morphing |= w[k] > 0.05f && w[k] < 0.95f;
+    }
+    EXPECT_TRUE(morphing) << "no lane was ever between two instruments";
+    EXPECT_NEAR(tempos.back(), 72.0, 1e-9);
+    bool between = false;
+    for (double t : tempos) between |= t > 80 && t < 120;
+    EXPECT_TRUE(between) << "the tempo jumped instead of moving from 128 to 72";
+    for (size_t i = 1; i < tempos.size(); ++i) EXPECT_LE(tempos[i], tempos[i - 1] + 1e-9);
+    EXPECT_NE(r.lane_instruments(), before);
+
+    StyleChange blend{styles().at("house"), true, 0.0, {{styles().at("house"), 0.5}, {styles().at("ambient"), 0.5}}};
+    EXPECT_NEAR(blend.tempo(), (122.0 + 72.0) / 2, 1e-9);
+    r.set_style(blend);
+    for (int i = 0; i < 30; ++i) r.render(4, p, out);
+    const auto& w = r.lane_instruments();
+    const int N = static_cast<int>(model->spec.instruments.size());
+    float harmony_max = 0;  // lane 2: house's piano and ambient's warm pad, two instruments of the table
+    for (int k = 0; k < N; ++k) harmony_max = std::max(harmony_max, w[static_cast<size_t>(2 * N + k)]);
+    EXPECT_NEAR(harmony_max, 0.5f, 1e-6) << "house's piano and ambient's pad should each weigh half";
+}
