@@ -10,8 +10,11 @@
 
 #include "curve_keys.h"
 #include "protocol.h"
+#include "requests.h"
 
 using json = nlohmann::json;
+using namespace wavecast;
+namespace p = wavecast::protocol;
 
 namespace {
 
@@ -200,6 +203,7 @@ int main(int argc, char** argv) {
     auto* score_cmd = app.add_subcommand("score", "play a MIDI file (on the daemon's machine) instead of composing, until the next style");
     std::string score_path;
     score_cmd->add_option("PATH", score_path)->required();
+    app.add_subcommand("params", "list the live parameters `set` takes: ranges, units, defaults, meaning");
     auto* watch_cmd = app.add_subcommand("watch", "print telemetry as it arrives");
     std::string topic;
     int count = 0;
@@ -214,6 +218,10 @@ int main(int argc, char** argv) {
     }
 
     const std::string cmd = app.get_subcommands().front()->get_name();
+    if (cmd == "params") {
+        std::fputs(params_markdown().c_str(), stdout);
+        return 0;
+    }
     try {
         if (cmd == "keygen") {
             const auto keys = wavecast::generate_curve_keys();
@@ -238,30 +246,27 @@ int main(int argc, char** argv) {
     }
     if (cmd == "watch") return watch(o, topic, count);
 
-    json req = {{"cmd", cmd}};
-    if (cmd == "style") {
-        req["stream"] = stream;
-        req["name"] = style_name;
-        if (crossfade > 0) req["crossfade"] = crossfade;
-        if (now) req["now"] = true;
-        if (!blend.empty()) {
-            json b = json::object();
-            std::stringstream ss(blend);
-            for (std::string item; std::getline(ss, item, ',');) {
-                const auto eq = item.find('=');
-                try {
-                    if (eq == std::string::npos) throw std::invalid_argument(item);
-                    b[item.substr(0, eq)] = std::stod(item.substr(eq + 1));
-                } catch (const std::exception&) {
-                    std::fprintf(stderr, "wavecast: --blend takes NAME=WEIGHT,... ('%s' is not one)\n", item.c_str());
-                    return kExitUsage;
-                }
+    const std::optional<std::string> on_stream = stream;
+    p::Command command = p::Ping{};
+    if (cmd == "ping") command = p::Ping{};
+    else if (cmd == "status") command = p::Status{};
+    else if (cmd == "styles") command = p::Styles{};
+    else if (cmd == "style") {
+        p::StyleCmd c{on_stream, style_name, now, crossfade, {}};
+        std::stringstream ss(blend);
+        for (std::string item; !blend.empty() && std::getline(ss, item, ',');) {
+            const auto eq = item.find('=');
+            try {
+                if (eq == std::string::npos) throw std::invalid_argument(item);
+                c.blend.emplace_back(item.substr(0, eq), std::stod(item.substr(eq + 1)));
+            } catch (const std::exception&) {
+                std::fprintf(stderr, "wavecast: --blend takes NAME=WEIGHT,... ('%s' is not one)\n", item.c_str());
+                return kExitUsage;
             }
-            req["blend"] = b;
         }
+        command = c;
     } else if (cmd == "set") {
-        req["stream"] = stream;
-        req["params"] = json::object();
+        p::Set c{on_stream, {}};
         for (const auto& a : assignments) {
             const auto eq = a.find('=');
             size_t used = 0;
@@ -274,20 +279,16 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "wavecast: '%s' is not KEY=NUMBER (e.g. temperature=0.9)\n", a.c_str());
                 return kExitUsage;
             }
-            req["params"][a.substr(0, eq)] = v;
+            c.params.emplace_back(a.substr(0, eq), v);  // name and range are the daemon's to check, with the reason
         }
+        command = c;
     } else if (cmd == "record") {
-        req["stream"] = stream;
-        req["path"] = path;
-        if (seconds > 0) req["seconds"] = seconds;
-        req["bits"] = bits;
-        if (!record_midi.empty()) req["midi"] = record_midi;
-        if (overwrite) req["overwrite"] = true;
+        command = p::Record{on_stream, path, seconds, bits, record_midi, overwrite};
     } else if (cmd == "score") {
-        req["stream"] = stream;
-        req["path"] = score_path;
+        command = p::Score{on_stream, score_path};
     } else if (cmd == "stop-record") {
-        req["stream"] = stream;
+        command = p::StopRecord{on_stream};
     }
+    const json req = p::to_json(command);
     return send_and_print(o, req);
 }

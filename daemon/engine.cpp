@@ -7,6 +7,7 @@
 #include "files.h"
 #include "jack_output.h"
 #include "protocol.h"
+#include "requests.h"
 
 namespace wavecast {
 
@@ -54,7 +55,15 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
 }
 
 namespace {
-// The reply `body` gives, or the error reply its exception stands for.
+template <class... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+// The reply `body` gives, or the error reply its exception stands for: domain errors mapped to
+// the protocol's codes here, at the edge.
 // `id` is read only once the body has run (or failed): parsing fills it in.
 template <class Body>
 json reply_or_error(const json& id, Body&& body) {
@@ -76,33 +85,77 @@ ControlHandler::Handled Engine::handle(std::string_view raw) {
     json id;
     Handled h;
     h.reply = reply_or_error(id, [&]() -> json {
-        const p::Request r = p::parse_request(raw, id);
-        const json& b = r.body;
-        std::function<json()> fields;
-        if (r.cmd == "ping") return p::ok_reply(id, {{"pong", true}});
-        if (r.cmd == "status") return p::ok_reply(id, status());
-        if (r.cmd == "styles") {
-            json list = json::array();
-            std::lock_guard lock(styles_mu_);
-            for (const auto& [name, s] : styles_) list.push_back({{"name", name}, {"description", s->description}, {"tempo", s->tempo}});
-            return p::ok_reply(id, {{"styles", list}});
-        }
-        if (r.cmd == "style") return p::ok_reply(id, handle_style(b));
-        if (r.cmd == "set") return p::ok_reply(id, handle_set(b));
-        if (r.cmd == "record") fields = handle_record(b);
-        else if (r.cmd == "score") fields = handle_score(b);
-        else if (r.cmd == "stop-record") fields = handle_stop_record(b);
-        else return p::error_reply(id, p::code::unknown_command, "cmd: '" + r.cmd + "' has no handler");
-        h.work = [id, fields = std::move(fields)] { return reply_or_error(id, [&] { return p::ok_reply(id, fields()); }); };
-        return nullptr;
+        const p::TypedRequest r = p::parse(raw, id);
+        // The rest of a request that touches files: run off the control thread, its reply after.
+        auto defer = [&](std::function<json()> fields) {
+            h.work = [id, fields = std::move(fields)] { return reply_or_error(id, [&] { return p::ok_reply(id, fields()); }); };
+            return json(nullptr);
+        };
+        return std::visit(Overloaded{[&](const p::Ping&) { return p::ok_reply(id, {{"pong", true}}); },
+                                     [&](const p::Status&) { return p::ok_reply(id, status()); },
+                                     [&](const p::Styles&) { return p::ok_reply(id, {{"styles", style_list()}}); },
+                                     [&](const p::StyleCmd& c) { return p::ok_reply(id, apply(c)); },
+                                     [&](const p::Set& c) { return p::ok_reply(id, apply(c)); },
+                                     [&](const p::Record& c) { return defer(record(c)); },
+                                     [&](const p::StopRecord& c) { return defer(stop_record(c)); },
+                                     [&](const p::Score& c) { return defer(score(c)); }},
+                          r.command);
     });
     return h;
 }
 
-std::function<json()> Engine::handle_score(const json& body) {
-    Stream& s = find_stream(body);
-    const std::string path = p::require_string(body, "path");
-    return [&s, path] {
+json Engine::style_list() const {
+    json list = json::array();
+    std::lock_guard lock(styles_mu_);
+    for (const auto& [name, s] : styles_) list.push_back({{"name", name}, {"description", s->description}, {"tempo", s->tempo}});
+    return list;
+}
+
+Stream& Engine::find_stream(const std::optional<std::string>& name) {
+    if (!name) return *streams_.front();
+    for (auto& s : streams_)
+        if (s->name() == *name) return *s;
+    throw p::Error(p::code::unknown_stream, "stream: no stream named '" + *name + "'");
+}
+
+json Engine::apply(const p::Set& c) {
+    Stream& s = find_stream(c.stream);
+    // Every value was checked in parsing, so a bad request changed nothing.
+    json applied = json::object();
+    for (const auto& [name, v] : c.params) {
+        s.set_param(param_of(*find_param(name)), v);
+        applied[name] = v;
+    }
+    return {{"stream", s.name()}, {"params", applied}};
+}
+
+json Engine::apply(const p::StyleCmd& c) {
+    Stream& s = find_stream(c.stream);
+    std::lock_guard lock(styles_mu_);
+    auto find = [&](const std::string& field, const std::string& n) {
+        auto it = styles_.find(n);
+        if (it == styles_.end()) throw p::Error(p::code::unknown_style, field + ": no style named '" + n + "' (see `wavecast styles`)");
+        return it->second;
+    };
+    StyleChange change;
+    change.style = find("name", c.name);
+    change.now = c.now;
+    change.crossfade_s = c.crossfade_s;
+    json blend = json::object();
+    for (const auto& [n, w] : c.blend) {
+        change.blend.emplace_back(find("blend." + n, n), w);
+        blend[n] = w;
+    }
+    s.set_style(change);
+    json reply = {{"stream", s.name()}, {"style", c.name}, {"at", change.now ? "next beat" : "next bar"}, {"tempo", change.tempo()}};
+    if (change.crossfade_s > 0) reply["crossfade"] = change.crossfade_s;
+    if (!blend.empty()) reply["blend"] = blend;
+    return reply;
+}
+
+std::function<json()> Engine::score(const p::Score& c) {
+    Stream& s = find_stream(c.stream);
+    return [&s, path = c.path] {
         MidiScore score;
         try {
             score = read_midi_file(path);
@@ -115,88 +168,20 @@ std::function<json()> Engine::handle_score(const json& body) {
     };
 }
 
-std::function<json()> Engine::handle_stop_record(const json& body) {
-    Stream& s = find_stream(body);
+std::function<json()> Engine::stop_record(const p::StopRecord& c) {
+    Stream& s = find_stream(c.stream);
     return [&s] {
         const RecorderStatus st = s.recorder().status();
         if (!st.active)
             throw p::Error(p::code::conflict, "stream '" + s.name() + "' is not recording" + (st.error.empty() ? "" : " (" + st.error + ")"));
-        const auto path = s.recorder().status().path;
         const uint64_t frames = s.recorder().stop();
-        return json{{"stream", s.name()}, {"path", path}, {"frames", frames}, {"seconds", static_cast<double>(frames) / s.output_rate()}};
+        return json{{"stream", s.name()}, {"path", st.path}, {"frames", frames}, {"seconds", static_cast<double>(frames) / s.output_rate()}};
     };
 }
 
-Stream& Engine::find_stream(const json& body) {
-    const auto name = p::get_string(body, "stream");
-    if (!name) return *streams_.front();
-    for (auto& s : streams_)
-        if (s->name() == *name) return *s;
-    throw p::Error(p::code::unknown_stream, "stream: no stream named '" + *name + "'");
-}
-
-json Engine::handle_set(const json& body) {
-    Stream& s = find_stream(body);
-    if (!body.contains("params")) throw p::Error(p::code::bad_request, "params: missing");
-    const json& params = body["params"];
-    if (!params.is_object()) throw p::Error(p::code::bad_type, "params: must be an object");
-    if (params.empty()) throw p::Error(p::code::bad_request, "params: names no parameter");
-    // Check every value before applying any, so a bad request changes nothing.
-    std::vector<std::pair<std::string, double>> values;
-    for (const auto& [k, v] : params.items()) values.emplace_back(k, p::check_param("params", k, v));
-    for (const auto& [k, v] : values) s.set_param(param_of(*find_param(k)), v);
-    json applied = json::object();
-    for (const auto& [k, v] : values) applied[k] = v;
-    return {{"stream", s.name()}, {"params", applied}};
-}
-
-json Engine::handle_style(const json& body) {
-    Stream& s = find_stream(body);
-    const std::string name = p::require_string(body, "name");
-    StyleChange change;
-    change.now = p::get_bool(body, "now").value_or(false);
-    change.crossfade_s = p::get_number(body, "crossfade", 0, 600).value_or(0);
-    std::lock_guard lock(styles_mu_);
-    auto find = [&](const std::string& field, const std::string& n) {
-        auto it = styles_.find(n);
-        if (it == styles_.end()) throw p::Error(p::code::unknown_style, field + ": no style named '" + n + "' (see `wavecast styles`)");
-        return it->second;
-    };
-    change.style = find("name", name);
-    json blend = json::object();
-    if (body.contains("blend")) {
-        const json& b = body["blend"];
-        if (!b.is_object() || b.empty()) throw p::Error(p::code::bad_type, "blend: must be an object of style names to weights");
-        double total = 0;
-        for (const auto& [n, w] : b.items()) {
-            if (!w.is_number()) throw p::Error(p::code::bad_type, "blend." + n + ": must be a number");
-            const double v = w.get<double>();
-            if (!std::isfinite(v) || v < 0 || v > 1000) throw p::Error(p::code::out_of_range, "blend." + n + ": must be a weight in [0, 1000]");
-            change.blend.emplace_back(find("blend." + n, n), v);
-            total += v;
-            blend[n] = v;
-        }
-        if (!(total > 0)) throw p::Error(p::code::out_of_range, "blend: the weights must not all be zero");
-        if (!b.contains(name)) throw p::Error(p::code::bad_request, "blend: must include the style named by name, which leads the composition");
-    }
-    s.set_style(change);
-    json reply = {{"stream", s.name()}, {"style", name}, {"at", change.now ? "next beat" : "next bar"}, {"tempo", change.tempo()}};
-    if (change.crossfade_s > 0) reply["crossfade"] = change.crossfade_s;
-    if (!blend.empty()) reply["blend"] = blend;
-    return reply;
-}
-
-std::function<json()> Engine::handle_record(const json& body) {
-    Stream& s = find_stream(body);
-    const std::string path = p::require_string(body, "path");
-    RecordRequest r;
-    r.seconds = p::get_number(body, "seconds", 0, 7 * 24 * 3600).value_or(0);
-    const double bits = p::get_number(body, "bits", 16, 24).value_or(24);
-    if (bits != 16 && bits != 24) throw p::Error(p::code::out_of_range, "bits: must be 16 or 24");
-    r.bits = static_cast<int>(bits);
-    r.overwrite = p::get_bool(body, "overwrite").value_or(false);
-    const std::string midi = p::get_string(body, "midi").value_or("");
-    return [&s, path, midi, r, folder = config_.recordings_dir]() mutable {
+std::function<json()> Engine::record(const p::Record& c) {
+    Stream& s = find_stream(c.stream);
+    return [&s, c, folder = config_.recordings_dir] {
         auto place = [&](const char* field, const std::string& asked) {
             try {
                 return path_in_folder(folder, asked);
@@ -204,14 +189,16 @@ std::function<json()> Engine::handle_record(const json& body) {
                 throw p::Error(p::code::io_error, std::string(field) + ": " + e.what());
             }
         };
-        r.path = place("path", path);
-        if (!midi.empty()) r.midi_path = place("midi", midi);
+        RecordRequest r;
+        r.path = place("path", c.path);
+        if (!c.midi.empty()) r.midi_path = place("midi", c.midi);
+        r.seconds = c.seconds, r.bits = c.bits, r.overwrite = c.overwrite;
         r.rate = s.output_rate();
         r.programs = s.programs();
         r.tempo_bpm = s.tempo();
         s.recorder().start(r);
         json reply = {{"stream", s.name()}, {"path", r.path}, {"seconds", r.seconds}, {"sample_rate", r.rate}};
-        if (!midi.empty()) reply["midi"] = r.midi_path;
+        if (!r.midi_path.empty()) reply["midi"] = r.midi_path;
         return reply;
     };
 }

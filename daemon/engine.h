@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config.h"
+#include "requests.h"
 #include "control.h"
 #include "link_sync.h"
 #include "model.h"
@@ -59,12 +60,15 @@ public:
     std::vector<nlohmann::json> sounded_notes() override;
 
 private:
-    Stream& find_stream(const nlohmann::json& body);
-    nlohmann::json handle_set(const nlohmann::json& body);
-    nlohmann::json handle_style(const nlohmann::json& body);
-    std::function<nlohmann::json()> handle_record(const nlohmann::json& body);
-    std::function<nlohmann::json()> handle_score(const nlohmann::json& body);
-    std::function<nlohmann::json()> handle_stop_record(const nlohmann::json& body);
+    // The stream a request names, else the first; unknown_stream otherwise.
+    Stream& find_stream(const std::optional<std::string>& name);
+    nlohmann::json style_list() const;
+    nlohmann::json apply(const protocol::Set& c);
+    nlohmann::json apply(const protocol::StyleCmd& c);
+    // File work: checked here, done by the returned function off the control thread.
+    std::function<nlohmann::json()> record(const protocol::Record& c);
+    std::function<nlohmann::json()> stop_record(const protocol::StopRecord& c);
+    std::function<nlohmann::json()> score(const protocol::Score& c);
 
     void follow_transport();
 

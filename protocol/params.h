@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace wavecast {
@@ -54,6 +55,21 @@ inline const ParamSpec* find_param(std::string_view name) {
     return nullptr;
 }
 inline Param param_of(const ParamSpec& spec) { return static_cast<Param>(&spec - kParams); }
+
+// The table as the README shows it (Markdown), and `wavecast params` prints it.
+inline std::string params_markdown() {
+    auto num = [](double v) {
+        std::string s = std::to_string(v);
+        s.erase(s.find_last_not_of('0') + 1);
+        if (s.back() == '.') s.pop_back();
+        return s;
+    };
+    std::string out = "| parameter | range | unit | default | what it does |\n| --- | --- | --- | --- | --- |\n";
+    for (const auto& p : kParams)
+        out += std::string("| `") + p.name + "` | " + num(p.min) + " .. " + num(p.max) + (p.integer ? ", whole" : "") + " | " + p.unit +
+               " | " + (std::isnan(p.fallback) ? std::string("see right") : num(p.fallback)) + " | " + p.help + " |\n";
+    return out;
+}
 
 // One value per parameter: what a block renders with (a snapshot of a stream's live values).
 struct ParamValues {

@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "protocol.h"
+#include "requests.h"
 
 using namespace wavecast::protocol;
 
@@ -84,4 +88,54 @@ TEST(Protocol, TypedGettersRefuseWrongTypes) {
     EXPECT_THROW(get_bool(body, "now"), Error);
     EXPECT_FALSE(get_string(body, "missing").has_value());
     EXPECT_THROW(require_string(body, "missing"), Error);
+}
+
+// The README's table of live parameters is the one params.h holds (`wavecast params` prints it).
+TEST(Params, TheReadmesTableIsTheParameterTable) {
+    std::ifstream in(std::string(WAVECAST_SOURCE_DIR) + "/README.md");
+    std::stringstream readme;
+    readme << in.rdbuf();
+    EXPECT_NE(readme.str().find(wavecast::params_markdown()), std::string::npos)
+        << "README.md's table differs from protocol/params.h; paste `wavecast params`:\n" << wavecast::params_markdown();
+}
+
+// Every command goes to JSON and parses back to itself: the client and the daemon share one vocabulary.
+TEST(Protocol, TypedCommandsRoundTrip) {
+    using namespace wavecast;
+    const std::vector<Command> commands = {
+        Ping{}, Status{}, Styles{},
+        StyleCmd{"main", "house", true, 8.0, {{"house", 0.7}, {"jazz_trio", 0.3}}},
+        Set{std::nullopt, {{"temperature", 0.8}, {"key", 3}}},
+        Record{"b", "set.flac", 30, 16, "set.mid", true},
+        StopRecord{"main"},
+        Score{std::nullopt, "x.mid"}};
+    for (const auto& c : commands) {
+        json id;
+        const json wire = to_json(c, 7);
+        const TypedRequest back = parse(wire.dump(), id);
+        EXPECT_EQ(id, 7);
+        EXPECT_EQ(to_json(back.command, 7), wire) << wire.dump();
+    }
+}
+
+TEST(Protocol, TypedParsingChecksEveryField) {
+    json id;
+    auto code_of = [&](const std::string& raw) {
+        try {
+            parse(raw, id);
+        } catch (const Error& e) {
+            return e.code;
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(code_of(R"({"cmd":"set","params":{}})"), code::bad_request);
+    EXPECT_EQ(code_of(R"({"cmd":"set","params":{"tempo":1000}})"), code::out_of_range);
+    EXPECT_EQ(code_of(R"({"cmd":"style","name":"a","crossfade":601})"), code::out_of_range);
+    EXPECT_EQ(code_of(R"({"cmd":"style","name":"a","blend":{"b":1}})"), code::bad_request);
+    EXPECT_EQ(code_of(R"({"cmd":"style","name":"a","blend":{"a":0}})"), code::out_of_range);
+    EXPECT_EQ(code_of(R"({"cmd":"record","path":"x.wav","bits":20})"), code::out_of_range);
+    EXPECT_EQ(code_of(R"({"cmd":"record","path":""})"), code::out_of_range);
+    EXPECT_EQ(code_of(R"({"cmd":"record","path":"x.wav","overwrite":"yes"})"), code::bad_type);
+    EXPECT_EQ(code_of(R"({"cmd":"score"})"), code::bad_request);
+    EXPECT_EQ(code_of(R"({"cmd":"set","params":{"temperature":0.5}})"), "accepted");
 }

@@ -1,0 +1,63 @@
+// The requests of the control protocol as types: parsed and checked in one place (every field's
+// name, type and range), built by the client and turned back into JSON with to_json(). What only
+// the daemon can check (that a stream or a style exists, that a file can be read) it checks.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "params.h"
+#include "protocol.h"
+
+namespace wavecast::protocol {
+
+struct Ping {};
+struct Status {};
+struct Styles {};
+struct StyleCmd {
+    std::optional<std::string> stream;
+    std::string name;
+    bool now = false;                                   // from the next beat, not the next bar
+    double crossfade_s = 0;                             // 0..600
+    std::vector<std::pair<std::string, double>> blend;  // style -> weight; includes `name` when given
+};
+struct Set {
+    std::optional<std::string> stream;
+    // At least one. Parsed, each names a parameter of params.h and is within its range; a client
+    // may send any name (a newer daemon may know more): the daemon answers unknown_param.
+    std::vector<std::pair<std::string, double>> params;
+};
+struct Record {
+    std::optional<std::string> stream;
+    std::string path;  // .wav or .flac, in the daemon's recordings folder
+    double seconds = 0;  // 0: until stop-record
+    int bits = 24;
+    std::string midi;  // empty: none
+    bool overwrite = false;
+};
+struct StopRecord {
+    std::optional<std::string> stream;
+};
+struct Score {
+    std::optional<std::string> stream;
+    std::string path;
+};
+using Command = std::variant<Ping, Status, Styles, StyleCmd, Set, Record, StopRecord, Score>;
+
+struct TypedRequest {
+    json id;  // echoed in the reply; null when absent
+    Command command;
+};
+
+// Parses and checks one request: valid JSON, an object, a known "cmd", only the fields that
+// command takes, each of the right type and within its range. Throws Error; `id_out` receives the
+// id whenever the request got far enough to have one, so that even an error reply can carry it.
+TypedRequest parse(std::string_view raw, json& id_out);
+
+// The request's JSON (what the client sends; parse() gives the command back).
+json to_json(const Command& command, const json& id = nullptr);
+
+}  // namespace wavecast::protocol
