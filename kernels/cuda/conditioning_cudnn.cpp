@@ -1,5 +1,7 @@
 #include "conditioning_cudnn.h"
 
+#include "common.h"
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -7,13 +9,6 @@
 namespace wavecast {
 namespace {
 
-#define CUDNN_CHECK(call)                                                                              \
-    do {                                                                                               \
-        const cudnnStatus_t wc_st_ = (call);                                                           \
-        if (wc_st_ != CUDNN_STATUS_SUCCESS)                                                            \
-            throw std::runtime_error(std::string(#call) + " failed at " + __FILE__ + ":" +             \
-                                     std::to_string(__LINE__) + ": " + cudnnGetErrorString(wc_st_)); \
-    } while (0)
 
 const char* algo_name(cudnnConvolutionFwdAlgo_t a) {
     switch (a) {

@@ -1,5 +1,5 @@
 #include "../backend.h"
-#include "cuda_check.h"
+#include "common.h"
 
 namespace wavecast {
 

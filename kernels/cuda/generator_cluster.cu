@@ -23,7 +23,7 @@
 #include "../excitation.h"
 #include "../philox.h"
 #include "cluster_pack.h"
-#include "cuda_check.h"
+#include "common.h"
 #include "generator_cluster.h"
 #include "net_math.cuh"
 

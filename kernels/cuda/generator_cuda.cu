@@ -35,7 +35,7 @@
 #include "../mulaw.h"
 #include "../philox.h"
 #include "conditioning_cudnn.h"
-#include "cuda_check.h"
+#include "common.h"
 #include "device_buffer.h"
 #include "generator_cluster.h"
 #include "generator_state.h"

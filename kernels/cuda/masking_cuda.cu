@@ -15,16 +15,10 @@
 
 #include "../fastmath.h"
 #include "../masking.h"
-#include "cuda_check.h"
+#include "common.h"
+#include "device_buffer.h"
 #include "psychoacoustic_cuda.h"
 
-#define CUFFT_CHECK(call)                                                                                     \
-    do {                                                                                                      \
-        const cufftResult wc_res_ = (call);                                                                   \
-        if (wc_res_ != CUFFT_SUCCESS)                                                                         \
-            throw std::runtime_error(std::string(#call) + " failed at " + __FILE__ + ":" + std::to_string(__LINE__) + \
-                                     ": cufftResult " + std::to_string(static_cast<int>(wc_res_)));          \
-    } while (0)
 
 namespace wavecast {
 namespace {
@@ -112,47 +106,29 @@ __global__ void shift_history_kernel(float* __restrict__ sig, int sig_len, int h
         sig[static_cast<size_t>(c) * sig_len + i] = sig[static_cast<size_t>(c) * sig_len + consumed + i];
 }
 
-template <typename T>
-T* device_alloc(size_t count) {
-    T* p = nullptr;
-    CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
-    CUDA_CHECK(cudaMemset(p, 0, count * sizeof(T)));
-    return p;
-}
-
 class MaskingCuda final : public Masking {
 public:
     MaskingCuda(int sample_rate, int channels)
-        : ch_(channels), n_(masking_fft_size(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1),
-          tables_(make_psycho_tables(sample_rate, n_)) {
+        : ch_(channels), n_(fft_size_on_a_device(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1),
+          tables_(make_psycho_tables(sample_rate, n_)), dev_tables_(tables_) {
         if (channels < 1 || channels > 4096) throw std::invalid_argument("masking: 1..4096 channels");
-        int devices = 0;
-        if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-            cudaGetLastError();
-            throw std::runtime_error("masking: no CUDA device");
-        }
         CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-        dev_tables_ = upload_psycho_tables(tables_);
-        const std::vector<float> w = masking_window(n_);
-        window_ = device_alloc<float>(w.size());
-        CUDA_CHECK(cudaMemcpy(window_, w.data(), w.size() * sizeof(float), cudaMemcpyHostToDevice));
+        window_.upload(masking_window(n_));
         power_offset_db_ = masking_power_offset_db(n_);
 
         const size_t frames = static_cast<size_t>(ch_) * kMaxHopsPerBatch;
         sig_len_ = (n_ - hop_) + kMaxHopsPerBatch * hop_;
-        sig_ = device_alloc<float>(static_cast<size_t>(ch_) * sig_len_);
-        time_ = device_alloc<float>(frames * n_);
-        spec_ = device_alloc<cufftComplex>(frames * bins_);
-        power_ = device_alloc<float>(frames * bins_);
-        thr_ = device_alloc<float>(frames * bins_);
-        tail_ = device_alloc<float>(static_cast<size_t>(ch_) * hop_);
-        out_dev_ = device_alloc<float>(frames * hop_);
-        in_dev_ = device_alloc<float>(frames * hop_);
-        discarded_ = device_alloc<unsigned long long>(1);
-        pe_ = device_alloc<double>(1);
-        std::vector<float> ones(static_cast<size_t>(ch_) * bins_, 1.0f);
-        gain_ = device_alloc<float>(ones.size());
-        CUDA_CHECK(cudaMemcpy(gain_, ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
+        sig_ = DeviceBuffer<float>(static_cast<size_t>(ch_) * sig_len_, true);
+        time_ = DeviceBuffer<float>(frames * n_, true);
+        spec_ = DeviceBuffer<cufftComplex>(frames * bins_, true);
+        power_ = DeviceBuffer<float>(frames * bins_, true);
+        thr_ = DeviceBuffer<float>(frames * bins_, true);
+        tail_ = DeviceBuffer<float>(static_cast<size_t>(ch_) * hop_, true);
+        out_dev_ = DeviceBuffer<float>(frames * hop_, true);
+        in_dev_ = DeviceBuffer<float>(frames * hop_, true);
+        discarded_ = DeviceBuffer<unsigned long long>(1, true);
+        pe_ = DeviceBuffer<double>(1, true);
+        gain_.upload(std::vector<float>(static_cast<size_t>(ch_) * bins_, 1.0f));
         CUDA_CHECK(cudaMallocHost(&in_host_, frames * hop_ * sizeof(float)));
         CUDA_CHECK(cudaMallocHost(&out_host_, frames * hop_ * sizeof(float)));
         // Output lags input by one hop, as in the CPU stage: the first hop out is silence.
@@ -162,11 +138,6 @@ public:
     ~MaskingCuda() override {
         cudaStreamSynchronize(stream_);
         for (auto& [h, p] : plans_) cufftDestroy(p.fwd), cufftDestroy(p.inv);
-        free_psycho_tables(dev_tables_);
-        for (void* p : {static_cast<void*>(window_), static_cast<void*>(sig_), static_cast<void*>(time_), static_cast<void*>(spec_),
-                        static_cast<void*>(power_), static_cast<void*>(thr_), static_cast<void*>(tail_), static_cast<void*>(out_dev_),
-                        static_cast<void*>(in_dev_), static_cast<void*>(discarded_), static_cast<void*>(pe_), static_cast<void*>(gain_)})
-            cudaFree(p);
         cudaFreeHost(in_host_);
         cudaFreeHost(out_host_);
         cudaStreamDestroy(stream_);
@@ -198,6 +169,16 @@ public:
     }
 
 private:
+    // The FFT size, once a device is known to answer (the tables go to it next).
+    static int fft_size_on_a_device(int sample_rate) {
+        int devices = 0;
+        if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+            cudaGetLastError();
+            throw std::runtime_error("masking: no CUDA device");
+        }
+        return masking_fft_size(sample_rate);
+    }
+
     struct Plans {
         cufftHandle fwd, inv;
     };
@@ -218,31 +199,31 @@ private:
         const int frames = ch_ * hops, history = n_ - hop_;
         const size_t in_count = static_cast<size_t>(hops) * hop_ * ch_;
         std::copy_n(in, in_count, in_host_);
-        CUDA_CHECK(cudaMemcpyAsync(in_dev_, in_host_, in_count * sizeof(float), cudaMemcpyHostToDevice, stream_));
-        CUDA_CHECK(cudaMemsetAsync(discarded_, 0, sizeof(unsigned long long), stream_));
-        CUDA_CHECK(cudaMemsetAsync(pe_, 0, sizeof(double), stream_));
-        deinterleave_kernel<<<64, 256, 0, stream_>>>(in_dev_, hops * hop_, ch_, history, sig_len_, sig_);
-        window_kernel<<<dim3((n_ + 255) / 256, frames), 256, 0, stream_>>>(sig_, sig_len_, window_, n_, hop_, hops, time_);
+        CUDA_CHECK(cudaMemcpyAsync(in_dev_.p, in_host_, in_count * sizeof(float), cudaMemcpyHostToDevice, stream_));
+        CUDA_CHECK(cudaMemsetAsync(discarded_.p, 0, sizeof(unsigned long long), stream_));
+        CUDA_CHECK(cudaMemsetAsync(pe_.p, 0, sizeof(double), stream_));
+        deinterleave_kernel<<<64, 256, 0, stream_>>>(in_dev_.p, hops * hop_, ch_, history, sig_len_, sig_.p);
+        window_kernel<<<dim3((n_ + 255) / 256, frames), 256, 0, stream_>>>(sig_.p, sig_len_, window_.p, n_, hop_, hops, time_.p);
         CUDA_CHECK(cudaGetLastError());
         const Plans& p = plans_for(hops);
-        CUFFT_CHECK(cufftExecR2C(p.fwd, time_, spec_));
-        power_kernel<<<256, 256, 0, stream_>>>(spec_, frames * bins_, power_offset_db_, power_);
-        launch_psycho_threshold(dev_tables_, power_, thr_, frames, stream_);
-        gain_kernel<<<(ch_ * bins_ + 127) / 128, 128, 0, stream_>>>(spec_, power_, thr_, gain_, ch_, hops, bins_, masking_db,
-                                                                    masking_db <= kMaskingBypassDb, discarded_, pe_);
+        CUFFT_CHECK(cufftExecR2C(p.fwd, time_.p, spec_.p));
+        power_kernel<<<256, 256, 0, stream_>>>(spec_.p, frames * bins_, power_offset_db_, power_.p);
+        launch_psycho_threshold(dev_tables_.view(), power_.p, thr_.p, frames, stream_);
+        gain_kernel<<<(ch_ * bins_ + 127) / 128, 128, 0, stream_>>>(spec_.p, power_.p, thr_.p, gain_.p, ch_, hops, bins_, masking_db,
+                                                                    masking_db <= kMaskingBypassDb, discarded_.p, pe_.p);
         CUDA_CHECK(cudaGetLastError());
-        CUFFT_CHECK(cufftExecC2R(p.inv, spec_, time_));
+        CUFFT_CHECK(cufftExecC2R(p.inv, spec_.p, time_.p));
         const float scale = 1.0f / static_cast<float>(n_);
-        overlap_add_kernel<<<dim3((hop_ + 255) / 256, frames), 256, 0, stream_>>>(time_, tail_, window_, n_, hop_, hops, ch_,
-                                                                                  scale, out_dev_);
-        keep_tail_kernel<<<dim3((hop_ + 255) / 256, ch_), 256, 0, stream_>>>(time_, window_, n_, hop_, hops, scale, tail_);
-        shift_history_kernel<<<dim3((history + 255) / 256, ch_), 256, 0, stream_>>>(sig_, sig_len_, history, hops * hop_);
+        overlap_add_kernel<<<dim3((hop_ + 255) / 256, frames), 256, 0, stream_>>>(time_.p, tail_.p, window_.p, n_, hop_, hops, ch_,
+                                                                                  scale, out_dev_.p);
+        keep_tail_kernel<<<dim3((hop_ + 255) / 256, ch_), 256, 0, stream_>>>(time_.p, window_.p, n_, hop_, hops, scale, tail_.p);
+        shift_history_kernel<<<dim3((history + 255) / 256, ch_), 256, 0, stream_>>>(sig_.p, sig_len_, history, hops * hop_);
         CUDA_CHECK(cudaGetLastError());
-        CUDA_CHECK(cudaMemcpyAsync(out_host_, out_dev_, in_count * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+        CUDA_CHECK(cudaMemcpyAsync(out_host_, out_dev_.p, in_count * sizeof(float), cudaMemcpyDeviceToHost, stream_));
         unsigned long long gone = 0;
         double pe = 0;
-        CUDA_CHECK(cudaMemcpyAsync(&gone, discarded_, sizeof gone, cudaMemcpyDeviceToHost, stream_));
-        CUDA_CHECK(cudaMemcpyAsync(&pe, pe_, sizeof pe, cudaMemcpyDeviceToHost, stream_));
+        CUDA_CHECK(cudaMemcpyAsync(&gone, discarded_.p, sizeof gone, cudaMemcpyDeviceToHost, stream_));
+        CUDA_CHECK(cudaMemcpyAsync(&pe, pe_.p, sizeof pe, cudaMemcpyDeviceToHost, stream_));
         CUDA_CHECK(cudaStreamSynchronize(stream_));
         fifo_.insert(fifo_.end(), out_host_, out_host_ + in_count);
         frames_ += static_cast<uint64_t>(hops);
@@ -253,16 +234,15 @@ private:
 
     const int ch_, n_, hop_, bins_;
     const PsychoTables tables_;
-    PsychoTablesDevice dev_tables_;
+    PsychoTablesOnDevice dev_tables_;
     cudaStream_t stream_ = nullptr;
     std::map<int, Plans> plans_;
     float power_offset_db_ = 0;
     int sig_len_ = 0;
-    float *window_ = nullptr, *sig_ = nullptr, *time_ = nullptr, *power_ = nullptr, *thr_ = nullptr, *tail_ = nullptr;
-    float *out_dev_ = nullptr, *in_dev_ = nullptr, *gain_ = nullptr;
-    cufftComplex* spec_ = nullptr;
-    unsigned long long* discarded_ = nullptr;
-    double* pe_ = nullptr;
+    DeviceBuffer<float> window_, sig_, time_, power_, thr_, tail_, out_dev_, in_dev_, gain_;
+    DeviceBuffer<cufftComplex> spec_;
+    DeviceBuffer<unsigned long long> discarded_;
+    DeviceBuffer<double> pe_;
     float *in_host_ = nullptr, *out_host_ = nullptr;  // pinned
     std::vector<float> pending_, fifo_;
     size_t fifo_read_ = 0;

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "../fastmath.h"
-#include "cuda_check.h"
+#include "common.h"
 #include "psychoacoustic_cuda.h"
 #include "psychoacoustic_layout.h"
 
@@ -109,38 +109,16 @@ __global__ void psycho_threshold_kernel(PsychoTablesDevice t, const float* __res
     }
 }
 
-template <typename T>
-T* upload(const std::vector<T>& v) {
-    T* d = nullptr;
-    CUDA_CHECK(cudaMalloc(&d, v.size() * sizeof(T)));
-    CUDA_CHECK(cudaMemcpy(d, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-    return d;
-}
-
 }  // namespace
 
-PsychoTablesDevice upload_psycho_tables(const PsychoTables& t) {
+PsychoTablesOnDevice::PsychoTablesOnDevice(const PsychoTables& t) {
     if (t.band_start.size() - 1 > 32) throw std::runtime_error("psychoacoustic tables: more than 32 critical bands");
-    PsychoTablesDevice d;
-    d.sample_rate = t.sample_rate, d.fft_size = t.fft_size, d.bins = t.bins, d.bands = static_cast<int>(t.band_start.size()) - 1;
-    d.freq = upload(t.freq);
-    d.bark = upload(t.bark);
-    d.ath_db = upload(t.ath_db);
-    d.tonal_reach = upload(t.tonal_reach);
-    d.band_start = upload(t.band_start);
+    freq_.upload(t.freq), bark_.upload(t.bark), ath_db_.upload(t.ath_db), tonal_reach_.upload(t.tonal_reach), band_start_.upload(t.band_start);
+    view_.sample_rate = t.sample_rate, view_.fft_size = t.fft_size, view_.bins = t.bins, view_.bands = static_cast<int>(t.band_start.size()) - 1;
+    view_.freq = freq_.p, view_.bark = bark_.p, view_.ath_db = ath_db_.p, view_.tonal_reach = tonal_reach_.p, view_.band_start = band_start_.p;
     const size_t smem = psycho_smem_layout(t.bins).bytes;
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(psycho_threshold_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    return d;
-}
-
-void free_psycho_tables(PsychoTablesDevice& d) {
-    cudaFree(d.freq);
-    cudaFree(d.bark);
-    cudaFree(d.ath_db);
-    cudaFree(d.tonal_reach);
-    cudaFree(d.band_start);
-    d = {};
 }
 
 void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db, float* threshold_db, int frames, void* stream) {
@@ -151,18 +129,13 @@ void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db,
 }
 
 void cuda_masking_threshold(const PsychoTables& t, const float* power_db, float* threshold_db, int frames) {
-    PsychoTablesDevice d = upload_psycho_tables(t);
-    const size_t bytes = sizeof(float) * static_cast<size_t>(frames) * t.bins;
-    float *in = nullptr, *out = nullptr;
-    CUDA_CHECK(cudaMalloc(&in, bytes));
-    CUDA_CHECK(cudaMalloc(&out, bytes));
-    CUDA_CHECK(cudaMemcpy(in, power_db, bytes, cudaMemcpyHostToDevice));
-    launch_psycho_threshold(d, in, out, frames, nullptr);
+    const PsychoTablesOnDevice d(t);
+    const size_t n = static_cast<size_t>(frames) * t.bins;
+    DeviceBuffer<float> in(n), out(n);
+    CUDA_CHECK(cudaMemcpy(in.p, power_db, n * sizeof(float), cudaMemcpyHostToDevice));
+    launch_psycho_threshold(d.view(), in.p, out.p, frames, nullptr);
     CUDA_CHECK(cudaDeviceSynchronize());
-    CUDA_CHECK(cudaMemcpy(threshold_db, out, bytes, cudaMemcpyDeviceToHost));
-    cudaFree(in);
-    cudaFree(out);
-    free_psycho_tables(d);
+    CUDA_CHECK(cudaMemcpy(threshold_db, out.p, n * sizeof(float), cudaMemcpyDeviceToHost));
 }
 
 }  // namespace wavecast

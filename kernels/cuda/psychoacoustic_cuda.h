@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../psychoacoustic.h"
+#include "device_buffer.h"
 
 namespace wavecast {
 
@@ -16,8 +17,17 @@ struct PsychoTablesDevice {
     int* band_start = nullptr;  // bands + 1 entries
 };
 
-PsychoTablesDevice upload_psycho_tables(const PsychoTables& t);
-void free_psycho_tables(PsychoTablesDevice& d);
+// The tables' device memory, owned; view() is what a launch takes.
+class PsychoTablesOnDevice {
+public:
+    explicit PsychoTablesOnDevice(const PsychoTables& t);
+    const PsychoTablesDevice& view() const { return view_; }
+
+private:
+    DeviceBuffer<float> freq_, bark_, ath_db_;
+    DeviceBuffer<int> tonal_reach_, band_start_;
+    PsychoTablesDevice view_;
+};
 
 // power_db [frames][bins] -> threshold_db [frames][bins], device pointers, on `stream`.
 void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db, float* threshold_db, int frames,
