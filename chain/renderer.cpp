@@ -13,32 +13,13 @@ Renderer::Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking
                    int output_rate, uint64_t seed, const LoudnessConfig& loudness)
     : gen_(std::move(generator)),
       score_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop, seed),
-      masking_(std::move(masking)),
-      loudness_(gen_->spec().sample_rate, loudness) {
+      post_(std::move(masking), gen_->spec().sample_rate, output_rate, loudness) {
     set_style(std::move(style));
-    set_output_rate(output_rate);
 }
 
-Renderer::~Renderer() {
-    if (soxr_) soxr_delete(soxr_);
-}
+Renderer::~Renderer() = default;
 
-void Renderer::set_output_rate(int rate) {
-    if (rate < 8000 || rate > 384000) throw std::invalid_argument("output rate " + std::to_string(rate) + " Hz is out of range");
-    if (soxr_) soxr_delete(soxr_);
-    soxr_ = nullptr;
-    out_rate_ = rate;
-    if (rate == gen_->spec().sample_rate) return;
-    soxr_error_t err = nullptr;
-    const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-    const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-    soxr_ = soxr_create(gen_->spec().sample_rate, rate, 2, &err, &io, &q, nullptr);
-    if (err) throw std::runtime_error(std::string("soxr_create: ") + err);
-    // soxr trims its filter's delay from the start of its output: output frame k is input time
-    // k / ratio. What soxr_delay() reports is how much it holds back while it waits for input,
-    // which delays nothing in the stream's own frame count (the ring's); so it adds nothing
-    // to the MIDI out delay.
-}
+void Renderer::set_output_rate(int rate) { post_.set_output_rate(rate); }
 
 double StyleChange::tempo() const {
     if (blend.empty()) return style->tempo;
@@ -150,31 +131,7 @@ void Renderer::generate_or_fall_back(int frames) {
     spdlog::warn("the stream goes on with generator {} ({})", gen_->backend(), gen_->spec().shape_name());
 }
 
-void Renderer::mask_or_fall_back(size_t frames, float masking_db) {
-    try {
-        masking_->process(stereo_.data(), masked_.data(), frames, masking_db);
-        return;
-    } catch (const std::exception& e) {
-        if (std::string(masking_->backend()) == "cpu") throw;
-        ++report_.masking_failures.count;
-        report_.masking_failures.last = e.what();
-        spdlog::error("masking on {} failed ({}); falling back to the CPU", masking_->backend(), e.what());
-    }
-    // The CPU stage has the same window and latency: the block it starts on is its first, so it
-    // fades in from silence over one FFT, a short dip rather than a stream gone silent.
-    masking_ = make_cpu_masking(gen_->spec().sample_rate, 2);
-    masking_->process(stereo_.data(), masked_.data(), frames, masking_db);
-}
-
-double Renderer::output_delay_frames() const {
-    const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
-    return (masking_->latency() + loudness_.latency()) * ratio;
-}
-
-size_t Renderer::max_output_frames(int frames) const {
-    const double ratio = static_cast<double>(out_rate_) / gen_->spec().sample_rate;
-    return static_cast<size_t>(std::ceil(frames * gen_->spec().frame_hop * ratio)) + 64;
-}
+size_t Renderer::max_output_frames(int frames) const { return post_.max_output_frames(static_cast<size_t>(frames) * gen_->spec().frame_hop); }
 
 const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vector<float>& out) {
     const int lanes = gen_->lanes(), hop = gen_->spec().frame_hop;
@@ -222,30 +179,20 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
             stereo_[2 * i + 1] += r * x[i];
         }
     }
-    masked_.resize(stereo_.size());
-    mask_or_fall_back(n, static_cast<float>(p[Param::masking_db]));
-    loudness_.process(masked_.data(), n, p[Param::gain_db]);
-    if (!soxr_) {
-        out.insert(out.end(), masked_.begin(), masked_.end());
-    } else {
-        resampled_.resize(2 * max_output_frames(frames));
-        size_t done_in = 0, done_out = 0;
-        soxr_error_t err = soxr_process(soxr_, masked_.data(), n, &done_in, resampled_.data(), resampled_.size() / 2, &done_out);
-        if (err) throw std::runtime_error(std::string("soxr_process: ") + err);
-        out.insert(out.end(), resampled_.begin(), resampled_.begin() + static_cast<std::ptrdiff_t>(2 * done_out));
-    }
+    post_.process(stereo_, n, p[Param::masking_db], p[Param::gain_db], out);
     report_.position = position_;
     report_.style = &score_.style();
     report_.beat = score_.beat();
     report_.tempo = score_.tempo();
     report_.bar = score_.bar();
     report_.section = score_.section();
-    report_.output_delay_frames = output_delay_frames();
-    report_.resampler_held_frames = soxr_ ? soxr_delay(soxr_) : 0.0;
+    report_.output_delay_frames = post_.delay_frames();
+    report_.resampler_held_frames = post_.held_frames();
     report_.backend = gen_->backend();
-    report_.masking_backend = masking_->backend();
-    report_.masking = masking_->stats();
-    report_.loudness = loudness_.stats();
+    report_.masking_backend = post_.masking_backend();
+    report_.masking_failures = {post_.masking_failures(), post_.last_masking_failure()};
+    report_.masking = post_.masking_stats();
+    report_.loudness = post_.loudness_stats();
     return report_;
 }
 

@@ -1,6 +1,6 @@
 // One stream's signal chain, block by block, with no thread of its own: composer ->
-// generator (all lanes) -> per-track pan and level -> stereo -> frequency masking -> loudness
-// (automatic gain to the target, gain_db, true-peak limiter) -> resample to the output rate.
+// generator (all lanes) -> per-track pan and level -> stereo -> the post tier (post_tier.h:
+// frequency masking, loudness, resampling to the output rate).
 // The live stream and `wavecastd render` both drive it, so they sound the same.
 #pragma once
 
@@ -10,12 +10,10 @@
 #include <string>
 #include <vector>
 
-#include <soxr.h>
-
 #include "generator.h"
 #include "params.h"
-#include "loudness.h"
 #include "masking.h"
+#include "post_tier.h"
 #include "composer.h"
 #include "style.h"
 
@@ -92,7 +90,7 @@ public:
     uint64_t position() const { return position_; }
 
     const Generator& generator() const { return *gen_; }
-    int output_rate() const { return out_rate_; }
+    int output_rate() const { return post_.output_rate(); }
     // Output frames per model frame, rounded up: a bound for sizing buffers.
     size_t max_output_frames(int frames) const;
 
@@ -103,10 +101,6 @@ private:
     std::vector<float> lane_weights(const Style& style) const;
 
     void generate_or_fall_back(int frames);
-    void mask_or_fall_back(size_t frames, float masking_db);
-    // How far the audio of a model sample trails it at the output, in output frames: the post
-    // tier's latency (the resampler keeps time).
-    double output_delay_frames() const;
 
     std::unique_ptr<Generator> gen_;
     GeneratorFactory fallback_;
@@ -114,17 +108,14 @@ private:
     uint64_t position_ = 0;
     std::shared_ptr<const Style> style_;
     Composer score_;
-    int out_rate_ = 0;
-    soxr_t soxr_ = nullptr;
     std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
     StyleChange change_;              // the last change asked for, applied when the composer switches
     std::vector<float> weights_now_, weights_from_, weights_to_;  // [lanes][instruments]
     double fade_total_ = 0, fade_done_ = 0;  // seconds of a crossfade in progress
     double tempo_from_ = 0, last_tempo_ = 0;
     bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
-    std::unique_ptr<Masking> masking_;
-    Loudness loudness_;
-    std::vector<float> features_, temperature_, lanes_out_, stereo_, masked_, resampled_;
+    PostTier post_;
+    std::vector<float> features_, temperature_, lanes_out_, stereo_;
 };
 
 }  // namespace wavecast
