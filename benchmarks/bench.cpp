@@ -13,13 +13,10 @@
 #include <vector>
 
 #include "backend.h"
-#include "cpu/conditioning_cpu.h"
+#include "conditioning.h"
 #include "cpu/lane_threads.h"
 #include "frame_features.h"
 #include "masking.h"
-#ifdef WAVECAST_HAVE_CUDA
-#include "cuda/conditioning_cudnn.h"
-#endif
 
 namespace {
 
@@ -75,7 +72,7 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
     double discarded = 0;
     std::string name;
     for (int r = 0; r <= repeats; ++r) {  // the first run is the warm-up
-        auto m = wavecast::make_masking(backend, rate, ch);
+        auto m = wavecast::make_masking(wavecast::plan_backends(backend).masking, rate, ch);
         const size_t chunk = static_cast<size_t>(rate);  // one second per call
         const auto t0 = std::chrono::steady_clock::now();
         for (size_t at = 0; at < in.size() / ch; at += chunk)
@@ -88,7 +85,7 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
     const double t = times[times.size() / 2];
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
-    const bool gpu = backend == "cuda" || (backend == "auto" && !devices.empty());
+    const bool gpu = wavecast::plan_backends(backend).masking == "cuda";
     nlohmann::json line{{"stage", "masking"},
                         {"backend", gpu ? "cuda" : "cpu"},
                         {"sample_rate", rate},
@@ -189,7 +186,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
         auto spec = parse_shape(shape_name);
         auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(spec, 7));
         for (int batch : batches) {
-            auto choice = wavecast::make_generator(backend, model, batch, 1234, precision, threads);
+            auto choice = wavecast::make_generator(wavecast::plan_backends(backend).generator, model, batch, 1234, precision, threads);
             if (choice.generator->backend() == "cuda" && kernel != wavecast::CudaKernel::automatic)
                 choice.generator = wavecast::make_cuda_generator(model, batch, 1234, precision, kernel);
             auto& g = *choice.generator;
@@ -233,64 +230,28 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
     }
 }
 
-// The conditioning network alone, for blocks of --frames-per-call frames: on the CPU the
-// reference (its features to its outputs, in host memory), on CUDA cuDNN from device inputs to
-// device outputs, timed with events on its stream.
+// The conditioning stage alone (conditioning.h), for blocks of --frames-per-call frames, on the
+// backend's own buffers, each timed run ended by waiting for what it queued.
 void bench_conditioning(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
                         int repeats, int frames_per_call) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
-    const bool gpu = backend == "cuda" || (backend == "auto" && !devices.empty());
-    if (gpu && devices.empty()) throw std::runtime_error("conditioning on CUDA: " + why);
+    const bool gpu = wavecast::plan_backends(backend).generator == "cuda";
     for (const auto& shape_name : shapes) {
         const auto spec = parse_shape(shape_name);
         const wavecast::Model model = wavecast::random_model(spec, 7);
         for (int lanes : batches) {
             const int blocks = std::max(4, 2000 / frames_per_call);  // 20 s of frames per timed run
             std::vector<double> times;
-            std::string algorithms;
-            if (!gpu) {
-                wavecast::ConditioningCpu cpu(model, lanes);
-                std::vector<float> features(static_cast<size_t>(frames_per_call) * lanes * spec.cond_features, 0.0f);
-                for (int f = 0; f < frames_per_call; ++f)
-                    for (int b = 0; b < lanes; ++b)
-                        wavecast::add_note(&features[(static_cast<size_t>(f) * lanes + b) * spec.cond_features], 48 + 7 * (b % 8), 100, f == 0, 0.01f * f);
-                std::vector<float> out(static_cast<size_t>(frames_per_call) * lanes * cpu.channels());
-                for (int r = 0; r <= repeats; ++r) {
-                    const auto t0 = std::chrono::steady_clock::now();
-                    for (int k = 0; k < blocks; ++k) cpu.run(features.data(), frames_per_call, out.data());
-                    if (r > 0) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-                }
-            } else {
-#ifdef WAVECAST_HAVE_CUDA
-                cudaStream_t stream;
-                cudaEvent_t start, stop;
-                CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-                CUDA_CHECK(cudaEventCreate(&start));
-                CUDA_CHECK(cudaEventCreate(&stop));
-                {
-                    wavecast::ConditioningCudnn cond(model, stream);
-                    wavecast::DeviceBuffer<float> in, out;
-                    in.upload(std::vector<float>(static_cast<size_t>(frames_per_call + 2) * lanes * cond.inputs_per_lane(), 0.01f));
-                    out.resize(static_cast<size_t>(frames_per_call) * lanes * cond.channels());
-                    for (int r = 0; r <= repeats; ++r) {
-                        CUDA_CHECK(cudaEventRecord(start, stream));
-                        for (int k = 0; k < blocks; ++k) cond.run(in.p, frames_per_call, lanes, out.p);
-                        CUDA_CHECK(cudaEventRecord(stop, stream));
-                        CUDA_CHECK(cudaEventSynchronize(stop));
-                        float ms = 0;
-                        CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-                        if (r > 0) times.push_back(ms / 1000.0);
-                    }
-                    algorithms = std::string(cond.conv_algorithm()) + "+" + cond.proj_algorithm();
-                }
-                cudaEventDestroy(start);
-                cudaEventDestroy(stop);
-                cudaStreamDestroy(stream);
-#else
-                throw std::runtime_error("conditioning on CUDA: this build has no CUDA backend");
-#endif
+            auto cond = gpu ? wavecast::make_cuda_conditioning(model) : wavecast::make_cpu_conditioning(model);
+            const auto io = cond->buffers(frames_per_call, lanes);
+            for (int r = 0; r <= repeats; ++r) {
+                const auto t0 = std::chrono::steady_clock::now();
+                for (int k = 0; k < blocks; ++k) cond->run(io.inputs, frames_per_call, lanes, io.out);
+                cond->finish();
+                if (r > 0) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
             }
+            const std::string algorithms = cond->describe();
             std::sort(times.begin(), times.end());
             const double t = times[times.size() / 2];
             const double frames_per_s = static_cast<double>(blocks) * frames_per_call / t;
@@ -305,7 +266,7 @@ void bench_conditioning(const std::string& backend, const std::vector<std::strin
                                 {"frames_per_s_per_lane", frames_per_s},
                                 {"rtf_per_lane", frames_per_s / frame_rate},
                                 {"rtf_total", frames_per_s * lanes / frame_rate},
-                                {"algorithms", gpu ? nlohmann::json(algorithms) : nlohmann::json(nullptr)},
+                                {"algorithms", algorithms},
                                 {"repeats", repeats},
                                 {"cpu", cpu_model_name("/proc/cpuinfo")},
                                 {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};

@@ -28,7 +28,7 @@ void mask_file(const std::string& in_path, const std::string& out_path, float st
     }
     sf_command(out, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 
-    auto masking = make_masking(backend, info.samplerate, info.channels);
+    auto masking = make_masking(plan_backends(backend).masking, info.samplerate, info.channels);
     const int ch = info.channels;
     const size_t block = 4096;
     std::vector<float> a(block * ch), b(block * ch);

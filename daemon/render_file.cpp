@@ -30,10 +30,11 @@ RenderSource load_render_source(const DaemonConfig& config, const RenderOptions&
 void render_file(const DaemonConfig& config, const RenderOptions& o) {
     const RenderSource src = load_render_source(config, o);
     const auto& style = src.style;
-    auto model = std::make_shared<const Model>(load_model(config.model_for(resolve_backend(config.backend))));
-    auto choice = make_generator(config.backend, model, o.lanes, o.seed, config.precision, config.cpu_threads);
+    const BackendPlan plan = plan_backends(config.backend);
+    auto model = std::make_shared<const Model>(load_model(config.model_for(plan.generator)));
+    auto choice = make_generator(plan.generator, model, o.lanes, o.seed, config.precision, config.cpu_threads);
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
-    Renderer renderer(std::move(choice.generator), make_masking(config.backend, model->spec.sample_rate, 2), style, rate, o.seed);
+    Renderer renderer(std::move(choice.generator), make_masking(plan.masking, model->spec.sample_rate, 2), style, rate, o.seed);
     if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);
 
     if (o.bits != 16 && o.bits != 24) throw std::runtime_error("--bits must be 16 or 24");

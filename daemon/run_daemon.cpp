@@ -70,7 +70,9 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     for (const auto& [flag, e] : {std::pair{"--control", cfg.control}, std::pair{"--telemetry", cfg.telemetry}})
         if (const std::string why = endpoint_problem(e, cfg.security.curve); !why.empty()) throw ConfigError(std::string(flag) + ": " + why);
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
-    const std::string model_path = cfg.model_for(resolve_backend(cfg.backend)), fallback_path = cfg.fallback();
+    const BackendPlan plan = plan_backends(cfg.backend);
+    spdlog::info("{}", plan.note);
+    const std::string model_path = cfg.model_for(plan.generator), fallback_path = cfg.fallback();
     auto model = std::make_shared<const Model>(load_model(model_path));
     auto styles = load_styles(cfg.styles_dir);
     spdlog::info("model {}{}: {} at {} Hz, {} weights", model_path, cfg.model.empty() ? " (the backend's default)" : "",
@@ -106,13 +108,12 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     for (const auto& sc : cfg.streams) {
         auto it = styles.find(sc.style);
         if (it == styles.end()) throw ConfigError(cfg.path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
-        auto choice = make_generator(cfg.backend, model, sc.lanes, sc.seed, cfg.precision, cfg.cpu_threads);
-        spdlog::info("stream '{}': generator {}; masking on {}", sc.name, choice.note,
-                     cfg.backend == "cpu" || cuda_devices().empty() ? "the CPU (FFTW)" : "the GPU (cuFFT)");
+        auto choice = make_generator(plan.generator, model, sc.lanes, sc.seed, cfg.precision, cfg.cpu_threads);
+        spdlog::info("stream '{}': generator {}", sc.name, choice.note);
         backend = choice.generator->backend();
         if (faults.onset_clicks) choice.generator = onset_click_generator(std::move(choice.generator));
         if (faults.generator_fails_after_s >= 0) choice.generator = failing_generator(std::move(choice.generator), faults.generator_fails_after_s);
-        auto masking = make_masking(cfg.backend, model->spec.sample_rate, 2);
+        auto masking = make_masking(plan.masking, model->spec.sample_rate, 2);
         if (faults.masking_fails_after_s >= 0) masking = failing_masking(std::move(masking), model->spec.sample_rate, faults.masking_fails_after_s);
         streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), std::move(masking), it->second, rate));
         streams.back()->set_fallback([fallback_model, lanes = sc.lanes, seed = sc.seed, threads = cfg.cpu_threads] {

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "cpu/lane_threads.h"
+#include "conditioning.h"
 #include "masking.h"
 
 namespace wavecast {
@@ -17,6 +18,10 @@ std::unique_ptr<Masking> make_cuda_masking(int, int) {
     throw std::runtime_error("masking: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
 
+std::unique_ptr<Conditioning> make_cuda_conditioning(const Model&, void*) {
+    throw std::runtime_error("conditioning: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
+}
+
 std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model>, int, uint64_t, Precision, CudaKernel) {
     throw std::runtime_error("generator: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
@@ -29,45 +34,45 @@ CudaKernel parse_cuda_kernel(const std::string& name) {
     throw std::invalid_argument("unknown CUDA kernel '" + name + "' (auto, cluster or generic)");
 }
 
-std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rate, int channels) {
-    if (request == "cpu" || (request == "auto" && cuda_devices().empty())) return make_cpu_masking(sample_rate, channels);
-    return make_cuda_masking(sample_rate, channels);
+std::unique_ptr<Masking> make_masking(const std::string& backend, int sample_rate, int channels) {
+    if (backend == "cuda") return make_cuda_masking(sample_rate, channels);
+    if (backend != "cpu") throw std::runtime_error("masking: backend '" + backend + "' is neither cpu nor cuda");
+    return make_cpu_masking(sample_rate, channels);
 }
 
-std::string resolve_backend(const std::string& request, std::string* note) {
+BackendPlan plan_backends(const std::string& request) {
     if (request != "auto" && request != "cpu" && request != "cuda")
         throw std::runtime_error("unknown backend '" + request + "' (auto, cpu or cuda)");
+    BackendPlan plan{"cpu", "cpu", ""};
     if (request == "cpu") {
-        if (note) *note = "backend cpu (requested)";
-        return "cpu";
+        plan.note = "backend cpu (requested): the generator, the conditioning network and masking on the CPU";
+        return plan;
     }
     std::string why;
     const auto devices = cuda_devices(&why);
-    if (devices.empty()) {
-        if (request == "cuda") throw std::runtime_error("backend cuda unavailable: no CUDA device (" + why + ")");
-        if (note) *note = "backend cpu (auto: no CUDA device: " + why + ")";
-        return "cpu";
+    if (request == "auto") {
+        plan.note = devices.empty() ? "backend cpu (auto; no CUDA device: " + why + ")"
+                                    : "backend cpu (auto; CUDA device " + devices[0].name + " present: --backend cuda runs every stage on it)";
+        return plan;
     }
-    if (request == "cuda") {
-        if (note) *note = "backend cuda (requested) on " + devices[0].name;
-        return "cuda";
-    }
-    // The CUDA generator has not yet been checked against the CPU reference on a GPU (its gpu
-    // tests are written and skip here): until they have passed, auto stays on the CPU.
-    if (note) *note = "backend cpu (auto: CUDA device " + devices[0].name + " present; the CUDA generator is not yet verified, --backend cuda runs it)";
-    return "cpu";
+    if (devices.empty()) throw std::runtime_error("backend cuda unavailable: no CUDA device (" + why + ")");
+    plan.generator = plan.masking = "cuda";
+    plan.note = "backend cuda (requested) on " + devices[0].name + ": the generator and cuDNN conditioning, cuFFT masking";
+    return plan;
 }
 
-BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
+BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
                              Precision precision, int cpu_threads) {
     BackendChoice c;
-    if (resolve_backend(request, &c.note) == "cuda") {
+    if (backend == "cuda") {
         c.generator = make_cuda_generator(std::move(model), lanes, seed, precision);
-        c.note += std::string(", weights ") + precision_name(precision) + ", " + c.generator->kernel();
-    } else {
+        c.note = std::string("weights ") + precision_name(precision) + ", " + c.generator->kernel();
+    } else if (backend == "cpu") {
         c.generator = make_cpu_generator(std::move(model), lanes, seed, cpu_threads);
         const int threads = lane_groups(lanes, cpu_threads);
-        c.note += ", " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+        c.note = "cpu, " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+    } else {
+        throw std::runtime_error("generator: backend '" + backend + "' is neither cpu nor cuda");
     }
     return c;
 }

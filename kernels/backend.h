@@ -1,4 +1,5 @@
-// Which backend runs the generator: "cpu", "cuda", or "auto" (CUDA when a device is present).
+// Which backend runs each stage (the generator with its conditioning network, and masking): one
+// decision from the request "cpu", "cuda" or "auto", made and logged in one place.
 #pragma once
 
 #include <memory>
@@ -22,23 +23,31 @@ struct CudaDevice {
 // device answers; `why` (if given) then says which.
 std::vector<CudaDevice> cuda_devices(std::string* why = nullptr);
 
-struct BackendChoice {
-    std::unique_ptr<Generator> generator;
-    std::string note;  // one line for the log: what was found and why this backend was chosen
+// Where each stage runs: "cpu" or "cuda". The conditioning network runs with the generator (the
+// CPU reference, or cuDNN beside the CUDA kernels).
+struct BackendPlan {
+    std::string generator, masking;
+    std::string note;  // one line for the log: what was asked, what was found, what runs where
 };
 
-// The generator backend a request ("auto", "cpu" or "cuda") gets: "cpu" or "cuda", with `note`
-// saying why (one line for the log). Throws std::runtime_error when the request cannot be met
-// (e.g. "cuda" with no device). The daemon picks its model by this before loading one.
-std::string resolve_backend(const std::string& request, std::string* note = nullptr);
+// "cpu": every stage on the CPU. "cuda": every stage on the GPU (std::runtime_error where no
+// device answers). "auto": the CPU for now, device or not: on an H200 (2026-12-04) one stream ran
+// in real time on CUDA but 16 met an illegal address and fell back, and the CPU's small model
+// plays as well as the GPU's medium; `cuda` asks for the GPU. The daemon picks its model by
+// this plan before loading one.
+BackendPlan plan_backends(const std::string& request);
 
-// Throws std::runtime_error when the request cannot be met (e.g. "cuda" with no device).
-// `precision` is the CUDA backend's weight storage; the CPU computes in fp32 whatever it says.
-// `cpu_threads` is the CPU backend's (see make_cpu_generator).
-BackendChoice make_generator(const std::string& request, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
+struct BackendChoice {
+    std::unique_ptr<Generator> generator;
+    std::string note;  // the kernel and its threads, for the log
+};
+
+// The generator on `backend` ("cpu" or "cuda", a plan's). `precision` is the CUDA backend's weight
+// storage; the CPU computes in fp32 whatever it says. `cpu_threads` is the CPU backend's.
+BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
                              Precision precision = Precision::fp32, int cpu_threads = 1);
 
-// The masking stage on the requested backend: "auto" takes cuFFT when a device answers.
-std::unique_ptr<Masking> make_masking(const std::string& request, int sample_rate, int channels);
+// The masking stage on `backend` ("cpu" or "cuda", a plan's).
+std::unique_ptr<Masking> make_masking(const std::string& backend, int sample_rate, int channels);
 
 }  // namespace wavecast

@@ -27,7 +27,7 @@ class GeneratorCpu final : public Generator {
 public:
     GeneratorCpu(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads)
         : model_(std::move(model)), s_(model_->spec), w_(model_->weights), lanes_(lanes), seed_(seed),
-          cond_(*model_, lanes), groups_(split(lanes, threads)), threads_(static_cast<int>(groups_.size())) {
+          cond_inputs_(*model_, lanes), cond_(*model_), groups_(split(lanes, threads)), threads_(static_cast<int>(groups_.size())) {
         const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
         queue_off_.resize(static_cast<size_t>(s_.layers));
         size_t q = 0;
@@ -83,7 +83,7 @@ public:
     int lanes() const override { return lanes_; }
     std::string backend() const override { return "cpu"; }
     uint64_t position() const override { return pos_; }
-    void set_instruments(const float* weights) override { cond_.set_instruments(weights); }
+    void set_instruments(const float* weights) override { cond_inputs_.set_instruments(weights); }
 
     void generate(const float* features, const float* temperature, int frames, float* out) override {
         const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
@@ -134,7 +134,7 @@ private:
     void run_frames(const float* features, int frames, After&& after, Before&& before = [](Lanes, int, int) {}) {
         const int hop = s_.frame_hop;
         cond_frames_.resize(static_cast<size_t>(frames) * lanes_ * s_.cond_channels());
-        cond_.run(features, frames, cond_frames_.data());
+        cond_.run(cond_inputs_.prepare(features, frames).data(), frames, lanes_, cond_frames_.data());
         const uint64_t first = pos_;
         threads_.run([&](int g) {
             const Lanes r = groups_[static_cast<size_t>(g)];
@@ -277,6 +277,7 @@ private:
     const int lanes_;
     const uint64_t seed_;
     uint64_t pos_ = 0;
+    ConditioningInputs cond_inputs_;
     ConditioningCpu cond_;
     const std::vector<Lanes> groups_;
     LaneThreads threads_;

@@ -42,6 +42,10 @@ cudnnConvolutionFwdAlgo_t pick(cudnnHandle_t h, cudnnTensorDescriptor_t x, cudnn
 
 ConditioningCudnn::ConditioningCudnn(const Model& model, cudaStream_t stream)
     : in_(model.spec.cond_features + model.spec.instrument_dim), H_(model.spec.cond_hidden), C_(model.spec.cond_channels()), stream_(stream) {
+    if (!stream_) {
+        CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        own_stream_ = true;
+    }
     const Weights& w = model.weights;
     // KRSC filters: the conv's [H][3 taps, k-2 first][1][in]; the projection's [C][1][1][H] is the
     // model's own [C][H].
@@ -77,6 +81,10 @@ ConditioningCudnn::~ConditioningCudnn() {
     cudnnDestroyFilterDescriptor(conv_w_);
     for (auto d : {x_, hidden_, y_, conv_bias_, proj_bias_}) cudnnDestroyTensorDescriptor(d);
     cudnnDestroy(handle_);
+    if (own_stream_) {
+        cudaStreamSynchronize(stream_);
+        cudaStreamDestroy(stream_);
+    }
 }
 
 // Descriptors, algorithms and workspace for a block shape; the daemon's blocks keep one shape, so
@@ -113,6 +121,24 @@ void ConditioningCudnn::run(const float* inputs, int frames, int lanes, float* o
     CUDNN_CHECK(cudnnConvolutionForward(handle_, &one, hidden_, hidden, proj_w_, proj_weights_.p, proj_, proj_algo_, workspace_.p,
                                         workspace_bytes_, &zero, y_, out));
     CUDNN_CHECK(cudnnAddTensor(handle_, &one, proj_bias_, proj_bias_values_.p, &one, y_, out));
+}
+
+std::string ConditioningCudnn::describe() const {
+    return std::string("cuda cuDNN (conv ") + conv_algorithm() + ", projection " + proj_algorithm() + ")";
+}
+
+Conditioning::Buffers ConditioningCudnn::buffers(int frames, int lanes) {
+    const size_t in = static_cast<size_t>(frames + 2) * lanes * in_, out = static_cast<size_t>(frames) * lanes * C_;
+    bench_in_.resize(in);
+    bench_out_.resize(out);
+    CUDA_CHECK(cudaMemset(bench_in_.p, 0, in * sizeof(float)));
+    return {bench_in_.p, bench_out_.p};
+}
+
+void ConditioningCudnn::finish() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+std::unique_ptr<Conditioning> make_cuda_conditioning(const Model& model, void* stream) {
+    return std::make_unique<ConditioningCudnn>(model, static_cast<cudaStream_t>(stream));
 }
 
 const char* ConditioningCudnn::conv_algorithm() const { return algo_name(conv_algo_); }

@@ -11,32 +11,38 @@
 
 #include <cudnn.h>
 
-#include "../model.h"
+#include "../conditioning.h"
 #include "device_buffer.h"
 
 namespace wavecast {
 
-class ConditioningCudnn {
+class ConditioningCudnn final : public Conditioning {
 public:
+    // `stream`: where the work is queued; nullptr: a stream of its own.
     ConditioningCudnn(const Model& model, cudaStream_t stream);
-    ~ConditioningCudnn();
+    ~ConditioningCudnn() override;
     ConditioningCudnn(const ConditioningCudnn&) = delete;
     ConditioningCudnn& operator=(const ConditioningCudnn&) = delete;
 
     // inputs: device [frames + 2][lanes][in] -> out: device [frames][lanes][C], queued on the stream.
-    void run(const float* inputs, int frames, int lanes, float* out);
+    void run(const float* inputs, int frames, int lanes, float* out) override;
 
-    int inputs_per_lane() const { return in_; }
-    int channels() const { return C_; }
-    // The algorithms cuDNN's heuristics picked for the last block's shape (for the bench's log).
+    int inputs_per_lane() const override { return in_; }
+    int channels() const override { return C_; }
+    // The algorithms cuDNN's heuristics picked for the last block's shape.
+    std::string describe() const override;
     const char* conv_algorithm() const;
     const char* proj_algorithm() const;
+    Buffers buffers(int frames, int lanes) override;
+    void finish() override;
 
 private:
     void plan(int frames, int lanes);
 
     int in_, H_, C_;
     cudaStream_t stream_;
+    bool own_stream_ = false;
+    DeviceBuffer<float> bench_in_, bench_out_;
     cudnnHandle_t handle_ = nullptr;
     cudnnTensorDescriptor_t x_ = nullptr, hidden_ = nullptr, y_ = nullptr, conv_bias_ = nullptr, proj_bias_ = nullptr;
     cudnnFilterDescriptor_t conv_w_ = nullptr, proj_w_ = nullptr;

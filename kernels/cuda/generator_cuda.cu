@@ -264,7 +264,7 @@ std::vector<float> transposed(const float* w, int rows, int cols) {
 class GeneratorCuda final : public Generator {
 public:
     GeneratorCuda(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision, CudaKernel kernel)
-        : model_(std::move(model)), s_(model_->spec), lanes_(lanes), seed_(seed), precision_(precision) {
+        : model_(std::move(model)), s_(model_->spec), lanes_(lanes), seed_(seed), precision_(precision), cond_inputs_(*model_, lanes) {
         if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
         const auto devices = cuda_devices();
         if (devices.empty()) throw std::runtime_error("CUDA generator: no CUDA device");
@@ -355,7 +355,6 @@ public:
         CUDA_CHECK(cudaMemset(queues_.p, 0, static_cast<size_t>(lanes) * queue * sizeof(float)));
         prev_.upload(std::vector<int>(static_cast<size_t>(lanes), A / 2));  // mu-law class of silence
         temperature_.resize(static_cast<size_t>(lanes));
-        history_.assign(static_cast<size_t>(2) * lanes * in_, 0.0f);
         cbuf_.resize(static_cast<size_t>(lanes) * C);
         CUDA_CHECK(cudaMemset(cbuf_.p, 0, static_cast<size_t>(lanes) * C * sizeof(float)));
         CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
@@ -368,7 +367,6 @@ public:
                 default: allow_smem<float>(max_smem); break;
             }
 
-        set_instruments(default_instrument_weights(s_, lanes).data());
     }
 
     ~GeneratorCuda() override {
@@ -391,7 +389,7 @@ public:
     }
     uint64_t position() const override { return pos_; }
 
-    void set_instruments(const float* weights) override { embed_lane_ = blend_instruments(*model_, weights, lanes_); }
+    void set_instruments(const float* weights) override { cond_inputs_.set_instruments(weights); }
 
     void generate(const float* features, const float* temperature, int frames, float* out) override {
         CUDA_CHECK(cudaMemcpyAsync(temperature_.p, temperature, sizeof(float) * lanes_, cudaMemcpyHostToDevice, compute_));
@@ -422,20 +420,12 @@ public:
 
 private:
     void run(const float* features, int frames, const int* forced, bool want_probs) {
-        const int F = s_.cond_features, E = s_.instrument_dim, C = s_.cond_channels(), A = s_.audio_classes;
+        const int C = s_.cond_channels(), A = s_.audio_classes;
         const size_t T = static_cast<size_t>(frames) * s_.frame_hop;
         // The conditioning's inputs: the two frames carried from the last call, then this call's.
-        inputs_host_.resize(static_cast<size_t>(frames + 2) * lanes_ * in_);
-        std::memcpy(inputs_host_.data(), history_.data(), history_.size() * sizeof(float));
-        for (int f = 0; f < frames; ++f)
-            for (int b = 0; b < lanes_; ++b) {
-                float* dst = &inputs_host_[(static_cast<size_t>(f + 2) * lanes_ + b) * in_];
-                std::memcpy(dst, features + (static_cast<size_t>(f) * lanes_ + b) * F, sizeof(float) * F);
-                std::memcpy(dst + F, &embed_lane_[static_cast<size_t>(b) * E], sizeof(float) * E);
-            }
-        std::memcpy(history_.data(), &inputs_host_[static_cast<size_t>(frames) * lanes_ * in_], history_.size() * sizeof(float));
-        inputs_.resize(inputs_host_.size());
-        CUDA_CHECK(cudaMemcpyAsync(inputs_.p, inputs_host_.data(), inputs_host_.size() * sizeof(float), cudaMemcpyHostToDevice, compute_));
+        const std::vector<float>& inputs_host = cond_inputs_.prepare(features, frames);
+        inputs_.resize(inputs_host.size());
+        CUDA_CHECK(cudaMemcpyAsync(inputs_.p, inputs_host.data(), inputs_host.size() * sizeof(float), cudaMemcpyHostToDevice, compute_));
 
         // cbuf row 0 holds the last call's final C (zeros at the start); it stays where it is.
         const size_t rows = static_cast<size_t>(frames + 1) * lanes_ * C;
@@ -529,7 +519,7 @@ private:
     DeviceBuffer<uint64_t> started_;
     DeviceBuffer<float> queues_, temperature_, cbuf_, inputs_, out_, probs_;
     DeviceBuffer<int> prev_, forced_;
-    std::vector<float> history_, inputs_host_, embed_lane_;
+    ConditioningInputs cond_inputs_;
     cudaStream_t compute_ = nullptr, copy_ = nullptr;
     std::unique_ptr<ConditioningCudnn> conditioning_;
     std::unique_ptr<ClusterKernel> cluster_;  // the sample loop's kernel where it holds the model

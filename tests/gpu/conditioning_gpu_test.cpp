@@ -7,7 +7,7 @@
 #include <cstring>
 #include <random>
 
-#include "cpu/conditioning_cpu.h"
+#include "conditioning.h"
 #include "cuda/conditioning_cudnn.h"
 #include "random_features.h"
 #include "require_gpu.h"
@@ -22,32 +22,24 @@ void compare(const ModelSpec& spec, int lanes, uint32_t seed) {
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
     std::vector<float> weights(static_cast<size_t>(lanes) * spec.instruments.size());
     for (auto& v : weights) v = u(rng) < 0.5f ? 0.0f : u(rng);
-    ConditioningCpu cpu(model, lanes);
-    cpu.set_instruments(weights.data());
-    const auto embed = blend_instruments(model, weights.data(), lanes);
+    ConditioningInputs prepared(model, lanes);  // what both generators feed their stage
+    prepared.set_instruments(weights.data());
+    const auto cpu = make_cpu_conditioning(model);
     cudaStream_t stream;
     ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
     {
         ConditioningCudnn gpu(model, stream);
-        const int F = spec.cond_features, E = spec.instrument_dim, in = gpu.inputs_per_lane(), C = gpu.channels();
-        std::vector<float> history(static_cast<size_t>(2) * lanes * in, 0.0f);  // zeros before the first frame
+        const int C = gpu.channels();
+        ASSERT_EQ(gpu.inputs_per_lane(), cpu->inputs_per_lane());
         DeviceBuffer<float> d_in, d_out;
         double worst = 0;
         for (int block = 0; block < 3; ++block) {
             const int frames = 1 + static_cast<int>(rng() % 12);
             const auto feats = random_features(frames, lanes, rng());
-            std::vector<float> inputs(history);
-            inputs.resize(static_cast<size_t>(frames + 2) * lanes * in);
-            for (int f = 0; f < frames; ++f)
-                for (int b = 0; b < lanes; ++b) {
-                    float* dst = &inputs[(static_cast<size_t>(f + 2) * lanes + b) * in];
-                    std::memcpy(dst, &feats[(static_cast<size_t>(f) * lanes + b) * F], sizeof(float) * F);
-                    std::memcpy(dst + F, &embed[static_cast<size_t>(b) * E], sizeof(float) * E);
-                }
-            std::copy(inputs.end() - static_cast<long>(history.size()), inputs.end(), history.begin());
+            const std::vector<float>& inputs = prepared.prepare(feats.data(), frames);
             const size_t n = static_cast<size_t>(frames) * lanes * C;
             std::vector<float> want(n, std::nanf("")), got(n, std::nanf(""));
-            cpu.run(feats.data(), frames, want.data());
+            cpu->run(inputs.data(), frames, lanes, want.data());
             d_in.upload(inputs);
             d_out.upload(got);  // poisoned
             gpu.run(d_in.p, frames, lanes, d_out.p);
@@ -65,8 +57,8 @@ void compare(const ModelSpec& spec, int lanes, uint32_t seed) {
                 worst = std::max(worst, rel);
             }
         }
-        std::printf("conditioning %s, %d lanes (conv %s, projection %s): worst relative error %.3g\n", spec.shape_name().c_str(), lanes,
-                    gpu.conv_algorithm(), gpu.proj_algorithm(), worst);
+        std::printf("conditioning %s, %d lanes (%s): worst relative error %.3g\n", spec.shape_name().c_str(), lanes,
+                    gpu.describe().c_str(), worst);
     }
     cudaStreamDestroy(stream);
 }
