@@ -15,6 +15,7 @@
 #include "../excitation.h"
 #include "../generator.h"
 #include "../mulaw.h"
+#include "../net_layout.h"
 #include "../philox.h"
 #include "conditioning_cpu.h"
 #include "lane_threads.h"
@@ -31,25 +32,17 @@ public:
         const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
         queue_off_.resize(static_cast<size_t>(s_.layers));
         size_t q = 0;
-        std::vector<float> conv(static_cast<size_t>(2 * R) * 2 * R);
         for (int l = 0; l < s_.layers; ++l) {
-            // [2R, R, 2] -> rows of [tap0 (R) | tap1 (R)], matching the input [x[t-d] | x[t]].
             const auto& lw = w_.layers[static_cast<size_t>(l)];
-            for (int o = 0; o < 2 * R; ++o)
-                for (int i = 0; i < R; ++i)
-                    for (int k = 0; k < 2; ++k)
-                        conv[static_cast<size_t>(o) * 2 * R + k * R + i] = lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + k];
-            conv_.emplace_back(conv.data(), 2 * R, 2 * R);
+            conv_.emplace_back(conv_rows(lw, R).data(), 2 * R, 2 * R);  // matching the input [x[t-d] | x[t]]
             res_.emplace_back(lw.res_w.data(), R, R);
             skip_w_.emplace_back(lw.skip_w.data(), S, R);
             queue_off_[static_cast<size_t>(l)] = q;
             q += static_cast<size_t>(s_.dilation(l)) * lanes * R;
         }
         queue_.assign(q, 0.0f);
-        skip_bias_.assign(static_cast<size_t>(S), 0.0f);
-        for (const auto& lw : w_.layers)
-            for (int o = 0; o < S; ++o) skip_bias_[o] += lw.skip_b[o];
-        for (int c = 0; c < A; ++c) decode_.push_back(mulaw_decode(c, A));
+        skip_bias_ = skip_bias_sum(w_, S);
+        decode_ = decode_table(A);
         out1_ = vec::Packed(w_.out1_w.data(), A, S);
         const int X = s_.excitation_channels();
         if (X > 0) {
@@ -99,9 +92,7 @@ public:
         const int A = s_.audio_classes;
         const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
         // Checked before anything moves, so that a refused call leaves the generator as it was.
-        for (size_t i = 0; i < static_cast<size_t>(lanes_) * per_lane; ++i)
-            if (inputs[i] < 0 || inputs[i] >= A)
-                throw std::invalid_argument("teacher_forced: input class " + std::to_string(inputs[i]) + " outside 0.." + std::to_string(A - 1));
+        check_forced_inputs(inputs, static_cast<size_t>(lanes_) * per_lane, A);
         run_frames(
             features, frames,
             [&](Lanes r, int f, int i, uint64_t) {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "../half.h"
-#include "../mulaw.h"
+#include "../net_layout.h"
 
 namespace wavecast {
 
@@ -45,6 +45,9 @@ std::vector<unsigned char> pack_cluster_weights(const Model& model, const Cluste
     if (l.bytes == 0) throw std::invalid_argument("pack_cluster_weights: no layout");
     const int R = d.R, S = d.S, A = d.A, L = d.L, X = d.X, C2 = 2 * R;
     std::vector<unsigned char> out(static_cast<size_t>(l.cluster) * l.weights_bytes, 0);
+    const std::vector<float> decode = decode_table(A);
+    std::vector<std::vector<float>> rows;  // each layer's conv as [2R][x[t-d] | x[t]]
+    for (const auto& lw : w.layers) rows.push_back(conv_rows(lw, R));
     for (int cta = 0; cta < l.cluster; ++cta) {
         const Block b(out.data() + static_cast<size_t>(cta) * l.weights_bytes, p);
         for (int layer = 0; layer < L; ++layer) {
@@ -52,11 +55,8 @@ std::vector<unsigned char> pack_cluster_weights(const Model& model, const Cluste
             for (int k = 0; k < l.r_per; ++k)
                 for (int gate = 0; gate < 2; ++gate) {
                     const int row = conv_row(d, l, cta, k, gate);
-                    for (int i = 0; i < C2; ++i) {
-                        // Inputs [x[t-d] | x[t]]: PyTorch's conv weight [2R][R][2 taps], tap 0 on x[t-d].
-                        const int tap = i < R ? 0 : 1, in = i % R;
-                        b.matrix(l.conv_w, conv_w_index(d, l, layer, k, gate, i), lw.conv_w[(static_cast<size_t>(row) * R + in) * 2 + tap]);
-                    }
+                    for (int i = 0; i < C2; ++i)
+                        b.matrix(l.conv_w, conv_w_index(d, l, layer, k, gate, i), rows[layer][static_cast<size_t>(row) * C2 + i]);
                     const size_t rg = (static_cast<size_t>(layer) * l.r_per + k) * 2 + gate;
                     b.fp32(l.conv_b, rg, lw.conv_b[static_cast<size_t>(row)]);
                     for (int x = 0; x < X; ++x)
@@ -75,11 +75,8 @@ std::vector<unsigned char> pack_cluster_weights(const Model& model, const Cluste
         }
         for (int r = 0; r < R; ++r)
             for (int x = 0; x < X; ++x) b.fp32(l.exc_in, static_cast<size_t>(r) * X + x, w.excitation_in_w[static_cast<size_t>(r) * X + x]);
-        for (int o = 0; o < S; ++o) {
-            float sum = 0.0f;  // in layer order, as the CPU reference sums them
-            for (const auto& lw : w.layers) sum += lw.skip_b[static_cast<size_t>(o)];
-            b.fp32(l.skip_bias, static_cast<size_t>(o), sum);
-        }
+        const std::vector<float> skip_bias = skip_bias_sum(w, S);
+        for (int o = 0; o < S; ++o) b.fp32(l.skip_bias, static_cast<size_t>(o), skip_bias[static_cast<size_t>(o)]);
         for (int j = 0; j < l.a_per; ++j) {
             const int row = cta * l.a_per + j;
             for (int i = 0; i < S; ++i) b.matrix(l.out1_w, static_cast<size_t>(j) * S + i, w.out1_w[static_cast<size_t>(row) * S + i]);
@@ -89,7 +86,7 @@ std::vector<unsigned char> pack_cluster_weights(const Model& model, const Cluste
             for (int k = 0; k < l.a_per; ++k)
                 b.matrix(l.out2_w, static_cast<size_t>(k) * A + o, w.out2_w[static_cast<size_t>(o) * A + cta * l.a_per + k]);
             b.fp32(l.out2_b, static_cast<size_t>(o), w.out2_b[static_cast<size_t>(o)]);
-            b.fp32(l.decode, static_cast<size_t>(o), mulaw_decode(o, A));
+            b.fp32(l.decode, static_cast<size_t>(o), decode[static_cast<size_t>(o)]);
         }
     }
     return out;

@@ -33,6 +33,7 @@
 #include "../fastmath.h"
 #include "../half.h"
 #include "../mulaw.h"
+#include "../net_layout.h"
 #include "../philox.h"
 #include "conditioning_cudnn.h"
 #include "common.h"
@@ -309,14 +310,10 @@ public:
                                      std::to_string(free_bytes >> 20) + " MiB are free");
 
         const Weights& w = model_->weights;
-        std::vector<float> conv_t, res_t, skip_t, conv_b, res_b, skip_bias(static_cast<size_t>(S), 0.0f);
+        std::vector<float> conv_t, res_t, skip_t, conv_b, res_b;
         for (int l = 0; l < L; ++l) {
             const auto& lw = w.layers[static_cast<size_t>(l)];
-            std::vector<float> rows(static_cast<size_t>(2 * R) * 2 * R);  // [2R out][tap0 R | tap1 R]
-            for (int o = 0; o < 2 * R; ++o)
-                for (int i = 0; i < R; ++i)
-                    for (int k = 0; k < 2; ++k) rows[static_cast<size_t>(o) * 2 * R + k * R + i] = lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + k];
-            auto ct = transposed(rows.data(), 2 * R, 2 * R);
+            auto ct = transposed(conv_rows(lw, R).data(), 2 * R, 2 * R);
             conv_t.insert(conv_t.end(), ct.begin(), ct.end());
             auto rt = transposed(lw.res_w.data(), R, R);
             res_t.insert(res_t.end(), rt.begin(), rt.end());
@@ -324,10 +321,7 @@ public:
             skip_t.insert(skip_t.end(), st.begin(), st.end());
             conv_b.insert(conv_b.end(), lw.conv_b.begin(), lw.conv_b.end());
             res_b.insert(res_b.end(), lw.res_b.begin(), lw.res_b.end());
-            for (int o = 0; o < S; ++o) skip_bias[static_cast<size_t>(o)] += lw.skip_b[static_cast<size_t>(o)];
         }
-        std::vector<float> decode(static_cast<size_t>(A));
-        for (int c = 0; c < A; ++c) decode[static_cast<size_t>(c)] = mulaw_decode(c, A);
 
         upload_matrix(embed_, w.embed, precision_);
         upload_matrix(conv_t_, conv_t, precision_);
@@ -337,10 +331,10 @@ public:
         upload_matrix(out2_t_, transposed(w.out2_w.data(), A, A), precision_);
         conv_b_.upload(conv_b);
         res_b_.upload(res_b);
-        skip_bias_.upload(skip_bias);
+        skip_bias_.upload(skip_bias_sum(w, S));
         out1_b_.upload(w.out1_b);
         out2_b_.upload(w.out2_b);
-        decode_.upload(decode);
+        decode_.upload(decode_table(A));
         if (X) {
             exc_t_.upload(transposed(w.excitation_w.data(), C, X));
             exc_in_t_.upload(transposed(w.excitation_in_w.data(), R, X));
@@ -406,10 +400,7 @@ public:
 
     void teacher_forced(const float* features, const int* inputs, int frames, float* probs) override {
         const size_t T = static_cast<size_t>(frames) * s_.frame_hop;
-        for (size_t i = 0; i < static_cast<size_t>(lanes_) * T; ++i)
-            if (inputs[i] < 0 || inputs[i] >= s_.audio_classes)
-                throw std::invalid_argument("teacher_forced: input class " + std::to_string(inputs[i]) + " outside 0.." +
-                                            std::to_string(s_.audio_classes - 1));
+        check_forced_inputs(inputs, static_cast<size_t>(lanes_) * T, s_.audio_classes);
         forced_.resize(static_cast<size_t>(lanes_) * T);
         CUDA_CHECK(cudaMemcpyAsync(forced_.p, inputs, sizeof(int) * lanes_ * T, cudaMemcpyHostToDevice, compute_));
         run(features, frames, forced_.p, true);
