@@ -3,15 +3,12 @@
 //
 // The conditioning network runs on cuDNN for the whole call first (conditioning_cudnn.h), every
 //   (frame, lane) at once; the inputs of the two frames before the call are carried in by the host.
-// wavenet_kernel: persistent over the call: each block owns LB lanes and walks every sample of
-//   every frame in order, never returning to the host between samples. Per sample: embed the
-//   previous class (plus the excitation's input projection); per layer the kernel-2 dilated conv over (x[t-d], x[t]) from the lane's
-//   dilation queue, plus the interpolated conditioning and the excitation's projection (the
-//   lane's sounding pitches listed in shared memory once a frame), the gate, the skip and
-//   residual 1x1s; the
-//   head; then a draw from softmax(logits / T) with Philox(seed, lane, t), or, teacher-forced,
-//   the distribution itself. Weights are stored transposed ([in][out]) so that the threads of a
-//   warp, one output each, read consecutive words, and one read serves all LB lanes.
+// wavenet_kernel: persistent over the call, one block per LB lanes (generic_layout.h maps its
+//   shared memory). Per sample, in stage functions: sample_input (the previous class's embedding
+//   and the excitation), residual_layer for each layer, head, draw (Philox(seed, lane, t), or the
+//   distribution itself when teacher-forced). Weights are stored transposed ([in][out]) so that
+//   the threads of a warp, one output each, read consecutive words, and one read serves all LB
+//   lanes. Where a cluster of SMs can hold the whole model, generator_cluster.cu runs instead.
 // Finished audio goes back on a second stream into pinned memory.
 //
 // Precision: the sample loop's weight matrices are stored in fp32, fp16 or bf16 (the same bits as
@@ -35,46 +32,63 @@
 #include "../mulaw.h"
 #include "../net_layout.h"
 #include "../philox.h"
-#include "conditioning_cudnn.h"
 #include "common.h"
+#include "conditioning_cudnn.h"
 #include "device_buffer.h"
 #include "generator_cluster.h"
 #include "generator_state.h"
+#include "generic_layout.h"
 #include "net_math.cuh"
 
 namespace wavecast {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kMaxLanesPerBlock = 8;
-
 // The sample loop's weights; WT is the matrices' storage type.
 template <class WT>
 struct NetWeights {
     int R, S, A, L, cycle, hop, C;  // C = 2RL
-    const WT* embed;         // [A][R]
-    const WT* conv_t;        // per layer [2R (in: tap0 | tap1)][2R (out)]
-    const float* conv_b;     // [L][2R]
-    const WT* res_t;         // per layer [R][R]
-    const float* res_b;      // [L][R]
-    const WT* skip_t;        // per layer [R][S]
-    const float* skip_bias;  // [S]: the sum over layers, as the CPU reference adds it once
-    const WT* out1_t;        // [S][A]
-    const float* out1_b;     // [A]
-    const WT* out2_t;        // [A][A]
-    const float* out2_b;     // [A]
-    const float* decode;     // [A]
-    int X;                   // excitation channels 2K (0: none)
-    const float* exc_t;      // [X][C], fp32 like the biases: X products per output, not R
-    const float* exc_in_t;   // [X][R]: into the residual input
-    const double* exc_inc;   // [K][128]: excitation_increments(), the host's bits
+    const WT* embed;                // [A][R]
+    const WT* conv_t;               // per layer [2R (in: tap0 | tap1)][2R (out)]
+    const float* conv_b;            // [L][2R]
+    const WT* res_t;                // per layer [R][R]
+    const float* res_b;             // [L][R]
+    const WT* skip_t;               // per layer [R][S]
+    const float* skip_bias;         // [S]: the sum over layers, as the CPU reference adds it once
+    const WT* out1_t;               // [S][A]
+    const float* out1_b;            // [A]
+    const WT* out2_t;               // [A][A]
+    const float* out2_b;            // [A]
+    const float* decode;            // [A]
+    int X;                          // excitation channels 2K (0: none)
+    const float* exc_t;             // [X][C], fp32 like the biases: X products per output, not R
+    const float* exc_in_t;          // [X][R]: into the residual input
+    const double* exc_inc;          // [K][128]: excitation_increments(), the host's bits
+};
+
+// The block's lanes: lanes [b0, b0 + nb) of the call, their regions of shared memory
+// (generic_layout.h) and their classes.
+struct Block {
+    int b0, nb;
+    float *x, *in, *z, *act, *skip, *h1, *logits, *exc;
+    uint64_t* note_start;
+    float* note_vel;
+    int* note_pitch;
+    int* cls;    // [LB]: the class each lane drew last (its next input)
+    int* notes;  // [LB]: how many pitches each lane's frame sounds
+};
+
+// One sample's position in the call.
+struct Sample {
+    int f, i, t;             // frame, sample within it, sample within the call
+    unsigned long long pos;  // the lane's absolute sample number
+    float frac;              // how far the conditioning has moved from the last frame to this one
 };
 
 // y[b][o] = (acc ? y : 0) + bias[o] + sum_i Wt[i][o] x[b][i], for the block's lanes, outputs
 // spread over the threads; the sum runs in order of i, as the CPU reference's.
 template <int LB, class WT>
-__device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict__ bias, const float* x, int ldx, int cols,
-                              float* y, int ldy, int rows, int nb, bool accumulate) {
+__device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict__ bias, const float* x, int ldx, int cols, float* y,
+                              int ldy, int rows, int nb, bool accumulate) {
     for (int o = threadIdx.x; o < rows; o += blockDim.x) {
         float acc[LB];
 #pragma unroll
@@ -90,148 +104,180 @@ __device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict
     }
 }
 
-
+// The sample's input: the teacher's class where forced, the excitation (the frame's sounding
+// pitches listed once a frame), and x = embed[class] + the excitation's input projection. The
+// skip sum starts at its bias.
 template <int LB, class WT>
-__global__ void __launch_bounds__(kThreads) wavenet_kernel(NetWeights<WT> w, RunArgs a) {
-    extern __shared__ float sh[];
-    const int R = w.R, S = w.S, A = w.A;
+__device__ __forceinline__ void sample_input(const NetWeights<WT>& w, const RunArgs& a, const Block k, const Sample s) {
+    const int R = w.R, X = w.X, T = a.frames * w.hop;
+    if (a.forced && threadIdx.x < k.nb) k.cls[threadIdx.x] = a.forced[static_cast<size_t>(k.b0 + threadIdx.x) * T + s.t];
+    if (X && s.i == 0 && threadIdx.x < k.nb) {
+        const int b = threadIdx.x;
+        k.notes[b] = frame_notes(a.inputs + (static_cast<size_t>(s.f + 2) * a.lanes + k.b0 + b) * a.in, s.pos,
+                                 a.started + static_cast<size_t>(k.b0 + b) * kPitches, k.note_pitch + b * kPitches,
+                                 k.note_vel + b * kPitches, k.note_start + b * kPitches);
+    }
+    __syncthreads();
+    for (int j = threadIdx.x; j < LB * X; j += blockDim.x) {
+        const int b = j / X;
+        if (b < k.nb)
+            k.exc[j] = excitation_channel(s.pos, w.exc_inc, j % X, k.note_pitch + b * kPitches, k.note_vel + b * kPitches,
+                                          k.note_start + b * kPitches, k.notes[b]);
+    }
+    if (X) __syncthreads();
+    for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
+        const int b = j / R, r = j % R;
+        if (b >= k.nb) {
+            k.x[j] = 0.0f;
+            continue;
+        }
+        float e = 0.0f;  // in order of the channel, as the CPU's product
+        for (int c = 0; c < X; ++c) e += w.exc_in_t[static_cast<size_t>(c) * R + r] * k.exc[b * X + c];
+        k.x[j] = to_float(w.embed[static_cast<size_t>(k.cls[b]) * R + r]) + e;
+    }
+    for (int j = threadIdx.x; j < LB * w.S; j += blockDim.x) k.skip[j] = w.skip_bias[j % w.S];
+    __syncthreads();
+}
+
+// Layer l, dilation d, its queue `qoff` floats into each lane's: the kernel-2 dilated conv over
+// (x[t - d], x[t]) plus the interpolated conditioning and the excitation's projection, the gate,
+// then the skip 1x1 into the skip sum and the residual 1x1 into x.
+template <int LB, class WT>
+__device__ __forceinline__ void residual_layer(const NetWeights<WT>& w, const RunArgs& a, const Block k, const Sample s, int l, int d,
+                                               size_t qoff) {
+    const int R = w.R, S = w.S, X = w.X;
+    const int slot = static_cast<int>(s.pos & static_cast<unsigned long long>(d - 1));
+    for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
+        const int b = j / R, r = j % R;
+        if (b >= k.nb) continue;
+        float* q = a.queues + static_cast<size_t>(k.b0 + b) * a.queue_per_lane + qoff + static_cast<size_t>(slot) * R;
+        k.in[b * 2 * R + r] = q[r];  // x[t - d]
+        k.in[b * 2 * R + R + r] = k.x[j];
+        q[r] = k.x[j];  // becomes x[t - d] for sample t + d
+    }
+    // The conditioning moves from C[f-1] to C[f] within frame f, as on the CPU:
+    // (last + conv bias) + frac * (now - last).
+    for (int j = threadIdx.x; j < LB * 2 * R; j += blockDim.x) {
+        const int b = j / (2 * R), o = j % (2 * R);
+        if (b >= k.nb) continue;
+        const size_t c = static_cast<size_t>(l) * 2 * R + o;
+        const float last = a.cbuf[(static_cast<size_t>(s.f) * a.lanes + k.b0 + b) * w.C + c];
+        const float now = a.cbuf[(static_cast<size_t>(s.f + 1) * a.lanes + k.b0 + b) * w.C + c];
+        float e = 0.0f;  // in order of the channel, as the CPU's product
+        for (int ch = 0; ch < X; ++ch) e += w.exc_t[static_cast<size_t>(ch) * w.C + c] * k.exc[b * X + ch];
+        k.z[j] = ((last + w.conv_b[c]) + s.frac * (now - last)) + e;
+    }
+    __syncthreads();
+    matvec<LB>(w.conv_t + static_cast<size_t>(l) * 4 * R * R, nullptr, k.in, 2 * R, 2 * R, k.z, 2 * R, 2 * R, k.nb, true);
+    __syncthreads();
+    for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
+        const int b = j / R, r = j % R;
+        k.act[j] = tanh_ref(k.z[b * 2 * R + r]) * sigmoid_ref(k.z[b * 2 * R + R + r]);
+    }
+    __syncthreads();
+    matvec<LB>(w.skip_t + static_cast<size_t>(l) * R * S, nullptr, k.act, R, R, k.skip, S, S, k.nb, true);
+    if (l + 1 < w.L)  // the last layer's residual output feeds nothing
+        matvec<LB>(w.res_t + static_cast<size_t>(l) * R * R, w.res_b + static_cast<size_t>(l) * R, k.act, R, R, k.x, R, R, k.nb, true);
+    __syncthreads();
+}
+
+// logits = out2(relu(out1(relu(skip)))).
+template <int LB, class WT>
+__device__ __forceinline__ void head(const NetWeights<WT>& w, const Block k) {
+    const int S = w.S, A = w.A;
+    for (int j = threadIdx.x; j < LB * S; j += blockDim.x) k.skip[j] = fmaxf(k.skip[j], 0.0f);
+    __syncthreads();
+    matvec<LB>(w.out1_t, w.out1_b, k.skip, S, S, k.h1, A, A, k.nb, false);
+    __syncthreads();
+    for (int j = threadIdx.x; j < LB * A; j += blockDim.x) k.h1[j] = fmaxf(k.h1[j], 0.0f);
+    __syncthreads();
+    matvec<LB>(w.out2_t, w.out2_b, k.h1, A, A, k.logits, A, A, k.nb, false);
+    __syncthreads();
+}
+
+// One thread per lane: the distribution itself where teacher-forced, else a draw from
+// softmax(logits / T) with Philox(seed, lane, pos), summing in class order exactly as the CPU.
+template <class WT>
+__device__ __forceinline__ void draw(const NetWeights<WT>& w, const RunArgs& a, const Block k, const Sample s) {
+    if (threadIdx.x >= k.nb) return;
+    const int A = w.A, T = a.frames * w.hop;
+    const int b = threadIdx.x, lane = k.b0 + b;
+    float* lg = k.logits + b * A;
+    int best = 0;
+    for (int c = 1; c < A; ++c)
+        if (lg[c] > lg[best]) best = c;
+    const float m = lg[best];
+    if (a.probs) {
+        float sum = 0.0f;
+        for (int c = 0; c < A; ++c) sum += lg[c] = exp_approx(lg[c] - m);
+        float* p = a.probs + (static_cast<size_t>(lane) * T + s.t) * A;
+        for (int c = 0; c < A; ++c) p[c] = lg[c] / sum;
+        return;
+    }
+    const float temp = a.temperature[lane];
+    int drawn = best;
+    if (temp > 0.0f) {
+        const float inv_t = 1.0f / temp;
+        float sum = 0.0f;
+        for (int c = 0; c < A; ++c) sum += lg[c] = exp_approx((lg[c] - m) * inv_t);
+        const float u = philox_uniform(a.seed, static_cast<uint32_t>(lane), s.pos) * sum;
+        float acc = 0.0f;
+        for (int c = 0; c < A; ++c) {
+            acc += lg[c];
+            if (u < acc) {
+                drawn = c;
+                break;
+            }
+        }
+    }
+    k.cls[b] = drawn;
+    a.out[static_cast<size_t>(lane) * T + s.t] = w.decode[drawn];
+}
+
+// Persistent over the call: each block owns LB lanes and walks every sample of every frame in
+// order, never returning to the host between samples. The host gives each SM about one block, so
+// the bounds let a thread have the registers of a block alone on its SM.
+template <int LB, class WT>
+__global__ void __launch_bounds__(kGenericThreads, 1) wavenet_kernel(NetWeights<WT> w, RunArgs a) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    const GenericLayout g = generic_layout(LB, w.R, w.S, w.A, w.X);
+    auto at = [&](size_t off) { return reinterpret_cast<float*>(smem + off); };
     const int b0 = blockIdx.x * LB;
-    const int nb = min(LB, a.lanes - b0);
-    float* x = sh;                    // [LB][R]
-    float* in = x + LB * R;           // [LB][2R]
-    float* z = in + LB * 2 * R;       // [LB][2R]
-    float* act = z + LB * 2 * R;      // [LB][R]
-    float* skip = act + LB * R;       // [LB][S]
-    float* h1 = skip + LB * S;        // [LB][A]
-    float* logits = h1 + LB * A;      // [LB][A]
-    float* exc = logits + LB * A;     // [LB][X]: e at this sample
-    // When X > 0, the frame's sounding pitches [LB][128]: starts, velocities, pitches.
-    const int floats = LB * (6 * R + S + 2 * A + w.X);  // the above
-    uint64_t* note_start = reinterpret_cast<uint64_t*>(sh + floats + floats % 2);
-    float* note_vel = reinterpret_cast<float*>(note_start + (w.X ? LB * kPitches : 0));
-    int* note_pitch = reinterpret_cast<int*>(note_vel + (w.X ? LB * kPitches : 0));
-    __shared__ int cls[LB];
-    __shared__ int notes[LB];
-    const int T = a.frames * w.hop;
-    if (threadIdx.x < LB) cls[threadIdx.x] = threadIdx.x < nb ? a.prev[b0 + threadIdx.x] : 0;
+    const Block k{b0,
+                  min(LB, a.lanes - b0),
+                  at(g.x),
+                  at(g.in),
+                  at(g.z),
+                  at(g.act),
+                  at(g.skip),
+                  at(g.h1),
+                  at(g.logits),
+                  at(g.exc),
+                  reinterpret_cast<uint64_t*>(smem + g.note_start),
+                  at(g.note_vel),
+                  reinterpret_cast<int*>(smem + g.note_pitch),
+                  reinterpret_cast<int*>(smem + g.cls),
+                  reinterpret_cast<int*>(smem + g.notes)};
+    if (threadIdx.x < LB) k.cls[threadIdx.x] = threadIdx.x < k.nb ? a.prev[b0 + threadIdx.x] : 0;
     __syncthreads();
 
     for (int f = 0; f < a.frames; ++f) {
         for (int i = 0; i < w.hop; ++i) {
             const int t = f * w.hop + i;
-            const unsigned long long pos = a.pos0 + static_cast<unsigned long long>(t);
-            const float frac = static_cast<float>(i + 1) / static_cast<float>(w.hop);
-            if (a.forced && threadIdx.x < nb) cls[threadIdx.x] = a.forced[static_cast<size_t>(b0 + threadIdx.x) * T + t];
-            if (w.X && i == 0 && threadIdx.x < nb) {
-                const int b = threadIdx.x;
-                notes[b] = frame_notes(a.inputs + (static_cast<size_t>(f + 2) * a.lanes + b0 + b) * a.in, pos,
-                                       a.started + static_cast<size_t>(b0 + b) * kPitches, note_pitch + b * kPitches,
-                                       note_vel + b * kPitches, note_start + b * kPitches);
-            }
-            __syncthreads();
-            for (int j = threadIdx.x; j < LB * w.X; j += blockDim.x) {
-                const int b = j / w.X;
-                if (b < nb)
-                    exc[j] = excitation_channel(pos, w.exc_inc, j % w.X, note_pitch + b * kPitches, note_vel + b * kPitches,
-                                                note_start + b * kPitches, notes[b]);
-            }
-            if (w.X) __syncthreads();
-            for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
-                const int b = j / R, r = j % R;
-                if (b >= nb) {
-                    x[j] = 0.0f;
-                    continue;
-                }
-                float e = 0.0f;  // in order of the channel, as the CPU's product
-                for (int k = 0; k < w.X; ++k) e += w.exc_in_t[static_cast<size_t>(k) * R + r] * exc[b * w.X + k];
-                x[j] = to_float(w.embed[static_cast<size_t>(cls[b]) * R + r]) + e;
-            }
-            for (int j = threadIdx.x; j < LB * S; j += blockDim.x) skip[j] = w.skip_bias[j % S];
-            __syncthreads();
+            const Sample s{f, i, t, a.pos0 + static_cast<unsigned long long>(t), static_cast<float>(i + 1) / static_cast<float>(w.hop)};
+            sample_input<LB>(w, a, k, s);
             size_t qoff = 0;
             for (int l = 0; l < w.L; ++l) {
                 const int d = 1 << (l % w.cycle);
-                const int slot = static_cast<int>(pos & static_cast<unsigned long long>(d - 1));
-                for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
-                    const int b = j / R, r = j % R;
-                    if (b >= nb) continue;
-                    float* q = a.queues + static_cast<size_t>(b0 + b) * a.queue_per_lane + qoff + static_cast<size_t>(slot) * R;
-                    in[b * 2 * R + r] = q[r];  // x[t - d]
-                    in[b * 2 * R + R + r] = x[j];
-                    q[r] = x[j];               // becomes x[t - d] for sample t + d
-                }
-                // The conditioning moves from C[k-1] to C[k] within frame k, as on the CPU:
-                // (last + conv bias) + frac * (now - last).
-                for (int j = threadIdx.x; j < LB * 2 * R; j += blockDim.x) {
-                    const int b = j / (2 * R), o = j % (2 * R);
-                    if (b >= nb) continue;
-                    const size_t c = static_cast<size_t>(l) * 2 * R + o;
-                    const float last = a.cbuf[(static_cast<size_t>(f) * a.lanes + b0 + b) * w.C + c];
-                    const float now = a.cbuf[(static_cast<size_t>(f + 1) * a.lanes + b0 + b) * w.C + c];
-                    float e = 0.0f;  // in order of the channel, as the CPU's product
-                    for (int k = 0; k < w.X; ++k) e += w.exc_t[static_cast<size_t>(k) * w.C + c] * exc[b * w.X + k];
-                    z[j] = ((last + w.conv_b[c]) + frac * (now - last)) + e;
-                }
-                __syncthreads();
-                matvec<LB>(w.conv_t + static_cast<size_t>(l) * 4 * R * R, nullptr, in, 2 * R, 2 * R, z, 2 * R, 2 * R, nb, true);
-                __syncthreads();
-                for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
-                    const int b = j / R, r = j % R;
-                    act[j] = tanh_ref(z[b * 2 * R + r]) * sigmoid_ref(z[b * 2 * R + R + r]);
-                }
-                __syncthreads();
-                matvec<LB>(w.skip_t + static_cast<size_t>(l) * R * S, nullptr, act, R, R, skip, S, S, nb, true);
-                if (l + 1 < w.L)  // the last layer's residual output feeds nothing
-                    matvec<LB>(w.res_t + static_cast<size_t>(l) * R * R, w.res_b + static_cast<size_t>(l) * R, act, R, R, x, R, R, nb, true);
-                __syncthreads();
-                qoff += static_cast<size_t>(d) * R;
+                residual_layer<LB>(w, a, k, s, l, d, qoff);
+                qoff += static_cast<size_t>(d) * w.R;
             }
-            for (int j = threadIdx.x; j < LB * S; j += blockDim.x) skip[j] = fmaxf(skip[j], 0.0f);
-            __syncthreads();
-            matvec<LB>(w.out1_t, w.out1_b, skip, S, S, h1, A, A, nb, false);
-            __syncthreads();
-            for (int j = threadIdx.x; j < LB * A; j += blockDim.x) h1[j] = fmaxf(h1[j], 0.0f);
-            __syncthreads();
-            matvec<LB>(w.out2_t, w.out2_b, h1, A, A, logits, A, A, nb, false);
-            __syncthreads();
-            // One thread per lane draws, summing in class order exactly as the CPU reference.
-            if (threadIdx.x < nb) {
-                const int b = threadIdx.x, lane = b0 + b;
-                float* lg = logits + b * A;
-                int best = 0;
-                for (int c = 1; c < A; ++c)
-                    if (lg[c] > lg[best]) best = c;
-                const float m = lg[best];
-                if (a.probs) {
-                    float sum = 0.0f;
-                    for (int c = 0; c < A; ++c) sum += lg[c] = exp_approx(lg[c] - m);
-                    float* p = a.probs + (static_cast<size_t>(lane) * T + t) * A;
-                    for (int c = 0; c < A; ++c) p[c] = lg[c] / sum;
-                } else {
-                    const float temp = a.temperature[lane];
-                    int drawn = best;
-                    if (temp > 0.0f) {
-                        const float inv_t = 1.0f / temp;
-                        float sum = 0.0f;
-                        for (int c = 0; c < A; ++c) sum += lg[c] = exp_approx((lg[c] - m) * inv_t);
-                        const float u = philox_uniform(a.seed, static_cast<uint32_t>(lane), pos) * sum;
-                        float acc = 0.0f;
-                        for (int c = 0; c < A; ++c) {
-                            acc += lg[c];
-                            if (u < acc) {
-                                drawn = c;
-                                break;
-                            }
-                        }
-                    }
-                    cls[b] = drawn;
-                    a.out[static_cast<size_t>(lane) * T + t] = w.decode[drawn];
-                }
-            }
+            head<LB>(w, k);
+            draw(w, a, k, s);
             __syncthreads();
         }
     }
-    if (threadIdx.x < nb) a.prev[b0 + threadIdx.x] = cls[threadIdx.x];
+    if (threadIdx.x < k.nb) a.prev[b0 + threadIdx.x] = k.cls[threadIdx.x];
 }
 
 // A weight matrix in the storage precision, rounded on the host by half.h's functions (those
@@ -278,14 +324,12 @@ public:
         CUDA_CHECK(cudaGetDevice(&dev));
         CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
         const int X = s_.excitation_channels();
-        // Activations, then e and the frame's notes (a start, a velocity and a pitch each).
-        const size_t per_lane = static_cast<size_t>(R + 2 * R + 2 * R + R + S + 2 * A + X + 1) * sizeof(float) +
-                                (X ? static_cast<size_t>(kPitches) * (sizeof(uint64_t) + sizeof(float) + sizeof(int)) : 0);
+        auto bytes = [&](int lb) { return generic_layout(lb, R, S, A, X).bytes; };
         lanes_per_block_ = 1;
-        while (lanes_per_block_ < kMaxLanesPerBlock && lanes_per_block_ * devices[0].sm_count < lanes &&
-               2 * lanes_per_block_ * per_lane <= static_cast<size_t>(max_smem))
+        while (lanes_per_block_ < kGenericMaxLanes && lanes_per_block_ * devices[0].sm_count < lanes &&
+               bytes(2 * lanes_per_block_) <= static_cast<size_t>(max_smem))
             lanes_per_block_ *= 2;
-        smem_ = lanes_per_block_ * per_lane;
+        smem_ = bytes(lanes_per_block_);
         if (kernel != CudaKernel::generic) {
             try {
                 cluster_ = std::make_unique<ClusterKernel>(*model_, precision_, lanes, kernel == CudaKernel::cluster);
@@ -301,7 +345,8 @@ public:
         // rather than failing part-way.
         size_t dilations = 0;
         for (int l = 0; l < L; ++l) dilations += static_cast<size_t>(s_.dilation(l));
-        const size_t state = static_cast<size_t>(lanes) * (dilations * R + static_cast<size_t>(C) * 17 + in_ * 18 + s_.frame_hop * 16) * sizeof(float);
+        const size_t state =
+            static_cast<size_t>(lanes) * (dilations * R + static_cast<size_t>(C) * 17 + in_ * 18 + s_.frame_hop * 16) * sizeof(float);
         size_t free_bytes = 0, total_bytes = 0;
         CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
         if (state > free_bytes)
@@ -360,7 +405,6 @@ public:
                 case Precision::bf16: allow_smem<__nv_bfloat16>(max_smem); break;
                 default: allow_smem<float>(max_smem); break;
             }
-
     }
 
     ~GeneratorCuda() override {
@@ -423,7 +467,8 @@ private:
         if (rows > cbuf_.n) {
             DeviceBuffer<float> grown;
             grown.resize(rows);
-            CUDA_CHECK(cudaMemcpyAsync(grown.p, cbuf_.p, static_cast<size_t>(lanes_) * C * sizeof(float), cudaMemcpyDeviceToDevice, compute_));
+            CUDA_CHECK(
+                cudaMemcpyAsync(grown.p, cbuf_.p, static_cast<size_t>(lanes_) * C * sizeof(float), cudaMemcpyDeviceToDevice, compute_));
             CUDA_CHECK(cudaStreamSynchronize(compute_));
             std::swap(grown.p, cbuf_.p);
             std::swap(grown.n, cbuf_.n);
@@ -432,8 +477,22 @@ private:
 
         if (want_probs) probs_.resize(static_cast<size_t>(lanes_) * T * A);
         else out_.resize(static_cast<size_t>(lanes_) * T);
-        RunArgs a{cbuf_.p, inputs_.p, in_, started_.p, frames, lanes_, pos_, seed_, temperature_.p, forced, want_probs ? nullptr : out_.p,
-                  want_probs ? probs_.p : nullptr, prev_.p, queues_.p, queue_per_lane_, exc_inc_.p};
+        RunArgs a{cbuf_.p,
+                  inputs_.p,
+                  in_,
+                  started_.p,
+                  frames,
+                  lanes_,
+                  pos_,
+                  seed_,
+                  temperature_.p,
+                  forced,
+                  want_probs ? nullptr : out_.p,
+                  want_probs ? probs_.p : nullptr,
+                  prev_.p,
+                  queues_.p,
+                  queue_per_lane_,
+                  exc_inc_.p};
         switch (precision_) {
             case Precision::fp16: launch<__half>(a); break;
             case Precision::bf16: launch<__nv_bfloat16>(a); break;
@@ -441,8 +500,8 @@ private:
         }
         CUDA_CHECK(cudaGetLastError());
         // The last frame's C becomes row 0 for the next call.
-        CUDA_CHECK(cudaMemcpyAsync(cbuf_.p, cbuf_.p + static_cast<size_t>(frames) * lanes_ * C, static_cast<size_t>(lanes_) * C * sizeof(float),
-                                   cudaMemcpyDeviceToDevice, compute_));
+        CUDA_CHECK(cudaMemcpyAsync(cbuf_.p, cbuf_.p + static_cast<size_t>(frames) * lanes_ * C,
+                                   static_cast<size_t>(lanes_) * C * sizeof(float), cudaMemcpyDeviceToDevice, compute_));
         CUDA_CHECK(cudaEventRecord(done_, compute_));
         pos_ += T;
     }
@@ -450,10 +509,29 @@ private:
     template <class WT>
     NetWeights<WT> net_weights() const {
         auto m = [](const DeviceBuffer<unsigned char>& b) { return reinterpret_cast<const WT*>(b.p); };
-        return NetWeights<WT>{s_.residual_channels, s_.skip_channels, s_.audio_classes, s_.layers, s_.dilation_cycle, s_.frame_hop,
-                              s_.cond_channels(), m(embed_), m(conv_t_), conv_b_.p, m(res_t_), res_b_.p, m(skip_t_), skip_bias_.p,
-                              m(out1_t_), out1_b_.p, m(out2_t_), out2_b_.p, decode_.p, s_.excitation_channels(), exc_t_.p,
-                              exc_in_t_.p, exc_inc_.p};
+        return NetWeights<WT>{s_.residual_channels,
+                              s_.skip_channels,
+                              s_.audio_classes,
+                              s_.layers,
+                              s_.dilation_cycle,
+                              s_.frame_hop,
+                              s_.cond_channels(),
+                              m(embed_),
+                              m(conv_t_),
+                              conv_b_.p,
+                              m(res_t_),
+                              res_b_.p,
+                              m(skip_t_),
+                              skip_bias_.p,
+                              m(out1_t_),
+                              out1_b_.p,
+                              m(out2_t_),
+                              out2_b_.p,
+                              decode_.p,
+                              s_.excitation_channels(),
+                              exc_t_.p,
+                              exc_in_t_.p,
+                              exc_inc_.p};
     }
 
     template <class WT>
@@ -464,7 +542,8 @@ private:
         auto set = [&](auto kernel) {
             cudaFuncAttributes attr{};
             CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
-            CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, device_max - static_cast<int>(attr.sharedSizeBytes)));
+            CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            device_max - static_cast<int>(attr.sharedSizeBytes)));
         };
         set(wavenet_kernel<1, WT>);
         set(wavenet_kernel<2, WT>);
@@ -481,10 +560,10 @@ private:
         const NetWeights<WT> w = net_weights<WT>();
         const int blocks = (lanes_ + lanes_per_block_ - 1) / lanes_per_block_;
         switch (lanes_per_block_) {
-            case 1: wavenet_kernel<1, WT><<<blocks, kThreads, smem_, compute_>>>(w, a); break;
-            case 2: wavenet_kernel<2, WT><<<blocks, kThreads, smem_, compute_>>>(w, a); break;
-            case 4: wavenet_kernel<4, WT><<<blocks, kThreads, smem_, compute_>>>(w, a); break;
-            default: wavenet_kernel<8, WT><<<blocks, kThreads, smem_, compute_>>>(w, a); break;
+            case 1: wavenet_kernel<1, WT><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
+            case 2: wavenet_kernel<2, WT><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
+            case 4: wavenet_kernel<4, WT><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
+            default: wavenet_kernel<8, WT><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
         }
     }
 

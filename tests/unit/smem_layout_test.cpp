@@ -6,8 +6,10 @@
 #include <set>
 #include <vector>
 
+#include "cuda/generic_layout.h"
 #include "cuda/psychoacoustic_layout.h"
 #include "masking.h"
+#include "model.h"
 
 using namespace wavecast;
 
@@ -45,7 +47,10 @@ TEST(SmemLayout, MaskingThresholdIsAlignedForEveryBinCount) {
     for (int bins = 1; bins <= 8193; ++bins) {
         const PsychoSmemLayout l = psycho_smem_layout(bins);
         const size_t n = static_cast<size_t>(bins);
-        expect_sound({{l.power, 4 * n, 4}, {l.lin, 4 * n, 4}, {l.tonal, n, 1}, {l.claimed, n, 1},
+        expect_sound({{l.power, 4 * n, 4},
+                      {l.lin, 4 * n, 4},
+                      {l.tonal, n, 1},
+                      {l.claimed, n, 1},
                       {l.maskers, sizeof(DevMasker) * static_cast<size_t>(l.max_maskers), alignof(DevMasker)}},
                      l.bytes, "masking threshold, " + std::to_string(bins) + " bins");
         if (HasFailure()) return;
@@ -61,4 +66,48 @@ TEST(SmemLayout, MaskingThresholdFitsABlockAtEveryRateTheStageTakes) {
         EXPECT_LE(psycho_smem_layout(bins).bytes, 227u * 1024u) << "FFT size " << n;
     }
     EXPECT_TRUE(sizes.count(1024)) << "48 kHz takes a 1024-point FFT (513 bins, the size that failed)";
+}
+
+// Shapes as R, S, A: the named ones, nv-wavenet's large, and odd sizes that would misalign a
+// region packed without care.
+const int kGenericShapes[][3] = {{8, 16, 64}, {32, 64, 256}, {64, 128, 256}, {128, 256, 256}, {3, 5, 7}, {24, 40, 96}};
+
+TEST(SmemLayout, GenericGeneratorIsAlignedForEveryShapeAndLaneCount) {
+    for (const auto& shape : kGenericShapes) {
+        const int R = shape[0], S = shape[1], A = shape[2];
+        for (int X : {0, 1, 4, 8})
+            for (int lanes = 1; lanes <= kGenericMaxLanes; ++lanes) {
+                const GenericLayout l = generic_layout(lanes, R, S, A, X);
+                const size_t b = static_cast<size_t>(lanes), f = 4, notes = X > 0 ? b * kPitches : 0;
+                expect_sound({{l.x, b * R * f, 4},
+                              {l.in, b * 2 * R * f, 4},
+                              {l.z, b * 2 * R * f, 4},
+                              {l.act, b * R * f, 4},
+                              {l.skip, b * S * f, 4},
+                              {l.h1, b * A * f, 4},
+                              {l.logits, b * A * f, 4},
+                              {l.exc, b * X * f, 4},
+                              {l.note_start, notes * 8, 8},
+                              {l.note_vel, notes * 4, 4},
+                              {l.note_pitch, notes * 4, 4},
+                              {l.cls, b * 4, 4},
+                              {l.notes, b * 4, 4}},
+                             l.bytes,
+                             "R" + std::to_string(R) + " S" + std::to_string(S) + " A" + std::to_string(A) + " X" + std::to_string(X) +
+                                 ", " + std::to_string(lanes) + " lanes");
+                if (HasFailure()) return;
+            }
+    }
+}
+
+TEST(SmemLayout, GenericGeneratorHoldsEveryNamedShapeInABlock) {
+    // The host grows a block's lanes only while they fit; every shipped shape fits all eight.
+    for (const char* name : {"tiny", "small", "medium"}) {
+        const ModelSpec spec = named_shape(name);
+        EXPECT_LE(
+            generic_layout(kGenericMaxLanes, spec.residual_channels, spec.skip_channels, spec.audio_classes, spec.excitation_channels())
+                .bytes,
+            227u * 1024u)
+            << name;
+    }
 }
