@@ -4,8 +4,8 @@
 // untimed warm-up run, on random weights (throughput does not depend on the weights' values).
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -51,7 +51,8 @@ std::vector<float> music_like(int rate, int seconds) {
         const double t = static_cast<double>(i) / rate;
         double v = 0;
         for (int voice = 0; voice < 3; ++voice)
-            for (int h = 1; h <= 5; ++h) v += 0.05 / h * std::exp(-2 * std::fmod(t, 0.75)) * std::sin(2 * M_PI * (220 + 110 * voice) * h * t);
+            for (int h = 1; h <= 5; ++h)
+                v += 0.05 / h * std::exp(-2 * std::fmod(t, 0.75)) * std::sin(2 * M_PI * (220 + 110 * voice) * h * t);
         lcg = lcg * 1664525u + 1013904223u;
         v += 0.05 * (static_cast<double>(lcg >> 8) / 16777216.0 - 0.5) * std::exp(-30 * std::fmod(t, 0.5));
         x[2 * i] = static_cast<float>(v);
@@ -105,11 +106,10 @@ void bench_masking(const std::string& backend, int streams, int repeats) {
 
 }  // namespace
 
-void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads,
-                     wavecast::CudaKernel kernel);
-void bench_conditioning(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                        int repeats, int frames_per_call);
+void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches, double seconds,
+                     int repeats, int frames_per_call, wavecast::Precision precision, int threads, wavecast::CudaKernel kernel);
+void bench_conditioning(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches, int repeats,
+                        int frames_per_call);
 
 int main(int argc, char** argv) {
     CLI::App app{"wavecast-bench: generator throughput, JSON lines on stdout"};
@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
     app.add_option("--precision", precision, "the CUDA generator's weight storage: fp32, fp16 or bf16 (the CPU computes fp32)");
     int threads = 1;
     std::string cuda_kernel = "auto";
-    app.add_option("--cuda-kernel", cuda_kernel, "the CUDA generator's kernel: auto, cluster (weights in a cluster's shared memory) or generic");
+    app.add_option("--cuda-kernel", cuda_kernel,
+                   "the CUDA generator's kernel: auto, cluster (weights in a cluster's shared memory) or generic");
     app.add_option("--threads", threads, "the CPU generator's threads, each advancing a group of lanes (0: one per usable core)");
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");
@@ -144,8 +145,11 @@ int main(int argc, char** argv) {
             nlohmann::json line{{"stage", "device"}, {"cpu", cpu_model_name("/proc/cpuinfo")}, {"gpu", nullptr}, {"why", why}};
             if (!devices.empty()) {
                 const auto& d = devices[0];
-                line.update({{"gpu", d.name}, {"sm_count", d.sm_count}, {"cc", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
-                             {"memory_gib", static_cast<double>(d.memory_bytes) / (1u << 30)}, {"devices", devices.size()}});
+                line.update({{"gpu", d.name},
+                             {"sm_count", d.sm_count},
+                             {"cc", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+                             {"memory_gib", static_cast<double>(d.memory_bytes) / (1u << 30)},
+                             {"devices", devices.size()}});
             }
             std::printf("%s\n", line.dump().c_str());
         }
@@ -176,9 +180,8 @@ wavecast::ModelSpec parse_shape(const std::string& name) {
     return s;
 }
 
-void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                     double seconds, int repeats, int frames_per_call, wavecast::Precision precision, int threads,
-                     wavecast::CudaKernel kernel) {
+void bench_generator(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches, double seconds,
+                     int repeats, int frames_per_call, wavecast::Precision precision, int threads, wavecast::CudaKernel kernel) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
     const std::string cpu = cpu_model_name("/proc/cpuinfo");
@@ -195,7 +198,8 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
             std::vector<float> features(static_cast<size_t>(frames_per_call) * batch * spec.cond_features, 0.0f);
             for (int f = 0; f < frames_per_call; ++f)
                 for (int b = 0; b < batch; ++b)
-                    wavecast::add_note(&features[(static_cast<size_t>(f) * batch + b) * spec.cond_features], 48 + 7 * b, 100, f == 0, 0.01f * f);
+                    wavecast::add_note(&features[(static_cast<size_t>(f) * batch + b) * spec.cond_features], 48 + 7 * b, 100, f == 0,
+                                       0.01f * f);
             std::vector<float> temperature(static_cast<size_t>(batch), 1.0f);
             std::vector<float> out(static_cast<size_t>(batch) * frames_per_call * hop);
             time_run(g, frames_per_call, std::max(1, calls / 4), features, temperature, out);  // warm-up
@@ -204,26 +208,27 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
             std::sort(times.begin(), times.end());
             const double t = times[times.size() / 2];
             const double per_lane = static_cast<double>(calls) * frames_per_call * hop / t;
-            nlohmann::json line{{"stage", "generator"},
-                                {"backend", g.backend()},
-                                {"kernel", g.kernel()},
-                                {"model", spec.shape_name()},
-                                {"residual_channels", spec.residual_channels},
-                                {"skip_channels", spec.skip_channels},
-                                {"audio_classes", spec.audio_classes},
-                                {"layers", spec.layers},
-                                {"excitation_harmonics", spec.excitation_harmonics},
-                                {"precision", g.backend() == "cpu" ? "fp32" : wavecast::precision_name(precision)},
-                                {"batch", batch},
-                                {"frames_per_call", frames_per_call},
-                                {"model_rate", spec.sample_rate},
-                                {"samples_per_s_per_lane", per_lane},
-                                {"samples_per_s_total", per_lane * batch},
-                                {"rtf_per_lane", per_lane / spec.sample_rate},
-                                {"repeats", repeats},
-                                {"threads", g.backend() == "cpu" ? nlohmann::json(wavecast::lane_groups(batch, threads)) : nlohmann::json(nullptr)},
-                                {"cpu", cpu},
-                                {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
+            nlohmann::json line{
+                {"stage", "generator"},
+                {"backend", g.backend()},
+                {"kernel", g.kernel()},
+                {"model", spec.shape_name()},
+                {"residual_channels", spec.residual_channels},
+                {"skip_channels", spec.skip_channels},
+                {"audio_classes", spec.audio_classes},
+                {"layers", spec.layers},
+                {"excitation_harmonics", spec.excitation_harmonics},
+                {"precision", g.backend() == "cpu" ? "fp32" : wavecast::precision_name(precision)},
+                {"batch", batch},
+                {"frames_per_call", frames_per_call},
+                {"model_rate", spec.sample_rate},
+                {"samples_per_s_per_lane", per_lane},
+                {"samples_per_s_total", per_lane * batch},
+                {"rtf_per_lane", per_lane / spec.sample_rate},
+                {"repeats", repeats},
+                {"threads", g.backend() == "cpu" ? nlohmann::json(wavecast::lane_groups(batch, threads)) : nlohmann::json(nullptr)},
+                {"cpu", cpu},
+                {"gpu", devices.empty() ? nlohmann::json(nullptr) : nlohmann::json(devices[0].name)}};
             std::printf("%s\n", line.dump().c_str());
             std::fflush(stdout);
         }
@@ -232,8 +237,8 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
 
 // The conditioning stage alone (conditioning.h), for blocks of --frames-per-call frames, on the
 // backend's own buffers, each timed run ended by waiting for what it queued.
-void bench_conditioning(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches,
-                        int repeats, int frames_per_call) {
+void bench_conditioning(const std::string& backend, const std::vector<std::string>& shapes, const std::vector<int>& batches, int repeats,
+                        int frames_per_call) {
     std::string why;
     const auto devices = wavecast::cuda_devices(&why);
     const bool gpu = wavecast::plan_backends(backend).generator == "cuda";

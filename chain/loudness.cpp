@@ -20,7 +20,8 @@ constexpr double kReleaseSeconds = 0.15;
 }  // namespace
 
 Loudness::Loudness(int sample_rate, const LoudnessConfig& cfg)
-    : cfg_(cfg), lookahead_(std::max(4, static_cast<int>(std::lround(0.002 * sample_rate)))),
+    : cfg_(cfg),
+      lookahead_(std::max(4, static_cast<int>(std::lround(0.002 * sample_rate)))),
       ceiling_(static_cast<float>(std::pow(10.0, cfg.ceiling_dbtp / 20.0))) {
     in_meter_ = ebur128_init(2, static_cast<unsigned long>(sample_rate), EBUR128_MODE_S);
     out_meter_ = ebur128_init(2, static_cast<unsigned long>(sample_rate), EBUR128_MODE_S | EBUR128_MODE_TRUE_PEAK);

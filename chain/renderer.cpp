@@ -120,7 +120,8 @@ void Renderer::generate_or_fall_back(int frames) {
     }
     auto next = fallback_();
     const ModelSpec &a = gen_->spec(), &b = next->spec();
-    if (next->lanes() != gen_->lanes() || a.sample_rate != b.sample_rate || a.frame_hop != b.frame_hop || a.cond_features != b.cond_features)
+    if (next->lanes() != gen_->lanes() || a.sample_rate != b.sample_rate || a.frame_hop != b.frame_hop ||
+        a.cond_features != b.cond_features)
         throw std::runtime_error("the fallback generator does not match the stream's lanes, rate and frame hop");
     gen_ = std::move(next);
     // Its own instrument table: map the lanes again; a crossfade in progress lands at once.
@@ -131,7 +132,9 @@ void Renderer::generate_or_fall_back(int frames) {
     spdlog::warn("the stream goes on with generator {} ({})", gen_->backend(), gen_->spec().shape_name());
 }
 
-size_t Renderer::max_output_frames(int frames) const { return post_.max_output_frames(static_cast<size_t>(frames) * gen_->spec().frame_hop); }
+size_t Renderer::max_output_frames(int frames) const {
+    return post_.max_output_frames(static_cast<size_t>(frames) * gen_->spec().frame_hop);
+}
 
 const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vector<float>& out) {
     const int lanes = gen_->lanes(), hop = gen_->spec().frame_hop;

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "generator.h"
-#include "params.h"
-#include "masking.h"
-#include "post_tier.h"
 #include "composer.h"
+#include "generator.h"
+#include "masking.h"
+#include "params.h"
+#include "post_tier.h"
 #include "style.h"
 
 namespace wavecast {
@@ -52,7 +52,7 @@ struct BlockReport {
     double resampler_held_frames = 0;  // what the resampler holds back, waiting for input
     std::string backend;               // the generator's (it changes should the generator fall back)
     Failure generator_failures;
-    std::string masking_backend;       // likewise the masking stage's
+    std::string masking_backend;  // likewise the masking stage's
     Failure masking_failures;
     MaskingStats masking;
     LoudnessStats loudness;
@@ -60,8 +60,8 @@ struct BlockReport {
 
 class Renderer {
 public:
-    Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking, std::shared_ptr<const Style> style,
-             int output_rate, uint64_t seed, const LoudnessConfig& loudness = {});
+    Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking, std::shared_ptr<const Style> style, int output_rate,
+             uint64_t seed, const LoudnessConfig& loudness = {});
     ~Renderer();
     Renderer(const Renderer&) = delete;
     Renderer& operator=(const Renderer&) = delete;
@@ -108,10 +108,10 @@ private:
     uint64_t position_ = 0;
     std::shared_ptr<const Style> style_;
     Composer score_;
-    std::vector<float> lane_l_, lane_r_;  // per-lane pan and level gains
-    StyleChange change_;              // the last change asked for, applied when the composer switches
+    std::vector<float> lane_l_, lane_r_;                          // per-lane pan and level gains
+    StyleChange change_;                                          // the last change asked for, applied when the composer switches
     std::vector<float> weights_now_, weights_from_, weights_to_;  // [lanes][instruments]
-    double fade_total_ = 0, fade_done_ = 0;  // seconds of a crossfade in progress
+    double fade_total_ = 0, fade_done_ = 0;                       // seconds of a crossfade in progress
     double tempo_from_ = 0, last_tempo_ = 0;
     bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
     PostTier post_;

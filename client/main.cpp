@@ -78,9 +78,8 @@ void print_status(const json& r) {
     for (const auto& s : r["streams"]) {
         std::printf("stream %s: style %s, %llu samples, rtf %.2f, ring %.0f/%.0f ms, underruns %llu, xruns %llu\n",
                     s.value("name", "?").c_str(), s.value("style", "?").c_str(),
-                    static_cast<unsigned long long>(s.value("samples_generated", 0ull)), s.value("rtf", 0.0),
-                    s.value("ring_ms", 0.0), s.value("lookahead_ms", 0.0),
-                    static_cast<unsigned long long>(s.value("underruns", 0ull)),
+                    static_cast<unsigned long long>(s.value("samples_generated", 0ull)), s.value("rtf", 0.0), s.value("ring_ms", 0.0),
+                    s.value("lookahead_ms", 0.0), static_cast<unsigned long long>(s.value("underruns", 0ull)),
                     static_cast<unsigned long long>(s.value("xruns", 0ull)));
         std::printf("  bar %lld (%s), beat %.2f\n", static_cast<long long>(s.value("bar", 0ll)), s.value("section", "").c_str(),
                     s.value("beat", 0.0));
@@ -143,7 +142,8 @@ int watch(const Options& o, const std::string& topic, int count) {
         zmq::poll(items, 1, std::chrono::milliseconds(200));
         if (!(items[0].revents & ZMQ_POLLIN)) continue;
         if (!zmq::recv_multipart(sub, std::back_inserter(parts)) || parts.size() != 2) continue;
-        if (o.json_out) std::printf("{\"topic\":%s,\"body\":%s}\n", json(parts[0].to_string()).dump().c_str(), parts[1].to_string().c_str());
+        if (o.json_out)
+            std::printf("{\"topic\":%s,\"body\":%s}\n", json(parts[0].to_string()).dump().c_str(), parts[1].to_string().c_str());
         else std::printf("%s %s\n", parts[0].to_string().c_str(), parts[1].to_string().c_str());
         std::fflush(stdout);
         ++seen;

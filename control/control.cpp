@@ -1,8 +1,8 @@
 #include "control.h"
 
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <cstring>
-#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -29,7 +29,8 @@ constexpr const char* kMonitorEndpoint = "inproc://wavecast-control-monitor";
 // handshakes refused (a NULL or PLAIN client to a CURVE server, or not ZeroMQ at all).
 class ConnectionWatch {
 public:
-    explicit ConnectionWatch(zmq::context_t& ctx, zmq::socket_t& watched, const std::string& endpoint) : pair_(ctx, zmq::socket_type::pair), endpoint_(endpoint) {
+    explicit ConnectionWatch(zmq::context_t& ctx, zmq::socket_t& watched, const std::string& endpoint)
+        : pair_(ctx, zmq::socket_type::pair), endpoint_(endpoint) {
         const int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
         if (zmq_socket_monitor(watched.handle(), kMonitorEndpoint, events) != 0)
@@ -50,11 +51,12 @@ public:
             if (event == ZMQ_EVENT_ACCEPTED) ++open_;
             else if (event == ZMQ_EVENT_DISCONNECTED) open_ -= open_ > 0;
             else if (event == ZMQ_EVENT_ACCEPT_FAILED)
-                note(accept_, "control: cannot accept a connection on " + endpoint_ + ": " + zmq_strerror(static_cast<int>(value)) +
-                                  " (" + std::to_string(open_) + " open; raise LimitNOFILE, or find who holds them)");
+                note(accept_, "control: cannot accept a connection on " + endpoint_ + ": " + zmq_strerror(static_cast<int>(value)) + " (" +
+                                  std::to_string(open_) + " open; raise LimitNOFILE, or find who holds them)");
             else
                 note(handshake_, "control: refused a connection's handshake on " + endpoint_ +
-                                     (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? " (authentication)" : " (a NULL or PLAIN client to CURVE, or not ZeroMQ)"));
+                                     (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? " (authentication)"
+                                                                               : " (a NULL or PLAIN client to CURVE, or not ZeroMQ)"));
         }
     }
 
@@ -80,10 +82,10 @@ private:
 void TelemetryLogSink::sink_it_(const spdlog::details::log_msg& msg) {
     if (msg.level < spdlog::level::warn) return;
     if (queue_.size() >= kMaxQueuedLogs) queue_.pop_front(), ++lost_;
-    queue_.push_back({{"level", std::string(spdlog::level::to_string_view(msg.level).data(),
-                                            spdlog::level::to_string_view(msg.level).size())},
-                      {"message", std::string(msg.payload.data(), msg.payload.size())},
-                      {"lost_before", lost_}});
+    queue_.push_back(
+        {{"level", std::string(spdlog::level::to_string_view(msg.level).data(), spdlog::level::to_string_view(msg.level).size())},
+         {"message", std::string(msg.payload.data(), msg.payload.size())},
+         {"lost_before", lost_}});
 }
 
 std::deque<json> TelemetryLogSink::take() {
@@ -259,9 +261,9 @@ void ControlServer::run(std::promise<void>& bound) {
                         protocol::parse_request(std::string_view(static_cast<const char*>(body.data()), body.size()), id);
                     } catch (...) {
                     }
-                    reply_to(frames, protocol::error_reply(id, protocol::code::busy,
-                                                           "file work: " + std::to_string(FileWork::kMaxQueued) +
-                                                               " requests are queued already; try again"));
+                    reply_to(frames, protocol::error_reply(
+                                         id, protocol::code::busy,
+                                         "file work: " + std::to_string(FileWork::kMaxQueued) + " requests are queued already; try again"));
                 }
             }
             for (auto& done : files.take_done()) reply_to(done.envelope, done.reply);
@@ -274,7 +276,8 @@ void ControlServer::run(std::promise<void>& bound) {
                 engine_.report_trouble();
                 for (const auto& entry : logs_->take()) publish("log", entry);
                 publish("status", engine_.status());
-                next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(engine_.status_interval_s()));
+                next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                        std::chrono::duration<double>(engine_.status_interval_s()));
             }
         } catch (const std::exception& e) {
             const auto now = std::chrono::steady_clock::now();

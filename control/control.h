@@ -1,8 +1,10 @@
 // The control plane's sockets, on one thread of their own: a ROUTER answering each request with
 // exactly one reply (through Engine::handle), and a PUB sending "status" every interval, "log"
-// for warnings and "notes" as the composer's notes sound (within the 50 ms poll). Nothing here touches the audio path except through Engine.
+// for warnings and "notes" as the composer's notes sound (within the 50 ms poll). Nothing here touches the audio path except through
+// Engine.
 #pragma once
 
+#include <spdlog/sinks/base_sink.h>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -10,9 +12,8 @@
 #include <future>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/base_sink.h>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,7 +109,7 @@ private:
     ControlHandler& engine_;
     const std::string control_, telemetry_;
     bool curve_ = false;
-    std::string secret_key_;        // Z85, with curve_
+    std::string secret_key_;         // Z85, with curve_
     std::set<std::string> allowed_;  // Z85 public keys, with curve_
     std::shared_ptr<TelemetryLogSink> logs_;
     std::atomic<bool> quit_{false};

@@ -12,8 +12,9 @@ std::string endpoint_problem(const std::string& e, bool curve) {
     const std::string rest = e.substr(6);
     const std::string host = !rest.empty() && rest.front() == '[' ? rest.substr(1, rest.find(']') - 1) : rest.substr(0, rest.rfind(':'));
     if (host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1" || host == "lo") return "";
-    return e + " can be reached from other machines: remote control needs [security] curve = true with allowed_clients; "
-               "otherwise bind to 127.0.0.1 or an ipc:// path";
+    return e +
+           " can be reached from other machines: remote control needs [security] curve = true with allowed_clients; "
+           "otherwise bind to 127.0.0.1 or an ipc:// path";
 }
 
 }  // namespace wavecast

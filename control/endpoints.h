@@ -9,7 +9,7 @@ namespace wavecast {
 // Remote control: without CURVE the endpoints must stay on this machine (loopback or ipc://).
 struct SecurityConfig {
     bool curve = false;
-    std::string key_file;  // the daemon's key pair (wavecast keygen); its .pub goes to the clients
+    std::string key_file;                      // the daemon's key pair (wavecast keygen); its .pub goes to the clients
     std::vector<std::string> allowed_clients;  // Z85 public keys, each given as a key or a .pub file
 };
 

@@ -3,9 +3,9 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include <spdlog/pattern_formatter.h>
 #include <cstdio>
 #include <cstdlib>
-#include <spdlog/pattern_formatter.h>
 
 namespace wavecast {
 

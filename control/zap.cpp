@@ -8,7 +8,8 @@
 
 namespace wavecast {
 
-ZapHandler::ZapHandler(zmq::context_t& ctx, std::set<std::string> allowed) : rep_(ctx, zmq::socket_type::rep), allowed_(std::move(allowed)) {
+ZapHandler::ZapHandler(zmq::context_t& ctx, std::set<std::string> allowed)
+    : rep_(ctx, zmq::socket_type::rep), allowed_(std::move(allowed)) {
     rep_.set(zmq::sockopt::linger, 0);
     rep_.bind("inproc://zeromq.zap.01");
     thread_ = std::thread([this] { run(); });

@@ -54,7 +54,9 @@ DaemonConfig load_config(const std::string& path) {
     DaemonConfig c;
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
-        r.only_keys(*d, {"backend", "precision", "cpu_threads", "control", "telemetry", "model", "fallback_model", "models", "styles", "recordings", "status_interval_s", "log_level"},
+        r.only_keys(*d,
+                    {"backend", "precision", "cpu_threads", "control", "telemetry", "model", "fallback_model", "models", "styles",
+                     "recordings", "status_interval_s", "log_level"},
                     "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
@@ -121,7 +123,9 @@ DaemonConfig load_config(const std::string& path) {
     for (const char* key : {"control", "telemetry"}) {
         const std::string why = endpoint_problem(key == std::string("control") ? c.control : c.telemetry, c.security.curve);
         if (why.empty()) continue;
-        const toml::node* at = daemon && daemon->get(key) ? daemon->get(key) : sec ? static_cast<const toml::node*>(sec) : root.get("daemon");
+        const toml::node* at = daemon && daemon->get(key) ? daemon->get(key)
+                               : sec                      ? static_cast<const toml::node*>(sec)
+                                                          : root.get("daemon");
         r.fail(at, why);
     }
 

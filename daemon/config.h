@@ -16,10 +16,10 @@ struct StreamConfig {
     std::string name = "main";
     std::string style = "ambient";
     uint64_t seed = 1;
-    int lanes = 4;              // tracks rendered by the network: drums, bass, harmony, lead
-    double lookahead_ms = 400;  // generated ahead of playback: the control-to-audible latency
-    double loudness_lufs = -16.0;  // EBU R128 target of the automatic gain
-    double true_peak_dbtp = -1.0;  // ceiling of the true-peak limiter
+    int lanes = 4;                         // tracks rendered by the network: drums, bass, harmony, lead
+    double lookahead_ms = 400;             // generated ahead of playback: the control-to-audible latency
+    double loudness_lufs = -16.0;          // EBU R128 target of the automatic gain
+    double true_peak_dbtp = -1.0;          // ceiling of the true-peak limiter
     std::map<std::string, double> params;  // live parameters given in the file (protocol/params.h), checked
 };
 
@@ -27,19 +27,19 @@ struct DaemonConfig {
     std::string path;  // the file it came from; empty for built-in defaults
     std::string backend = "auto";
     Precision precision = Precision::fp32;  // the CUDA generator's weight storage
-    int cpu_threads = 0;  // the CPU generator's threads per stream; 0: one per usable core
+    int cpu_threads = 0;                    // the CPU generator's threads per stream; 0: one per usable core
     std::string control = "tcp://127.0.0.1:5557";
     std::string telemetry = "tcp://127.0.0.1:5558";
     std::string model;           // .safetensors path; empty: picked by backend from models_dir
     std::string fallback_model;  // played on the CPU should the generator fail; empty: see fallback()
     std::string models_dir;      // the shipped models: small (the CPU's), medium (the GPU's)
-    std::string styles_dir;  // directory of style .toml files
+    std::string styles_dir;      // directory of style .toml files
     std::string recordings_dir;  // where `record` writes: relative paths resolve here, nothing goes outside
     double status_interval_s = 1.0;
     std::string log_level = "info";
     std::string jack_name = "wavecast";
-    std::string jack_server;  // empty: libjack's default ($JACK_DEFAULT_SERVER or "default")
-    bool autoconnect = false; // connect each stream's L/R to system:playback_1/2
+    std::string jack_server;        // empty: libjack's default ($JACK_DEFAULT_SERVER or "default")
+    bool autoconnect = false;       // connect each stream's L/R to system:playback_1/2
     bool follow_transport = false;  // take the tempo of JACK transport's timebase master
     bool link = false;              // join the Ableton Link session: share tempo and beat phase
     double link_quantum = 4;        // beats over which Link aligns phase (a bar)

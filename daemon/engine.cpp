@@ -1,8 +1,8 @@
 #include "engine.h"
 
+#include <spdlog/spdlog.h>
 #include <cmath>
 #include <filesystem>
-#include <spdlog/spdlog.h>
 
 #include "files.h"
 #include "jack_output.h"
@@ -47,8 +47,8 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
     for (size_t i = 0; streams_same && i < c.streams.size(); ++i) {
         const StreamConfig &a = next.streams[i], &b = c.streams[i];
         streams_same = a.name == b.name && a.style == b.style && a.seed == b.seed && a.lanes == b.lanes &&
-                       a.lookahead_ms == b.lookahead_ms && a.loudness_lufs == b.loudness_lufs &&
-                       a.true_peak_dbtp == b.true_peak_dbtp && a.params == b.params;
+                       a.lookahead_ms == b.lookahead_ms && a.loudness_lufs == b.loudness_lufs && a.true_peak_dbtp == b.true_peak_dbtp &&
+                       a.params == b.params;
     }
     if (!streams_same) at_restart.push_back("[[stream]] (steer a running stream with `wavecast set` and `wavecast style`)");
     return at_restart;
@@ -73,7 +73,10 @@ json reply_or_error(const json& id, Body&& body) {
         return p::error_reply(id, e.code, e.what());
     } catch (const RecorderError& e) {
         using K = RecorderError::Kind;
-        return p::error_reply(id, e.kind == K::io ? p::code::io_error : e.kind == K::busy ? p::code::conflict : p::code::out_of_range,
+        return p::error_reply(id,
+                              e.kind == K::io     ? p::code::io_error
+                              : e.kind == K::busy ? p::code::conflict
+                                                  : p::code::out_of_range,
                               e.what());
     } catch (const std::exception& e) {
         return p::error_reply(id, p::code::internal, e.what());
@@ -91,15 +94,18 @@ ControlHandler::Handled Engine::handle(std::string_view raw) {
             h.work = [id, fields = std::move(fields)] { return reply_or_error(id, [&] { return p::ok_reply(id, fields()); }); };
             return json(nullptr);
         };
-        return std::visit(Overloaded{[&](const p::Ping&) { return p::ok_reply(id, {{"pong", true}}); },
-                                     [&](const p::Status&) { return p::ok_reply(id, status()); },
-                                     [&](const p::Styles&) { return p::ok_reply(id, {{"styles", style_list()}}); },
-                                     [&](const p::StyleCmd& c) { return p::ok_reply(id, apply(c)); },
-                                     [&](const p::Set& c) { return p::ok_reply(id, apply(c)); },
-                                     [&](const p::Record& c) { return defer(record(c)); },
-                                     [&](const p::StopRecord& c) { return defer(stop_record(c)); },
-                                     [&](const p::Score& c) { return defer(score(c)); }},
-                          r.command);
+        return std::visit(
+            Overloaded{[&](const p::Ping&) {
+                           return p::ok_reply(id, {{"pong", true}});
+                       },
+                       [&](const p::Status&) { return p::ok_reply(id, status()); },
+                       [&](const p::Styles&) {
+                           return p::ok_reply(id, {{"styles", style_list()}});
+                       },
+                       [&](const p::StyleCmd& c) { return p::ok_reply(id, apply(c)); },
+                       [&](const p::Set& c) { return p::ok_reply(id, apply(c)); }, [&](const p::Record& c) { return defer(record(c)); },
+                       [&](const p::StopRecord& c) { return defer(stop_record(c)); }, [&](const p::Score& c) { return defer(score(c)); }},
+            r.command);
     });
     return h;
 }
@@ -173,9 +179,11 @@ std::function<json()> Engine::stop_record(const p::StopRecord& c) {
     return [&s] {
         const RecorderStatus st = s.recorder().status();
         if (!st.active)
-            throw p::Error(p::code::conflict, "stream '" + s.name() + "' is not recording" + (st.error.empty() ? "" : " (" + st.error + ")"));
+            throw p::Error(p::code::conflict,
+                           "stream '" + s.name() + "' is not recording" + (st.error.empty() ? "" : " (" + st.error + ")"));
         const uint64_t frames = s.recorder().stop();
-        return json{{"stream", s.name()}, {"path", st.path}, {"frames", frames}, {"seconds", static_cast<double>(frames) / s.output_rate()}};
+        return json{
+            {"stream", s.name()}, {"path", st.path}, {"frames", frames}, {"seconds", static_cast<double>(frames) / s.output_rate()}};
     };
 }
 
@@ -224,14 +232,19 @@ json stream_json(const StreamStatus& st, uint64_t xruns) {
     return {{"name", st.name},
             {"style", st.style},
             {"params", params},
-            {"loudness", {{"momentary_lufs", finite_or_null(b.loudness.momentary_lufs)},
-                          {"short_term_lufs", finite_or_null(b.loudness.short_term_lufs)},
-                          {"true_peak_dbtp", finite_or_null(b.loudness.true_peak_dbtp)},
-                          {"gain_db", b.loudness.gain_db},
-                          {"limiting_db", b.loudness.limiting_db}}},
-            {"masking", {{"frames", b.masking.frames}, {"discarded_share", b.masking.discarded_share},
-                         {"perceptual_entropy", b.masking.perceptual_entropy}, {"backend", b.masking_backend},
-                         {"failures", b.masking_failures.count}, {"last_failure", b.masking_failures.last}}},
+            {"loudness",
+             {{"momentary_lufs", finite_or_null(b.loudness.momentary_lufs)},
+              {"short_term_lufs", finite_or_null(b.loudness.short_term_lufs)},
+              {"true_peak_dbtp", finite_or_null(b.loudness.true_peak_dbtp)},
+              {"gain_db", b.loudness.gain_db},
+              {"limiting_db", b.loudness.limiting_db}}},
+            {"masking",
+             {{"frames", b.masking.frames},
+              {"discarded_share", b.masking.discarded_share},
+              {"perceptual_entropy", b.masking.perceptual_entropy},
+              {"backend", b.masking_backend},
+              {"failures", b.masking_failures.count},
+              {"last_failure", b.masking_failures.last}}},
             {"samples_generated", b.position},
             {"underruns", st.underruns},
             {"underrun_frames", st.underrun_frames},
@@ -247,8 +260,13 @@ json stream_json(const StreamStatus& st, uint64_t xruns) {
             {"beat", b.beat},
             {"bar", b.bar},
             {"section", b.section},
-            {"recording", {{"active", st.recorder.active}, {"path", st.recorder.path}, {"frames", st.recorder.frames},
-                           {"dropped", st.recorder.dropped}, {"last", st.recorder.last}, {"error", st.recorder.error}}}};
+            {"recording",
+             {{"active", st.recorder.active},
+              {"path", st.recorder.path},
+              {"frames", st.recorder.frames},
+              {"dropped", st.recorder.dropped},
+              {"last", st.recorder.last},
+              {"error", st.recorder.error}}}};
 }
 
 json Engine::status() const {
@@ -256,7 +274,8 @@ json Engine::status() const {
     json streams = json::array();
     std::unique_lock jack_lock(jack_mu_);
     const uint64_t xruns = this->xruns();
-    const json jack = {{"client", jack_name_}, {"connected", jack_ != nullptr}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}};
+    const json jack = {
+        {"client", jack_name_}, {"connected", jack_ != nullptr}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}};
     jack_lock.unlock();
     for (const auto& s : streams_) {
         const StreamStatus st = s->status();
@@ -270,8 +289,11 @@ json Engine::status() const {
             {"output_rate", streams_.empty() ? 0 : streams_.front()->output_rate()},
             {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
             {"jack", jack},
-            {"link", link_ ? json{{"enabled", true}, {"peers", link_->view().peers}, {"tempo", link_->view().tempo},
-                                  {"phase_error_beats", link_->view().phase_error_beats}, {"nudge", link_->view().nudge}}
+            {"link", link_ ? json{{"enabled", true},
+                                  {"peers", link_->view().peers},
+                                  {"tempo", link_->view().tempo},
+                                  {"phase_error_beats", link_->view().phase_error_beats},
+                                  {"nudge", link_->view().nudge}}
                            : json{{"enabled", false}}},
             {"streams", streams}};
 }
@@ -283,7 +305,8 @@ namespace wavecast {
 json notes_message(const std::string& stream, const std::vector<MidiSchedule::SoundedNote>& notes) {
     json events = json::array();
     for (const auto& n : notes)
-        events.push_back({{"track", n.track}, {"lane", n.lane}, {"on", n.on}, {"pitch", n.pitch}, {"velocity", n.velocity}, {"beat", n.beat}});
+        events.push_back(
+            {{"track", n.track}, {"lane", n.lane}, {"on", n.on}, {"pitch", n.pitch}, {"velocity", n.velocity}, {"beat", n.beat}});
     return {{"stream", stream}, {"events", std::move(events)}};
 }
 
@@ -333,9 +356,10 @@ void Engine::report_trouble() {
         const StreamStatus st = s->status();
         Seen& seen = seen_[st.name];
         if (st.underruns > seen.underruns)
-            spdlog::warn("stream '{}': {} underrun(s), {} frames played as silence, since the last report (total {}): the "
-                         "generator fell behind; rtf {:.2f}",
-                         st.name, st.underruns - seen.underruns, st.underrun_frames - seen.underrun_frames, st.underruns, st.rtf);
+            spdlog::warn(
+                "stream '{}': {} underrun(s), {} frames played as silence, since the last report (total {}): the "
+                "generator fell behind; rtf {:.2f}",
+                st.name, st.underruns - seen.underruns, st.underrun_frames - seen.underrun_frames, st.underruns, st.rtf);
         if (st.recorder.dropped > seen.dropped)
             spdlog::warn("stream '{}': recording {} lost {} frames: the disk is too slow", st.name, st.recorder.path,
                          st.recorder.dropped - seen.dropped);

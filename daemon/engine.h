@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "config.h"
-#include "requests.h"
 #include "control.h"
 #include "link_sync.h"
 #include "model.h"
+#include "requests.h"
 #include "stream.h"
 #include "style.h"
 
@@ -72,7 +72,7 @@ private:
 
     void follow_transport();
 
-    const DaemonConfig config_;  // as started; reload() compares against it
+    const DaemonConfig config_;       // as started; reload() compares against it
     std::unique_ptr<LinkSync> link_;  // with [link] enabled
     std::atomic<bool> follow_transport_;
     std::atomic<double> status_interval_s_;

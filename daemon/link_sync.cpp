@@ -1,9 +1,9 @@
 #include "link_sync.h"
 
+#include <spdlog/spdlog.h>
 #include <ableton/Link.hpp>
 #include <algorithm>
 #include <cmath>
-#include <spdlog/spdlog.h>
 
 #include "stream.h"
 
@@ -18,8 +18,7 @@ constexpr double kGainPerBeat = 0.5, kMaxNudge = 0.05, kDeadBandBeats = 0.003;
 
 }  // namespace
 
-LinkSync::LinkSync(double tempo, double quantum)
-    : link_(std::make_unique<ableton::Link>(tempo)), quantum_(quantum), known_tempo_(tempo) {
+LinkSync::LinkSync(double tempo, double quantum) : link_(std::make_unique<ableton::Link>(tempo)), quantum_(quantum), known_tempo_(tempo) {
     link_->enable(true);
     view_.enabled = true;
     view_.tempo = tempo;

@@ -18,9 +18,9 @@ class Stream;
 struct LinkView {
     bool enabled = false;
     size_t peers = 0;
-    double tempo = 0;               // the session's
-    double phase_error_beats = 0;   // the session's phase less the first stream's, in (-q/2, q/2]
-    double nudge = 1;               // the tempo factor pulling it into phase
+    double tempo = 0;              // the session's
+    double phase_error_beats = 0;  // the session's phase less the first stream's, in (-q/2, q/2]
+    double nudge = 1;              // the tempo factor pulling it into phase
 };
 
 class LinkSync {

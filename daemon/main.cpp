@@ -1,9 +1,9 @@
 // wavecastd: the daemon (streams into JACK, steered over ZeroMQ) and its offline subcommands.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "export_file.h"
 #include "mask_file.h"
@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
         {render->add_option("--gain-db", ro.gain_db, "trim around the loudness target (default: the stream's, else 0)")
              ->check(CLI::Range(-60.0, 12.0)),
          "gain_db", &ro.gain_db},
-        {render->add_option("--masking-db", ro.masking_db, "frequency masking strength, see `wavecastd mask` (default: the stream's, else 0)")
+        {render
+             ->add_option("--masking-db", ro.masking_db, "frequency masking strength, see `wavecastd mask` (default: the stream's, else 0)")
              ->check(CLI::Range(-100.0, 40.0)),
          "masking_db", &ro.masking_db}};
     render->add_option("--tempo", ro.tempo, "bpm (default: the style's)")->check(CLI::Range(20.0, 300.0));

@@ -57,11 +57,11 @@ void mask_file(const std::string& in_path, const std::string& out_path, float st
     if (std::rename(tmp.c_str(), out_path.c_str()) != 0) throw std::runtime_error(out_path + ": cannot rename into place");
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto st = masking->stats();
-    std::printf("masked %s -> %s: %lld frames at %d Hz, %d channel(s), strength %.1f dB, %.1f%% of bins removed, "
-                "perceptual entropy %.0f bits/frame, %.0fx real time\n",
-                in_path.c_str(), out_path.c_str(), static_cast<long long>(info.frames), info.samplerate, ch, strength_db,
-                100.0 * st.discarded_share, st.perceptual_entropy,
-                static_cast<double>(info.frames) / info.samplerate / std::max(wall, 1e-9));
+    std::printf(
+        "masked %s -> %s: %lld frames at %d Hz, %d channel(s), strength %.1f dB, %.1f%% of bins removed, "
+        "perceptual entropy %.0f bits/frame, %.0fx real time\n",
+        in_path.c_str(), out_path.c_str(), static_cast<long long>(info.frames), info.samplerate, ch, strength_db,
+        100.0 * st.discarded_share, st.perceptual_entropy, static_cast<double>(info.frames) / info.samplerate / std::max(wall, 1e-9));
 }
 
 }  // namespace wavecast

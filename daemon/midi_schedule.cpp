@@ -15,7 +15,8 @@ void MidiSchedule::queue(StreamOutput& out, const std::vector<MidiEvent>& events
     std::vector<std::array<uint8_t, 2>> current;
     if (programs)
         for (int lane = 0; lane < n; ++lane) {
-            current.push_back({static_cast<uint8_t>(0xC0 | channel(lane)), static_cast<uint8_t>(style.tracks[static_cast<size_t>(lane)].program)});
+            current.push_back(
+                {static_cast<uint8_t>(0xC0 | channel(lane)), static_cast<uint8_t>(style.tracks[static_cast<size_t>(lane)].program)});
             out.queue_midi({due(block_start), {current.back()[0], current.back()[1], 0}, 2});
         }
     std::vector<SoundedNote> sounded;

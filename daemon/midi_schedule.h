@@ -31,8 +31,8 @@ public:
     // Producer side. `lanes`: the stream's; `programs`: send each lane's channel its program
     // first (at start and after a style change). `ratio`: output frames per model sample;
     // `delay`: the post tier's latency in output frames.
-    void queue(StreamOutput& out, const std::vector<MidiEvent>& events, const Style& style, int lanes, bool programs,
-               uint64_t block_start, double ratio, double delay);
+    void queue(StreamOutput& out, const std::vector<MidiEvent>& events, const Style& style, int lanes, bool programs, uint64_t block_start,
+               double ratio, double delay);
 
     // Control side: the notes whose audio had played by output frame `played`, taken.
     void take_sounded(uint64_t played, std::vector<SoundedNote>& out);

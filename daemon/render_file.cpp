@@ -1,9 +1,9 @@
 #include "render_file.h"
 
+#include <sndfile.h>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <sndfile.h>
 #include <stdexcept>
 
 #include "backend.h"
@@ -76,8 +76,8 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
         write_midi_file(o.midi, *style, o.lanes, p[Param::tempo], events, o.seconds * p[Param::tempo] / 60.0);
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("rendered %s: %.2f s of '%s' at %d Hz, %d-bit, seed %llu, backend %s, %.2f s wall (%.1fx real time)\n",
-                o.out.c_str(), static_cast<double>(written) / rate, o.score.empty() ? o.style.c_str() : o.score.c_str(), rate, o.bits,
+    std::printf("rendered %s: %.2f s of '%s' at %d Hz, %d-bit, seed %llu, backend %s, %.2f s wall (%.1fx real time)\n", o.out.c_str(),
+                static_cast<double>(written) / rate, o.score.empty() ? o.style.c_str() : o.score.c_str(), rate, o.bits,
                 static_cast<unsigned long long>(o.seed), renderer.generator().backend().c_str(), wall,
                 static_cast<double>(written) / rate / wall);
 }

@@ -1,11 +1,11 @@
 #include "run_daemon.h"
 
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <csignal>
 #include <filesystem>
-#include <sys/resource.h>
-#include <spdlog/spdlog.h>
 #include <thread>
-#include <unistd.h>
 
 #include "backend.h"
 #include "control.h"
@@ -33,7 +33,8 @@ sigset_t daemon_signals() {
 std::unique_ptr<JackOutput> open_jack(const DaemonConfig& cfg, const std::vector<std::unique_ptr<Stream>>& streams) {
     auto jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
     for (const auto& s : streams) {
-        if (const std::string note = s->output().reopened_at(jack->sample_rate()); !note.empty()) spdlog::warn("stream '{}': {}", s->name(), note);
+        if (const std::string note = s->output().reopened_at(jack->sample_rate()); !note.empty())
+            spdlog::warn("stream '{}': {}", s->name(), note);
         jack->add_stream(&s->output());
     }
     return jack;
@@ -68,7 +69,8 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     overrides.apply(cfg);
     // The command line's endpoints meet the same check as the file's, before anything starts.
     for (const auto& [flag, e] : {std::pair{"--control", cfg.control}, std::pair{"--telemetry", cfg.telemetry}})
-        if (const std::string why = endpoint_problem(e, cfg.security.curve); !why.empty()) throw ConfigError(std::string(flag) + ": " + why);
+        if (const std::string why = endpoint_problem(e, cfg.security.curve); !why.empty())
+            throw ConfigError(std::string(flag) + ": " + why);
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));
     const BackendPlan plan = plan_backends(cfg.backend);
     spdlog::info("{}", plan.note);
@@ -112,9 +114,11 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         spdlog::info("stream '{}': generator {}", sc.name, choice.note);
         backend = choice.generator->backend();
         if (faults.onset_clicks) choice.generator = onset_click_generator(std::move(choice.generator));
-        if (faults.generator_fails_after_s >= 0) choice.generator = failing_generator(std::move(choice.generator), faults.generator_fails_after_s);
+        if (faults.generator_fails_after_s >= 0)
+            choice.generator = failing_generator(std::move(choice.generator), faults.generator_fails_after_s);
         auto masking = make_masking(plan.masking, model->spec.sample_rate, 2);
-        if (faults.masking_fails_after_s >= 0) masking = failing_masking(std::move(masking), model->spec.sample_rate, faults.masking_fails_after_s);
+        if (faults.masking_fails_after_s >= 0)
+            masking = failing_masking(std::move(masking), model->spec.sample_rate, faults.masking_fails_after_s);
         streams.push_back(std::make_unique<Stream>(sc, std::move(choice.generator), std::move(masking), it->second, rate));
         streams.back()->set_fallback([fallback_model, lanes = sc.lanes, seed = sc.seed, threads = cfg.cpu_threads] {
             return make_cpu_generator(fallback_model, lanes, seed, threads);
@@ -129,7 +133,8 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     for (auto& s : streams) engine.add_stream(std::move(s));
     // Fill every ring to its look-ahead before JACK starts pulling, so the start is not an underrun.
     for (const auto& s : engine.streams())
-        if (!s->wait_primed(30.0)) spdlog::warn("stream '{}' did not fill its look-ahead within 30 s: the generator is slower than real time", s->name());
+        if (!s->wait_primed(30.0))
+            spdlog::warn("stream '{}' did not fill its look-ahead within 30 s: the generator is slower than real time", s->name());
     jack->activate(cfg.autoconnect);
     engine.set_jack(jack.get(), cfg.jack_name);
 
@@ -188,7 +193,8 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
             jack->restore(connections);
             engine.set_jack(jack.get(), cfg.jack_name);
             systemd.status("streaming");
-            spdlog::info("JACK server back: client '{}' at {} Hz, period {} frames", cfg.jack_name, jack->sample_rate(), jack->buffer_size());
+            spdlog::info("JACK server back: client '{}' at {} Hz, period {} frames", cfg.jack_name, jack->sample_rate(),
+                         jack->buffer_size());
         } catch (const std::exception& e) {
             jack.reset();
             spdlog::debug("JACK reconnection failed: {}; next try in {:.1f} s", e.what(), backoff_s);

@@ -206,8 +206,10 @@ double Stream::playing_beat(double extra_s) const {
     }
     const double rate = out_rate_.load();
     // The frame leaving the ring now: the count at the period's start, moved on in real time.
-    const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-    const double leaving = static_cast<double>(clock.played) + (clock.at_ns > 0 ? static_cast<double>(now_ns - clock.at_ns) * 1e-9 * rate : 0.0);
+    const int64_t now_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const double leaving =
+        static_cast<double>(clock.played) + (clock.at_ns > 0 ? static_cast<double>(now_ns - clock.at_ns) * 1e-9 * rate : 0.0);
     const double waiting_s = (static_cast<double>(written) - leaving + delay) / rate + extra_s;
     return beat - waiting_s * tempo / 60.0;
 }

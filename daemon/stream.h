@@ -24,11 +24,11 @@ namespace wavecast {
 struct StreamStatus {
     std::string name, style;
     ParamValues params;
-    BlockReport block;               // the last block's (events left out)
-    uint64_t underruns = 0;          // JACK periods the ring could not fill
-    uint64_t underrun_frames = 0;    // frames written as zeros in them
-    double longest_gap_ms = 0;       // the longest run of those zeros, at the output rate
-    double rtf = 0;                  // model samples generated per second of producer work / model rate
+    BlockReport block;             // the last block's (events left out)
+    uint64_t underruns = 0;        // JACK periods the ring could not fill
+    uint64_t underrun_frames = 0;  // frames written as zeros in them
+    double longest_gap_ms = 0;     // the longest run of those zeros, at the output rate
+    double rtf = 0;                // model samples generated per second of producer work / model rate
     double ring_ms = 0, lookahead_ms = 0;
     int lanes = 0;
     RecorderStatus recorder;
@@ -95,8 +95,8 @@ private:
     // What the producer publishes once a block, for status() and playing_beat().
     struct Published {
         BlockReport block;
-        double busy_s = 0;        // producer time spent rendering
-        double written_beat = 0;  // the composer's beat at the end of what is in the ring
+        double busy_s = 0;            // producer time spent rendering
+        double written_beat = 0;      // the composer's beat at the end of what is in the ring
         uint64_t frames_written = 0;  // output frames written to the ring so far
     };
     mutable std::mutex published_mu_;

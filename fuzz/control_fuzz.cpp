@@ -21,8 +21,8 @@ Engine& engine() {
         auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 1));
         auto styles = load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
         auto* engine = new Engine(cfg, model, styles, "cpu");
-        engine->add_stream(std::make_unique<Stream>(cfg.streams[0], make_cpu_generator(model, 4, 1), make_masking("cpu", model->spec.sample_rate, 2),
-                                                    styles.at("techno"), 48000));
+        engine->add_stream(std::make_unique<Stream>(cfg.streams[0], make_cpu_generator(model, 4, 1),
+                                                    make_masking("cpu", model->spec.sample_rate, 2), styles.at("techno"), 48000));
         return engine;
     }();
     return *e;

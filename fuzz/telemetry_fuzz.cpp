@@ -23,8 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     DaemonConfig cfg;
     cfg.streams.push_back(StreamConfig{});
     Engine engine(cfg, model, {{style->name, style}}, "cpu");
-    engine.add_stream(std::make_unique<Stream>(cfg.streams[0], make_cpu_generator(model, 2, 1), make_masking("cpu", model->spec.sample_rate, 2),
-                                               style, 48000));
+    engine.add_stream(std::make_unique<Stream>(cfg.streams[0], make_cpu_generator(model, 2, 1),
+                                               make_masking("cpu", model->spec.sample_rate, 2), style, 48000));
     (void)protocol::to_wire(engine.status());
     (void)protocol::to_wire(engine.handle(R"({"cmd":"styles"})").reply);
     std::vector<MidiSchedule::SoundedNote> notes{{0, 0, true, 60, 100, 1.5, style->tracks.empty() ? bytes : style->tracks[0].name}};

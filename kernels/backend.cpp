@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "cpu/lane_threads.h"
 #include "conditioning.h"
+#include "cpu/lane_threads.h"
 #include "masking.h"
 
 namespace wavecast {
@@ -51,8 +51,9 @@ BackendPlan plan_backends(const std::string& request) {
     std::string why;
     const auto devices = cuda_devices(&why);
     if (request == "auto") {
-        plan.note = devices.empty() ? "backend cpu (auto; no CUDA device: " + why + ")"
-                                    : "backend cpu (auto; CUDA device " + devices[0].name + " present: --backend cuda runs every stage on it)";
+        plan.note = devices.empty()
+                        ? "backend cpu (auto; no CUDA device: " + why + ")"
+                        : "backend cpu (auto; CUDA device " + devices[0].name + " present: --backend cuda runs every stage on it)";
         return plan;
     }
     if (devices.empty()) throw std::runtime_error("backend cuda unavailable: no CUDA device (" + why + ")");
@@ -61,8 +62,8 @@ BackendPlan plan_backends(const std::string& request) {
     return plan;
 }
 
-BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
-                             Precision precision, int cpu_threads) {
+BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision,
+                             int cpu_threads) {
     BackendChoice c;
     if (backend == "cuda") {
         c.generator = make_cuda_generator(std::move(model), lanes, seed, precision);

@@ -5,7 +5,10 @@
 namespace wavecast {
 
 ConditioningInputs::ConditioningInputs(const Model& model, int lanes)
-    : model_(model), lanes_(lanes), features_(model.spec.cond_features), in_(model.spec.cond_features + model.spec.instrument_dim),
+    : model_(model),
+      lanes_(lanes),
+      features_(model.spec.cond_features),
+      in_(model.spec.cond_features + model.spec.instrument_dim),
       history_(static_cast<size_t>(2) * lanes * in_, 0.0f) {
     set_instruments(default_instrument_weights(model.spec, lanes).data());
 }

@@ -47,8 +47,8 @@ inline std::vector<double> excitation_increments(int harmonics, int sample_rate)
 // updates `started` ([kPitches], the start of each pitch's note, kSilent while silent; all
 // kSilent before the first frame) and lists the sounding pitches in pitch order with their
 // velocities and starts; returns how many.
-WC_HOST_DEVICE inline int frame_notes(const float* features, uint64_t frame_start, uint64_t* started, int* pitch,
-                                      float* velocity, uint64_t* start) {
+WC_HOST_DEVICE inline int frame_notes(const float* features, uint64_t frame_start, uint64_t* started, int* pitch, float* velocity,
+                                      uint64_t* start) {
     int n = 0;
     for (int p = 0; p < kPitches; ++p) {
         const float v = features[kVelocityOffset + p];
@@ -65,8 +65,8 @@ WC_HOST_DEVICE inline int frame_notes(const float* features, uint64_t frame_star
 }
 
 // One channel of e at sample n (see above): channel 2h is harmonic h's sine, 2h + 1 its cosine.
-WC_HOST_DEVICE inline float excitation_channel(uint64_t n, const double* increments, int channel, const int* pitch,
-                                               const float* velocity, const uint64_t* start, int count) {
+WC_HOST_DEVICE inline float excitation_channel(uint64_t n, const double* increments, int channel, const int* pitch, const float* velocity,
+                                               const uint64_t* start, int count) {
     const double* inc = increments + (channel >> 1) * kPitches;
     float sum = 0.0f;
     for (int j = 0; j < count; ++j) {

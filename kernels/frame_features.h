@@ -9,9 +9,9 @@
 namespace wavecast {
 
 inline constexpr int kPitches = 128;
-inline constexpr int kVelocityOffset = 0;          // [0,128): velocity / 127 of each sounding pitch
-inline constexpr int kOnsetOffset = kPitches;      // [128,256): 1 where that pitch starts in the frame
-inline constexpr int kAgeOffset = 2 * kPitches;    // 256: log1p(seconds since the newest onset)
+inline constexpr int kVelocityOffset = 0;               // [0,128): velocity / 127 of each sounding pitch
+inline constexpr int kOnsetOffset = kPitches;           // [128,256): 1 where that pitch starts in the frame
+inline constexpr int kAgeOffset = 2 * kPitches;         // 256: log1p(seconds since the newest onset)
 inline constexpr int kActiveOffset = 2 * kPitches + 1;  // 257: 1 while any note sounds
 inline constexpr int kFrameFeatures = 2 * kPitches + 2;
 

@@ -47,8 +47,7 @@ public:
 // The CPU reference: the definition every other backend is tested against. Its lanes are split
 // into `threads` groups, each advanced on its own thread (<= 0: one per core this process may
 // use); the samples are the same however many.
-std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed,
-                                              int threads = 1);
+std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads = 1);
 
 // Which kernel runs the CUDA generator's sample loop: the cluster kernel (cuda/generator_cluster.cu)
 // where the weights fit a thread-block cluster's shared memory and the lanes' clusters all run at

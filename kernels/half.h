@@ -39,7 +39,7 @@ inline uint16_t float_to_half(float f) {
     const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
     const uint32_t mag = x & 0x7FFFFFFFu;
     if (mag >= 0x7F800000u) return sign | (mag > 0x7F800000u ? 0x7E00u : 0x7C00u);  // NaN stays NaN
-    if (mag >= 0x477FF000u) return sign | 0x7C00u;  // 65520 and up round to infinity
+    if (mag >= 0x477FF000u) return sign | 0x7C00u;                                  // 65520 and up round to infinity
     if (mag < 0x38800000u) {
         // Below fp16's smallest normal (2^-14): a multiple of 2^-24. The scaling is exact and
         // nearbyint rounds half to even in the default rounding mode; 1024 is the smallest

@@ -74,11 +74,9 @@ json spec_to_json(const ModelSpec& s) {
 ModelSpec spec_from_json(const json& j, const std::string& where) {
     auto fail = [&](const std::string& why) { return ModelError(where + ": " + why); };
     if (!j.is_object()) throw fail("metadata 'wavecast' is not a JSON object");
-    if (!j.contains("architecture") || !j["architecture"].is_string())
-        throw fail("metadata names no architecture");
+    if (!j.contains("architecture") || !j["architecture"].is_string()) throw fail("metadata names no architecture");
     if (j["architecture"] != kArchitecture)
-        throw fail("unknown architecture '" + j["architecture"].get<std::string>() + "' (this engine runs " +
-                   kArchitecture + ")");
+        throw fail("unknown architecture '" + j["architecture"].get<std::string>() + "' (this engine runs " + kArchitecture + ")");
     auto get_int = [&](const char* key) {
         if (!j.contains(key) || !j[key].is_number_integer()) throw fail(std::string("metadata lacks integer '") + key + "'");
         return j[key].get<int>();
@@ -107,8 +105,7 @@ ModelSpec spec_from_json(const json& j, const std::string& where) {
     s.random_weights = weights == "random";
     if (!j.contains("instruments") || !j["instruments"].is_array()) throw fail("metadata lacks the instrument table");
     for (const auto& i : j["instruments"]) {
-        if (!i.is_object() || !i.contains("name") || !i["name"].is_string() || !i.contains("program") ||
-            !i["program"].is_number_integer())
+        if (!i.is_object() || !i.contains("name") || !i["name"].is_string() || !i.contains("program") || !i["program"].is_number_integer())
             throw fail("instrument table entry lacks name or program");
         s.instruments.push_back({i["name"].get<std::string>(), i["program"].get<int>(),
                                  i.contains("drums") && i["drums"].is_boolean() && i["drums"].get<bool>()});
@@ -121,8 +118,8 @@ ModelSpec spec_from_json(const json& j, const std::string& where) {
 }  // namespace
 
 std::string ModelSpec::shape_name() const {
-    return "R" + std::to_string(residual_channels) + "-S" + std::to_string(skip_channels) + "-A" +
-           std::to_string(audio_classes) + "-L" + std::to_string(layers);
+    return "R" + std::to_string(residual_channels) + "-S" + std::to_string(skip_channels) + "-A" + std::to_string(audio_classes) + "-L" +
+           std::to_string(layers);
 }
 
 void validate_spec(const ModelSpec& s, const std::string& where) {
@@ -139,15 +136,15 @@ void validate_spec(const ModelSpec& s, const std::string& where) {
     check(s.frame_hop >= 1 && s.frame_hop <= s.sample_rate, "frame_hop must be 1..sample_rate");
     check(s.feature_layout == kFeatureLayout,
           "unknown feature_layout '" + s.feature_layout + "' (this engine writes " + kFeatureLayout + ")");
-    check(s.cond_features == kFrameFeatures,
-          "cond_features is " + std::to_string(s.cond_features) + ", the " + kFeatureLayout + " layout has " +
-              std::to_string(kFrameFeatures));
+    check(s.cond_features == kFrameFeatures, "cond_features is " + std::to_string(s.cond_features) + ", the " + kFeatureLayout +
+                                                 " layout has " + std::to_string(kFrameFeatures));
     check(s.cond_hidden >= 1 && s.cond_hidden <= 4096, "cond_hidden must be 1..4096");
     check(s.instrument_dim >= 1 && s.instrument_dim <= 1024, "instrument_dim must be 1..1024");
     check(s.excitation_harmonics >= 0 && s.excitation_harmonics <= kMaxExcitationHarmonics,
           "excitation_harmonics must be 0.." + std::to_string(kMaxExcitationHarmonics));
     check(!s.instruments.empty(), "the instrument table is empty");
-    for (const auto& i : s.instruments) check(i.program >= 0 && i.program <= 127, "instrument '" + i.name + "' has a GM program outside 0..127");
+    for (const auto& i : s.instruments)
+        check(i.program >= 0 && i.program <= 127, "instrument '" + i.name + "' has a GM program outside 0..127");
     try {
         check(json::parse(s.provenance).is_object(), "provenance is not a JSON object");
     } catch (const json::exception&) {
@@ -176,15 +173,14 @@ Model load_model(const std::string& path) {
         auto it = file.tensors.find(name);
         if (it == file.tensors.end()) throw ModelError(path + ": missing tensor '" + name + "'");
         if (it->second.shape != shape)
-            throw ModelError(path + ": tensor '" + name + "' has shape " + shape_string(it->second.shape) +
-                             ", the metadata implies " + shape_string(shape));
+            throw ModelError(path + ": tensor '" + name + "' has shape " + shape_string(it->second.shape) + ", the metadata implies " +
+                             shape_string(shape));
         for (float v : it->second.data)
             if (!std::isfinite(v)) throw ModelError(path + ": tensor '" + name + "' holds a non-finite value");
         dst = std::move(it->second.data);
     });
     for (const auto& [name, t] : file.tensors)
-        if (!expected.count(name))
-            throw ModelError(path + ": unexpected tensor '" + name + "' (not part of " + kArchitecture + ")");
+        if (!expected.count(name)) throw ModelError(path + ": unexpected tensor '" + name + "' (not part of " + kArchitecture + ")");
     return m;
 }
 
@@ -196,8 +192,8 @@ void save_model(const std::string& path, const Model& model) {
         int64_t n = 1;
         for (auto d : shape) n *= d;
         if (static_cast<int64_t>(src.size()) != n)
-            throw ModelError(path + ": tensor '" + name + "' has " + std::to_string(src.size()) +
-                             " values, shape " + shape_string(shape) + " needs " + std::to_string(n));
+            throw ModelError(path + ": tensor '" + name + "' has " + std::to_string(src.size()) + " values, shape " + shape_string(shape) +
+                             " needs " + std::to_string(n));
         file.tensors[name] = Tensor{shape, src};
     });
     write_safetensors(path, file);
@@ -210,8 +206,8 @@ ModelSpec named_shape(const std::string& name) {
     s.frame_hop = 160;  // 100 frames per second
     s.cond_features = kFrameFeatures;
     s.instrument_dim = 16;
-    s.instruments = {{"drums", 0, true},         {"electric_bass", 33, false}, {"piano", 0, false},
-                     {"strings", 48, false},     {"lead_square", 80, false},   {"pad_warm", 89, false},
+    s.instruments = {{"drums", 0, true},           {"electric_bass", 33, false},  {"piano", 0, false},
+                     {"strings", 48, false},       {"lead_square", 80, false},    {"pad_warm", 89, false},
                      {"electric_piano", 4, false}, {"acoustic_guitar", 24, false}};
     if (name == "tiny") {
         s.residual_channels = 8, s.skip_channels = 16, s.layers = 4, s.dilation_cycle = 4, s.cond_hidden = 8;
@@ -303,7 +299,8 @@ Model with_precision(const Model& model, Precision p) {
     auto round = [p](std::vector<float>& v) {
         for (float& x : v) {
             const float r = p == Precision::fp16 ? half_to_float(float_to_half(x)) : bf16_to_float(float_to_bf16(x));
-            if (std::isinf(r)) throw std::invalid_argument("a weight of " + std::to_string(x) + " is beyond " + precision_name(p) + "'s range");
+            if (std::isinf(r))
+                throw std::invalid_argument("a weight of " + std::to_string(x) + " is beyond " + precision_name(p) + "'s range");
             x = r;
         }
     };

@@ -29,15 +29,15 @@ struct ModelSpec {
     int layers = 0;             // L
     int dilation_cycle = 0;     // dilations 1, 2, 4, ... 2^(cycle-1), repeated
     int sample_rate = 0;
-    int frame_hop = 0;          // samples per conditioning frame
-    int cond_features = 0;      // F, per frame
-    int cond_hidden = 0;        // H, the conditioning network's width
-    int instrument_dim = 0;     // E
+    int frame_hop = 0;             // samples per conditioning frame
+    int cond_features = 0;         // F, per frame
+    int cond_hidden = 0;           // H, the conditioning network's width
+    int instrument_dim = 0;        // E
     int excitation_harmonics = 0;  // K: the excitation's harmonics (excitation.h); 0: none
     std::string output = "mulaw";
     std::string feature_layout = kFeatureLayout;
     std::vector<Instrument> instruments;
-    bool random_weights = false;  // true: seeded random, untrained (tests and the first demo)
+    bool random_weights = false;    // true: seeded random, untrained (tests and the first demo)
     std::string provenance = "{}";  // JSON object: how the weights were made
 
     int dilation(int layer) const { return 1 << (layer % dilation_cycle); }

@@ -11,7 +11,8 @@ std::vector<float> conv_rows(const LayerWeights& lw, int R) {
     std::vector<float> rows(static_cast<size_t>(2 * R) * 2 * R);
     for (int o = 0; o < 2 * R; ++o)
         for (int i = 0; i < R; ++i)
-            for (int k = 0; k < 2; ++k) rows[static_cast<size_t>(o) * 2 * R + k * R + i] = lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + k];
+            for (int k = 0; k < 2; ++k)
+                rows[static_cast<size_t>(o) * 2 * R + k * R + i] = lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + k];
     return rows;
 }
 
@@ -31,7 +32,8 @@ std::vector<float> decode_table(int classes) {
 void check_forced_inputs(const int* inputs, size_t count, int classes) {
     for (size_t i = 0; i < count; ++i)
         if (inputs[i] < 0 || inputs[i] >= classes)
-            throw std::invalid_argument("teacher_forced: input class " + std::to_string(inputs[i]) + " outside 0.." + std::to_string(classes - 1));
+            throw std::invalid_argument("teacher_forced: input class " + std::to_string(inputs[i]) + " outside 0.." +
+                                        std::to_string(classes - 1));
 }
 
 }  // namespace wavecast

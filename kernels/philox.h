@@ -13,9 +13,7 @@ struct Philox4 {
     uint32_t v[4];
 };
 
-WC_HOST_DEVICE inline uint32_t philox_mulhi(uint32_t a, uint32_t b) {
-    return static_cast<uint32_t>((static_cast<uint64_t>(a) * b) >> 32);
-}
+WC_HOST_DEVICE inline uint32_t philox_mulhi(uint32_t a, uint32_t b) { return static_cast<uint32_t>((static_cast<uint64_t>(a) * b) >> 32); }
 
 // Multipliers and Weyl increments are the published Philox4x32 constants.
 WC_HOST_DEVICE inline Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
@@ -34,9 +32,8 @@ WC_HOST_DEVICE inline Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k
 // The one uniform draw the sampler uses for (seed, lane, sample index): a float in [0, 1) with
 // 24 random bits, exact in float so both backends compare against it identically.
 WC_HOST_DEVICE inline float philox_uniform(uint64_t seed, uint32_t lane, uint64_t sample) {
-    const Philox4 r = philox4x32_10(
-        Philox4{{static_cast<uint32_t>(sample), static_cast<uint32_t>(sample >> 32), lane, 0u}},
-        static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+    const Philox4 r = philox4x32_10(Philox4{{static_cast<uint32_t>(sample), static_cast<uint32_t>(sample >> 32), lane, 0u}},
+                                    static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
     return static_cast<float>(r.v[0] >> 8) * (1.0f / 16777216.0f);
 }
 

@@ -9,7 +9,7 @@ namespace wavecast {
 namespace {
 
 // Upper edges of Zwicker's 24 critical bands, Hz.
-constexpr double kBandEdges[] = {100,  200,  300,  400,  510,  630,  770,  920,  1080,  1270,  1480,  1720,
+constexpr double kBandEdges[] = {100,  200,  300,  400,  510,  630,  770,  920,  1080, 1270, 1480,  1720,
                                  2000, 2320, 2700, 3150, 3700, 4400, 5300, 6400, 7700, 9500, 12000, 15500};
 
 }  // namespace
@@ -114,7 +114,7 @@ void masking_threshold(const PsychoTables& t, const float* P, float* threshold_d
 #pragma omp simd
         for (int k = lo; k < hi; ++k) out[k] += db_to_pow(base + spreading(z[k] - bark, level));
     }
-    #pragma omp simd
+#pragma omp simd
     for (int k = 0; k < n; ++k) threshold_db[k] = 10.0f * log10_approx(thr[k]);
 }
 

@@ -46,9 +46,7 @@ struct PsychoScratch {
 void masking_threshold(const PsychoTables& t, const float* power_db, float* threshold_db, PsychoScratch& scratch);
 
 // The standard's masking index av(z) and spreading function vf(dz, level), in dB.
-WC_HOST_DEVICE inline float masking_index(bool tonal, float z) {
-    return tonal ? -1.525f - 0.275f * z - 4.5f : -1.525f - 0.175f * z - 0.5f;
-}
+WC_HOST_DEVICE inline float masking_index(bool tonal, float z) { return tonal ? -1.525f - 0.275f * z - 4.5f : -1.525f - 0.175f * z - 0.5f; }
 WC_HOST_DEVICE inline float spreading(float dz, float level_db) {
     if (dz < -1.0f) return 17.0f * (dz + 1.0f) - (0.4f * level_db + 6.0f);
     if (dz < 0.0f) return (0.4f * level_db + 6.0f) * dz;

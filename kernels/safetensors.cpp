@@ -65,14 +65,13 @@ SafetensorsFile read_safetensors(const std::string& path) {
             continue;
         }
         const auto where = "tensor '" + name + "': ";
-        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
-            !entry.contains("data_offsets"))
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
             throw fail(where + "entry lacks dtype, shape or data_offsets");
         const auto& dtype_j = entry["dtype"];
         const auto& shape_j = entry["shape"];
         const auto& off_j = entry["data_offsets"];
-        if (!dtype_j.is_string() || !shape_j.is_array() || !off_j.is_array() || off_j.size() != 2 ||
-            !off_j[0].is_number_unsigned() || !off_j[1].is_number_unsigned())
+        if (!dtype_j.is_string() || !shape_j.is_array() || !off_j.is_array() || off_j.size() != 2 || !off_j[0].is_number_unsigned() ||
+            !off_j[1].is_number_unsigned())
             throw fail(where + "malformed dtype, shape or data_offsets");
         const std::string dtype = dtype_j.get<std::string>();
         size_t elem;
@@ -90,11 +89,11 @@ SafetensorsFile read_safetensors(const std::string& path) {
         }
         const uint64_t begin = off_j[0].get<uint64_t>(), end = off_j[1].get<uint64_t>();
         if (begin > end || end > data_len)
-            throw fail(where + "data [" + std::to_string(begin) + ", " + std::to_string(end) +
-                       ") lies past the end of the file's data (" + std::to_string(data_len) + " bytes): truncated?");
+            throw fail(where + "data [" + std::to_string(begin) + ", " + std::to_string(end) + ") lies past the end of the file's data (" +
+                       std::to_string(data_len) + " bytes): truncated?");
         if (end - begin != count * elem)
-            throw fail(where + "holds " + std::to_string(end - begin) + " bytes but shape " + shape_string(t.shape) +
-                       " of " + dtype + " needs " + std::to_string(count * elem));
+            throw fail(where + "holds " + std::to_string(end - begin) + " bytes but shape " + shape_string(t.shape) + " of " + dtype +
+                       " needs " + std::to_string(count * elem));
 
         t.data.resize(count);
         const unsigned char* p = data + begin;
@@ -138,8 +137,7 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
             out.write(reinterpret_cast<const char*>(t.data.data()), static_cast<std::streamsize>(t.data.size() * 4));
         if (!out.flush()) throw ModelError(path + ": write failed: " + std::strerror(errno));
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw ModelError(path + ": cannot rename into place: " + std::strerror(errno));
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw ModelError(path + ": cannot rename into place: " + std::strerror(errno));
 }
 
 }  // namespace wavecast

@@ -14,12 +14,19 @@ namespace {
 
 // jack_status_t's bits, by name: "0x21 (Failure, ServerError)".
 std::string describe_status(jack_status_t status) {
-    static const std::pair<int, const char*> names[] = {
-        {JackFailure, "Failure"}, {JackInvalidOption, "InvalidOption"}, {JackNameNotUnique, "NameNotUnique"},
-        {JackServerStarted, "ServerStarted"}, {JackServerFailed, "ServerFailed"}, {JackServerError, "ServerError"},
-        {JackNoSuchClient, "NoSuchClient"}, {JackLoadFailure, "LoadFailure"}, {JackInitFailure, "InitFailure"},
-        {JackShmFailure, "ShmFailure"}, {JackVersionError, "VersionError"}, {JackBackendError, "BackendError"},
-        {JackClientZombie, "ClientZombie"}};
+    static const std::pair<int, const char*> names[] = {{JackFailure, "Failure"},
+                                                        {JackInvalidOption, "InvalidOption"},
+                                                        {JackNameNotUnique, "NameNotUnique"},
+                                                        {JackServerStarted, "ServerStarted"},
+                                                        {JackServerFailed, "ServerFailed"},
+                                                        {JackServerError, "ServerError"},
+                                                        {JackNoSuchClient, "NoSuchClient"},
+                                                        {JackLoadFailure, "LoadFailure"},
+                                                        {JackInitFailure, "InitFailure"},
+                                                        {JackShmFailure, "ShmFailure"},
+                                                        {JackVersionError, "VersionError"},
+                                                        {JackBackendError, "BackendError"},
+                                                        {JackClientZombie, "ClientZombie"}};
     char hex[16];
     std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(status));
     std::string out = hex, list;
@@ -33,7 +40,8 @@ std::string describe_status(jack_status_t status) {
 bool client_exists(const std::string& name, const std::string& server) {
     jack_status_t st{};
     const auto opts = static_cast<jack_options_t>(JackNoStartServer | (server.empty() ? 0 : JackServerName));
-    jack_client_t* probe = server.empty() ? jack_client_open("wavecast-probe", opts, &st) : jack_client_open("wavecast-probe", opts, &st, server.c_str());
+    jack_client_t* probe =
+        server.empty() ? jack_client_open("wavecast-probe", opts, &st) : jack_client_open("wavecast-probe", opts, &st, server.c_str());
     if (!probe) return false;
     std::string pattern = "^";
     for (char c : name) pattern += std::isalnum(static_cast<unsigned char>(c)) ? std::string(1, c) : std::string("\\") + c;
@@ -157,8 +165,7 @@ int JackOutput::on_process(jack_nframes_t n, void* self) {
         void* midi = jack_port_get_buffer(o.midi, n);
         jack_midi_clear_buffer(midi);
         o.stream->take_midi(n, [midi](uint32_t at, const uint8_t* bytes, uint8_t size) { jack_midi_event_write(midi, at, bytes, size); });
-        o.stream->process(static_cast<float*>(jack_port_get_buffer(o.left, n)),
-                          static_cast<float*>(jack_port_get_buffer(o.right, n)), n);
+        o.stream->process(static_cast<float*>(jack_port_get_buffer(o.left, n)), static_cast<float*>(jack_port_get_buffer(o.right, n)), n);
     }
     return 0;
 }

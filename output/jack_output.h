@@ -3,8 +3,8 @@
 // sample-rate and shutdown callbacks, which only touch atomics.
 #pragma once
 
-#include <atomic>
 #include <jack/jack.h>
+#include <atomic>
 #include <map>
 #include <string>
 #include <vector>

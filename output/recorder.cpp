@@ -1,12 +1,12 @@
 #include "recorder.h"
 
+#include <unistd.h>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <unistd.h>
 
 #include "files.h"
 #include "midi_file.h"
@@ -203,7 +203,9 @@ void Recorder::push(const float* left, const float* right, uint32_t frames) {
 void Recorder::push_midi(uint32_t offset, const uint8_t* bytes, uint8_t size) {
     in_push_.store(true, std::memory_order_seq_cst);
     if (armed_.load(std::memory_order_seq_cst) && offset < remaining_.load(std::memory_order_relaxed)) {
-        Midi m{pushed_.load(std::memory_order_relaxed) + offset, {bytes[0], size > 1 ? bytes[1] : uint8_t{0}, size > 2 ? bytes[2] : uint8_t{0}}, size};
+        Midi m{pushed_.load(std::memory_order_relaxed) + offset,
+               {bytes[0], size > 1 ? bytes[1] : uint8_t{0}, size > 2 ? bytes[2] : uint8_t{0}},
+               size};
         midi_ring_.write(&m, 1);
     }
     in_push_.store(false, std::memory_order_seq_cst);
@@ -255,7 +257,8 @@ void Recorder::finish() {
             messages.push_back({static_cast<double>(m.frame) * beats_per_frame, {m.bytes[0], m.bytes[1], m.bytes[2]}, m.size});
         }
         std::string why;
-        if (!write_all(midi_fd_, midi_messages_file(request_.tempo_bpm, messages, static_cast<double>(frames_.load()) * beats_per_frame), why))
+        if (!write_all(midi_fd_, midi_messages_file(request_.tempo_bpm, messages, static_cast<double>(frames_.load()) * beats_per_frame),
+                       why))
             error_ += (error_.empty() ? "" : "; ") + std::string("writing the MIDI file ") + request_.midi_path + " failed: " + why;
         ::close(midi_fd_);
         midi_fd_ = -1;

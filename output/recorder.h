@@ -5,11 +5,11 @@
 // be written (a full disk) ends there, keeps a valid file of what was written, and says why.
 #pragma once
 
+#include <semaphore.h>
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <semaphore.h>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -34,7 +34,7 @@ struct RecordRequest {
     double seconds = 0;     // <= 0: until stop()
     int bits = 24;          // 16 or 24
     int rate = 48000;
-    bool overwrite = false;  // else existing files are refused
+    bool overwrite = false;                        // else existing files are refused
     std::vector<std::array<uint8_t, 2>> programs;  // program changes in force, for the MIDI file
     double tempo_bpm = 120;                        // the MIDI file's bar lines
 };
@@ -71,9 +71,9 @@ public:
 
 private:
     void disk_loop();
-    bool drain();   // false when a write failed (error_ says why)
-    void finish();  // closes the files; with mu_ held
-    void disarm();  // the callback pushes no more once this returns
+    bool drain();                             // false when a write failed (error_ says why)
+    void finish();                            // closes the files; with mu_ held
+    void disarm();                            // the callback pushes no more once this returns
     void open_files(const RecordRequest& r);  // with mu_ held
 
     SpscRing<float> ring_;
@@ -83,7 +83,7 @@ private:
         uint8_t size;
     };
     SpscRing<Midi> midi_ring_{16384};
-    std::atomic<uint64_t> pushed_{0};  // frames the callback has pushed into this recording
+    std::atomic<uint64_t> pushed_{0};   // frames the callback has pushed into this recording
     std::atomic<bool> armed_{false};    // the callback may push
     std::atomic<bool> in_push_{false};  // the callback is inside push(): see disarm()
     std::atomic<uint64_t> remaining_{0};
@@ -97,7 +97,7 @@ private:
     int midi_fd_ = -1;
     RecordRequest request_;  // of the recording in progress
     std::string last_, error_;
-    bool failed_ = false;  // a write of this recording failed: the rest is discarded
+    bool failed_ = false;     // a write of this recording failed: the rest is discarded
     std::vector<Midi> midi_;  // drained from midi_ring_ by the disk thread
     std::thread disk_;
     float buf_[8192];

@@ -18,7 +18,8 @@ StreamOutput::Clock StreamOutput::clock() const {
 
 void StreamOutput::process(float* left, float* right, uint32_t frames) {
     // clock_gettime through the vDSO: no system call, no lock.
-    const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const int64_t now_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
     const uint32_t seq = clock_seq_.load(std::memory_order_relaxed);
     clock_seq_.store(seq + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);

@@ -64,9 +64,9 @@ public:
 
     // Control side.
     uint64_t played() const { return played_shared_.load(std::memory_order_relaxed); }  // frames taken from the ring
-    uint64_t underruns() const { return underruns_.load(); }              // periods the ring could not fill
-    uint64_t underrun_frames() const { return underrun_frames_.load(); }  // zeros written in them
-    uint64_t longest_gap_frames() const { return longest_gap_.load(); }   // the longest run of those zeros
+    uint64_t underruns() const { return underruns_.load(); }                            // periods the ring could not fill
+    uint64_t underrun_frames() const { return underrun_frames_.load(); }                // zeros written in them
+    uint64_t longest_gap_frames() const { return longest_gap_.load(); }                 // the longest run of those zeros
     // The frames taken from the ring when the last period began, and when that was (steady
     // clock, ns; 0 before the first): a consistent pair, read without making the callback wait.
     struct Clock {

@@ -4,10 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <stdexcept>
 #include <toml++/toml.h>
 #include <zmq.h>
+#include <fstream>
+#include <stdexcept>
 
 namespace wavecast {
 
@@ -25,8 +25,8 @@ CurveKeys generate_curve_keys() {
 }
 
 void write_curve_keys(const std::string& path, const CurveKeys& keys) {
-    const std::string pair = "# wavecast CURVE key pair: keep this file secret\npublic = \"" + keys.public_key + "\"\nsecret = \"" +
-                             keys.secret_key + "\"\n";
+    const std::string pair =
+        "# wavecast CURVE key pair: keep this file secret\npublic = \"" + keys.public_key + "\"\nsecret = \"" + keys.secret_key + "\"\n";
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || write(fd, pair.data(), pair.size()) != static_cast<ssize_t>(pair.size()) || close(fd) != 0)
         throw std::runtime_error(path + ": cannot write the key pair");

@@ -13,15 +13,15 @@
 namespace wavecast {
 
 // X(name, min, max, integer, default (NaN: see below), unit, help)
-#define WAVECAST_PARAMS(X)                                                                                                \
-    X(temperature, 0.0, 4.0, false, 1.0, "", "sampling temperature of the network; 0 picks the most likely sample")     \
-    X(tempo, 20.0, 300.0, false, NAN, "bpm", "beats per minute (default: the style's)")                                  \
-    X(intensity, 0.0, 1.0, false, 0.6, "", "density and loudness of the score")                                          \
-    X(gain_db, -60.0, 12.0, false, 0.0, "dB", "a trim around the loudness target")                                       \
-    X(masking_db, -100.0, 40.0, false, 0.0, "dB",                                                                        \
-      "frequency masking relative to the masking threshold: 0 removes what is inaudible, positive removes more "         \
-      "(audible lo-fi), -90 and below passes everything")                                                                \
-    X(key, -1.0, 11.0, true, -1.0, "", "the tonic as a pitch class (0 = C ... 11 = B); -1: the style's own key")          \
+#define WAVECAST_PARAMS(X)                                                                                          \
+    X(temperature, 0.0, 4.0, false, 1.0, "", "sampling temperature of the network; 0 picks the most likely sample") \
+    X(tempo, 20.0, 300.0, false, NAN, "bpm", "beats per minute (default: the style's)")                             \
+    X(intensity, 0.0, 1.0, false, 0.6, "", "density and loudness of the score")                                     \
+    X(gain_db, -60.0, 12.0, false, 0.0, "dB", "a trim around the loudness target")                                  \
+    X(masking_db, -100.0, 40.0, false, 0.0, "dB",                                                                   \
+      "frequency masking relative to the masking threshold: 0 removes what is inaudible, positive removes more "    \
+      "(audible lo-fi), -90 and below passes everything")                                                           \
+    X(key, -1.0, 11.0, true, -1.0, "", "the tonic as a pitch class (0 = C ... 11 = B); -1: the style's own key")    \
     X(seed, 0.0, 2147483647.0, true, NAN, "", "seed of the composer's choices; another seed, other music (default: the stream's)")
 
 enum class Param {

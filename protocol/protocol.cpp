@@ -30,16 +30,16 @@ double check_param(const std::string& where, std::string_view name, const json& 
     if (!std::isfinite(v)) throw Error(code::out_of_range, where + "." + p->name + ": must be finite");
     if (p->integer && v != std::floor(v)) throw Error(code::bad_type, where + "." + p->name + ": must be a whole number");
     if (v < p->min || v > p->max)
-        throw Error(code::out_of_range, where + "." + p->name + ": " + json(v).dump() + " is outside [" +
-                                            json(p->min).dump() + ", " + json(p->max).dump() + "]");
+        throw Error(code::out_of_range, where + "." + p->name + ": " + json(v).dump() + " is outside [" + json(p->min).dump() + ", " +
+                                            json(p->max).dump() + "]");
     return v;
 }
 
 Request parse_request(std::string_view raw, json& id_out) {
     id_out = nullptr;
     if (raw.size() > kMaxRequestBytes)
-        throw Error(code::too_large, "request of " + std::to_string(raw.size()) + " bytes exceeds the limit of " +
-                                         std::to_string(kMaxRequestBytes));
+        throw Error(code::too_large,
+                    "request of " + std::to_string(raw.size()) + " bytes exceeds the limit of " + std::to_string(kMaxRequestBytes));
     json j = json::parse(raw.begin(), raw.end(), nullptr, false);
     if (j.is_discarded()) throw Error(code::bad_json, "request is not valid JSON");
     if (!j.is_object()) throw Error(code::bad_request, "request must be a JSON object");
@@ -78,8 +78,8 @@ std::optional<double> get_number(const json& body, const char* field, double min
     if (!body[field].is_number()) throw Error(code::bad_type, std::string(field) + ": must be a number");
     const double v = body[field].get<double>();
     if (!std::isfinite(v) || v < min || v > max)
-        throw Error(code::out_of_range, std::string(field) + ": " + json(v).dump() + " is outside [" + json(min).dump() +
-                                            ", " + json(max).dump() + "]");
+        throw Error(code::out_of_range,
+                    std::string(field) + ": " + json(v).dump() + " is outside [" + json(min).dump() + ", " + json(max).dump() + "]");
     return v;
 }
 

@@ -23,19 +23,19 @@ inline constexpr size_t kMaxRequestBytes = 64 * 1024;
 
 // The error vocabulary; every error reply carries one of these codes.
 namespace code {
-inline constexpr const char* bad_json = "bad_json";            // not parseable JSON
-inline constexpr const char* bad_request = "bad_request";      // not an object, missing or unknown field
+inline constexpr const char* bad_json = "bad_json";        // not parseable JSON
+inline constexpr const char* bad_request = "bad_request";  // not an object, missing or unknown field
 inline constexpr const char* unknown_command = "unknown_command";
-inline constexpr const char* bad_type = "bad_type";            // a field of the wrong JSON type
-inline constexpr const char* out_of_range = "out_of_range";    // a number outside its range, or not finite
+inline constexpr const char* bad_type = "bad_type";          // a field of the wrong JSON type
+inline constexpr const char* out_of_range = "out_of_range";  // a number outside its range, or not finite
 inline constexpr const char* unknown_stream = "unknown_stream";
 inline constexpr const char* unknown_param = "unknown_param";
 inline constexpr const char* unknown_style = "unknown_style";
 inline constexpr const char* too_large = "too_large";
-inline constexpr const char* unsupported = "unsupported";      // valid, but this build cannot do it yet
-inline constexpr const char* io_error = "io_error";            // e.g. a recording file that cannot be opened
-inline constexpr const char* conflict = "conflict";            // e.g. already recording, or not recording
-inline constexpr const char* busy = "busy";                    // too much file work queued; try again
+inline constexpr const char* unsupported = "unsupported";  // valid, but this build cannot do it yet
+inline constexpr const char* io_error = "io_error";        // e.g. a recording file that cannot be opened
+inline constexpr const char* conflict = "conflict";        // e.g. already recording, or not recording
+inline constexpr const char* busy = "busy";                // too much file work queued; try again
 inline constexpr const char* internal = "internal";
 }  // namespace code
 

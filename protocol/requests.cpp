@@ -77,9 +77,15 @@ TypedRequest parse(std::string_view raw, json& id_out) {
 }
 
 json to_json(const Command& command, const json& id) {
-    json j = std::visit(Overloaded{[](const Ping&) { return json{{"cmd", "ping"}}; },
-                                   [](const Status&) { return json{{"cmd", "status"}}; },
-                                   [](const Styles&) { return json{{"cmd", "styles"}}; },
+    json j = std::visit(Overloaded{[](const Ping&) {
+                                       return json{{"cmd", "ping"}};
+                                   },
+                                   [](const Status&) {
+                                       return json{{"cmd", "status"}};
+                                   },
+                                   [](const Styles&) {
+                                       return json{{"cmd", "styles"}};
+                                   },
                                    [](const StyleCmd& c) {
                                        json j = {{"cmd", "style"}, {"name", c.name}};
                                        if (c.stream) j["stream"] = *c.stream;

@@ -32,7 +32,7 @@ struct Set {
 };
 struct Record {
     std::optional<std::string> stream;
-    std::string path;  // .wav or .flac, in the daemon's recordings folder
+    std::string path;    // .wav or .flac, in the daemon's recordings folder
     double seconds = 0;  // 0: until stop-record
     int bits = 24;
     std::string midi;  // empty: none

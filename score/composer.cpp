@@ -18,13 +18,20 @@ const char* default_pattern(const std::string& role, const std::string& comping)
     return comping == "arp" ? "x.x.x.x.x.x.x.x." : "x.....x.....x...";
 }
 
-bool plays(const Pattern& p, int step) { return !p.empty() && (p[static_cast<size_t>(step)] != '.' && p[static_cast<size_t>(step)] != '-'); }
+bool plays(const Pattern& p, int step) {
+    return !p.empty() && (p[static_cast<size_t>(step)] != '.' && p[static_cast<size_t>(step)] != '-');
+}
 
 }  // namespace
 
 Composer::Composer(int lanes, int sample_rate, int frame_hop, uint64_t seed)
-    : lanes_(lanes), frame_beats_per_bpm_(static_cast<double>(frame_hop) / sample_rate / 60.0), frame_hop_(frame_hop), seed_(seed),
-      notes_(static_cast<size_t>(lanes)), motif_(static_cast<size_t>(lanes)), last_voicing_centre_(static_cast<size_t>(lanes), 0) {
+    : lanes_(lanes),
+      frame_beats_per_bpm_(static_cast<double>(frame_hop) / sample_rate / 60.0),
+      frame_hop_(frame_hop),
+      seed_(seed),
+      notes_(static_cast<size_t>(lanes)),
+      motif_(static_cast<size_t>(lanes)),
+      last_voicing_centre_(static_cast<size_t>(lanes), 0) {
     for (auto& n : notes_) n.reserve(64);
 }
 
@@ -42,7 +49,8 @@ void Composer::set_style(std::shared_ptr<const Style> style, bool now) {
 }
 
 float Composer::rand(int lane, int k) const {
-    return philox_uniform(seed_ ^ 0xC0315E5Eull, static_cast<uint32_t>(lane), (static_cast<uint64_t>(bar_) << 12) | static_cast<uint64_t>(k & 4095));
+    return philox_uniform(seed_ ^ 0xC0315E5Eull, static_cast<uint32_t>(lane),
+                          (static_cast<uint64_t>(bar_) << 12) | static_cast<uint64_t>(k & 4095));
 }
 
 int Composer::degree_pitch(int degree, int octave) const {
@@ -138,9 +146,7 @@ void Composer::plan_bar() {
     // Chords: the progression, entered at a different point in each section so that sections
     // differ; the last bar of a section of 4 or more bars is the dominant, a cadence into the next.
     const auto& prog = s.progression;
-    auto chord_at = [&](int b, size_t section) {
-        return prog[(static_cast<size_t>(b) + 2 * section) % prog.size()];
-    };
+    auto chord_at = [&](int b, size_t section) { return prog[(static_cast<size_t>(b) + 2 * section) % prog.size()]; };
     std::vector<int> chord = chord_at(bar_in_sec, si);
     const bool cadence = last_bar && sec.bars >= 4;
     if (cadence) chord = {4, 6, 8};
@@ -170,8 +176,12 @@ void Composer::plan_drums(int lane, const TrackStyle& t, double density, bool fi
         const char* fallback;
         int pitch;
     };
-    const Voice voices[] = {{&t.kick, "x...x...x...x...", 36}, {&t.snare, "....x.......x...", 38}, {&t.hat, "x.x.x.x.x.x.x.x.", 42},
-                            {&t.open_hat, "", 46},            {&t.ride, "", 51},                  {&t.clap, "", 39}};
+    const Voice voices[] = {{&t.kick, "x...x...x...x...", 36},
+                            {&t.snare, "....x.......x...", 38},
+                            {&t.hat, "x.x.x.x.x.x.x.x.", 42},
+                            {&t.open_hat, "", 46},
+                            {&t.ride, "", 51},
+                            {&t.clap, "", 39}};
     const int base = static_cast<int>(70 + 40 * intensity_);
     int k = 0;
     for (const Voice& v : voices) {
@@ -278,7 +288,7 @@ void Composer::plan_lead(int lane, const TrackStyle& t, const std::vector<int>& 
     for (int step = 0; step < 16; ++step) {
         int d = motif[static_cast<size_t>(half + step)];
         if (d == kRest) continue;
-        if (rand(lane, 4000 + step) < 0.25 * vary) continue;                           // drop a note
+        if (rand(lane, 4000 + step) < 0.25 * vary) continue;                                    // drop a note
         if (rand(lane, 4100 + step) < 0.4 * vary) d += rand(lane, 4200 + step) < 0.5 ? 1 : -1;  // bend one
         bar_notes.emplace_back(step, d);
     }
@@ -307,8 +317,7 @@ void Composer::next_frames(int frames, float* features) {
             form_bar_ = 0;
             for (auto& m : motif_) m.clear();
             for (auto& notes : notes_)
-                notes.erase(std::remove_if(notes.begin(), notes.end(),
-                                           [&](const Note& n) { return !n.sounding && n.start >= next_beat; }),
+                notes.erase(std::remove_if(notes.begin(), notes.end(), [&](const Note& n) { return !n.sounding && n.start >= next_beat; }),
                             notes.end());
             min_step_ = static_cast<int>(std::lround((next_beat - static_cast<double>(bar_) * 4.0) * 4.0));
             plan_bar();
@@ -331,8 +340,7 @@ void Composer::next_frames(int frames, float* features) {
                 add_note(feat, n.pitch, n.velocity, onset, static_cast<float>(std::max(0.0, begin - n.start) * 60.0 / tempo_));
                 if (n.end <= end) events_.push_back({sample_at(n.end), n.end, lane, false, n.pitch, 0});
             }
-            notes.erase(std::remove_if(notes.begin(), notes.end(), [&](const Note& n) { return n.sounding && n.end <= end; }),
-                        notes.end());
+            notes.erase(std::remove_if(notes.begin(), notes.end(), [&](const Note& n) { return n.sounding && n.end <= end; }), notes.end());
         }
         beat_ = end;
         sample_ += static_cast<uint64_t>(frame_hop_);
@@ -341,9 +349,8 @@ void Composer::next_frames(int frames, float* features) {
 
 void Composer::take_events(std::vector<MidiEvent>& out) {
     // Within one sample, note-offs first: a repeated pitch must end before it starts again.
-    std::stable_sort(events_.begin(), events_.end(), [](const MidiEvent& a, const MidiEvent& b) {
-        return a.sample != b.sample ? a.sample < b.sample : (!a.on && b.on);
-    });
+    std::stable_sort(events_.begin(), events_.end(),
+                     [](const MidiEvent& a, const MidiEvent& b) { return a.sample != b.sample ? a.sample < b.sample : (!a.on && b.on); });
     out.insert(out.end(), events_.begin(), events_.end());
     events_.clear();
 }

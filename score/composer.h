@@ -98,15 +98,15 @@ private:
     int64_t form_bar_ = 0;  // bars into the current pass of the form
     int64_t pass_ = 0;      // passes through the form so far
     bool pending_now_ = false;
-    int min_step_ = 0;      // steps of the bar before this one are not written (a switch mid-bar)
+    int min_step_ = 0;  // steps of the bar before this one are not written (a switch mid-bar)
     std::string section_name_;
-    std::vector<std::vector<Note>> notes_;       // per lane: planned and sounding
-    std::vector<std::vector<int>> motif_;        // per lane: the lead motif, scale degrees per step (or -99)
-    std::vector<int> last_voicing_centre_;       // per lane: where the last chord sat, for voice leading
+    std::vector<std::vector<Note>> notes_;  // per lane: planned and sounding
+    std::vector<std::vector<int>> motif_;   // per lane: the lead motif, scale degrees per step (or -99)
+    std::vector<int> last_voicing_centre_;  // per lane: where the last chord sat, for voice leading
     std::vector<MidiEvent> events_;
     std::vector<ScoreNote> score_;  // sorted by start
     double score_beats_ = 0;
-    int64_t score_from_bar_ = 0;    // the bar the score's beat 0 falls on
+    int64_t score_from_bar_ = 0;  // the bar the score's beat 0 falls on
     bool score_pending_ = false;
 };
 

@@ -1,13 +1,13 @@
 #include "files.h"
 
-#include <cerrno>
-#include <cstring>
-#include <algorithm>
-#include <filesystem>
 #include <fcntl.h>
-#include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
 
 namespace wavecast {
 
@@ -52,7 +52,6 @@ std::vector<uint8_t> read_regular_file(const std::string& path, size_t max_bytes
     return bytes;
 }
 
-
 WritableFile open_for_writing(const std::string& path, bool replace) {
     auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why); };
     const int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK;
@@ -66,7 +65,9 @@ WritableFile open_for_writing(const std::string& path, bool replace) {
     } else if (errno == EEXIST) {
         throw fail("already exists (ask to overwrite it)");
     }
-    if (out.fd < 0) throw fail(errno == ELOOP ? "a symbolic link; recordings do not follow links" : std::string("cannot create: ") + std::strerror(errno));
+    if (out.fd < 0)
+        throw fail(errno == ELOOP ? "a symbolic link; recordings do not follow links"
+                                  : std::string("cannot create: ") + std::strerror(errno));
     struct stat st {};
     const bool stat_ok = ::fstat(out.fd, &st) == 0;
     if (!stat_ok || !S_ISREG(st.st_mode)) {

@@ -33,9 +33,8 @@ struct Timed {
 };
 
 std::vector<uint8_t> track_chunk(std::vector<Timed> events) {
-    std::stable_sort(events.begin(), events.end(), [](const Timed& a, const Timed& b) {
-        return a.tick != b.tick ? a.tick < b.tick : a.order < b.order;
-    });
+    std::stable_sort(events.begin(), events.end(),
+                     [](const Timed& a, const Timed& b) { return a.tick != b.tick ? a.tick < b.tick : a.order < b.order; });
     std::vector<uint8_t> body;
     uint32_t now = 0;
     for (const auto& e : events) {
@@ -77,7 +76,7 @@ std::vector<uint8_t> midi_messages_file(double tempo_bpm, const std::vector<Time
         const uint8_t kind = m.bytes[0] & 0xF0;
         const bool on = kind == 0x90 && m.size == 3 && m.bytes[2] > 0, off = kind == 0x80 || (kind == 0x90 && !on);
         int& n = sounding[(m.bytes[0] & 0x0F) << 8 | m.bytes[1]];
-        if (off && n == 0) continue;  // the end of a note that began before the messages did
+        if (off && n == 0) continue;                           // the end of a note that began before the messages did
         if (on && ticks(m.beat) >= ticks(end_beat)) continue;  // would start as the file ends, and never stop
         if (on || off) n += on ? 1 : -1;
         ev.push_back({ticks(m.beat), off ? 0 : on ? 2 : 1, std::vector<uint8_t>(m.bytes, m.bytes + m.size)});
@@ -254,7 +253,8 @@ void write_midi_file(const std::string& path, const Style& style, int lanes, dou
             if (e.track != lane || e.beat > end_beat) continue;
             // A note-on at the file's last tick would sort after the closing note-offs and sound forever.
             if (e.on && ticks(e.beat) >= ticks(end_beat)) continue;
-            ev.push_back({ticks(e.beat), e.on ? 2 : 0,
+            ev.push_back({ticks(e.beat),
+                          e.on ? 2 : 0,
                           {static_cast<uint8_t>((e.on ? 0x90 : 0x80) | ch), static_cast<uint8_t>(e.pitch),
                            static_cast<uint8_t>(e.on ? e.velocity : 0)}});
             sounding[e.pitch] += e.on ? 1 : -1;

@@ -13,8 +13,8 @@
 namespace wavecast {
 
 // `end_beat`: notes still sounding there are ended there. Throws std::runtime_error naming the path.
-void write_midi_file(const std::string& path, const Style& style, int lanes, double tempo_bpm,
-                     const std::vector<MidiEvent>& events, double end_beat);
+void write_midi_file(const std::string& path, const Style& style, int lanes, double tempo_bpm, const std::vector<MidiEvent>& events,
+                     double end_beat);
 
 // A MIDI channel message at a place on the beat grid.
 struct TimedMessage {

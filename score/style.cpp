@@ -12,12 +12,11 @@ namespace {
 
 const std::map<std::string, std::vector<int>>& scales() {
     static const std::map<std::string, std::vector<int>> s = {
-        {"major", {0, 2, 4, 5, 7, 9, 11}},      {"minor", {0, 2, 3, 5, 7, 8, 10}},
-        {"dorian", {0, 2, 3, 5, 7, 9, 10}},     {"mixolydian", {0, 2, 4, 5, 7, 9, 10}},
-        {"phrygian", {0, 1, 3, 5, 7, 8, 10}},   {"lydian", {0, 2, 4, 6, 7, 9, 11}},
-        {"harmonic_minor", {0, 2, 3, 5, 7, 8, 11}},
-        {"pentatonic_major", {0, 2, 4, 7, 9}},  {"pentatonic_minor", {0, 3, 5, 7, 10}},
-        {"blues", {0, 3, 5, 6, 7, 10}},
+        {"major", {0, 2, 4, 5, 7, 9, 11}},          {"minor", {0, 2, 3, 5, 7, 8, 10}},
+        {"dorian", {0, 2, 3, 5, 7, 9, 10}},         {"mixolydian", {0, 2, 4, 5, 7, 9, 10}},
+        {"phrygian", {0, 1, 3, 5, 7, 8, 10}},       {"lydian", {0, 2, 4, 6, 7, 9, 11}},
+        {"harmonic_minor", {0, 2, 3, 5, 7, 8, 11}}, {"pentatonic_major", {0, 2, 4, 7, 9}},
+        {"pentatonic_minor", {0, 3, 5, 7, 10}},     {"blues", {0, 3, 5, 6, 7, 10}},
     };
     return s;
 }
@@ -129,12 +128,12 @@ Style load_style(const std::string& path) {
     }
 
     const toml::node* tracks = t.get("track");
-    if (!tracks || !tracks->is_array_of_tables() || tracks->as_array()->empty())
-        r.fail(tracks, "at least one [[track]] is required");
+    if (!tracks || !tracks->is_array_of_tables() || tracks->as_array()->empty()) r.fail(tracks, "at least one [[track]] is required");
     for (const auto& node : *tracks->as_array()) {
         const toml::table& tt = *node.as_table();
-        r.only_keys(tt, {"name", "role", "program", "drums", "pan", "level_db", "octave", "pattern", "comping", "kick", "snare", "hat",
-                         "open_hat", "ride", "clap"},
+        r.only_keys(tt,
+                    {"name", "role", "program", "drums", "pan", "level_db", "octave", "pattern", "comping", "kick", "snare", "hat",
+                     "open_hat", "ride", "clap"},
                     "[[track]]");
         TrackStyle tr;
         tr.name = r.get_string(tt, "name", "");
@@ -148,13 +147,18 @@ Style load_style(const std::string& path) {
         tr.role = r.get_string(tt, "role", fallback);
         if (tr.role != "drums" && tr.role != "bass" && tr.role != "harmony" && tr.role != "lead")
             r.fail(tt.get("role"), "role must be drums, bass, harmony or lead");
-        if ((tr.role == "drums") != tr.drums) r.fail(tt.get("role") ? tt.get("role") : &tt, "role \"drums\" goes with drums = true, and only with it");
+        if ((tr.role == "drums") != tr.drums)
+            r.fail(tt.get("role") ? tt.get("role") : &tt, "role \"drums\" goes with drums = true, and only with it");
         tr.comping = r.get_string(tt, "comping", tr.comping);
         if (tr.comping != "pad" && tr.comping != "stabs" && tr.comping != "arp")
             r.fail(tt.get("comping"), "comping must be pad, stabs or arp");
         check_pattern(r, tt, "pattern", tr.role == "bass" ? "xo.-358" : "xo.-", tr.pattern);
-        for (auto [key, dst] : {std::pair{"kick", &tr.kick}, {"snare", &tr.snare}, {"hat", &tr.hat}, {"open_hat", &tr.open_hat},
-                                {"ride", &tr.ride}, {"clap", &tr.clap}})
+        for (auto [key, dst] : {std::pair{"kick", &tr.kick},
+                                {"snare", &tr.snare},
+                                {"hat", &tr.hat},
+                                {"open_hat", &tr.open_hat},
+                                {"ride", &tr.ride},
+                                {"clap", &tr.clap}})
             check_pattern(r, tt, key, "xo.", *dst);
         s.tracks.push_back(tr);
     }

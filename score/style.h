@@ -20,8 +20,8 @@ struct TrackStyle {
     bool drums = false;  // GM percussion (MIDI channel 10)
     double pan = 0.0;    // -1 left .. +1 right
     double level_db = 0.0;
-    int octave = 0;      // shifts the role's register by octaves
-    Pattern pattern;     // bass and lead rhythm, harmony hits
+    int octave = 0;               // shifts the role's register by octaves
+    Pattern pattern;              // bass and lead rhythm, harmony hits
     std::string comping = "pad";  // harmony: pad (held chords), stabs (on the pattern), arp (broken chords)
     // drums: one pattern per voice (GM notes: kick 36, snare 38, clap 39, closed hat 42, open hat 46, ride 51)
     Pattern kick, snare, hat, open_hat, ride, clap;
@@ -40,12 +40,12 @@ struct Style {
     std::string description;
     std::string file;
     double tempo = 100;
-    int root = 60;                   // MIDI note of the key's tonic
-    std::vector<int> scale;          // semitones above the root
+    int root = 60;                              // MIDI note of the key's tonic
+    std::vector<int> scale;                     // semitones above the root
     std::vector<std::vector<int>> progression;  // chords as scale degrees (0-based), one per bar
-    double swing = 0.0;              // 0..0.5, delay of off-beat eighths as a share of an eighth
-    double variation = 0.3;          // 0..1: how freely motifs and patterns vary (scaled by temperature)
-    std::vector<Section> form;       // played in order, then again with new material
+    double swing = 0.0;                         // 0..0.5, delay of off-beat eighths as a share of an eighth
+    double variation = 0.3;                     // 0..1: how freely motifs and patterns vary (scaled by temperature)
+    std::vector<Section> form;                  // played in order, then again with new material
     std::vector<TrackStyle> tracks;
 };
 

@@ -1,9 +1,9 @@
 // Helpers for reading TOML into plain structs with errors of the form "FILE:LINE: reason".
 #pragma once
 
+#include <toml++/toml.h>
 #include <stdexcept>
 #include <string>
-#include <toml++/toml.h>
 #include <vector>
 
 namespace wavecast {

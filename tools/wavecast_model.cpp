@@ -27,8 +27,8 @@ int main(int argc, char** argv) {
         if (*random) {
             const auto model = wavecast::random_model(wavecast::named_shape(shape), seed);
             wavecast::save_model(out, model);
-            std::printf("wrote %s: %s, seeded random weights (seed %llu), %d Hz\n", out.c_str(),
-                        model.spec.shape_name().c_str(), static_cast<unsigned long long>(seed), model.spec.sample_rate);
+            std::printf("wrote %s: %s, seeded random weights (seed %llu), %d Hz\n", out.c_str(), model.spec.shape_name().c_str(),
+                        static_cast<unsigned long long>(seed), model.spec.sample_rate);
         } else {
             const auto m = wavecast::load_model(path);
             nlohmann::json inst = nlohmann::json::array();

@@ -26,8 +26,8 @@ private:
     std::vector<float> window_;  // [lanes][3][F + E]: frames k-2, k-1, k of each lane, side by side
     std::vector<float> hidden_;  // [lanes][H]
     std::vector<float> bench_in_, bench_out_;
-    vec::Packed conv_;           // [H, 3 (F + E)]: cond_conv_by_tap(), to match the window's [k-2 | k-1 | k]
-    vec::Packed proj_;           // [2RL, H]
+    vec::Packed conv_;  // [H, 3 (F + E)]: cond_conv_by_tap(), to match the window's [k-2 | k-1 | k]
+    vec::Packed proj_;  // [2RL, H]
 };
 
 }  // namespace wavecast

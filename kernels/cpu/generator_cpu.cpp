@@ -27,8 +27,15 @@ namespace {
 class GeneratorCpu final : public Generator {
 public:
     GeneratorCpu(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads)
-        : model_(std::move(model)), s_(model_->spec), w_(model_->weights), lanes_(lanes), seed_(seed),
-          cond_inputs_(*model_, lanes), cond_(*model_), groups_(split(lanes, threads)), threads_(static_cast<int>(groups_.size())) {
+        : model_(std::move(model)),
+          s_(model_->spec),
+          w_(model_->weights),
+          lanes_(lanes),
+          seed_(seed),
+          cond_inputs_(*model_, lanes),
+          cond_(*model_),
+          groups_(split(lanes, threads)),
+          threads_(static_cast<int>(groups_.size())) {
         const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
         queue_off_.resize(static_cast<size_t>(s_.layers));
         size_t q = 0;
@@ -82,8 +89,10 @@ public:
         const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
         run_frames(features, frames, [&](Lanes r, int f, int i, uint64_t t) {
             for (int b = r.begin; b < r.end; ++b) {
-                prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b], static_cast<uint32_t>(b), t);
-                out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * s_.frame_hop + i] = decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
+                prev_[static_cast<size_t>(b)] =
+                    sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b], static_cast<uint32_t>(b), t);
+                out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * s_.frame_hop + i] =
+                    decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
             }
         });
     }
@@ -122,7 +131,8 @@ private:
     // every sample t of frame f (its i-th): before(r, f, i) (to set prev_), the network with the
     // conditioning interpolated to (i + 1) / hop, then after(r, f, i, t) with the logits.
     template <class After, class Before = void (*)(Lanes, int, int)>
-    void run_frames(const float* features, int frames, After&& after, Before&& before = [](Lanes, int, int) {}) {
+    void run_frames(
+        const float* features, int frames, After&& after, Before&& before = [](Lanes, int, int) {}) {
         const int hop = s_.frame_hop;
         cond_frames_.resize(static_cast<size_t>(frames) * lanes_ * s_.cond_channels());
         cond_.run(cond_inputs_.prepare(features, frames).data(), frames, lanes_, cond_frames_.data());
@@ -160,8 +170,8 @@ private:
             if (!exc_inc_.empty()) {
                 const size_t at = static_cast<size_t>(b) * kPitches;
                 exc_count_[static_cast<size_t>(b)] =
-                    frame_notes(features + (static_cast<size_t>(f) * lanes_ + b) * s_.cond_features, frame_start,
-                                &exc_started_[at], &exc_pitch_[at], &exc_vel_[at], &exc_start_[at]);
+                    frame_notes(features + (static_cast<size_t>(f) * lanes_ + b) * s_.cond_features, frame_start, &exc_started_[at],
+                                &exc_pitch_[at], &exc_vel_[at], &exc_start_[at]);
             }
         }
     }
@@ -183,10 +193,9 @@ private:
             const int X = s_.excitation_channels();
             for (int b = r.begin; b < r.end; ++b)
                 for (int j = 0; j < X; ++j)
-                    exc_[static_cast<size_t>(b) * X + j] =
-                        excitation_channel(t, exc_inc_.data(), j, &exc_pitch_[static_cast<size_t>(b) * kPitches],
-                                           &exc_vel_[static_cast<size_t>(b) * kPitches], &exc_start_[static_cast<size_t>(b) * kPitches],
-                                           exc_count_[static_cast<size_t>(b)]);
+                    exc_[static_cast<size_t>(b) * X + j] = excitation_channel(
+                        t, exc_inc_.data(), j, &exc_pitch_[static_cast<size_t>(b) * kPitches], &exc_vel_[static_cast<size_t>(b) * kPitches],
+                        &exc_start_[static_cast<size_t>(b) * kPitches], exc_count_[static_cast<size_t>(b)]);
             vec::gemm(exc_w_, nullptr, &exc_[b0 * X], X, B, &exc_out_[b0 * C], C, false);
             vec::gemm(exc_in_, nullptr, &exc_[b0 * X], X, B, x, R, true);  // x = embed + W_in e
         }

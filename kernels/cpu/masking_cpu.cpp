@@ -30,8 +30,7 @@ constexpr float kRelease = 0.5f;
 class MaskingCpu final : public Masking {
 public:
     MaskingCpu(int sample_rate, int channels)
-        : ch_(channels), n_(masking_fft_size(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1),
-          tables_(make_psycho_tables(sample_rate, n_)) {
+        : ch_(channels), n_(masking_fft_size(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1), tables_(make_psycho_tables(sample_rate, n_)) {
         if (channels < 1 || channels > 16) throw std::invalid_argument("masking: 1..16 channels");
         window_ = masking_window(n_);
         power_offset_db_ = masking_power_offset_db(n_);

@@ -34,15 +34,16 @@ struct Packed {
     Packed(const float* W, int rows_, int cols_) : rows(rows_), cols(cols_), padded((rows_ + kTile - 1) / kTile * kTile) {
         t.assign(static_cast<size_t>(cols) * padded, 0.0f);
         for (int o = 0; o < rows; ++o)
-            for (int i = 0; i < cols; ++i) t[panel(o) + static_cast<size_t>(i) * kPanel + o % kPanel] = W[static_cast<size_t>(o) * cols + i];
+            for (int i = 0; i < cols; ++i)
+                t[panel(o) + static_cast<size_t>(i) * kPanel + o % kPanel] = W[static_cast<size_t>(o) * cols + i];
     }
     // Where output o's panel starts.
     size_t panel(int o) const { return static_cast<size_t>(o / kPanel) * cols * kPanel; }
 };
 
 template <int NB, int WIDTH>
-inline void gemm_tile(const Packed& W, int o0, const float* __restrict bias, const float* __restrict X, int ldx,
-                      float* __restrict Y, int ldy, bool accumulate) {
+inline void gemm_tile(const Packed& W, int o0, const float* __restrict bias, const float* __restrict X, int ldx, float* __restrict Y,
+                      int ldy, bool accumulate) {
     constexpr int P = WIDTH / kPanel;
     float acc[NB][WIDTH] = {};
     const float* __restrict wt = W.t.data() + W.panel(o0);
@@ -84,8 +85,7 @@ inline void gemm_tile(const Packed& W, int o0, const float* __restrict bias, con
 
 // Y[b][o] = (accumulate ? Y[b][o] : 0) + bias[o] + sum_i W[o][i] X[b][i], the sum taken in order
 // of i, for B lanes: X [B][ldx], Y [B][ldy]; bias may be null.
-inline void gemm(const Packed& W, const float* bias, const float* X, int ldx, int B, float* Y, int ldy,
-                 bool accumulate) {
+inline void gemm(const Packed& W, const float* bias, const float* X, int ldx, int B, float* Y, int ldy, bool accumulate) {
     for (int b = 0; b < B; b += 4) {
         const float* x = X + static_cast<size_t>(b) * ldx;
         float* y = Y + static_cast<size_t>(b) * ldy;

@@ -26,7 +26,7 @@ struct NetDims {
 };
 
 inline constexpr int kClusterThreads = 256;
-inline constexpr int kMaxClusterLanes = 8;        // lanes per cluster (the kernel's LB)
+inline constexpr int kMaxClusterLanes = 8;               // lanes per cluster (the kernel's LB)
 inline constexpr size_t kClusterSmemLimit = 227 * 1024;  // a Hopper CTA's dynamic shared memory
 
 struct ClusterLayout {
@@ -35,42 +35,42 @@ struct ClusterLayout {
     int weight_bytes = 0;        // bytes per stored weight: 4 (fp32) or 2 (fp16, bf16)
     // The weights block, first in shared memory and packed in this order by the host, so that a
     // CTA loads it with one copy. Matrices in the storage type:
-    size_t conv_w;   // [L][r_per][2 rows: tanh, gate][2R inputs: x[t-d] | x[t]]
-    size_t res_w;    // [L][r_per own inputs][R outputs]  (input-major: a thread an output,
-    size_t skip_w;   // [L][r_per own inputs][S outputs]   neighbours reading neighbours)
-    size_t out1_w;   // [a_per own rows][S]
-    size_t out2_w;   // [a_per own inputs][A outputs]
+    size_t conv_w;  // [L][r_per][2 rows: tanh, gate][2R inputs: x[t-d] | x[t]]
+    size_t res_w;   // [L][r_per own inputs][R outputs]  (input-major: a thread an output,
+    size_t skip_w;  // [L][r_per own inputs][S outputs]   neighbours reading neighbours)
+    size_t out1_w;  // [a_per own rows][S]
+    size_t out2_w;  // [a_per own inputs][A outputs]
     // and in fp32:
-    size_t conv_b;     // [L][r_per][2]
-    size_t exc_w;      // [L][r_per][2][X]: the excitation into the own rows of every gate
-    size_t res_b;      // [L][R]
-    size_t exc_in;     // [R][X]
-    size_t skip_bias;  // [S]: every layer's skip bias summed, as the CPU adds it once
-    size_t out1_b;     // [a_per]
-    size_t out2_b;     // [A]
-    size_t decode;     // [A]: class -> sample
+    size_t conv_b;         // [L][r_per][2]
+    size_t exc_w;          // [L][r_per][2][X]: the excitation into the own rows of every gate
+    size_t res_b;          // [L][R]
+    size_t exc_in;         // [R][X]
+    size_t skip_bias;      // [S]: every layer's skip bias summed, as the CPU adds it once
+    size_t out1_b;         // [a_per]
+    size_t out2_b;         // [A]
+    size_t decode;         // [A]: class -> sample
     size_t weights_bytes;  // the block's size: what the host packs per CTA
     // State, per lane (b < lanes), fp32 unless said:
-    size_t x;          // [lanes][R]: the residual stream x_l(t), every CTA a copy
-    size_t x_past;     // [2][lanes][R]: x_l(t - d_l), prefetched a layer ahead
-    size_t act;        // [lanes][r_per]: the own channels' gated activations
-    size_t res_pub;    // [2][lanes][R]: this CTA's partial residual sums, read by the others
-    size_t skip_pub;   // [lanes][S]: the partial skip sums, likewise
-    size_t skip;       // [lanes][S]: the skip sum, reduced
-    size_t h1;         // [lanes][a_per]
-    size_t logit_pub;  // [lanes][A]: the partial logits
-    size_t logits;     // [lanes][A]: reduced
-    size_t cond_base;  // [lanes][L][r_per][2]: the conditioning at the frame's start, plus conv_b
-    size_t cond_step;  // [lanes][L][r_per][2]: its change over the frame
-    size_t exc;        // [lanes][X]: e at this sample
-    size_t started;    // u64 [lanes][kPitches]: each pitch's note start (excitation.h)
-    size_t note_start; // u64 [lanes][kPitches]: this frame's sounding notes: starts,
-    size_t note_vel;   // [lanes][kPitches]: velocities,
-    size_t note_pitch; // int [lanes][kPitches]: pitches,
-    size_t note_count; // int [lanes]: how many,
-    size_t cls;        // int [lanes]: the class drawn (or fed) for the sample before
-    size_t qoff;       // int [L]: where each layer's dilation queue starts in a lane's queues
-    size_t bytes;      // all of it
+    size_t x;           // [lanes][R]: the residual stream x_l(t), every CTA a copy
+    size_t x_past;      // [2][lanes][R]: x_l(t - d_l), prefetched a layer ahead
+    size_t act;         // [lanes][r_per]: the own channels' gated activations
+    size_t res_pub;     // [2][lanes][R]: this CTA's partial residual sums, read by the others
+    size_t skip_pub;    // [lanes][S]: the partial skip sums, likewise
+    size_t skip;        // [lanes][S]: the skip sum, reduced
+    size_t h1;          // [lanes][a_per]
+    size_t logit_pub;   // [lanes][A]: the partial logits
+    size_t logits;      // [lanes][A]: reduced
+    size_t cond_base;   // [lanes][L][r_per][2]: the conditioning at the frame's start, plus conv_b
+    size_t cond_step;   // [lanes][L][r_per][2]: its change over the frame
+    size_t exc;         // [lanes][X]: e at this sample
+    size_t started;     // u64 [lanes][kPitches]: each pitch's note start (excitation.h)
+    size_t note_start;  // u64 [lanes][kPitches]: this frame's sounding notes: starts,
+    size_t note_vel;    // [lanes][kPitches]: velocities,
+    size_t note_pitch;  // int [lanes][kPitches]: pitches,
+    size_t note_count;  // int [lanes]: how many,
+    size_t cls;         // int [lanes]: the class drawn (or fed) for the sample before
+    size_t qoff;        // int [L]: where each layer's dilation queue starts in a lane's queues
+    size_t bytes;       // all of it
 };
 
 WC_HOST_DEVICE inline int ilog2_exact(int v) {
@@ -132,8 +132,8 @@ WC_HOST_DEVICE inline ClusterLayout cluster_layout(const NetDims& d, int weight_
 
 // Whether the kernel can run a network at all: what its fixed per-thread arrays assume.
 WC_HOST_DEVICE inline bool cluster_dims_supported(const NetDims& d) {
-    return d.R >= 2 && d.R <= 256 && d.S >= 1 && d.S <= kClusterThreads && d.A >= 32 && d.A <= 256 && d.A % 32 == 0 &&
-           d.X >= 0 && d.X <= 16 && d.L >= 1 && d.hop >= 1;
+    return d.R >= 2 && d.R <= 256 && d.S >= 1 && d.S <= kClusterThreads && d.A >= 32 && d.A <= 256 && d.A % 32 == 0 && d.X >= 0 &&
+           d.X <= 16 && d.L >= 1 && d.hop >= 1;
 }
 
 // The smallest cluster of at least `min_cluster` CTAs (2, 4, 8 or 16) whose layout for `lanes`

@@ -17,23 +17,23 @@ namespace wavecast {
 
 }  // namespace wavecast
 
-#define CUDA_CHECK(call)                                                                                           \
-    do {                                                                                                           \
-        const cudaError_t wc_err_ = (call);                                                                        \
-        if (wc_err_ != cudaSuccess)                                                                                \
-            ::wavecast::cuda_call_failed(#call, __FILE__, __LINE__,                                                \
+#define CUDA_CHECK(call)                                                                                               \
+    do {                                                                                                               \
+        const cudaError_t wc_err_ = (call);                                                                            \
+        if (wc_err_ != cudaSuccess)                                                                                    \
+            ::wavecast::cuda_call_failed(#call, __FILE__, __LINE__,                                                    \
                                          std::string(cudaGetErrorName(wc_err_)) + ": " + cudaGetErrorString(wc_err_)); \
     } while (0)
 
-#define CUFFT_CHECK(call)                                                                                    \
-    do {                                                                                                     \
-        const cufftResult wc_res_ = (call);                                                                  \
-        if (wc_res_ != CUFFT_SUCCESS)                                                                        \
+#define CUFFT_CHECK(call)                                                                                                        \
+    do {                                                                                                                         \
+        const cufftResult wc_res_ = (call);                                                                                      \
+        if (wc_res_ != CUFFT_SUCCESS)                                                                                            \
             ::wavecast::cuda_call_failed(#call, __FILE__, __LINE__, "cufftResult " + std::to_string(static_cast<int>(wc_res_))); \
     } while (0)
 
-#define CUDNN_CHECK(call)                                                                         \
-    do {                                                                                          \
-        const cudnnStatus_t wc_st_ = (call);                                                      \
+#define CUDNN_CHECK(call)                                                                                                         \
+    do {                                                                                                                          \
+        const cudnnStatus_t wc_st_ = (call);                                                                                      \
         if (wc_st_ != CUDNN_STATUS_SUCCESS) ::wavecast::cuda_call_failed(#call, __FILE__, __LINE__, cudnnGetErrorString(wc_st_)); \
     } while (0)

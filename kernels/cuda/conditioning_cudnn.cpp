@@ -9,7 +9,6 @@
 namespace wavecast {
 namespace {
 
-
 const char* algo_name(cudnnConvolutionFwdAlgo_t a) {
     switch (a) {
         case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM: return "implicit_gemm";
@@ -41,7 +40,10 @@ cudnnConvolutionFwdAlgo_t pick(cudnnHandle_t h, cudnnTensorDescriptor_t x, cudnn
 }  // namespace
 
 ConditioningCudnn::ConditioningCudnn(const Model& model, cudaStream_t stream)
-    : in_(model.spec.cond_features + model.spec.instrument_dim), H_(model.spec.cond_hidden), C_(model.spec.cond_channels()), stream_(stream) {
+    : in_(model.spec.cond_features + model.spec.instrument_dim),
+      H_(model.spec.cond_hidden),
+      C_(model.spec.cond_channels()),
+      stream_(stream) {
     if (!stream_) {
         CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
         own_stream_ = true;

@@ -267,7 +267,8 @@ __device__ inline void draw(const ClusterArgs& p, const Smem<WT>& s, int rank, i
 }
 
 template <int LB, class WT>
-__global__ void __launch_bounds__(kClusterThreads, 1) cluster_generator(const __grid_constant__ ClusterArgs p, const WT* __restrict__ embed) {
+__global__ void __launch_bounds__(kClusterThreads, 1)
+    cluster_generator(const __grid_constant__ ClusterArgs p, const WT* __restrict__ embed) {
     extern __shared__ __align__(16) unsigned char sm[];
     cg::cluster_group cluster = cg::this_cluster();
     const NetDims& d = p.d;
@@ -426,12 +427,20 @@ const void* kernel_for() {
 const void* kernel_for(int lanes, Precision p) {
     switch (p) {
         case Precision::fp16:
-            return lanes == 1 ? kernel_for<1, __half>() : lanes == 2 ? kernel_for<2, __half>() : lanes == 4 ? kernel_for<4, __half>() : kernel_for<8, __half>();
+            return lanes == 1   ? kernel_for<1, __half>()
+                   : lanes == 2 ? kernel_for<2, __half>()
+                   : lanes == 4 ? kernel_for<4, __half>()
+                                : kernel_for<8, __half>();
         case Precision::bf16:
-            return lanes == 1 ? kernel_for<1, __nv_bfloat16>() : lanes == 2 ? kernel_for<2, __nv_bfloat16>()
-                 : lanes == 4 ? kernel_for<4, __nv_bfloat16>() : kernel_for<8, __nv_bfloat16>();
+            return lanes == 1   ? kernel_for<1, __nv_bfloat16>()
+                   : lanes == 2 ? kernel_for<2, __nv_bfloat16>()
+                   : lanes == 4 ? kernel_for<4, __nv_bfloat16>()
+                                : kernel_for<8, __nv_bfloat16>();
         default:
-            return lanes == 1 ? kernel_for<1, float>() : lanes == 2 ? kernel_for<2, float>() : lanes == 4 ? kernel_for<4, float>() : kernel_for<8, float>();
+            return lanes == 1   ? kernel_for<1, float>()
+                   : lanes == 2 ? kernel_for<2, float>()
+                   : lanes == 4 ? kernel_for<4, float>()
+                                : kernel_for<8, float>();
     }
 }
 
@@ -469,7 +478,8 @@ ClusterKernel::ClusterKernel(const Model& model, Precision precision, int lanes,
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&cc_major, cudaDevAttrComputeCapabilityMajor, dev));
     if (cc_major < 9) throw std::runtime_error("cluster generator: needs thread-block clusters (compute capability 9.0)");
-    if (!cluster_dims_supported(dims_)) throw std::runtime_error("cluster generator: shape " + model.spec.shape_name() + " is not supported");
+    if (!cluster_dims_supported(dims_))
+        throw std::runtime_error("cluster generator: shape " + model.spec.shape_name() + " is not supported");
     // The fewest lanes per cluster whose clusters all run at once; else the most lanes per cluster
     // that fit (the clusters then run in waves). Few lanes take clusters of 8 or more CTAs even
     // where fewer would hold the weights: the chain of each sample is what then limits, and more
@@ -487,8 +497,9 @@ ClusterKernel::ClusterKernel(const Model& model, Precision precision, int lanes,
         throw std::runtime_error("cluster generator: no cluster of up to 16 CTAs holds " + model.spec.shape_name() + " in " +
                                  precision_name(precision) + " within a CTA's shared memory");
     if (!allow_waves && (lanes + layout_.lanes - 1) / layout_.lanes > resident_clusters_)
-        throw std::runtime_error("cluster generator: " + std::to_string(lanes) + " lanes need more clusters than the device runs at once (" +
-                                 std::to_string(resident_clusters_) + " of " + std::to_string(layout_.lanes) + " lanes)");
+        throw std::runtime_error("cluster generator: " + std::to_string(lanes) +
+                                 " lanes need more clusters than the device runs at once (" + std::to_string(resident_clusters_) + " of " +
+                                 std::to_string(layout_.lanes) + " lanes)");
     blocks_.upload(pack_cluster_weights(model, layout_, precision));
 }
 
@@ -510,9 +521,9 @@ void ClusterKernel::launch(const RunArgs& a, const void* embed, cudaStream_t str
 }
 
 std::string ClusterKernel::describe() const {
-    return "cluster of " + std::to_string(layout_.cluster) + " CTAs x " + std::to_string(layout_.lanes) + (layout_.lanes == 1 ? " lane" : " lanes") +
-           ", " + std::to_string(resident_clusters_) + " clusters at once (" + std::to_string(layout_.bytes / 1024) +
-           " KiB of shared memory a CTA)";
+    return "cluster of " + std::to_string(layout_.cluster) + " CTAs x " + std::to_string(layout_.lanes) +
+           (layout_.lanes == 1 ? " lane" : " lanes") + ", " + std::to_string(resident_clusters_) + " clusters at once (" +
+           std::to_string(layout_.bytes / 1024) + " KiB of shared memory a CTA)";
 }
 
 }  // namespace wavecast

@@ -9,10 +9,10 @@
 namespace wavecast {
 
 struct RunArgs {
-    const float* cbuf;         // [frames + 1][lanes][C]: the conditioning, row 0 the last call's final frame
-    const float* inputs;       // [frames + 2][lanes][in]: this call's features from row 2
-    int in;                    // features + instrument embedding per lane and frame
-    uint64_t* started;         // [lanes][128]: each pitch's note start (excitation.h), kept across calls
+    const float* cbuf;    // [frames + 1][lanes][C]: the conditioning, row 0 the last call's final frame
+    const float* inputs;  // [frames + 2][lanes][in]: this call's features from row 2
+    int in;               // features + instrument embedding per lane and frame
+    uint64_t* started;    // [lanes][128]: each pitch's note start (excitation.h), kept across calls
     int frames, lanes;
     unsigned long long pos0, seed;
     const float* temperature;  // [lanes]

@@ -19,7 +19,6 @@
 #include "device_buffer.h"
 #include "psychoacoustic_cuda.h"
 
-
 namespace wavecast {
 namespace {
 
@@ -29,8 +28,8 @@ constexpr float kRelease = 0.5f;
 constexpr int kMaxHopsPerBatch = 128;
 
 // sig [C][N - hop + H*hop] (history, then the new hops) -> frames [C*H][N], windowed.
-__global__ void window_kernel(const float* __restrict__ sig, int sig_len, const float* __restrict__ w, int n, int hop,
-                              int hops, float* __restrict__ frames) {
+__global__ void window_kernel(const float* __restrict__ sig, int sig_len, const float* __restrict__ w, int n, int hop, int hops,
+                              float* __restrict__ frames) {
     const int f = blockIdx.y, c = f / hops, h = f % hops;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
         frames[static_cast<size_t>(f) * n + i] = sig[static_cast<size_t>(c) * sig_len + h * hop + i] * w[i];
@@ -74,13 +73,13 @@ __global__ void gain_kernel(cufftComplex* __restrict__ spec, const float* __rest
 
 // Output hop h of channel c: the first half of frame h plus the second half of frame h-1 (for
 // h = 0, the tail kept from the last batch), windowed and scaled; interleaved into out [H*hop][C].
-__global__ void overlap_add_kernel(const float* __restrict__ y, const float* __restrict__ tail, const float* __restrict__ w,
-                                   int n, int hop, int hops, int channels, float scale, float* __restrict__ out) {
+__global__ void overlap_add_kernel(const float* __restrict__ y, const float* __restrict__ tail, const float* __restrict__ w, int n, int hop,
+                                   int hops, int channels, float scale, float* __restrict__ out) {
     const int f = blockIdx.y, c = f / hops, h = f % hops;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < hop; i += gridDim.x * blockDim.x) {
         const float now = y[static_cast<size_t>(f) * n + i] * w[i] * scale;
-        const float before = h == 0 ? tail[static_cast<size_t>(c) * hop + i]
-                                    : y[static_cast<size_t>(f - 1) * n + hop + i] * w[hop + i] * scale;
+        const float before =
+            h == 0 ? tail[static_cast<size_t>(c) * hop + i] : y[static_cast<size_t>(f - 1) * n + hop + i] * w[hop + i] * scale;
         out[(static_cast<size_t>(h) * hop + i) * channels + c] = now + before;
     }
 }
@@ -109,8 +108,12 @@ __global__ void shift_history_kernel(float* __restrict__ sig, int sig_len, int h
 class MaskingCuda final : public Masking {
 public:
     MaskingCuda(int sample_rate, int channels)
-        : ch_(channels), n_(fft_size_on_a_device(sample_rate)), hop_(n_ / 2), bins_(n_ / 2 + 1),
-          tables_(make_psycho_tables(sample_rate, n_)), dev_tables_(tables_) {
+        : ch_(channels),
+          n_(fft_size_on_a_device(sample_rate)),
+          hop_(n_ / 2),
+          bins_(n_ / 2 + 1),
+          tables_(make_psycho_tables(sample_rate, n_)),
+          dev_tables_(tables_) {
         if (channels < 1 || channels > 4096) throw std::invalid_argument("masking: 1..4096 channels");
         CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
         window_.upload(masking_window(n_));
@@ -214,8 +217,8 @@ private:
         CUDA_CHECK(cudaGetLastError());
         CUFFT_CHECK(cufftExecC2R(p.inv, spec_.p, time_.p));
         const float scale = 1.0f / static_cast<float>(n_);
-        overlap_add_kernel<<<dim3((hop_ + 255) / 256, frames), 256, 0, stream_>>>(time_.p, tail_.p, window_.p, n_, hop_, hops, ch_,
-                                                                                  scale, out_dev_.p);
+        overlap_add_kernel<<<dim3((hop_ + 255) / 256, frames), 256, 0, stream_>>>(time_.p, tail_.p, window_.p, n_, hop_, hops, ch_, scale,
+                                                                                  out_dev_.p);
         keep_tail_kernel<<<dim3((hop_ + 255) / 256, ch_), 256, 0, stream_>>>(time_.p, window_.p, n_, hop_, hops, scale, tail_.p);
         shift_history_kernel<<<dim3((history + 255) / 256, ch_), 256, 0, stream_>>>(sig_.p, sig_len_, history, hops * hop_);
         CUDA_CHECK(cudaGetLastError());
@@ -252,8 +255,6 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Masking> make_cuda_masking(int sample_rate, int channels) {
-    return std::make_unique<MaskingCuda>(sample_rate, channels);
-}
+std::unique_ptr<Masking> make_cuda_masking(int sample_rate, int channels) { return std::make_unique<MaskingCuda>(sample_rate, channels); }
 
 }  // namespace wavecast

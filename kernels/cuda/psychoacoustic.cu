@@ -14,8 +14,7 @@ constexpr int kThreads = 256;
 constexpr float kDead = -1e30f;
 
 // Shared memory: psychoacoustic_layout.h.
-__global__ void psycho_threshold_kernel(PsychoTablesDevice t, const float* __restrict__ power_db,
-                                        float* __restrict__ threshold_db) {
+__global__ void psycho_threshold_kernel(PsychoTablesDevice t, const float* __restrict__ power_db, float* __restrict__ threshold_db) {
     extern __shared__ __align__(16) unsigned char smem[];
     const int n = t.bins;
     const PsychoSmemLayout layout = psycho_smem_layout(n);
@@ -113,9 +112,12 @@ __global__ void psycho_threshold_kernel(PsychoTablesDevice t, const float* __res
 
 PsychoTablesOnDevice::PsychoTablesOnDevice(const PsychoTables& t) {
     if (t.band_start.size() - 1 > 32) throw std::runtime_error("psychoacoustic tables: more than 32 critical bands");
-    freq_.upload(t.freq), bark_.upload(t.bark), ath_db_.upload(t.ath_db), tonal_reach_.upload(t.tonal_reach), band_start_.upload(t.band_start);
-    view_.sample_rate = t.sample_rate, view_.fft_size = t.fft_size, view_.bins = t.bins, view_.bands = static_cast<int>(t.band_start.size()) - 1;
-    view_.freq = freq_.p, view_.bark = bark_.p, view_.ath_db = ath_db_.p, view_.tonal_reach = tonal_reach_.p, view_.band_start = band_start_.p;
+    freq_.upload(t.freq), bark_.upload(t.bark), ath_db_.upload(t.ath_db), tonal_reach_.upload(t.tonal_reach),
+        band_start_.upload(t.band_start);
+    view_.sample_rate = t.sample_rate, view_.fft_size = t.fft_size, view_.bins = t.bins,
+    view_.bands = static_cast<int>(t.band_start.size()) - 1;
+    view_.freq = freq_.p, view_.bark = bark_.p, view_.ath_db = ath_db_.p, view_.tonal_reach = tonal_reach_.p,
+    view_.band_start = band_start_.p;
     const size_t smem = psycho_smem_layout(t.bins).bytes;
     if (smem > 48 * 1024)
         CUDA_CHECK(cudaFuncSetAttribute(psycho_threshold_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
@@ -123,8 +125,8 @@ PsychoTablesOnDevice::PsychoTablesOnDevice(const PsychoTables& t) {
 
 void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db, float* threshold_db, int frames, void* stream) {
     if (frames <= 0) return;
-    psycho_threshold_kernel<<<frames, kThreads, psycho_smem_layout(t.bins).bytes, static_cast<cudaStream_t>(stream)>>>(
-        t, power_db, threshold_db);
+    psycho_threshold_kernel<<<frames, kThreads, psycho_smem_layout(t.bins).bytes, static_cast<cudaStream_t>(stream)>>>(t, power_db,
+                                                                                                                       threshold_db);
     CUDA_CHECK(cudaGetLastError());
 }
 

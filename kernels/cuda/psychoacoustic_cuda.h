@@ -30,8 +30,7 @@ private:
 };
 
 // power_db [frames][bins] -> threshold_db [frames][bins], device pointers, on `stream`.
-void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db, float* threshold_db, int frames,
-                             void* stream);
+void launch_psycho_threshold(const PsychoTablesDevice& t, const float* power_db, float* threshold_db, int frames, void* stream);
 
 // For tests: the same kernel on host arrays (copies in, runs, copies out, synchronises).
 void cuda_masking_threshold(const PsychoTables& t, const float* power_db, float* threshold_db, int frames);

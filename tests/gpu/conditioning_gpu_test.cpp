@@ -52,13 +52,14 @@ void compare(const ModelSpec& spec, int lanes, uint32_t seed) {
                 ASSERT_TRUE(std::isfinite(got[i])) << "output " << i << " of block " << block << " is " << got[i];
                 // Relative to the value, or to the outputs' mean size where a value is near zero.
                 const double rel = std::abs(static_cast<double>(got[i]) - want[i]) / std::max<double>(std::abs(want[i]), scale);
-                ASSERT_LE(rel, 1e-5) << spec.shape_name() << " lanes " << lanes << " block " << block << " frame " << i / (static_cast<size_t>(lanes) * C)
-                                     << " lane " << i / C % lanes << " channel " << i % C << ": cuDNN " << got[i] << ", CPU " << want[i];
+                ASSERT_LE(rel, 1e-5) << spec.shape_name() << " lanes " << lanes << " block " << block << " frame "
+                                     << i / (static_cast<size_t>(lanes) * C) << " lane " << i / C % lanes << " channel " << i % C
+                                     << ": cuDNN " << got[i] << ", CPU " << want[i];
                 worst = std::max(worst, rel);
             }
         }
-        std::printf("conditioning %s, %d lanes (%s): worst relative error %.3g\n", spec.shape_name().c_str(), lanes,
-                    gpu.describe().c_str(), worst);
+        std::printf("conditioning %s, %d lanes (%s): worst relative error %.3g\n", spec.shape_name().c_str(), lanes, gpu.describe().c_str(),
+                    worst);
     }
     cudaStreamDestroy(stream);
 }

@@ -56,9 +56,9 @@ void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed, Pre
         for (size_t i = 0; i < got.size(); ++i) {
             ASSERT_TRUE(std::isfinite(got[i]) && got[i] >= 0.0f) << spec.shape_name() << " probability " << i << " is " << got[i];
             const double err = test::log_prob_error(got[i], want[i]);
-            ASSERT_LE(err, test::kMaxLogProbError) << spec.shape_name() << " lanes " << lanes << " call " << call << " lane "
-                                                   << i / (static_cast<size_t>(T) * A) << " sample " << i / A % T << " class " << i % A
-                                                   << ": GPU " << got[i] << ", CPU " << want[i] << " (" << gpu->kernel() << ")";
+            ASSERT_LE(err, test::kMaxLogProbError)
+                << spec.shape_name() << " lanes " << lanes << " call " << call << " lane " << i / (static_cast<size_t>(T) * A) << " sample "
+                << i / A % T << " class " << i % A << ": GPU " << got[i] << ", CPU " << want[i] << " (" << gpu->kernel() << ")";
             worst = std::max(worst, err);
         }
     }
@@ -91,7 +91,8 @@ void compare_free_running(CudaKernel kernel, int at_least, float temperature = 1
             gpu->generate(feats.data(), temp.data(), frames, got.data());
             for (int t = 0; t < frames * hop && !diverged; ++t) {
                 for (int b = 0; b < lanes; ++b)
-                    if (!(got[static_cast<size_t>(b) * frames * hop + t] == want[static_cast<size_t>(b) * frames * hop + t])) diverged = true;
+                    if (!(got[static_cast<size_t>(b) * frames * hop + t] == want[static_cast<size_t>(b) * frames * hop + t]))
+                        diverged = true;
                 same += !diverged;
             }
         }
@@ -152,7 +153,8 @@ void tiny_shape_runs(CudaKernel kernel) {
         cpu->teacher_forced(feats.data(), inputs.data(), frames, want.data());
         gpu->teacher_forced(feats.data(), inputs.data(), frames, got.data());
         for (size_t i = 0; i < got.size(); ++i)
-            ASSERT_LE(test::log_prob_error(got[i], want[i]), test::kMaxLogProbError) << gpu->kernel() << " " << precision_name(p) << " probability " << i;
+            ASSERT_LE(test::log_prob_error(got[i], want[i]), test::kMaxLogProbError)
+                << gpu->kernel() << " " << precision_name(p) << " probability " << i;
     }
 }
 
@@ -165,9 +167,9 @@ TEST(GeneratorCuda, TeacherForcedMatchesCpuFp32) {
     compare_teacher_forced(named_shape("tiny"), 3, 1, Precision::fp32, k);
     compare_teacher_forced(named_shape("small"), 1, 2, Precision::fp32, k);
     compare_teacher_forced(named_shape("small"), 9, 3, Precision::fp32, k);
-    compare_teacher_forced(shape(64, 128, 256, 20, 10), 4, 4, Precision::fp32, k);   // nv-wavenet medium
-    compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 5, Precision::fp32, k);   // the widest R of nv-wavenet's
-    compare_teacher_forced(shape(32, 128, 256, 30, 10), 300, 6, Precision::fp32, k); // many lanes: 8 per block
+    compare_teacher_forced(shape(64, 128, 256, 20, 10), 4, 4, Precision::fp32, k);    // nv-wavenet medium
+    compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 5, Precision::fp32, k);    // the widest R of nv-wavenet's
+    compare_teacher_forced(shape(32, 128, 256, 30, 10), 300, 6, Precision::fp32, k);  // many lanes: 8 per block
 }
 
 TEST(GeneratorCuda, TeacherForcedMatchesCpuHalf) {
@@ -176,7 +178,7 @@ TEST(GeneratorCuda, TeacherForcedMatchesCpuHalf) {
     for (Precision p : {Precision::fp16, Precision::bf16}) {
         compare_teacher_forced(named_shape("tiny"), 3, 11, p, k);
         compare_teacher_forced(named_shape("small"), 5, 12, p, k);
-        compare_teacher_forced(shape(64, 128, 256, 20, 10), 1, 13, p, k);    // nv-wavenet medium, batch 1
+        compare_teacher_forced(shape(64, 128, 256, 20, 10), 1, 13, p, k);  // nv-wavenet medium, batch 1
         compare_teacher_forced(shape(128, 256, 256, 16, 8), 2, 14, p, k);
         compare_teacher_forced(shape(32, 128, 256, 30, 10), 100, 15, p, k);  // 4+ lanes per block
     }
@@ -215,7 +217,7 @@ TEST(GeneratorCluster, TeacherForcedMatchesCpuHalf) {
     for (Precision p : {Precision::fp16, Precision::bf16}) {
         compare_teacher_forced(named_shape("tiny"), 2, 31, p, k);
         compare_teacher_forced(named_shape("small"), 6, 32, p, k);
-        compare_teacher_forced(shape(64, 128, 256, 20, 10), 1, 33, p, k);   // nv-wavenet medium, batch 1
+        compare_teacher_forced(shape(64, 128, 256, 20, 10), 1, 33, p, k);  // nv-wavenet medium, batch 1
         compare_teacher_forced(named_shape("medium"), 8, 34, p, k);
         compare_teacher_forced(shape(32, 128, 256, 30, 10), 100, 35, p, k);
     }

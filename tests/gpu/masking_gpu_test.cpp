@@ -70,7 +70,8 @@ TEST(MaskingGpu, ThresholdKernelMatchesTheCpuOnRandomSpectra) {
     std::vector<float> gpu(power.size(), std::nanf("")), cpu(power.size());
     cuda_masking_threshold(t, power.data(), gpu.data(), frames);
     PsychoScratch s;
-    for (int f = 0; f < frames; ++f) masking_threshold(t, &power[static_cast<size_t>(f) * t.bins], &cpu[static_cast<size_t>(f) * t.bins], s);
+    for (int f = 0; f < frames; ++f)
+        masking_threshold(t, &power[static_cast<size_t>(f) * t.bins], &cpu[static_cast<size_t>(f) * t.bins], s);
     size_t worse = 0;
     for (size_t i = 0; i < cpu.size(); ++i) {
         ASSERT_TRUE(std::isfinite(gpu[i])) << "element " << i << " not written or not finite";

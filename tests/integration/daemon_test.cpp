@@ -22,7 +22,6 @@
 using namespace harness;
 using namespace std::chrono_literals;
 
-
 class DaemonTest : public ::testing::Test {
 protected:
     // A failure here is recorded and reported by every test's SetUp: gtest would otherwise mark
@@ -102,12 +101,26 @@ TEST_F(DaemonTest, SetTemperatureShowsInStatus) {
 }
 
 TEST_F(DaemonTest, ThousandMalformedRequestsEachGetAnErrorWhileTheAudioGoesOn) {
-    const std::vector<std::string> bad = {
-        "{", "", "null", "[]", "42", R"({"id":1})", R"({"cmd":7})", R"({"cmd":"dance"})", R"({"cmd":"ping","x":1})",
-        R"({"cmd":"set","params":{"temperature":"hot"}})", R"({"cmd":"set","params":{"temperature":1e999}})",
-        R"({"cmd":"set","params":{"volume":1}})", R"({"cmd":"set","params":[]})", R"({"cmd":"set","stream":"nope","params":{"tempo":100}})",
-        R"({"cmd":"style","name":"polka"})", R"({"cmd":"style"})", R"({"cmd":"record"})", R"({"cmd":"record","path":"/no/such/dir/x.wav"})",
-        R"({"cmd":"stop-record"})", std::string(100000, 'x')};
+    const std::vector<std::string> bad = {"{",
+                                          "",
+                                          "null",
+                                          "[]",
+                                          "42",
+                                          R"({"id":1})",
+                                          R"({"cmd":7})",
+                                          R"({"cmd":"dance"})",
+                                          R"({"cmd":"ping","x":1})",
+                                          R"({"cmd":"set","params":{"temperature":"hot"}})",
+                                          R"({"cmd":"set","params":{"temperature":1e999}})",
+                                          R"({"cmd":"set","params":{"volume":1}})",
+                                          R"({"cmd":"set","params":[]})",
+                                          R"({"cmd":"set","stream":"nope","params":{"tempo":100}})",
+                                          R"({"cmd":"style","name":"polka"})",
+                                          R"({"cmd":"style"})",
+                                          R"({"cmd":"record"})",
+                                          R"({"cmd":"record","path":"/no/such/dir/x.wav"})",
+                                          R"({"cmd":"stop-record"})",
+                                          std::string(100000, 'x')};
     const uint64_t underruns = daemon_->stream_status()["underruns"];
     zmq::context_t ctx(1);
     zmq::socket_t s(ctx, zmq::socket_type::dealer);  // a DEALER may pipeline: send all, then read all
@@ -314,7 +327,8 @@ TEST_F(DaemonTest, AFailingGeneratorFallsBackToTheCpuAndTheStreamGoesOn) {
     const std::string fallback = dir_->file("fallback-small.safetensors");
     wavecast::save_model(fallback, wavecast::random_model(wavecast::named_shape("small"), 7));
     Daemon d(dir_->path.string(), *jack_,
-             {.jack_name = "wavecast-failover", .daemon_extra = "fallback_model = \"" + fallback + "\"",
+             {.jack_name = "wavecast-failover",
+              .daemon_extra = "fallback_model = \"" + fallback + "\"",
               .env = {{"WAVECAST_TEST_FAULTS", "generator_fails_after_s=1.5"}}});
     ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
     json st;
@@ -404,7 +418,8 @@ TEST_F(DaemonTest, MidiOutCarriesTheComposersNotesOnTime) {
         for (size_t i = 0; i < got.size(); ++i) {
             const auto& e = ons[k + i];
             const auto& track = styles.at("techno")->tracks[static_cast<size_t>(e.track)];
-            if (got[i].bytes[0] != (0x90 | wavecast::midi_channel(track, e.track)) || got[i].bytes[1] != e.pitch || got[i].bytes[2] != e.velocity)
+            if (got[i].bytes[0] != (0x90 | wavecast::midi_channel(track, e.track)) || got[i].bytes[1] != e.pitch ||
+                got[i].bytes[2] != e.velocity)
                 return false;
         }
         return true;
@@ -421,7 +436,6 @@ TEST_F(DaemonTest, MidiOutCarriesTheComposersNotesOnTime) {
     EXPECT_TRUE(lofi_bass_program) << "no program change for lofi's bass after the style switch";
     EXPECT_EQ(d.stream_status()["underruns"], 0);
 }
-
 
 // With follow_transport, the stream takes the tempo of JACK transport's timebase master while
 // it rolls: here a test client that says 140 bpm.
@@ -497,8 +511,8 @@ TEST_F(DaemonTest, FollowsTheTempoOfJackTransport) {
     Daemon d(dir_->path.string(), *jack_, {.jack_name = "wavecast-transport", .jack_extra = "follow_transport = true"});
     ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
     jack_status_t st;
-    jack_client_t* master = jack_client_open("timebase", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st,
-                                             jack_->name().c_str());
+    jack_client_t* master =
+        jack_client_open("timebase", static_cast<jack_options_t>(JackNoStartServer | JackServerName), &st, jack_->name().c_str());
     ASSERT_NE(master, nullptr);
     ASSERT_EQ(jack_set_timebase_callback(master, 0, timebase_140, nullptr), 0);
     ASSERT_EQ(jack_activate(master), 0);

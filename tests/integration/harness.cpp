@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -130,10 +130,9 @@ bool jack_connect_ports(const std::string& server, const std::string& from, cons
 
 void JackServer::start() {
     static int starts = 0;
-    proc_ = std::make_unique<Process>(
-        std::vector<std::string>{"jackd", "--no-realtime", "-n", name_, "-d", "dummy", "-r", std::to_string(rate_), "-p",
-                                 std::to_string(period_)},
-        env(), dir_ + "/jackd-" + name_ + "-" + std::to_string(++starts) + ".log");
+    proc_ = std::make_unique<Process>(std::vector<std::string>{"jackd", "--no-realtime", "-n", name_, "-d", "dummy", "-r",
+                                                               std::to_string(rate_), "-p", std::to_string(period_)},
+                                      env(), dir_ + "/jackd-" + name_ + "-" + std::to_string(++starts) + ".log");
     const auto until = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < until) {
         jack_status_t st;
@@ -295,12 +294,12 @@ Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptio
     wavecast::save_model(model, wavecast::random_model(wavecast::named_shape(o.shape), 1));
     const std::string model_in_config = o.relative_paths ? fs::path(model).filename().string() : model;
     const std::string recordings = o.recordings.empty() ? (o.relative_paths ? "." : dir) : o.recordings;
-    std::ofstream(config) << "[daemon]\nbackend = \"cpu\"\ncontrol = \"" << control << "\"\ntelemetry = \"" << telemetry
-                          << "\"\nmodel = \"" << model_in_config << "\"\nstyles = \""
+    std::ofstream(config) << "[daemon]\nbackend = \"cpu\"\ncontrol = \"" << control << "\"\ntelemetry = \"" << telemetry << "\"\nmodel = \""
+                          << model_in_config << "\"\nstyles = \""
                           << (o.styles_dir.empty() ? std::string(WAVECAST_SOURCE_DIR) + "/config/styles" : o.styles_dir)
-                          << "\"\nrecordings = \"" << recordings << "\"\nstatus_interval_s = 0.25\n" << o.daemon_extra
-                          << "\n[jack]\nclient_name = \"" << o.jack_name << "\"\nserver = \"" << jack.name() << "\"\n" << o.jack_extra
-                          << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << o.lookahead_ms << "\n"
+                          << "\"\nrecordings = \"" << recordings << "\"\nstatus_interval_s = 0.25\n"
+                          << o.daemon_extra << "\n[jack]\nclient_name = \"" << o.jack_name << "\"\nserver = \"" << jack.name() << "\"\n"
+                          << o.jack_extra << "\n[[stream]]\nname = \"main\"\nstyle = \"techno\"\nlookahead_ms = " << o.lookahead_ms << "\n"
                           << o.sections << "\n";
     auto env = jack.env();
     env.insert(o.env.begin(), o.env.end());

@@ -3,17 +3,17 @@
 #pragma once
 
 #include <jack/jack.h>
-#include <memory>
 #include <sys/types.h>
+#include <memory>
 
 #include <atomic>
-#include <filesystem>
 #include <chrono>
+#include <filesystem>
 #include <map>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -135,14 +135,14 @@ std::optional<json> request(const std::string& endpoint, const std::string& raw,
 struct DaemonOptions {
     std::string jack_name = "wavecast";
     double lookahead_ms = 400;
-    std::string shape = "small";  // of the random-weight model written for it
-    std::string daemon_extra, jack_extra;  // TOML lines added to [daemon] and [jack]
-    std::string styles_dir;  // default: the shipped styles
-    std::string recordings;  // default: the daemon's dir
-    bool relative_paths = false;  // model and recordings given relative to the config's folder
-    bool journal = false;    // run as under systemd: JOURNAL_STREAM names the log file
-    std::string control, telemetry;  // default: ipc:// paths in `dir`
-    std::string sections;            // further TOML tables, e.g. [security]
+    std::string shape = "small";             // of the random-weight model written for it
+    std::string daemon_extra, jack_extra;    // TOML lines added to [daemon] and [jack]
+    std::string styles_dir;                  // default: the shipped styles
+    std::string recordings;                  // default: the daemon's dir
+    bool relative_paths = false;             // model and recordings given relative to the config's folder
+    bool journal = false;                    // run as under systemd: JOURNAL_STREAM names the log file
+    std::string control, telemetry;          // default: ipc:// paths in `dir`
+    std::string sections;                    // further TOML tables, e.g. [security]
     std::map<std::string, std::string> env;  // added to the JACK server's
     std::vector<std::string> wrapper;        // a command the daemon runs under (e.g. prlimit ...)
 };

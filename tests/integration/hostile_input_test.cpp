@@ -2,10 +2,10 @@
 // are not UTF-8 on their way into JSON, a FIFO or a device where a file should be, paths that
 // lead out of the recordings folder, a full disk, a JACK server back at another rate. Each must
 // get a clear error or a clean continuation, never an abort, a hang or a silently short file.
-#include <gtest/gtest.h>
-#include <signal.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -154,7 +154,9 @@ TEST_F(HostileInput, AFifoIsRefusedAtOnceAndShutdownStaysBounded) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto score = d->call({{"cmd", "score"}, {"path", fifo_mid}});
     EXPECT_EQ(outcome(score), "io_error");
-    if (score && score->contains("error")) { EXPECT_NE((*score)["error"]["message"].get<std::string>().find("FIFO"), std::string::npos); }
+    if (score && score->contains("error")) {
+        EXPECT_NE((*score)["error"]["message"].get<std::string>().find("FIFO"), std::string::npos);
+    }
     EXPECT_EQ(outcome(d->call({{"cmd", "record"}, {"path", "x.wav"}, {"overwrite", true}})), "io_error");
     EXPECT_EQ(outcome(d->call({{"cmd", "record"}, {"path", "x.wav"}})), "io_error");
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
@@ -169,13 +171,17 @@ TEST_F(HostileInput, DevZeroAndHugeFilesAreRefusedWithoutDisturbingTheAudio) {
     const uint64_t underruns = d->stream_status()["underruns"];
     const auto zero = d->call({{"cmd", "score"}, {"path", "/dev/zero"}});
     EXPECT_EQ(outcome(zero), "io_error");
-    if (zero && zero->contains("error")) { EXPECT_NE((*zero)["error"]["message"].get<std::string>().find("device"), std::string::npos); }
+    if (zero && zero->contains("error")) {
+        EXPECT_NE((*zero)["error"]["message"].get<std::string>().find("device"), std::string::npos);
+    }
     const std::string huge = dir_.file("huge.mid");
     { std::ofstream(huge) << "MThd"; }
     fs::resize_file(huge, wavecast::kMaxMidiFileBytes + 1);  // sparse: costs no disk
     const auto big = d->call({{"cmd", "score"}, {"path", huge}});
     EXPECT_EQ(outcome(big), "io_error");
-    if (big && big->contains("error")) { EXPECT_NE((*big)["error"]["message"].get<std::string>().find("too large"), std::string::npos); }
+    if (big && big->contains("error")) {
+        EXPECT_NE((*big)["error"]["message"].get<std::string>().find("too large"), std::string::npos);
+    }
     std::this_thread::sleep_for(1s);
     EXPECT_EQ(d->stream_status()["underruns"].get<uint64_t>(), underruns);
     EXPECT_LT(rss_kib(d->proc->pid()), 400 * 1024);
@@ -249,7 +255,11 @@ TEST_F(HostileInput, ARecordingGoesOnInANewFileWhenJackComesBackAtAnotherRate) {
     ASSERT_EQ(outcome(d->call({{"cmd", "record"}, {"path", "set.wav"}})), "ok");
     std::this_thread::sleep_for(1500ms);
     jack_->restart_at(44100);
-    ASSERT_TRUE(eventually([&] { return d->call({{"cmd", "status"}}).value_or(json{})["jack"]["connected"] == true; }, 20))
+    ASSERT_TRUE(eventually(
+        [&] {
+            return d->call({{"cmd", "status"}}).value_or(json{})["jack"]["connected"] == true;
+        },
+        20))
         << d->proc->log();
     std::this_thread::sleep_for(1500ms);
     const json rec = d->stream_status()["recording"];
@@ -258,7 +268,8 @@ TEST_F(HostileInput, ARecordingGoesOnInANewFileWhenJackComesBackAtAnotherRate) {
     const auto stop = d->call({{"cmd", "stop-record"}});
     ASSERT_EQ(outcome(stop), "ok");
     int first_rate = 0, second_rate = 0;
-    const long long first = audio_frames(dir_.file("set.wav"), &first_rate), second = audio_frames(dir_.file("set-44100Hz.wav"), &second_rate);
+    const long long first = audio_frames(dir_.file("set.wav"), &first_rate),
+                    second = audio_frames(dir_.file("set-44100Hz.wav"), &second_rate);
     EXPECT_EQ(first_rate, 48000);
     EXPECT_EQ(second_rate, 44100);
     EXPECT_GT(first, 48000);

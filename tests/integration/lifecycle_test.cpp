@@ -48,7 +48,11 @@ TEST_F(Lifecycle, AfterAJackCrashTheDaemonReconnectsWithItsConnectionsAndState) 
     const uint64_t before = d.stream_status()["samples_generated"];
 
     jack_->crash();
-    ASSERT_TRUE(eventually([&] { return !(*d.call({{"cmd", "status"}}))["jack"]["connected"].get<bool>(); }, 5))
+    ASSERT_TRUE(eventually(
+        [&] {
+            return !(*d.call({{"cmd", "status"}}))["jack"]["connected"].get<bool>();
+        },
+        5))
         << "status must say the server is gone; the daemon must still answer";
     const auto t0 = std::chrono::steady_clock::now();
     jack_->start();
@@ -136,7 +140,8 @@ public:
         return out;
     }
     static size_t count(const std::vector<std::string>& msgs, const std::string& what) {
-        return static_cast<size_t>(std::count_if(msgs.begin(), msgs.end(), [&](const std::string& m) { return m.find(what) != std::string::npos; }));
+        return static_cast<size_t>(
+            std::count_if(msgs.begin(), msgs.end(), [&](const std::string& m) { return m.find(what) != std::string::npos; }));
     }
 
 private:

@@ -6,8 +6,8 @@
 #include <ableton/Link.hpp>
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <thread>
 
 #include "../unit/temp_dir.h"
@@ -36,10 +36,7 @@ TEST(Link, SharesTempoBothWaysAndComesIntoPhase) {
 
     // One tempo for the session, whichever side it came from when the two met.
     ASSERT_TRUE(eventually(
-        [&] {
-            return std::abs(d.stream_status()["params"]["tempo"].get<double>() - peer.captureAppSessionState().tempo()) < 1e-3;
-        },
-        5));
+        [&] { return std::abs(d.stream_status()["params"]["tempo"].get<double>() - peer.captureAppSessionState().tempo()) < 1e-3; }, 5));
 
     // The session changes tempo: wavecast follows.
     auto state = peer.captureAppSessionState();

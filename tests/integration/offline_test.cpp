@@ -46,8 +46,8 @@ TEST(Render, SameSeedGivesTheSameFileAndAnotherSeedAnother) {
     wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("small"), 1));
     std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR << "/config/styles\"\n[[stream]]\n";
     auto render = [&](const std::string& out, int seed) {
-        Process p({WAVECASTD_BIN, "--config", cfg, "--backend", "cpu", "render", "--style", "ambient", "--seconds", "1.5", "--out",
-                   out, "--seed", std::to_string(seed), "--bits", "16"},
+        Process p({WAVECASTD_BIN, "--config", cfg, "--backend", "cpu", "render", "--style", "ambient", "--seconds", "1.5", "--out", out,
+                   "--seed", std::to_string(seed), "--bits", "16"},
                   {}, dir.file("render.log"));
         EXPECT_EQ(p.wait(60).value_or(-1), 0) << p.log();
     };
@@ -74,13 +74,14 @@ TEST(Render, TakesTheStreamsParametersFromTheConfigUnlessGiven) {
     wavecast::save_model(model, wavecast::random_model(wavecast::named_shape("tiny"), 1));
     auto config = [&](const std::string& name, const std::string& params) {
         std::ofstream(dir.file(name)) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR
-                                      << "/config/styles\"\n[[stream]]\n[stream.params]\n" << params;
+                                      << "/config/styles\"\n[[stream]]\n[stream.params]\n"
+                                      << params;
         return dir.file(name);
     };
     const std::string plain = config("plain.toml", ""), cool = config("cool.toml", "temperature = 0.3\n");
     auto render = [&](const std::string& cfg, const std::string& out, std::vector<std::string> extra) {
-        std::vector<std::string> argv{WAVECASTD_BIN, "--config", cfg, "--backend", "cpu", "render", "--style", "ambient",
-                                      "--seconds", "1", "--out", out, "--seed", "3", "--bits", "16"};
+        std::vector<std::string> argv{WAVECASTD_BIN, "--config", cfg,     "--backend", "cpu",    "render", "--style", "ambient",
+                                      "--seconds",   "1",        "--out", out,         "--seed", "3",      "--bits",  "16"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         Process p(argv, {}, dir.file("render.log"));
         EXPECT_EQ(p.wait(60).value_or(-1), 0) << p.log();
@@ -225,7 +226,8 @@ TEST(Export, ConditioningEqualsTheComposersAndTheTrainingReaderReadsIt) {
     const double spb = 60.0 / score.tempo_bpm;
     auto onset = [&](int64_t frame, int lane, int pitch) {
         return frame >= 0 && frame < 2000 &&
-               feats.data[(static_cast<size_t>(frame) * 4 + static_cast<size_t>(lane)) * wavecast::kFrameFeatures + 128 + static_cast<size_t>(pitch)] == 1.0f;
+               feats.data[(static_cast<size_t>(frame) * 4 + static_cast<size_t>(lane)) * wavecast::kFrameFeatures + 128 +
+                          static_cast<size_t>(pitch)] == 1.0f;
     };
     int checked = 0;
     for (const auto& n : score.notes) {
@@ -237,9 +239,11 @@ TEST(Export, ConditioningEqualsTheComposersAndTheTrainingReaderReadsIt) {
     }
     EXPECT_GT(checked, 100);
     int onsets_here = 0;
-    for (size_t i = 0; i < feats.data.size(); ++i) onsets_here += i % wavecast::kFrameFeatures >= 128 && i % wavecast::kFrameFeatures < 256 && feats.data[i] > 0;
+    for (size_t i = 0; i < feats.data.size(); ++i)
+        onsets_here += i % wavecast::kFrameFeatures >= 128 && i % wavecast::kFrameFeatures < 256 && feats.data[i] > 0;
 
-    Process reader({"/usr/bin/python3", std::string(WAVECAST_SOURCE_DIR) + "/training/wavecast_export.py", out}, {}, dir.file("reader.log"));
+    Process reader({"/usr/bin/python3", std::string(WAVECAST_SOURCE_DIR) + "/training/wavecast_export.py", out}, {},
+                   dir.file("reader.log"));
     ASSERT_EQ(reader.wait(60).value_or(-1), 0) << reader.log();
     const auto summary = nlohmann::json::parse(reader.log());
     double sum = 0;

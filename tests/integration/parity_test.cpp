@@ -21,8 +21,17 @@ using harness::Process;
 // the distributions it must match the narrow model's own.
 void check_parity(const std::string& shape, int seed, const std::string& widen_to = "") {
     TempDir dir;
-    std::vector<std::string> args = {std::string(WAVECAST_SOURCE_DIR) + "/training/parity_reference.py", "--shape", shape, "--seed",
-                                     std::to_string(seed), "--frames", "12", "--lanes", "3", "--out", dir.path.string()};
+    std::vector<std::string> args = {std::string(WAVECAST_SOURCE_DIR) + "/training/parity_reference.py",
+                                     "--shape",
+                                     shape,
+                                     "--seed",
+                                     std::to_string(seed),
+                                     "--frames",
+                                     "12",
+                                     "--lanes",
+                                     "3",
+                                     "--out",
+                                     dir.path.string()};
     if (!widen_to.empty()) args.insert(args.end(), {"--widen-to", widen_to});
     Process ref(args, {}, dir.file("reference.log"));
     ASSERT_EQ(ref.wait(120).value_or(-1), 0) << ref.log();
@@ -51,13 +60,13 @@ void check_parity(const std::string& shape, int seed, const std::string& widen_t
         const double p = probs[i], q = want.data[i];
         ASSERT_TRUE(std::isfinite(p) && p > 0) << "probability " << i << " is " << p;
         const double err = std::abs(std::log(p) - std::log(q));
-        ASSERT_LE(err, 1e-4) << shape << ": lane " << i / (static_cast<size_t>(T) * A) << " sample " << i / A % T
-                             << " class " << i % A << ": C++ " << p << ", PyTorch " << q;
+        ASSERT_LE(err, 1e-4) << shape << ": lane " << i / (static_cast<size_t>(T) * A) << " sample " << i / A % T << " class " << i % A
+                             << ": C++ " << p << ", PyTorch " << q;
         worst = std::max(worst, err);
         below_1e6 += q < 1e-6;
     }
-    std::cout << shape << ": " << probs.size() << " probabilities, worst |log p - log q| " << worst << " ("
-              << below_1e6 << " below 1e-6)\n";
+    std::cout << shape << ": " << probs.size() << " probabilities, worst |log p - log q| " << worst << " (" << below_1e6
+              << " below 1e-6)\n";
 }
 
 }  // namespace

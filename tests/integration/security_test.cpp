@@ -20,9 +20,9 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Client {
-    std::string server_key;           // empty: NULL mechanism
-    wavecast::CurveKeys own;          // with server_key
-    std::string plain_user;           // PLAIN mechanism instead
+    std::string server_key;   // empty: NULL mechanism
+    wavecast::CurveKeys own;  // with server_key
+    std::string plain_user;   // PLAIN mechanism instead
 };
 
 void dress(zmq::socket_t& s, const Client& c) {
@@ -90,7 +90,9 @@ TEST_F(ControlSecurity, OnlyAllowedCurveClientsAreAnsweredAndTheAudioGoesOn) {
     const std::string control = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
     const std::string telemetry = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
     Daemon d(dir_.path.string(), *jack_,
-             {.jack_name = "wavecast-curve", .control = control, .telemetry = telemetry,
+             {.jack_name = "wavecast-curve",
+              .control = control,
+              .telemetry = telemetry,
               .sections = "[security]\ncurve = true\nkey_file = \"" + dir_.file("server.key") + "\"\nallowed_clients = [\"" +
                           dir_.file("client.key.pub") + "\"]\n"});
     const Client good{server_.public_key, allowed_, ""};
@@ -147,8 +149,7 @@ TEST_F(ControlSecurity, EndpointsFromTheCommandLineMeetTheSameCheck) {
 }
 
 TEST_F(ControlSecurity, AnEndpointOtherMachinesCanReachNeedsCurve) {
-    Daemon open(dir_.path.string(), *jack_,
-                {.jack_name = "wavecast-open", .control = "tcp://0.0.0.0:" + std::to_string(free_tcp_port())});
+    Daemon open(dir_.path.string(), *jack_, {.jack_name = "wavecast-open", .control = "tcp://0.0.0.0:" + std::to_string(free_tcp_port())});
     ASSERT_EQ(open.proc->wait(30).value_or(-1), 1);
     EXPECT_NE(open.proc->log().find("curve = true"), std::string::npos) << open.proc->log();
 
@@ -156,9 +157,10 @@ TEST_F(ControlSecurity, AnEndpointOtherMachinesCanReachNeedsCurve) {
     const std::string leaky = dir_.file("leaky.key");
     wavecast::write_curve_keys(leaky, wavecast::generate_curve_keys());
     chmod(leaky.c_str(), 0644);
-    Daemon bad(dir_.path.string(), *jack_,
-               {.jack_name = "wavecast-leaky",
-                .sections = "[security]\ncurve = true\nkey_file = \"" + leaky + "\"\nallowed_clients = [\"" + allowed_.public_key + "\"]\n"});
+    Daemon bad(
+        dir_.path.string(), *jack_,
+        {.jack_name = "wavecast-leaky",
+         .sections = "[security]\ncurve = true\nkey_file = \"" + leaky + "\"\nallowed_clients = [\"" + allowed_.public_key + "\"]\n"});
     ASSERT_EQ(bad.proc->wait(30).value_or(-1), 1);
     EXPECT_NE(bad.proc->log().find("leaky.key: holds a secret key but others may read it"), std::string::npos) << bad.proc->log();
 }

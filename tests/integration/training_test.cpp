@@ -41,8 +41,8 @@ TEST(Training, DatasetTrainResumeExport) {
     std::ofstream(dir.file("c.toml")) << "[daemon]\nmodel = \"m.safetensors\"\nstyles = \"" << WAVECAST_SOURCE_DIR
                                       << "/config/styles\"\n[[stream]]\n";
     auto dataset = [&](const std::string& out) {
-        Process p({std::string(WAVECAST_SOURCE_DIR) + "/training/dataset.py", "--out", dir.file(out), "--styles", "techno", "--seeds",
-                   "4", "--seconds", "4", "--lanes", "2", "--config", dir.file("c.toml"), "--wavecastd", WAVECASTD_BIN},
+        Process p({std::string(WAVECAST_SOURCE_DIR) + "/training/dataset.py", "--out", dir.file(out), "--styles", "techno", "--seeds", "4",
+                   "--seconds", "4", "--lanes", "2", "--config", dir.file("c.toml"), "--wavecastd", WAVECASTD_BIN},
                   {}, dir.file(out + ".log"));
         EXPECT_EQ(p.wait(120).value_or(-1), 0) << p.log();
         return p.log();
@@ -83,10 +83,10 @@ TEST(Training, DatasetTrainResumeExport) {
 
     // Training: a few steps, then resumed from the checkpoint, then exported.
     auto train = [&](const std::string& log) {
-        Process p({std::string(WAVECAST_SOURCE_DIR) + "/training/train.py", "--data", dir.file("a"), "--shape", "tiny", "--minutes",
-                   "0.05", "--batch", "2", "--frames", "4", "--threads", "1", "--run", dir.file("run"), "--export",
-                   dir.file("trained.safetensors")},
-                  {}, dir.file(log));
+        Process p(
+            {std::string(WAVECAST_SOURCE_DIR) + "/training/train.py", "--data", dir.file("a"), "--shape", "tiny", "--minutes", "0.05",
+             "--batch", "2", "--frames", "4", "--threads", "1", "--run", dir.file("run"), "--export", dir.file("trained.safetensors")},
+            {}, dir.file(log));
         EXPECT_EQ(p.wait(180).value_or(-1), 0) << p.log();
         return p.log();
     };
@@ -106,15 +106,32 @@ TEST(Training, DatasetTrainResumeExport) {
     // A pack of the same items (what the GPU bundle carries) trains exactly as the folder does.
     Process packer({std::string(WAVECAST_SOURCE_DIR) + "/training/pack.py", dir.file("a"), "--out", dir.file("a.pack"), "--classes",
                     std::to_string(named_shape("tiny").audio_classes)},
-                   {},
-                   dir.file("pack.log"));
+                   {}, dir.file("pack.log"));
     ASSERT_EQ(packer.wait(60).value_or(-1), 0) << packer.log();
     EXPECT_LT(std::filesystem::file_size(dir.file("a.pack")), std::filesystem::file_size(item) / 10) << "the pack is not compact";
     save_model(dir.file("tiny-start.safetensors"), random_model(named_shape("tiny"), 5));
     auto steps = [&](const std::string& data, const std::string& name) {
-        Process p({std::string(WAVECAST_SOURCE_DIR) + "/training/train.py", "--data", data, "--shape", "tiny", "--minutes", "5",
-                   "--steps", "3", "--batch", "2", "--frames", "4", "--threads", "1", "--run", dir.file(name), "--init",
-                   dir.file("tiny-start.safetensors"), "--export", dir.file(name + ".safetensors")},
+        Process p({std::string(WAVECAST_SOURCE_DIR) + "/training/train.py",
+                   "--data",
+                   data,
+                   "--shape",
+                   "tiny",
+                   "--minutes",
+                   "5",
+                   "--steps",
+                   "3",
+                   "--batch",
+                   "2",
+                   "--frames",
+                   "4",
+                   "--threads",
+                   "1",
+                   "--run",
+                   dir.file(name),
+                   "--init",
+                   dir.file("tiny-start.safetensors"),
+                   "--export",
+                   dir.file(name + ".safetensors")},
                   {}, dir.file(name + ".log"));
         EXPECT_EQ(p.wait(180).value_or(-1), 0) << p.log();
         return load_model(dir.file(name + ".safetensors"));

@@ -42,7 +42,9 @@ float stored(const std::vector<unsigned char>& block, size_t offset, size_t inde
     return p == Precision::fp16 ? half_to_float(h) : bf16_to_float(h);
 }
 
-float fp32_at(const std::vector<unsigned char>& block, size_t offset, size_t index) { return stored(block, offset, index, Precision::fp32); }
+float fp32_at(const std::vector<unsigned char>& block, size_t offset, size_t index) {
+    return stored(block, offset, index, Precision::fp32);
+}
 
 }  // namespace
 
@@ -52,10 +54,11 @@ TEST(ClusterLayout, RegionsAreAlignedApartAndWithinTheLimitForEveryShape) {
             for (int lanes : {1, 2, 4, 8}) {
                 const ClusterLayout l = fitting_cluster_layout(net_dims(spec), wb, lanes);
                 if (l.bytes == 0) continue;  // no cluster holds it: the generic kernel serves (checked below)
-                const size_t offsets[] = {l.conv_w, l.res_w, l.skip_w, l.out1_w, l.out2_w, l.conv_b, l.exc_w, l.res_b, l.exc_in,
-                                          l.skip_bias, l.out1_b, l.out2_b, l.decode, l.weights_bytes, l.x, l.x_past, l.act,
-                                          l.res_pub, l.skip_pub, l.skip, l.h1, l.logit_pub, l.logits, l.cond_base, l.cond_step,
-                                          l.exc, l.started, l.note_start, l.note_vel, l.note_pitch, l.note_count, l.cls, l.qoff, l.bytes};
+                const size_t offsets[] = {l.conv_w,    l.res_w,      l.skip_w,     l.out1_w,    l.out2_w,   l.conv_b,  l.exc_w,
+                                          l.res_b,     l.exc_in,     l.skip_bias,  l.out1_b,    l.out2_b,   l.decode,  l.weights_bytes,
+                                          l.x,         l.x_past,     l.act,        l.res_pub,   l.skip_pub, l.skip,    l.h1,
+                                          l.logit_pub, l.logits,     l.cond_base,  l.cond_step, l.exc,      l.started, l.note_start,
+                                          l.note_vel,  l.note_pitch, l.note_count, l.cls,       l.qoff,     l.bytes};
                 for (size_t i = 0; i < std::size(offsets); ++i) {
                     if (i + 1 < std::size(offsets)) {  // the last is the end: no region starts there
                         EXPECT_EQ(offsets[i] % 16, 0u) << name << " region " << i;
@@ -114,25 +117,31 @@ TEST(ClusterLayout, PackingPutsEveryWeightWhereTheKernelReadsIt) {
                             const size_t rg = (static_cast<size_t>(layer) * l.r_per + k) * 2 + gate;
                             ASSERT_EQ(fp32_at(block, l.conv_b, rg), lw.conv_b[static_cast<size_t>(row)]);
                             for (int x = 0; x < X; ++x)
-                                ASSERT_EQ(fp32_at(block, l.exc_w, rg * X + x), w.excitation_w[(static_cast<size_t>(layer) * 2 * R + row) * X + x]);
+                                ASSERT_EQ(fp32_at(block, l.exc_w, rg * X + x),
+                                          w.excitation_w[(static_cast<size_t>(layer) * 2 * R + row) * X + x]);
                         }
                     for (int k = 0; k < l.r_per; ++k) {
                         const int in = cta * l.r_per + k;
                         for (int o = 0; o < R; ++o)
-                            ASSERT_EQ(stored(block, l.res_w, (static_cast<size_t>(layer) * l.r_per + k) * R + o, p), lw.res_w[static_cast<size_t>(o) * R + in]);
+                            ASSERT_EQ(stored(block, l.res_w, (static_cast<size_t>(layer) * l.r_per + k) * R + o, p),
+                                      lw.res_w[static_cast<size_t>(o) * R + in]);
                         for (int o = 0; o < S; ++o)
-                            ASSERT_EQ(stored(block, l.skip_w, (static_cast<size_t>(layer) * l.r_per + k) * S + o, p), lw.skip_w[static_cast<size_t>(o) * R + in]);
+                            ASSERT_EQ(stored(block, l.skip_w, (static_cast<size_t>(layer) * l.r_per + k) * S + o, p),
+                                      lw.skip_w[static_cast<size_t>(o) * R + in]);
                     }
                 }
                 for (int j = 0; j < l.a_per; ++j)
                     for (int i = 0; i < S; ++i)
-                        ASSERT_EQ(stored(block, l.out1_w, static_cast<size_t>(j) * S + i, p), w.out1_w[static_cast<size_t>(cta * l.a_per + j) * S + i]);
+                        ASSERT_EQ(stored(block, l.out1_w, static_cast<size_t>(j) * S + i, p),
+                                  w.out1_w[static_cast<size_t>(cta * l.a_per + j) * S + i]);
                 for (int k = 0; k < l.a_per; ++k)
                     for (int o = 0; o < A; ++o)
-                        ASSERT_EQ(stored(block, l.out2_w, static_cast<size_t>(k) * A + o, p), w.out2_w[static_cast<size_t>(o) * A + cta * l.a_per + k]);
+                        ASSERT_EQ(stored(block, l.out2_w, static_cast<size_t>(k) * A + o, p),
+                                  w.out2_w[static_cast<size_t>(o) * A + cta * l.a_per + k]);
             }
             for (int layer = 0; layer < d.L; ++layer)
                 for (int row = 0; row < 2 * R; ++row)
-                    ASSERT_EQ((seen[std::to_string(layer) + "/" + std::to_string(row)]), 1) << name << " conv row held by several CTAs or none";
+                    ASSERT_EQ((seen[std::to_string(layer) + "/" + std::to_string(row)]), 1)
+                        << name << " conv row held by several CTAs or none";
         }
 }

@@ -20,8 +20,7 @@ const std::map<std::string, std::shared_ptr<const Style>>& styles() {
 constexpr int kRate = 16000, kHop = 160, kLanes = 4;
 
 // Composes `seconds` of a style and returns every event.
-std::vector<MidiEvent> compose(const std::string& style, double seconds, uint64_t seed, Composer** keep = nullptr,
-                               double intensity = 0.8) {
+std::vector<MidiEvent> compose(const std::string& style, double seconds, uint64_t seed, Composer** keep = nullptr, double intensity = 0.8) {
     static std::vector<std::unique_ptr<Composer>> alive;
     alive.push_back(std::make_unique<Composer>(kLanes, kRate, kHop, seed));
     Composer& c = *alive.back();

@@ -47,7 +47,8 @@ TEST(Config, ShippedDefaultConfigParses) {
     EXPECT_TRUE(c.model.empty());
     EXPECT_EQ(c.model_for("cpu"), std::string(WAVECAST_SOURCE_DIR) + "/models/small.safetensors");
     const bool medium = std::filesystem::exists(std::string(WAVECAST_SOURCE_DIR) + "/models/medium.safetensors");
-    EXPECT_EQ(c.model_for("cuda"), std::string(WAVECAST_SOURCE_DIR) + (medium ? "/models/medium.safetensors" : "/models/small.safetensors"));
+    EXPECT_EQ(c.model_for("cuda"),
+              std::string(WAVECAST_SOURCE_DIR) + (medium ? "/models/medium.safetensors" : "/models/small.safetensors"));
     EXPECT_EQ(c.fallback(), c.model_for("cpu"));
 }
 
@@ -113,10 +114,11 @@ TEST(Config, RefusesExposedEndpointsAndIncompleteSecurity) {
     p = write(dir, "both.toml", std::string(kMinimal) + "[jack]\nfollow_transport = true\n[link]\nenabled = true\n");
     expect_refused([&] { load_config(p); }, p, 8, "choose one tempo source");
 
-    const auto c = load_config(write(dir, "curve.toml", "[daemon]\nmodel = \"m\"\nfallback_model = \"small.safetensors\"\n"
-                                                        "control = \"tcp://192.0.2.1:5557\"\n[[stream]]\nname = \"main\"\n"
-                                                        "[security]\ncurve = true\nkey_file = \"keys/s.key\"\n"
-                                                        "allowed_clients = [\"clients/a.pub\", \"rq:rMd[fH#kr8)S9Qvz3mBNmcfu>Uy#TBM6!!)J*\"]\n"));
+    const auto c = load_config(write(dir, "curve.toml",
+                                     "[daemon]\nmodel = \"m\"\nfallback_model = \"small.safetensors\"\n"
+                                     "control = \"tcp://192.0.2.1:5557\"\n[[stream]]\nname = \"main\"\n"
+                                     "[security]\ncurve = true\nkey_file = \"keys/s.key\"\n"
+                                     "allowed_clients = [\"clients/a.pub\", \"rq:rMd[fH#kr8)S9Qvz3mBNmcfu>Uy#TBM6!!)J*\"]\n"));
     EXPECT_TRUE(c.security.curve);
     EXPECT_EQ(c.security.key_file, (dir.path / "keys/s.key").string());
     ASSERT_EQ(c.security.allowed_clients.size(), 2u);

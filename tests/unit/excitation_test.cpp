@@ -73,7 +73,7 @@ TEST(Excitation, IsTheNotesPureTonesFromTheirStarts) {
             clear_frame(frame);
             for (const Note& n : held) {
                 const uint32_t r = rng() % 10;
-                if (r == 0) continue;  // released
+                if (r == 0) continue;       // released
                 const bool again = r == 1;  // struck again: its phase starts over
                 add_note(frame, n.pitch, static_cast<int>(std::lround(n.velocity * 127)), again, 0.1f);
                 next.push_back({n.pitch, std::lround(n.velocity * 127) / 127.0, again ? at : n.start});

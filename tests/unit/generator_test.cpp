@@ -34,8 +34,8 @@ std::vector<float> run(Generator& g, const std::vector<float>& feats, int frames
 // layer's input kept for the whole history (no dilation queues), the conditioning recomputed
 // from the features, the excitation's tones from their frequencies in double. It shares no code
 // with the generator but Philox and the mu-law decoder.
-std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, int frames, int lanes, int lane,
-                               float temperature, uint64_t seed, const std::vector<float>& inst_weights) {
+std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, int frames, int lanes, int lane, float temperature,
+                               uint64_t seed, const std::vector<float>& inst_weights) {
     const ModelSpec& s = m.spec;
     const Weights& w = m.weights;
     const int R = s.residual_channels, S = s.skip_channels, A = s.audio_classes, L = s.layers, H = s.cond_hidden;
@@ -44,7 +44,8 @@ std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, 
 
     std::vector<double> emb(static_cast<size_t>(E), 0.0);
     for (int n = 0; n < N; ++n)
-        for (int j = 0; j < E; ++j) emb[j] += inst_weights[static_cast<size_t>(lane) * N + n] * w.instrument_embed[static_cast<size_t>(n) * E + j];
+        for (int j = 0; j < E; ++j)
+            emb[j] += inst_weights[static_cast<size_t>(lane) * N + n] * w.instrument_embed[static_cast<size_t>(n) * E + j];
     auto frame_input = [&](int k, int i) -> double {
         if (k < 0) return 0.0;
         return i < F ? feats[(static_cast<size_t>(k) * lanes + lane) * F + i] : emb[static_cast<size_t>(i - F)];
@@ -91,7 +92,8 @@ std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, 
             }
         }
         for (int r = 0; r < R; ++r)
-            for (size_t j = 0; j < e.size(); ++j) x[static_cast<size_t>(r)] += w.excitation_in_w[static_cast<size_t>(r) * e.size() + j] * e[j];
+            for (size_t j = 0; j < e.size(); ++j)
+                x[static_cast<size_t>(r)] += w.excitation_in_w[static_cast<size_t>(r) * e.size() + j] * e[j];
         for (int l = 0; l < L; ++l) {
             const auto& lw = w.layers[static_cast<size_t>(l)];
             xs[l][t] = x;
@@ -105,7 +107,8 @@ std::vector<int> naive_classes(const Model& m, const std::vector<float>& feats, 
                 double acc = lw.conv_b[o] + c_prev + frac * (c_now - c_prev);
                 for (size_t j = 0; j < e.size(); ++j) acc += w.excitation_w[(static_cast<size_t>(l) * 2 * R + o) * e.size() + j] * e[j];
                 for (int i = 0; i < R; ++i)
-                    acc += lw.conv_w[(static_cast<size_t>(o) * R + i) * 2] * past[i] + lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + 1] * x[i];
+                    acc += lw.conv_w[(static_cast<size_t>(o) * R + i) * 2] * past[i] +
+                           lw.conv_w[(static_cast<size_t>(o) * R + i) * 2 + 1] * x[i];
                 pre[o] = acc;
             }
             for (int i = 0; i < R; ++i) a[i] = std::tanh(pre[i]) / (1.0 + std::exp(-pre[R + i]));

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <ebur128.h>
+#include <cmath>
 #include <random>
 
 #include "loudness.h"

@@ -173,7 +173,8 @@ TEST(Masking, NoiseToMaskRatioStaysAtOrBelowZeroDbAtMaskingZero) {
         const double root = roots[static_cast<int>(t / 0.75) % 4];
         double v = 0;
         for (double ratio : {1.0, 1.25, 1.5})
-            for (int h = 1; h <= 6; ++h) v += amp(70 - 6 * h) * std::exp(-2 * std::fmod(t, 0.75)) * std::sin(2 * kPi * root * ratio * h * t);
+            for (int h = 1; h <= 6; ++h)
+                v += amp(70 - 6 * h) * std::exp(-2 * std::fmod(t, 0.75)) * std::sin(2 * kPi * root * ratio * h * t);
         v += amp(60) * noise(rng) * std::exp(-40 * std::fmod(t, 0.25));
         v += amp(85) * std::exp(-30 * beat) * std::sin(2 * kPi * 55 * beat);
         in[static_cast<size_t>(i)] = static_cast<float>(v);
@@ -196,10 +197,12 @@ TEST(Masking, NoiseToMaskRatioStaysAtOrBelowZeroDbAtMaskingZero) {
                 const double w = std::sqrt(0.5 - 0.5 * std::cos(2 * kPi * i / N));
                 const auto e = std::polar(1.0, -2 * kPi * k * i / N);
                 X[static_cast<size_t>(k)] += w * static_cast<double>(in[static_cast<size_t>(start + i)]) * e;
-                E[static_cast<size_t>(k)] += w * static_cast<double>(out[static_cast<size_t>(start + i)] - in[static_cast<size_t>(start + i)]) * e;
+                E[static_cast<size_t>(k)] +=
+                    w * static_cast<double>(out[static_cast<size_t>(start + i)] - in[static_cast<size_t>(start + i)]) * e;
             }
         const double offset = 96 - 10 * std::log10(N * N / 8.0);
-        for (int k = 0; k < t.bins; ++k) pin[static_cast<size_t>(k)] = static_cast<float>(offset + 10 * std::log10(std::norm(X[static_cast<size_t>(k)]) + 1e-30));
+        for (int k = 0; k < t.bins; ++k)
+            pin[static_cast<size_t>(k)] = static_cast<float>(offset + 10 * std::log10(std::norm(X[static_cast<size_t>(k)]) + 1e-30));
         masking_threshold(t, pin.data(), thr.data(), s);
         double e_sum = 0, t_sum = 0;
         for (int k = 1; k < t.bins; ++k) {

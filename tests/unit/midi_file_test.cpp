@@ -64,7 +64,8 @@ Bytes cat(std::initializer_list<Bytes> parts) {
 TEST(MidiFile, ReadsNotesTempoAndRunningStatus) {
     TempDir dir;
     // C4 for a beat, then (running status) E4 for half a beat starting a beat later.
-    const auto path = write(dir, midi(cat({kTempo120, {0, 0xC0, 33}, {0, 0x90, 60, 100}, {96, 60, 0}, {96, 64, 90}, {48, 0x80, 64, 0}, kEnd})));
+    const auto path =
+        write(dir, midi(cat({kTempo120, {0, 0xC0, 33}, {0, 0x90, 60, 100}, {96, 60, 0}, {96, 64, 90}, {48, 0x80, 64, 0}, kEnd})));
     const auto s = wavecast::read_midi_file(path);
     EXPECT_DOUBLE_EQ(s.tempo_bpm, 120.0);
     ASSERT_EQ(s.notes.size(), 2u);

@@ -45,15 +45,15 @@ TEST(Precision, HalfRoundTripsEveryPattern) {
 TEST(Precision, HalfRoundsToNearestEven) {
     EXPECT_EQ(float_to_half(1.0f), 0x3C00);
     EXPECT_EQ(float_to_half(-2.0f), 0xC000);
-    EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);             // the largest finite half
+    EXPECT_EQ(float_to_half(65504.0f), 0x7BFF);  // the largest finite half
     EXPECT_EQ(float_to_half(65519.99f), 0x7BFF);
-    EXPECT_EQ(float_to_half(65520.0f), 0x7C00);             // halfway to 65536 rounds to infinity
-    EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);  // the smallest subnormal
-    EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // a tie between 0 and it: even
-    EXPECT_EQ(float_to_half(std::ldexp(3.0f, -25)), 0x0002);  // 1.5 ulp: to 2, the even one
-    EXPECT_EQ(float_to_half(std::ldexp(2047.0f, -25)), 0x0400);  // 1023.5 subnormal ulps: carries to the smallest normal
-    EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3C00);      // tie: stays even
-    EXPECT_EQ(float_to_half(1.0f + std::ldexp(3.0f, -11)), 0x3C02);      // tie: up to even
+    EXPECT_EQ(float_to_half(65520.0f), 0x7C00);                      // halfway to 65536 rounds to infinity
+    EXPECT_EQ(float_to_half(std::ldexp(1.0f, -24)), 0x0001);         // the smallest subnormal
+    EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);         // a tie between 0 and it: even
+    EXPECT_EQ(float_to_half(std::ldexp(3.0f, -25)), 0x0002);         // 1.5 ulp: to 2, the even one
+    EXPECT_EQ(float_to_half(std::ldexp(2047.0f, -25)), 0x0400);      // 1023.5 subnormal ulps: carries to the smallest normal
+    EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie: stays even
+    EXPECT_EQ(float_to_half(1.0f + std::ldexp(3.0f, -11)), 0x3C02);  // tie: up to even
     EXPECT_TRUE(std::isnan(half_to_float(float_to_half(std::nanf("")))));
     EXPECT_EQ(float_to_half(-INFINITY), 0xFC00);
 

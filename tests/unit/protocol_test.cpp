@@ -30,9 +30,9 @@ TEST(Protocol, ParsesValidRequestsAndKeepsTheirId) {
     EXPECT_EQ(r.cmd, "set");
     EXPECT_EQ(id, 17);
     EXPECT_EQ(r.body["params"]["temperature"], 0.9);
-    for (const char* raw : {R"({"cmd":"ping"})", R"({"cmd":"status","id":"abc"})", R"({"cmd":"styles"})",
-                            R"({"cmd":"style","name":"techno","now":true})", R"({"cmd":"record","path":"/tmp/x.wav","seconds":3})",
-                            R"({"cmd":"stop-record","stream":"main"})"})
+    for (const char* raw :
+         {R"({"cmd":"ping"})", R"({"cmd":"status","id":"abc"})", R"({"cmd":"styles"})", R"({"cmd":"style","name":"techno","now":true})",
+          R"({"cmd":"record","path":"/tmp/x.wav","seconds":3})", R"({"cmd":"stop-record","stream":"main"})"})
         EXPECT_NO_THROW(parse_request(raw, id)) << raw;
 }
 
@@ -96,19 +96,21 @@ TEST(Params, TheReadmesTableIsTheParameterTable) {
     std::stringstream readme;
     readme << in.rdbuf();
     EXPECT_NE(readme.str().find(wavecast::params_markdown()), std::string::npos)
-        << "README.md's table differs from protocol/params.h; paste `wavecast params`:\n" << wavecast::params_markdown();
+        << "README.md's table differs from protocol/params.h; paste `wavecast params`:\n"
+        << wavecast::params_markdown();
 }
 
 // Every command goes to JSON and parses back to itself: the client and the daemon share one vocabulary.
 TEST(Protocol, TypedCommandsRoundTrip) {
     using namespace wavecast;
-    const std::vector<Command> commands = {
-        Ping{}, Status{}, Styles{},
-        StyleCmd{"main", "house", true, 8.0, {{"house", 0.7}, {"jazz_trio", 0.3}}},
-        Set{std::nullopt, {{"temperature", 0.8}, {"key", 3}}},
-        Record{"b", "set.flac", 30, 16, "set.mid", true},
-        StopRecord{"main"},
-        Score{std::nullopt, "x.mid"}};
+    const std::vector<Command> commands = {Ping{},
+                                           Status{},
+                                           Styles{},
+                                           StyleCmd{"main", "house", true, 8.0, {{"house", 0.7}, {"jazz_trio", 0.3}}},
+                                           Set{std::nullopt, {{"temperature", 0.8}, {"key", 3}}},
+                                           Record{"b", "set.flac", 30, 16, "set.mid", true},
+                                           StopRecord{"main"},
+                                           Score{std::nullopt, "x.mid"}};
     for (const auto& c : commands) {
         json id;
         const json wire = to_json(c, 7);
