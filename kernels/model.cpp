@@ -118,8 +118,14 @@ ModelSpec spec_from_json(const json& j, const std::string& where) {
 }  // namespace
 
 std::string ModelSpec::shape_name() const {
-    return "R" + std::to_string(residual_channels) + "-S" + std::to_string(skip_channels) + "-A" + std::to_string(audio_classes) + "-L" +
-           std::to_string(layers);
+    // Appended rather than built with operator+ on a literal: GCC 12 warns (-Wrestrict, a known
+    // false positive) on "R" + std::string.
+    std::string name = "R";
+    name += std::to_string(residual_channels);
+    name += "-S" + std::to_string(skip_channels);
+    name += "-A" + std::to_string(audio_classes);
+    name += "-L" + std::to_string(layers);
+    return name;
 }
 
 void validate_spec(const ModelSpec& s, const std::string& where) {

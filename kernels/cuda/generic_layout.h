@@ -20,17 +20,17 @@ inline constexpr int kGenericMaxLanes = 8;  // lanes a block (the kernel's LB)
 
 struct GenericLayout {
     // Byte offsets; [lanes][n] each.
-    size_t x;       // [R]: the residual stream
-    size_t in;      // [2R]: the conv's inputs, x[t - d] | x[t]
-    size_t z;       // [2R]: the conv's outputs, tanh rows then gate rows
-    size_t act;     // [R]: the gated activations
-    size_t skip;    // [S]: the skip sum
-    size_t h1;      // [A]
-    size_t logits;  // [A]
-    size_t exc;     // [X]: the excitation at this sample
+    size_t x;                                 // [R]: the residual stream
+    size_t in;                                // [2R]: the conv's inputs, x[t - d] | x[t]
+    size_t z;                                 // [2R]: the conv's outputs, tanh rows then gate rows
+    size_t act;                               // [R]: the gated activations
+    size_t skip;                              // [S]: the skip sum
+    size_t h1;                                // [A]
+    size_t logits;                            // [A]
+    size_t exc;                               // [X]: the excitation at this sample
     size_t note_start, note_vel, note_pitch;  // [kPitches] each where X > 0, else empty
-    size_t cls;    // int: the class each lane drew last (its next input)
-    size_t notes;  // int: how many pitches each lane's frame sounds
+    size_t cls;                               // int: the class each lane drew last (its next input)
+    size_t notes;                             // int: how many pitches each lane's frame sounds
     size_t bytes;
 };
 
