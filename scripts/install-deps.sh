@@ -12,6 +12,7 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev
   libsndfile1-dev libsoxr-dev libfftw3-dev libebur128-dev libsystemd-dev
+  libshout3-dev libopusenc-dev libmp3lame-dev icecast2 libopusfile-dev libmpg123-dev
   libgtest-dev libgmock-dev
   ableton-link-dev
   python3 python3-mido python3-zmq python3-numpy
@@ -34,5 +35,8 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 # jackd2 asks whether to enable realtime scheduling; the dummy backend needs no answer.
 echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections
+# icecast2 is the server the station tests start on loopback with configs of their own; its
+# package's own setup (hostname, passwords) is left undone.
+echo "icecast2 icecast2/icecast-setup boolean false" | $sudo debconf-set-selections
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,86 @@
+// A stream's feed to an Icecast server: what the stream plays, encoded (stream_encoder.h) and sent
+// with libshout from a thread of its own, with the style and section as the title. The producer
+// hands it each block through a bounded queue and never waits on the network; a full queue drops
+// its oldest audio and counts it. A server that goes away, or refuses the login or the mount, is
+// retried with backoff (1 s doubling to 30 s) while everything else plays on.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace wavecast {
+
+struct IcecastConfig {
+    std::string host = "127.0.0.1";
+    int port = 8000;
+    std::string mount;  // "/live.opus"
+    std::string user = "source";
+    std::string password;  // given, or read from password_file at load
+    std::string format = "opus";
+    int bitrate_kbps = 128;
+    std::string name, genre, description, url;  // what the server's directory shows
+    bool is_public = false;
+    double queue_ms = 2000;  // audio waiting to be sent, at most
+    bool operator==(const IcecastConfig&) const = default;
+};
+
+struct IcecastStatus {
+    std::string url;  // http://host:port/mount
+    std::string format, title, last_error;
+    bool connected = false;
+    uint64_t bytes_sent = 0;
+    uint64_t connects = 0;        // successful logins, the first included
+    uint64_t dropped_frames = 0;  // oldest audio dropped from a full queue
+    uint64_t offline_frames = 0;  // audio played while not connected, never sent
+};
+
+class IcecastOutput {
+public:
+    // `stream`: the wavecast stream's name, in the log and as the Opus ARTIST tag.
+    IcecastOutput(std::string stream, IcecastConfig cfg);
+    ~IcecastOutput();
+    IcecastOutput(const IcecastOutput&) = delete;
+    IcecastOutput& operator=(const IcecastOutput&) = delete;
+
+    const IcecastConfig& config() const { return cfg_; }
+    // Producer thread: a block as it plays, interleaved stereo at `rate`, and the title it plays
+    // under. Takes a lock the sender holds only to move a block out; never waits on the network.
+    void push(const float* interleaved, size_t frames, int rate, const std::string& title);
+    IcecastStatus status() const;
+
+private:
+    struct Chunk {
+        std::vector<float> pcm;
+        int rate = 0;
+        std::string title;
+    };
+    struct Connection;
+
+    void run();
+    bool pop(Chunk& c);
+    std::unique_ptr<Connection> connect(const Chunk& first);
+    void fail(const std::string& why);
+
+    const std::string stream_;
+    const IcecastConfig cfg_;
+    const std::string url_;
+
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Chunk> queue_;
+    size_t queued_frames_ = 0;
+    bool stop_ = false;
+    std::string last_error_, title_;
+
+    std::atomic<bool> connected_{false};
+    std::atomic<uint64_t> bytes_sent_{0}, connects_{0}, dropped_frames_{0}, offline_frames_{0};
+    std::thread thread_;
+};
+
+}  // namespace wavecast
