@@ -1,9 +1,12 @@
 #include "config.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "protocol.h"
+#include "stream_encoder.h"
 #include "toml_util.h"
 
 namespace wavecast {
@@ -14,6 +17,56 @@ namespace {
 std::string resolve(const std::string& base_dir, const std::string& p) {
     if (p.empty() || fs::path(p).is_absolute()) return p;
     return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+// [[stream.output]] entries: each an Icecast source, checked in full.
+std::vector<IcecastConfig> parse_outputs(const TomlReader& r, const toml::node* node, const std::string& dir) {
+    std::vector<IcecastConfig> out;
+    if (!node) return out;
+    if (!node->is_array_of_tables()) r.fail(node, "'output' must be an array of tables ([[stream.output]])");
+    for (const auto& n : *node->as_array()) {
+        const toml::table& t = *n.as_table();
+        r.only_keys(t,
+                    {"type", "host", "port", "mount", "user", "password", "password_file", "format", "bitrate", "name", "genre",
+                     "description", "url", "public", "queue_ms"},
+                    "[[stream.output]]");
+        if (!t.contains("type")) r.fail(&t, "[[stream.output]] needs type (\"icecast\")");
+        if (r.get_string(t, "type", "") != "icecast") r.fail(t.get("type"), "type must be \"icecast\"");
+        IcecastConfig o;
+        o.host = r.get_string(t, "host", o.host);
+        if (o.host.empty()) r.fail(t.get("host"), "host must name the Icecast server");
+        o.port = static_cast<int>(r.get_int(t, "port", o.port, 1, 65535));
+        if (!t.contains("mount")) r.fail(&t, "[[stream.output]] needs mount (\"/live.opus\")");
+        o.mount = r.get_string(t, "mount", "");
+        if (o.mount.size() < 2 || o.mount[0] != '/' || o.mount.find_first_of(" ?#") != std::string::npos)
+            r.fail(t.get("mount"), "mount must be a path such as \"/live.opus\", without spaces, '?' or '#'");
+        o.user = r.get_string(t, "user", o.user);
+        const bool has_pw = t.contains("password"), has_file = t.contains("password_file");
+        if (has_pw == has_file) r.fail(&t, "[[stream.output]] needs password or password_file (one of them)");
+        if (has_pw) {
+            o.password = r.get_string(t, "password", "");
+        } else {
+            const std::string path = resolve(dir, r.get_string(t, "password_file", ""));
+            std::ifstream f(path);
+            if (!f || !std::getline(f, o.password)) r.fail(t.get("password_file"), "password_file " + path + ": cannot be read");
+            while (!o.password.empty() && (o.password.back() == '\r' || o.password.back() == ' ')) o.password.pop_back();
+        }
+        if (o.password.empty()) r.fail(t.get(has_pw ? "password" : "password_file"), "the password is empty");
+        o.format = r.get_string(t, "format", o.format);
+        const auto& formats = stream_formats();
+        if (std::find(formats.begin(), formats.end(), o.format) == formats.end())
+            r.fail(t.get("format"), "format must be \"opus\" (Ogg Opus) or \"mp3\"");
+        o.bitrate_kbps = static_cast<int>(
+            r.get_int(t, "bitrate", o.format == "mp3" ? 192 : o.bitrate_kbps, o.format == "mp3" ? 32 : 6, o.format == "mp3" ? 320 : 510));
+        o.name = r.get_string(t, "name", "");
+        o.genre = r.get_string(t, "genre", "");
+        o.description = r.get_string(t, "description", "");
+        o.url = r.get_string(t, "url", "");
+        o.is_public = r.get_bool(t, "public", false);
+        o.queue_ms = r.get_number(t, "queue_ms", o.queue_ms, 100, 60000);
+        out.push_back(std::move(o));
+    }
+    return out;
 }
 
 }  // namespace
@@ -29,6 +82,7 @@ void ConfigOverrides::apply(DaemonConfig& c) const {
     if (!telemetry.empty()) c.telemetry = telemetry;
     if (!jack_name.empty()) c.jack_name = jack_name;
     if (!log_level.empty()) c.log_level = log_level;
+    if (no_jack) c.jack_enabled = false, c.follow_transport = false, c.link = false;
 }
 
 std::string DaemonConfig::model_for(const std::string& backend) const {
@@ -49,14 +103,14 @@ DaemonConfig load_config(const std::string& path) {
     if (!fs::exists(path)) r.fail_line(0, "no such file");
     const toml::table root = r.parse();
     const std::string dir = fs::absolute(path).parent_path().string();
-    r.only_keys(root, {"daemon", "jack", "link", "security", "stream"}, "the file");
+    r.only_keys(root, {"daemon", "jack", "link", "security", "stream", "schedule"}, "the file");
 
     DaemonConfig c;
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
         r.only_keys(*d,
                     {"backend", "precision", "cpu_threads", "control", "telemetry", "model", "fallback_model", "models", "styles",
-                     "recordings", "status_interval_s", "log_level"},
+                     "recordings", "output_rate", "status_interval_s", "log_level"},
                     "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
@@ -75,6 +129,7 @@ DaemonConfig load_config(const std::string& path) {
         c.styles_dir = resolve(dir, r.get_string(*d, "styles", "styles"));
         c.recordings_dir = resolve(dir, r.get_string(*d, "recordings", "../recordings"));
         if (c.recordings_dir.empty()) r.fail(d->get("recordings"), "recordings must name a folder");
+        c.output_rate = static_cast<int>(r.get_int(*d, "output_rate", c.output_rate, 8000, 192000));
         c.status_interval_s = r.get_number(*d, "status_interval_s", c.status_interval_s, 0.05, 60);
         c.log_level = r.get_string(*d, "log_level", c.log_level);
         static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
@@ -86,7 +141,8 @@ DaemonConfig load_config(const std::string& path) {
     }
 
     if (const toml::table* j = r.get_table(root, "jack")) {
-        r.only_keys(*j, {"client_name", "server", "autoconnect", "follow_transport"}, "[jack]");
+        r.only_keys(*j, {"enabled", "client_name", "server", "autoconnect", "follow_transport"}, "[jack]");
+        c.jack_enabled = r.get_bool(*j, "enabled", c.jack_enabled);
         c.jack_name = r.get_string(*j, "client_name", c.jack_name);
         if (c.jack_name.empty() || c.jack_name.size() > 60) r.fail(j->get("client_name"), "client_name must be 1..60 characters");
         c.jack_server = r.get_string(*j, "server", c.jack_server);
@@ -98,6 +154,7 @@ DaemonConfig load_config(const std::string& path) {
         r.only_keys(*l, {"enabled", "quantum"}, "[link]");
         c.link = r.get_bool(*l, "enabled", c.link);
         c.link_quantum = r.get_number(*l, "quantum", c.link_quantum, 1, 16);
+        if (c.link && !c.jack_enabled) r.fail(l->get("enabled"), "Link needs JACK: [jack] enabled = false leaves no clock to align");
         if (c.link && c.follow_transport)
             r.fail(l->get("enabled"), "choose one tempo source: [link] enabled or [jack] follow_transport, not both");
     }
@@ -135,7 +192,8 @@ DaemonConfig load_config(const std::string& path) {
     std::set<std::string> names;
     for (const auto& node : *streams->as_array()) {
         const toml::table& t = *node.as_table();
-        r.only_keys(t, {"name", "style", "seed", "lanes", "lookahead_ms", "loudness_lufs", "true_peak_dbtp", "params"}, "[[stream]]");
+        r.only_keys(t, {"name", "style", "seed", "lanes", "lookahead_ms", "loudness_lufs", "true_peak_dbtp", "params", "output"},
+                    "[[stream]]");
         StreamConfig s;
         s.name = r.get_string(t, "name", s.name);
         if (s.name.empty() || s.name.size() > 32 || s.name.find_first_of(" :/") != std::string::npos)
@@ -160,8 +218,18 @@ DaemonConfig load_config(const std::string& path) {
                 }
             }
         }
+        s.outputs = parse_outputs(r, t.get("output"), dir);
         c.streams.push_back(std::move(s));
     }
+    std::set<std::string> urls;
+    for (const auto& s : c.streams)
+        for (const auto& o : s.outputs)
+            if (!urls.insert(o.host + ":" + std::to_string(o.port) + o.mount).second)
+                r.fail(streams, "two outputs feed " + o.host + ":" + std::to_string(o.port) + o.mount + "; a mount takes one source");
+    if (!c.jack_enabled && c.follow_transport) r.fail(root.get("jack"), "follow_transport needs JACK ([jack] enabled = true)");
+    c.schedule = parse_schedule(r, root.get("schedule"));
+    for (const auto& e : c.schedule)
+        if (!e.stream.empty() && !names.count(e.stream)) r.fail_line(e.line, "[[schedule]] names unknown stream '" + e.stream + "'");
     return c;
 }
 

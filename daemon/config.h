@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "endpoints.h"
+#include "icecast_output.h"
 #include "model.h"
+#include "schedule.h"
 
 namespace wavecast {
 
@@ -21,6 +23,7 @@ struct StreamConfig {
     double loudness_lufs = -16.0;          // EBU R128 target of the automatic gain
     double true_peak_dbtp = -1.0;          // ceiling of the true-peak limiter
     std::map<std::string, double> params;  // live parameters given in the file (protocol/params.h), checked
+    std::vector<IcecastConfig> outputs;    // [[stream.output]]: network outputs beside JACK
 };
 
 struct DaemonConfig {
@@ -35,8 +38,10 @@ struct DaemonConfig {
     std::string models_dir;      // the shipped models: small (the CPU's), medium (the GPU's)
     std::string styles_dir;      // directory of style .toml files
     std::string recordings_dir;  // where `record` writes: relative paths resolve here, nothing goes outside
+    int output_rate = 48000;     // the streams' rate while no JACK server plays them (JACK's own otherwise)
     double status_interval_s = 1.0;
     std::string log_level = "info";
+    bool jack_enabled = true;  // false: no JACK at all, the streams run on the internal clock
     std::string jack_name = "wavecast";
     std::string jack_server;        // empty: libjack's default ($JACK_DEFAULT_SERVER or "default")
     bool autoconnect = false;       // connect each stream's L/R to system:playback_1/2
@@ -45,6 +50,7 @@ struct DaemonConfig {
     double link_quantum = 4;        // beats over which Link aligns phase (a bar)
     SecurityConfig security;
     std::vector<StreamConfig> streams;
+    std::vector<ScheduleEntry> schedule;  // [[schedule]]: style changes by the clock
 
     // The model the daemon plays on `backend` ("cpu" or "cuda"): the one named, else the shipped
     // small model on the CPU and medium on CUDA.
@@ -56,6 +62,7 @@ struct DaemonConfig {
 // Settings given on the command line, which win over the file's (also when it is reloaded).
 struct ConfigOverrides {
     std::string backend, control, telemetry, jack_name, log_level;
+    bool no_jack = false;
     void apply(DaemonConfig& c) const;
 };
 

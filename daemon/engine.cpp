@@ -43,6 +43,8 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
     if (next.jack_name != c.jack_name) at_restart.push_back("jack client_name");
     if (next.jack_server != c.jack_server) at_restart.push_back("jack server");
     if (next.autoconnect != c.autoconnect) at_restart.push_back("jack autoconnect");
+    if (next.jack_enabled != c.jack_enabled) at_restart.push_back("jack enabled");
+    if (next.output_rate != c.output_rate) at_restart.push_back("output_rate");
     bool streams_same = next.streams.size() == c.streams.size();
     for (size_t i = 0; streams_same && i < c.streams.size(); ++i) {
         const StreamConfig &a = next.streams[i], &b = c.streams[i];
@@ -51,6 +53,10 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
                        a.params == b.params;
     }
     if (!streams_same) at_restart.push_back("[[stream]] (steer a running stream with `wavecast set` and `wavecast style`)");
+    // Network outputs change now, stream by stream, whatever else waits for a restart.
+    for (const auto& sc : next.streams)
+        for (const auto& s : streams_)
+            if (s->name() == sc.name) s->set_network_outputs(sc.outputs);
     return at_restart;
 }
 
@@ -229,6 +235,19 @@ json stream_json(const StreamStatus& st, uint64_t xruns) {
     const BlockReport& b = st.block;
     json params = json::object();
     for (size_t i = 0; i < kParamCount; ++i) params[kParams[i].name] = st.params.v[i];
+    json outputs = json::array();
+    for (const IcecastStatus& o : st.outputs)
+        outputs.push_back({{"type", "icecast"},
+                           {"url", o.url},
+                           {"format", o.format},
+                           {"connected", o.connected},
+                           {"title", o.title},
+                           {"bytes_sent", o.bytes_sent},
+                           {"connects", o.connects},
+                           {"reconnects", o.connects > 0 ? o.connects - 1 : 0},
+                           {"dropped_frames", o.dropped_frames},
+                           {"offline_frames", o.offline_frames},
+                           {"last_error", o.last_error}});
     return {{"name", st.name},
             {"style", st.style},
             {"params", params},
@@ -266,7 +285,8 @@ json stream_json(const StreamStatus& st, uint64_t xruns) {
               {"frames", st.recorder.frames},
               {"dropped", st.recorder.dropped},
               {"last", st.recorder.last},
-              {"error", st.recorder.error}}}};
+              {"error", st.recorder.error}}},
+            {"outputs", outputs}};
 }
 
 json Engine::status() const {
@@ -274,8 +294,11 @@ json Engine::status() const {
     json streams = json::array();
     std::unique_lock jack_lock(jack_mu_);
     const uint64_t xruns = this->xruns();
-    const json jack = {
-        {"client", jack_name_}, {"connected", jack_ != nullptr}, {"buffer_size", jack_ ? jack_->buffer_size() : 0}, {"xruns", xruns}};
+    const json jack = {{"enabled", config_.jack_enabled},
+                       {"client", jack_name_},
+                       {"connected", jack_ != nullptr},
+                       {"buffer_size", jack_ ? jack_->buffer_size() : 0},
+                       {"xruns", xruns}};
     jack_lock.unlock();
     for (const auto& s : streams_) {
         const StreamStatus st = s->status();
@@ -289,6 +312,7 @@ json Engine::status() const {
             {"output_rate", streams_.empty() ? 0 : streams_.front()->output_rate()},
             {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
             {"jack", jack},
+            {"clock", internal_clock_.load() ? "internal" : "jack"},
             {"link", link_ ? json{{"enabled", true},
                                   {"peers", link_->view().peers},
                                   {"tempo", link_->view().tempo},

@@ -39,6 +39,8 @@ public:
     void add_stream(std::unique_ptr<Stream> stream) { streams_.push_back(std::move(stream)); }
     // The JACK client now, or nullptr while the server is away (see run_daemon.cpp's reconnection).
     void set_jack(const JackOutput* jack, std::string client_name);
+    // Whether the streams play by the internal clock (no JACK server plays them now).
+    void set_internal_clock(bool on) { internal_clock_ = on; }
     const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
 
     Handled handle(std::string_view raw) override;
@@ -51,7 +53,8 @@ public:
     // enabled: tempo and beat phase shared with the Ableton Link session (link_sync.h).
     void follow_tempo() override;
     // SIGHUP: takes the styles and the settings of a reloaded config that can change while
-    // streaming (styles, follow_transport, log_level, status_interval_s) all at once, and returns
+    // streaming (styles, follow_transport, log_level, status_interval_s, each stream's network
+    // outputs; the schedule is run_daemon's) all at once, and returns
     // the settings that changed but take effect only at a restart (model, endpoints, streams...).
     std::vector<std::string> reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles);
     double status_interval_s() const override { return status_interval_s_.load(); }
@@ -85,7 +88,8 @@ private:
     const JackOutput* jack_ = nullptr;
     std::string jack_name_;
     uint64_t xruns_before_ = 0;  // counted by clients since replaced
-    uint64_t xruns() const;      // under jack_mu_
+    std::atomic<bool> internal_clock_{false};
+    uint64_t xruns() const;  // under jack_mu_
     const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     struct Seen {
         uint64_t underruns = 0, underrun_frames = 0, dropped = 0;

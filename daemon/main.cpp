@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     app.add_option("--control", over.control, "control endpoint (ZeroMQ ROUTER), e.g. tcp://127.0.0.1:5557");
     app.add_option("--telemetry", over.telemetry, "telemetry endpoint (ZeroMQ PUB), e.g. tcp://127.0.0.1:5558");
     app.add_option("--jack-name", over.jack_name, "JACK client name");
+    app.add_flag("--no-jack", over.no_jack, "play by the internal clock without JACK ([jack] enabled = false): a headless station");
     app.add_option("--log-level", over.log_level, "trace, debug, info, warn or error");
 
     auto* render = app.add_subcommand("render", "render a style offline to a WAV file");

@@ -11,7 +11,10 @@
 #include "control.h"
 #include "engine.h"
 #include "faults.h"
+#include "internal_clock.h"
 #include "jack_output.h"
+#include "requests.h"
+#include "schedule.h"
 #include "systemd.h"
 #include "toml_util.h"
 
@@ -19,6 +22,7 @@ namespace wavecast {
 namespace {
 
 constexpr int kShutdownDeadlineS = 5;
+constexpr uint32_t kClockPeriod = 1024;  // frames a period of the internal clock, as the dummy jackd's
 
 sigset_t daemon_signals() {
     sigset_t set;
@@ -29,27 +33,49 @@ sigset_t daemon_signals() {
     return set;
 }
 
-// A client with every stream's ports, not yet activated. Throws when no server answers.
-std::unique_ptr<JackOutput> open_jack(const DaemonConfig& cfg, const std::vector<std::unique_ptr<Stream>>& streams) {
-    auto jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
-    for (const auto& s : streams) {
-        if (const std::string note = s->output().reopened_at(jack->sample_rate()); !note.empty())
-            spdlog::warn("stream '{}': {}", s->name(), note);
-        jack->add_stream(&s->output());
+// Every style the config names (its streams' and its schedule's) is one of `styles`.
+void check_styles(const DaemonConfig& c, const std::map<std::string, std::shared_ptr<const Style>>& styles) {
+    for (const auto& sc : c.streams)
+        if (!styles.count(sc.style)) throw ConfigError(c.path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
+    for (const auto& e : c.schedule)
+        for (const auto& name : e.styles)
+            if (!styles.count(name))
+                throw ConfigError(c.path + ":" + std::to_string(e.line) + ": [[schedule]] names unknown style '" + name + "'");
+}
+
+// A scheduled change goes through the control protocol's own request, checked as a client's is.
+void apply_scheduled(Engine& engine, const Scheduler::Change& ch) {
+    std::vector<std::string> names;
+    if (ch.stream.empty())
+        for (const auto& s : engine.streams()) names.push_back(s->name());
+    else names.push_back(ch.stream);
+    for (const std::string& name : names) {
+        protocol::StyleCmd c;
+        c.stream = name;
+        c.name = ch.style;
+        c.crossfade_s = ch.crossfade_s;
+        const nlohmann::json reply = engine.handle(protocol::to_wire(protocol::to_json(c, nullptr))).reply;
+        if (reply.value("ok", false))
+            spdlog::info("schedule (line {}): stream '{}' changes to style '{}' at the next bar", ch.line, name, ch.style);
+        else
+            spdlog::error("schedule (line {}): stream '{}' stays as it is: {}", ch.line, name,
+                          reply["error"].value("message", reply.dump()));
     }
-    return jack;
 }
 
 // SIGHUP: the new config and styles in full, or nothing of them.
-void reload(const std::string& path, const ConfigOverrides& overrides, Engine& engine) {
+void reload(const std::string& path, const ConfigOverrides& overrides, Engine& engine, Scheduler& scheduler) {
     try {
         DaemonConfig next = load_config(path);
         overrides.apply(next);
         auto styles = load_styles(next.styles_dir);
-        for (const auto& sc : next.streams)
-            if (!styles.count(sc.style)) throw ConfigError(path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
+        check_styles(next, styles);
         const size_t n = styles.size();
         const auto at_restart = engine.reload(next, std::move(styles));
+        if (next.schedule != scheduler.entries()) {
+            scheduler = Scheduler(next.schedule);
+            spdlog::info("SIGHUP: schedule of {} entries", next.schedule.size());
+        }
         spdlog::info("SIGHUP: reloaded {}: {} styles from {}", path, n, next.styles_dir);
         for (const auto& what : at_restart) spdlog::warn("SIGHUP: {} changed; that takes effect at the next start", what);
     } catch (const std::exception& e) {
@@ -100,16 +126,27 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     const Faults faults = Faults::from_env();
     if (faults.any()) spdlog::warn("test faults injected: {}", faults.describe());
 
-    // The first connection is not retried: a daemon started without a server says so and stops.
-    auto jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
-    const int rate = jack->sample_rate();
-    spdlog::info("JACK client '{}' at {} Hz, period {} frames", cfg.jack_name, rate, jack->buffer_size());
+    check_styles(cfg, styles);
+    // JACK plays the streams where it is enabled and a server answers; else the internal clock
+    // does, and a server that appears later is joined as one that came back would be.
+    std::unique_ptr<JackOutput> jack;
+    if (!cfg.jack_enabled) {
+        spdlog::info("JACK disabled ([jack] enabled = false): the streams play by the internal clock at {} Hz", cfg.output_rate);
+    } else {
+        try {
+            jack = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);
+            spdlog::info("JACK client '{}' at {} Hz, period {} frames", cfg.jack_name, jack->sample_rate(), jack->buffer_size());
+        } catch (const JackServerMissing& e) {
+            spdlog::warn("no JACK server answers ({}); the streams play by the internal clock at {} Hz until one does", e.what(),
+                         cfg.output_rate);
+        }
+    }
+    const int rate = jack ? jack->sample_rate() : cfg.output_rate;
 
     std::string backend;
     std::vector<std::unique_ptr<Stream>> streams;
     for (const auto& sc : cfg.streams) {
         auto it = styles.find(sc.style);
-        if (it == styles.end()) throw ConfigError(cfg.path + ": stream '" + sc.name + "' names unknown style '" + sc.style + "'");
         auto choice = make_generator(plan.generator, model, sc.lanes, sc.seed, cfg.precision, cfg.cpu_threads);
         spdlog::info("stream '{}': generator {}", sc.name, choice.note);
         backend = choice.generator->backend();
@@ -127,7 +164,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     }
     Engine engine(cfg, model, styles, backend);
     for (auto& s : streams) {
-        jack->add_stream(&s->output());
+        if (jack) jack->add_stream(&s->output());
         s->start();
     }
     for (auto& s : streams) engine.add_stream(std::move(s));
@@ -135,8 +172,27 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     for (const auto& s : engine.streams())
         if (!s->wait_primed(30.0))
             spdlog::warn("stream '{}' did not fill its look-ahead within 30 s: the generator is slower than real time", s->name());
-    jack->activate(cfg.autoconnect);
-    engine.set_jack(jack.get(), cfg.jack_name);
+    uint64_t cycles_before = 0;  // run by JACK clients since replaced and by the internal clock
+    std::unique_ptr<InternalClock> clock;
+    auto start_clock = [&] {
+        std::vector<StreamOutput*> outs;
+        for (const auto& s : engine.streams()) outs.push_back(&s->output());
+        clock = std::make_unique<InternalClock>(std::move(outs), engine.streams().front()->output_rate(), kClockPeriod);
+        engine.set_internal_clock(true);
+    };
+    auto stop_clock = [&] {
+        if (clock) cycles_before += clock->cycles();
+        clock.reset();
+        engine.set_internal_clock(false);
+    };
+    if (jack) {
+        jack->activate(cfg.autoconnect);
+        engine.set_jack(jack.get(), cfg.jack_name);
+    } else {
+        start_clock();
+    }
+    Scheduler scheduler(cfg.schedule);
+    if (!cfg.schedule.empty()) spdlog::info("schedule: {} entries, by the local clock", cfg.schedule.size());
 
     auto log_sink = std::make_shared<TelemetryLogSink>();
     spdlog::default_logger()->sinks().push_back(log_sink);
@@ -145,11 +201,10 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
                  cfg.security.curve ? " (CURVE, " + std::to_string(cfg.security.allowed_clients.size()) + " allowed clients)" : "");
     Systemd systemd;
     systemd.ready();
-    if (systemd.watchdog()) spdlog::info("systemd watchdog: fed while JACK's process cycles advance");
+    if (systemd.watchdog()) spdlog::info("systemd watchdog: fed while the process cycles (JACK's or the internal clock's) advance");
 
     // Kept while the server is up, restored after it comes back.
     JackOutput::Connections connections;
-    uint64_t cycles_before = 0;  // run by clients since replaced
     auto next_try = std::chrono::steady_clock::now();
     double backoff_s = 0.1;
     const sigset_t set = daemon_signals();
@@ -169,8 +224,11 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
             }).detach();
             break;
         }
-        if (sig == SIGHUP) reload(config_path, overrides, engine);
+        if (sig == SIGHUP) reload(config_path, overrides, engine, scheduler);
+        for (const auto& change : scheduler.due(local_seconds(std::chrono::system_clock::now()))) apply_scheduled(engine, change);
         const auto now = std::chrono::steady_clock::now();
+        if (clock) systemd.tick(cycles_before + clock->cycles());
+        if (!cfg.jack_enabled) continue;
         if (jack && !jack->server_gone()) {
             connections = jack->connections();
             systemd.tick(cycles_before + jack->cycles());
@@ -178,26 +236,41 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         }
         if (jack) {
             // The streams keep their state and their full rings; only the client is replaced.
-            spdlog::error("the JACK server went away; reconnecting as '{}' with backoff", cfg.jack_name);
+            spdlog::error("the JACK server went away; reconnecting as '{}' with backoff, the streams on the internal clock meanwhile",
+                          cfg.jack_name);
             systemd.status("JACK server lost; reconnecting");
             engine.set_jack(nullptr, cfg.jack_name);
             cycles_before += jack->cycles();
             jack.reset();
+            start_clock();
             backoff_s = 0.1;
             next_try = now;
         }
         if (now < next_try) continue;
         try {
-            jack = open_jack(cfg, engine.streams());
-            jack->activate(false);
-            jack->restore(connections);
+            auto joined = std::make_unique<JackOutput>(cfg.jack_name, cfg.jack_server);  // throws while no server answers
+            // One clock at a time: the internal one stops before JACK's callbacks begin.
+            stop_clock();
+            for (const auto& s : engine.streams()) {
+                if (const std::string note = s->output().reopened_at(joined->sample_rate()); !note.empty())
+                    spdlog::warn("stream '{}': {}", s->name(), note);
+                joined->add_stream(&s->output());
+            }
+            const bool first = connections.empty();
+            joined->activate(first && cfg.autoconnect);
+            if (!first) joined->restore(connections);
+            jack = std::move(joined);
             engine.set_jack(jack.get(), cfg.jack_name);
             systemd.status("streaming");
-            spdlog::info("JACK server back: client '{}' at {} Hz, period {} frames", cfg.jack_name, jack->sample_rate(),
-                         jack->buffer_size());
+            spdlog::info("JACK server {}: client '{}' at {} Hz, period {} frames", first ? "joined" : "back", cfg.jack_name,
+                         jack->sample_rate(), jack->buffer_size());
         } catch (const std::exception& e) {
             jack.reset();
-            spdlog::debug("JACK reconnection failed: {}; next try in {:.1f} s", e.what(), backoff_s);
+            if (!clock) start_clock();
+            // A server that answers but refuses us is worth a line each try; one still away is not.
+            if (dynamic_cast<const JackServerMissing*>(&e))
+                spdlog::debug("JACK reconnection failed: {}; next try in {:.1f} s", e.what(), backoff_s);
+            else spdlog::warn("JACK reconnection refused: {}; next try in {:.1f} s", e.what(), backoff_s);
             next_try = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(backoff_s));
             backoff_s = std::min(backoff_s * 2, 2.0);
         }
@@ -205,6 +278,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     engine.set_jack(nullptr, cfg.jack_name);
     if (jack) jack->deactivate();
     jack.reset();
+    stop_clock();
     spdlog::debug("JACK client closed");
     for (const auto& s : engine.streams()) {
         const auto rec = s->recorder().status();

@@ -51,6 +51,29 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
       style_name_(style->name) {
     target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * output_rate);
     published_.block.backend = renderer_.generator().backend();
+    set_network_outputs(cfg.outputs);
+}
+
+void Stream::set_network_outputs(const std::vector<IcecastConfig>& configs) {
+    std::vector<std::unique_ptr<IcecastOutput>> next, gone;
+    {
+        std::lock_guard lock(net_mu_);
+        for (const IcecastConfig& c : configs) {
+            auto same = std::find_if(net_.begin(), net_.end(), [&](const auto& o) { return o && o->config() == c; });
+            if (same != net_.end()) {
+                next.push_back(std::move(*same));
+            } else {
+                next.push_back(std::make_unique<IcecastOutput>(name(), c));
+                spdlog::info("stream '{}': output icecast http://{}:{}{} ({}, {} kbit/s)", name(), c.host, c.port, c.mount, c.format,
+                             c.bitrate_kbps);
+            }
+        }
+        for (auto& o : net_)
+            if (o) gone.push_back(std::move(o));
+        net_ = std::move(next);
+    }
+    for (const auto& o : gone) spdlog::info("stream '{}': output {} closed", name(), o->status().url);
+    // `gone` closes its connections here, outside the lock the producer takes.
 }
 
 Stream::~Stream() { stop(); }
@@ -127,6 +150,8 @@ StreamStatus Stream::status() const {
     s.lookahead_ms = lookahead_ms_;
     s.lanes = lanes_;
     s.recorder = out_.recorder().status();
+    std::lock_guard lock(net_mu_);
+    for (const auto& o : net_) s.outputs.push_back(o->status());
     return s;
 }
 
@@ -186,6 +211,11 @@ void Stream::produce_loop() {
         while (written < block.size() && running_.load()) {
             written += out_.write(block.data() + written, block.size() - written);
             if (written < block.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        if (written == block.size()) {
+            const std::string title = r.style->name + " (" + r.section + ")";
+            std::lock_guard lock(net_mu_);
+            for (const auto& o : net_) o->push(block.data(), block.size() / 2, rate, title);
         }
         std::lock_guard lock(published_mu_);
         copy_summary(published_.block, r);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config.h"
+#include "icecast_output.h"
 #include "live_params.h"
 #include "midi_file.h"
 #include "midi_schedule.h"
@@ -32,6 +33,7 @@ struct StreamStatus {
     double ring_ms = 0, lookahead_ms = 0;
     int lanes = 0;
     RecorderStatus recorder;
+    std::vector<IcecastStatus> outputs;
 };
 
 class Stream {
@@ -57,6 +59,9 @@ public:
     void set_score(MidiScore score);
     StreamStatus status() const;
     StreamOutput& output() { return out_; }
+    // The network outputs ([[stream.output]]) as `configs` lists them: an output whose settings
+    // are unchanged keeps its connection; the others are closed or opened. Any time, from any thread.
+    void set_network_outputs(const std::vector<IcecastConfig>& configs);
     Recorder& recorder() { return out_.recorder(); }
     int output_rate() const { return out_rate_.load(); }
     double tempo() const { return params_.get(Param::tempo); }
@@ -101,6 +106,10 @@ private:
     };
     mutable std::mutex published_mu_;
     Published published_;
+
+    // The network outputs, fed by the producer after each block reaches the ring.
+    mutable std::mutex net_mu_;
+    std::vector<std::unique_ptr<IcecastOutput>> net_;
 
     std::atomic<bool> running_{false};
     std::thread producer_;

@@ -61,8 +61,10 @@ JackOutput::JackOutput(const std::string& client_name, const std::string& server
                              : jack_client_open(client_name.c_str(), opts, &status, server.c_str());
     if (!client_) {
         std::string why = "cannot open JACK client '" + client_name + "'";
-        if (status & JackServerFailed) why += ": no JACK server is running" + (server.empty() ? std::string() : " named '" + server + "'");
-        else if ((status & JackNameNotUnique) || client_exists(client_name, server))
+        if (status & JackServerFailed)
+            throw JackServerMissing(why + ": no JACK server is running" + (server.empty() ? std::string() : " named '" + server + "'") +
+                                    " (status " + describe_status(status) + ")");
+        if ((status & JackNameNotUnique) || client_exists(client_name, server))
             why += ": a client of that name is already on the server (another wavecastd? set [jack] client_name or --jack-name)";
         throw std::runtime_error(why + " (status " + describe_status(status) + ")");
     }

@@ -6,6 +6,7 @@
 #include <jack/jack.h>
 #include <atomic>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,9 +14,16 @@
 
 namespace wavecast {
 
+// No JACK server answers: the one failure to open a client that the daemon waits out (on its
+// internal clock); a server that refuses the client (its name taken, say) is an error to fix.
+struct JackServerMissing : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 class JackOutput {
 public:
-    // Opens the client (exact name, no server started); throws std::runtime_error saying why not.
+    // Opens the client (exact name, no server started); throws JackServerMissing where no server
+    // answers, std::runtime_error saying why for any other refusal.
     JackOutput(const std::string& client_name, const std::string& server);
     ~JackOutput();
     JackOutput(const JackOutput&) = delete;

@@ -2,7 +2,8 @@
 # README command 1: on a fresh Debian machine, installs what is needed, builds, and runs wavecastd
 # streaming into JACK. If no JACK server answers, a dummy-backend jackd of our own is started
 # (as the default server, so jack_lsp / jack_connect / jack_capture find it) and stopped on exit.
-# Arguments are passed to wavecastd (e.g. --backend cpu, --config FILE).
+# Arguments are passed to wavecastd (e.g. --backend cpu, --config FILE); with --no-jack (a
+# headless station: Icecast outputs and recordings only) no jackd is started or asked for.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,7 +13,11 @@ scripts/build.sh >/dev/null
 # The default config plays the shipped models (models/small.safetensors on the CPU).
 
 jack_pid=""
-if jack_lsp >/dev/null 2>&1; then
+no_jack=false
+for a in "$@"; do [ "$a" = "--no-jack" ] && no_jack=true; done
+if $no_jack; then
+  echo "run-daemon: --no-jack: the streams play by wavecastd's internal clock, no JACK server"
+elif jack_lsp >/dev/null 2>&1; then
   echo "run-daemon: using the JACK server that is running"
 else
   echo "run-daemon: no JACK server answers; starting jackd -d dummy (48 kHz, 1024 frames), log in build/jackd.log"

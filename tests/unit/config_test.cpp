@@ -126,3 +126,82 @@ TEST(Config, RefusesExposedEndpointsAndIncompleteSecurity) {
     EXPECT_EQ(c.security.allowed_clients[1], "rq:rMd[fH#kr8)S9Qvz3mBNmcfu>Uy#TBM6!!)J*") << "a key is kept as it is";
     EXPECT_EQ(c.fallback_model, (dir.path / "small.safetensors").string());
 }
+
+// [[stream.output]]: an Icecast source checked in full at load.
+TEST(Config, ReadsIcecastOutputsAndRefusesBadOnesWithFileLineAndReason) {
+    TempDir dir;
+    std::ofstream(dir.file("pw")) << "s3cret\n";
+    const auto c = load_config(
+        write(dir, "ok.toml",
+              std::string(kMinimal) + "[[stream.output]]\ntype = \"icecast\"\nmount = \"/live.opus\"\npassword_file = \"pw\"\n"
+                                      "[[stream.output]]\ntype = \"icecast\"\nhost = \"radio.example\"\nport = 8010\nmount = \"/m.mp3\"\n"
+                                      "password = \"p\"\nformat = \"mp3\"\nbitrate = 256\npublic = true\ngenre = \"ambient\"\n"));
+    ASSERT_EQ(c.streams[0].outputs.size(), 2u);
+    const IcecastConfig& a = c.streams[0].outputs[0];
+    EXPECT_EQ(a.host, "127.0.0.1");
+    EXPECT_EQ(a.port, 8000);
+    EXPECT_EQ(a.password, "s3cret") << "read from the file, the line's end trimmed";
+    EXPECT_EQ(a.format, "opus");
+    EXPECT_EQ(a.bitrate_kbps, 128);
+    const IcecastConfig& b = c.streams[0].outputs[1];
+    EXPECT_EQ(b.format, "mp3");
+    EXPECT_EQ(b.bitrate_kbps, 256);
+    EXPECT_TRUE(b.is_public);
+    EXPECT_EQ(b.genre, "ambient");
+
+    const std::string head = std::string(kMinimal) + "[[stream.output]]\ntype = \"icecast\"\n";  // the entry at line 5
+    std::string p = write(dir, "nomount.toml", head + "password = \"p\"\n");
+    expect_refused([&] { load_config(p); }, p, 5, "needs mount");
+    p = write(dir, "format.toml", head + "mount = \"/a\"\npassword = \"p\"\nformat = \"wma\"\n");
+    expect_refused([&] { load_config(p); }, p, 9, "format must be \"opus\" (Ogg Opus) or \"mp3\"");
+    p = write(dir, "mount.toml", head + "mount = \"live\"\npassword = \"p\"\n");
+    expect_refused([&] { load_config(p); }, p, 7, "mount must be a path");
+    p = write(dir, "nopw.toml", head + "mount = \"/a\"\n");
+    expect_refused([&] { load_config(p); }, p, 5, "needs password or password_file");
+    p = write(dir, "pwfile.toml", head + "mount = \"/a\"\npassword_file = \"absent\"\n");
+    expect_refused([&] { load_config(p); }, p, 8, dir.file("absent") + ": cannot be read");
+    p = write(dir, "type.toml", std::string(kMinimal) + "[[stream.output]]\ntype = \"shoutcast\"\nmount = \"/a\"\npassword = \"p\"\n");
+    expect_refused([&] { load_config(p); }, p, 6, "type must be \"icecast\"");
+    p = write(dir, "rate.toml", head + "mount = \"/a\"\npassword = \"p\"\nformat = \"mp3\"\nbitrate = 500\n");
+    expect_refused([&] { load_config(p); }, p, 10, "'bitrate' = 500 is outside");
+    p = write(dir, "twice.toml",
+              head + "mount = \"/a\"\npassword = \"p\"\n[[stream.output]]\ntype = \"icecast\"\nmount = \"/a\"\npassword = \"q\"\n");
+    expect_refused([&] { load_config(p); }, p, 3, "a mount takes one source");
+}
+
+TEST(Config, ReadsTheScheduleAndRefusesBadEntries) {
+    TempDir dir;
+    const auto c = load_config(write(
+        dir, "ok.toml",
+        std::string(kMinimal) + "[[schedule]]\nat = [\"06:00\", \"18:30:15\"]\ndays = [\"mon\", \"sun\"]\nstyle = \"ambient\"\n"
+                                "crossfade = 8\n[[schedule]]\nevery = \"15m\"\nstyles = [\"lofi\", \"jazz_trio\"]\nstream = \"main\"\n"));
+    ASSERT_EQ(c.schedule.size(), 2u);
+    EXPECT_EQ(c.schedule[0].at_s, (std::vector<int>{6 * 3600, 18 * 3600 + 30 * 60 + 15}));
+    EXPECT_EQ(c.schedule[0].days, (1u << 1) | 1u);
+    EXPECT_EQ(c.schedule[0].styles, std::vector<std::string>{"ambient"});
+    EXPECT_EQ(c.schedule[0].crossfade_s, 8.0);
+    EXPECT_EQ(c.schedule[0].line, 5);
+    EXPECT_EQ(c.schedule[1].every_s, 900);
+    EXPECT_EQ(c.schedule[1].stream, "main");
+
+    const std::string head = std::string(kMinimal) + "[[schedule]]\n";  // line 5
+    std::string p = write(dir, "time.toml", head + "at = \"25:00\"\nstyle = \"a\"\n");
+    expect_refused([&] { load_config(p); }, p, 6, "'25:00' is not a time of day");
+    p = write(dir, "every.toml", head + "every = \"soon\"\nstyles = [\"a\"]\n");
+    expect_refused([&] { load_config(p); }, p, 6, "every must be a duration");
+    p = write(dir, "neither.toml", head + "style = \"a\"\n");
+    expect_refused([&] { load_config(p); }, p, 5, "needs either at");
+    p = write(dir, "day.toml", head + "at = \"06:00\"\nstyle = \"a\"\ndays = [\"someday\"]\n");
+    expect_refused([&] { load_config(p); }, p, 8, "'someday' is not one of");
+    p = write(dir, "stream.toml", head + "every = \"1h\"\nstyles = [\"a\"]\nstream = \"other\"\n");
+    expect_refused([&] { load_config(p); }, p, 5, "unknown stream 'other'");
+}
+
+TEST(Config, HeadlessNeedsNoJackAndRefusesJackTempoSources) {
+    TempDir dir;
+    const auto c = load_config(write(dir, "headless.toml", std::string(kMinimal) + "[jack]\nenabled = false\n"));
+    EXPECT_FALSE(c.jack_enabled);
+    EXPECT_EQ(c.output_rate, 48000);
+    const std::string p = write(dir, "transport.toml", std::string(kMinimal) + "[jack]\nenabled = false\nfollow_transport = true\n");
+    expect_refused([&] { load_config(p); }, p, 5, "follow_transport needs JACK");
+}
