@@ -98,7 +98,8 @@ std::vector<Scheduler::Change> Scheduler::due(long long now) {
         if (e.every_s > 0) {
             const long long slot = floor_div(now, e.every_s);
             if (slot > floor_div(last, e.every_s))
-                out.push_back({e.stream, e.styles[static_cast<size_t>(slot % static_cast<long long>(e.styles.size()))], e.crossfade_s, e.line});
+                out.push_back(
+                    {e.stream, e.styles[static_cast<size_t>(slot % static_cast<long long>(e.styles.size()))], e.crossfade_s, e.line});
             continue;
         }
         // Today's and yesterday's times cover any gap between calls shorter than a day.

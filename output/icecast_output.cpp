@@ -27,7 +27,8 @@ void init_libshout() {
 
 std::string shout_why(shout_t* sh, int rc) {
     const std::string what = shout_get_error(sh);
-    if (rc == SHOUTERR_NOLOGIN) return "the server refused the source login (" + what + "): check user, password and that the mount is free";
+    if (rc == SHOUTERR_NOLOGIN)
+        return "the server refused the source login (" + what + "): check user, password and that the mount is free";
     if (rc == SHOUTERR_NOCONNECT) return "no connection (" + what + ")";
     return what;
 }

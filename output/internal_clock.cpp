@@ -18,7 +18,8 @@ void InternalClock::run() {
     std::vector<float> left(period_), right(period_);
     // Periods are due on an absolute schedule, so that sleeping late never makes the clock slow;
     // after a stall of more than a second it starts afresh rather than racing to catch up.
-    const auto step = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(double(period_) / rate_));
+    const auto step =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(double(period_) / rate_));
     auto due = std::chrono::steady_clock::now();
     while (running_.load()) {
         for (StreamOutput* out : outputs_) {

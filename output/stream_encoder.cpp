@@ -79,7 +79,7 @@ public:
         // LAME's worst case: 1.25 bytes a sample plus 7200.
         buf_.resize(frames * 5 / 4 + 7200);
         const int n = lame_encode_buffer_interleaved_ieee_float(lame_, interleaved, static_cast<int>(frames), buf_.data(),
-                                                               static_cast<int>(buf_.size()));
+                                                                static_cast<int>(buf_.size()));
         if (n < 0) throw std::runtime_error("MP3 encoder: LAME error " + std::to_string(n));
         out.append(reinterpret_cast<const char*>(buf_.data()), static_cast<size_t>(n));
     }

@@ -1,14 +1,14 @@
 #include "icecast_server.h"
 
 #include <arpa/inet.h>
-#include <csignal>
+#include <mpg123.h>
 #include <netinet/in.h>
 #include <opus/opusfile.h>
-#include <mpg123.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <chrono>
 #include <cmath>

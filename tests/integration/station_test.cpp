@@ -176,7 +176,8 @@ TEST_F(Station, SighupChangesTheOutputsWithoutTouchingTheStreamOrTheOutputsKept)
     EXPECT_EQ(d.proc->log().find("takes effect at the next start"), std::string::npos) << "outputs need no restart: " << d.proc->log();
 
     // A broken output is refused whole, with the file and line; the running ones stay.
-    std::ofstream(d.config, std::ios::app) << "[[stream.output]]\ntype = \"icecast\"\nmount = \"/c.ogg\"\npassword = \"x\"\nformat = \"wma\"\n";
+    std::ofstream(d.config, std::ios::app)
+        << "[[stream.output]]\ntype = \"icecast\"\nmount = \"/c.ogg\"\npassword = \"x\"\nformat = \"wma\"\n";
     d.proc->signal(SIGHUP);
     ASSERT_TRUE(eventually([&] { return d.proc->log().find("reload refused") != std::string::npos; }, 5)) << d.proc->log();
     EXPECT_NE(d.proc->log().find("format must be"), std::string::npos) << d.proc->log();
@@ -184,9 +185,9 @@ TEST_F(Station, SighupChangesTheOutputsWithoutTouchingTheStreamOrTheOutputsKept)
 }
 
 TEST_F(Station, TheScheduleChangesStylesByTheClock) {
-    Daemon d(dir_.path.string(), *jack_,
-             {.jack_name = "wavecast-sched",
-              .sections = "[[schedule]]\nevery = \"2s\"\nstyles = [\"ambient\", \"lofi\"]\ncrossfade = 1\n"});
+    Daemon d(
+        dir_.path.string(), *jack_,
+        {.jack_name = "wavecast-sched", .sections = "[[schedule]]\nevery = \"2s\"\nstyles = [\"ambient\", \"lofi\"]\ncrossfade = 1\n"});
     ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
     std::set<std::string> seen;
     eventually(
