@@ -1,5 +1,6 @@
 #include "renderer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -13,7 +14,8 @@ Renderer::Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking
                    int output_rate, uint64_t seed, const LoudnessConfig& loudness)
     : gen_(std::move(generator)),
       score_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop, seed),
-      post_(std::move(masking), gen_->spec().sample_rate, output_rate, loudness) {
+      post_(std::move(masking), gen_->spec().sample_rate, output_rate, loudness),
+      gate_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop) {
     set_style(std::move(style));
 }
 
@@ -108,6 +110,17 @@ void Renderer::map_instruments() {
     gen_->set_instruments(weights_now_.data());
 }
 
+// A lane rings as long as the longest of the instruments it plays (a blend, in a crossfade).
+std::vector<float> Renderer::lane_releases() const {
+    const auto& table = gen_->spec().instruments;
+    const size_t N = table.size();
+    std::vector<float> release(static_cast<size_t>(gen_->lanes()), 0.0f);
+    for (size_t b = 0; b < release.size(); ++b)
+        for (size_t i = 0; i < N && (b + 1) * N <= weights_now_.size(); ++i)
+            if (weights_now_[b * N + i] > 0.0f) release[b] = std::max(release[b], table[i].release_s);
+    return release;
+}
+
 void Renderer::generate_or_fall_back(int frames) {
     try {
         gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
@@ -171,6 +184,8 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
     report_.events.clear();
     score_.take_events(report_.events);
     generate_or_fall_back(frames);
+    gate_.set_release(lane_releases());
+    gate_.apply(features_.data(), frames, lanes_out_.data());
     position_ += n;
 
     for (int b = 0; b < lanes; ++b) {

@@ -1,6 +1,6 @@
 // One stream's signal chain, block by block, with no thread of its own: composer ->
-// generator (all lanes) -> per-track pan and level -> stereo -> the post tier (post_tier.h:
-// frequency masking, loudness, resampling to the output rate).
+// generator (all lanes) -> the silence gate (silence_gate.h) -> per-track pan and level ->
+// stereo -> the post tier (post_tier.h: frequency masking, loudness, resampling to the output rate).
 // The live stream and `wavecastd render` both drive it, so they sound the same.
 #pragma once
 
@@ -15,6 +15,7 @@
 #include "masking.h"
 #include "params.h"
 #include "post_tier.h"
+#include "silence_gate.h"
 #include "style.h"
 
 namespace wavecast {
@@ -101,6 +102,7 @@ private:
     std::vector<float> lane_weights(const Style& style) const;
 
     void generate_or_fall_back(int frames);
+    std::vector<float> lane_releases() const;
 
     std::unique_ptr<Generator> gen_;
     GeneratorFactory fallback_;
@@ -115,6 +117,7 @@ private:
     double tempo_from_ = 0, last_tempo_ = 0;
     bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
     PostTier post_;
+    SilenceGate gate_;
     std::vector<float> features_, temperature_, lanes_out_, stereo_;
 };
 

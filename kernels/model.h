@@ -20,7 +20,13 @@ struct Instrument {
     std::string name;
     int program = 0;     // General MIDI program 0..127
     bool drums = false;  // a GM percussion kit (MIDI channel 10), program then selects the kit
+    // How long its sound rings on after a note ends, in seconds: the silence gate's hold
+    // (chain/silence_gate.h). A model file that does not say takes the house table's value for the
+    // same program and kit flag (house_instruments()), else kDefaultRelease.
+    float release_s = 0;
 };
+
+inline constexpr float kDefaultRelease = 1.5f, kDefaultKitRelease = 4.0f;  // the house's longest, rounded up
 
 struct ModelSpec {
     int residual_channels = 0;  // R
@@ -89,6 +95,8 @@ void validate_spec(const ModelSpec& spec, const std::string& where);
 // "tiny" (for fast tests), each with an excitation of 4 harmonics (2 for tiny). Throws
 // std::invalid_argument for an unknown name.
 ModelSpec named_shape(const std::string& name);
+// The instruments the composer's styles are trained on (named_shape's table), with their releases.
+std::vector<Instrument> house_instruments();
 
 // Each lane's instrument embedding, [lanes][E], from its weights over the instrument table
 // ([lanes][N]): the weighted sum of the table's rows, so that a blend morphs the timbre. Every

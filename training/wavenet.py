@@ -34,7 +34,9 @@ ARCHITECTURE = "wavecast-wavenet-1"
 FEATURE_LAYOUT = "notes-v1"
 FEATURES = 258
 
-# The instrument table of the shipped shapes (kernels/model.cpp named_shape): GM programs.
+# The instrument table of the shipped shapes (kernels/model.cpp named_shape): GM programs. Their
+# releases (the silence gate's hold) are not written here: the engine takes them from its own
+# table (house_instruments) for a model file that does not say.
 INSTRUMENTS = [
     {"name": "drums", "program": 0, "drums": True},
     {"name": "electric_bass", "program": 33, "drums": False},

@@ -180,3 +180,55 @@ TEST(Model, ExcitationIsInTheFileAndOptional) {
     write_safetensors(path, f);
     expect_refused(path, "excitation_harmonics must be 0..8");
 }
+
+// Releases (the silence gate's hold): what the file says; else the house table's for the same
+// program and kit flag (the shipped models predate the field); else the default; never a
+// release that is not a number or not in 0..30 s.
+TEST(Model, AnInstrumentsReleaseIsTheFilesElseTheHouseTablesElseTheDefault) {
+    TempDir dir;
+    const std::string path = write_tiny(dir);
+    SafetensorsFile f = read_safetensors(path);
+    auto meta = nlohmann::json::parse(f.metadata["wavecast"]);
+    auto& table = meta["instruments"];  // the file's table size stays: the embedding has a row each
+    ASSERT_GE(table.size(), 5u);
+    table[0] = {{"name", "own"}, {"program", 89}, {"release_s", 0.75}};
+    table[1] = {{"name", "pad"}, {"program", 89}};
+    table[2] = {{"name", "kit"}, {"program", 0}, {"drums", true}};
+    table[3] = {{"name", "organ"}, {"program", 16}};
+    table[4] = {{"name", "brush kit"}, {"program", 40}, {"drums", true}};
+    f.metadata["wavecast"] = meta.dump();
+    write_safetensors(path, f);
+    const auto& inst = load_model(path).spec.instruments;
+    float house_pad = -1, house_kit = -1;
+    for (const Instrument& i : house_instruments()) {
+        if (i.program == 89 && !i.drums) house_pad = i.release_s;
+        if (i.program == 0 && i.drums) house_kit = i.release_s;
+    }
+    EXPECT_FLOAT_EQ(inst[0].release_s, 0.75f);
+    EXPECT_FLOAT_EQ(inst[1].release_s, house_pad);
+    EXPECT_FLOAT_EQ(inst[2].release_s, house_kit);
+    EXPECT_FLOAT_EQ(inst[3].release_s, kDefaultRelease);
+    EXPECT_FLOAT_EQ(inst[4].release_s, kDefaultKitRelease);
+
+    meta["instruments"][0]["release_s"] = 31;
+    f.metadata["wavecast"] = meta.dump();
+    write_safetensors(path, f);
+    expect_refused(path, "instrument 'own' has a release_s outside 0..30 s");
+    meta["instruments"][0]["release_s"] = "long";
+    f.metadata["wavecast"] = meta.dump();
+    write_safetensors(path, f);
+    expect_refused(path, "instrument 'own': release_s is not a number");
+}
+
+TEST(Model, TheHouseTableGivesEveryInstrumentARelease) {
+    for (const Instrument& i : house_instruments()) {
+        EXPECT_GT(i.release_s, 0.0f) << i.name;
+        EXPECT_LE(i.release_s, i.drums ? kDefaultKitRelease : kDefaultRelease) << i.name << ": the default is the house's longest";
+    }
+    // Saved and loaded back, a release is the file's.
+    TempDir dir;
+    Model m = random_model(named_shape("tiny"), 3);
+    m.spec.instruments[2].release_s = 0.125f;
+    save_model(dir.file("m.safetensors"), m);
+    EXPECT_FLOAT_EQ(load_model(dir.file("m.safetensors")).spec.instruments[2].release_s, 0.125f);
+}

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "generator.h"
@@ -58,4 +59,34 @@ TEST(Renderer, CrossfadeMorphsTempoAndInstrumentsAndBlendMixesThem) {
     float harmony_max = 0;  // lane 2: house's piano and ambient's warm pad, two instruments of the table
     for (int k = 0; k < N; ++k) harmony_max = std::max(harmony_max, w[static_cast<size_t>(2 * N + k)]);
     EXPECT_NEAR(harmony_max, 0.5f, 1e-6) << "house's piano and ambient's pad should each weigh half";
+}
+
+// What a listener hears of the gate: the whole chain (masking, loudness and its automatic gain
+// included) plays exact zeros before a score's first note and once its instrument has rung out
+// after the last, and the network's sound while the note plays.
+TEST(Renderer, AScoresSilencesAreExactZerosThroughThePostTier) {
+    auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 2));
+    Renderer r(make_cpu_generator(model, kLanes, 1), make_cpu_masking(kRate, 2), styles().at("ambient"), kRate, 1);
+    BlockParams p;
+    p[Param::temperature] = 1.0, p[Param::intensity] = 0.6, p[Param::key] = -1, p[Param::seed] = 1;
+    p[Param::tempo] = 120;                                                // a beat is 0.5 s
+    r.set_score(styles().at("ambient"), {{1, 48, 100, 2.0, 4.0}}, 16.0);  // lane 1 from 1 s to 2 s
+    std::vector<float> out;
+    for (int i = 0; i < 200; ++i) r.render(4, p, out);  // 8 s
+    const auto& table = r.generator().spec().instruments;
+    float release = 0;
+    for (size_t i = 0; i < table.size(); ++i)
+        if (r.lane_instruments()[table.size() + i] > 0) release = std::max(release, table[i].release_s);
+    ASSERT_GT(release, 0.0f);
+    ASSERT_LT(release, 4.0f) << "the test needs the instrument to ring out within the score";
+    auto peak = [&](double from_s, double to_s) {
+        float m = 0;
+        for (size_t i = static_cast<size_t>(from_s * kRate) * 2; i < std::min(out.size(), static_cast<size_t>(to_s * kRate) * 2); ++i)
+            m = std::max(m, std::isnan(out[i]) ? INFINITY : std::abs(out[i]));
+        return m;
+    };
+    // The post tier delays by its latency and spreads a note over its frames: margins of 0.2 s.
+    EXPECT_EQ(peak(0.0, 0.8), 0.0f) << "before the first note";
+    EXPECT_GT(peak(1.2, 1.8), 1e-3f) << "while the note plays";
+    EXPECT_EQ(peak(2.0 + release + kGateFadeSeconds + 0.2, 8.0), 0.0f) << "after the note and its release of " << release << " s";
 }

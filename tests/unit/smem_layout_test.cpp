@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "cuda/generic_layout.h"
@@ -93,8 +94,7 @@ TEST(SmemLayout, GenericGeneratorIsAlignedForEveryShapeAndLaneCount) {
                               {l.cls, b * 4, 4},
                               {l.notes, b * 4, 4}},
                              l.bytes,
-                             "R" + std::to_string(R) + " S" + std::to_string(S) + " A" + std::to_string(A) + " X" + std::to_string(X) +
-                                 ", " + std::to_string(lanes) + " lanes");
+                             (std::ostringstream() << 'R' << R << " S" << S << " A" << A << " X" << X << ", " << lanes << " lanes").str());
                 if (HasFailure()) return;
             }
     }
