@@ -185,7 +185,7 @@ def distances(ref, x):
     return mr / 3, float(lsd)
 
 
-def render_model(a, model, mid, seconds, out):
+def render_model(a, model, mid, seconds, out, extra=()):
     """The score through the engine's own offline path, on `model`; the config's other settings
     kept (its relative paths made absolute, as the copy lives elsewhere)."""
     here = os.path.dirname(os.path.abspath(a.config))
@@ -202,7 +202,22 @@ def render_model(a, model, mid, seconds, out):
     with open(out + ".toml", "w") as f:
         f.write("\n".join(lines) + "\n")
     run([a.wavecastd, "--config", out + ".toml", "render", "--score", mid, "--seconds", f"{seconds:.2f}", "--seed", "1",
-         "--temperature", str(a.temperature), "--masking-db", "-100", "--out", out])
+         "--temperature", str(a.temperature), "--masking-db", "-100", "--out", out, *extra])
+
+
+def config_temperature(config):
+    """What the daemon's main stream (the config's first [[stream]]) samples at."""
+    with open(config, "rb") as f:
+        streams = tomllib.load(f).get("stream", [])
+    return float((streams[0] if streams else {}).get("params", {}).get("temperature", 1.0))
+
+
+def random_model_like(tool, model, out):
+    """A seeded random-weight model of `model`'s named shape (small where it has none), written to `out`."""
+    shape = json.loads(run([tool, "info", model]))["shape"]
+    name = {"R32-S64-A256-L10": "small", "R64-S128-A256-L20": "medium"}.get(shape, "small")
+    run([tool, "random", "--shape", name, "--seed", "1", "--out", out])
+    return out
 
 
 def main():
@@ -217,17 +232,11 @@ def main():
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
     if a.temperature is None:
-        with open(a.config, "rb") as f:
-            streams = tomllib.load(f).get("stream", [])  # [[stream]]: the first is the daemon's main one
-        a.temperature = float((streams[0] if streams else {}).get("params", {}).get("temperature", 1.0))
+        a.temperature = config_temperature(a.config)
 
     with tempfile.TemporaryDirectory() as tmp:
-        random_model = a.random
-        if not random_model:
-            random_model = os.path.join(tmp, "random.safetensors")
-            shape = json.loads(run([os.path.join(ROOT, "build/tools/wavecast-model"), "info", a.model]))["shape"]
-            name = {"R32-S64-A256-L10": "small", "R64-S128-A256-L20": "medium"}.get(shape, "small")
-            run([os.path.join(ROOT, "build/tools/wavecast-model"), "random", "--shape", name, "--seed", "1", "--out", random_model])
+        random_model = a.random or random_model_like(os.path.join(ROOT, "build/tools/wavecast-model"), a.model,
+                                                     os.path.join(tmp, "random.safetensors"))
         systems = {"fluidsynth": None, "model": a.model, "random": random_model}
         scores = {s: {role: [] for role in PARTS} for s in systems}
         in_tune = {s: {role: [] for role in PARTS} for s in systems}

@@ -30,6 +30,7 @@ def main():
     ap.add_argument("--quality", required=True, action="append",
                     help="benchmarks/quality.py --json output; again for the model at other temperatures (the first is the "
                          "daemon's default and gives the ceiling and floor)")
+    ap.add_argument("--noise-floor", help="benchmarks/noise_floor.py --json output")
     ap.add_argument("--notes", help="a Markdown file of remarks to append (what limited the run)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
@@ -88,6 +89,18 @@ def main():
         if "pitch_accuracy_lead" in s:
             acc += f" ({s['pitch_accuracy_lead']:.2f} / {s['pitch_accuracy_bass']:.2f})"
         out.append(f"| {label} | {s['note_f1_lead']:.2f} | {s['note_f1_bass']:.2f} | {s['note_f1']:.2f} | {acc} | {s['mr_stft']:.2f} | {s['lsd_db']:.1f} |")
+    if a.noise_floor:
+        nf = json.load(open(a.noise_floor))
+        out += ["", "## Noise floor", "",
+                f"`benchmarks/noise_floor.py --model {a.model}`: {nf['notes_per_instrument']} sustained notes of 1 s per "
+                f"instrument, rendered at temperature {nf['temperature']}; harmonic-to-noise ratio in the middle of each note "
+                "(median), and the level of the silences (RMS; -200 dBFS is digital silence) before the first note and in the "
+                "rests from 1.5 s after each note.", "",
+                "| instrument | system | harmonic-to-noise (dB) | lead-in (dBFS) | rests (dBFS) |", "|---|---|---|---|---|"]
+        for inst in nf["figures"]["model"]:
+            for system, label in (("fluidsynth", "FluidSynth (ceiling)"), ("model", name), ("random", "random weights (floor)")):
+                m = nf["figures"][system][inst]
+                out.append(f"| {inst} | {label} | {m['hnr_db']:.1f} | {m['lead_in_dbfs']:.0f} | {m['rests_dbfs']:.0f} |")
     if a.notes:
         out += ["", open(a.notes).read().strip()]
     with open(a.out, "w") as fh:
