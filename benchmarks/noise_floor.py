@@ -20,12 +20,10 @@ quality.py's.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
-import scipy.io.wavfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quality  # noqa: E402  (the render path, the config's temperature, FluidSynth's settings)
