@@ -106,11 +106,11 @@ FileWork::~FileWork() {
     thread_.join();
 }
 
-bool FileWork::submit(std::vector<zmq::message_t> envelope, std::function<json()> work) {
+bool FileWork::submit(Deliver deliver, std::function<json()> work) {
     {
         std::lock_guard lock(mu_);
         if (jobs_.size() >= kMaxQueued) return false;
-        jobs_.push_back({std::move(envelope), std::move(work)});
+        jobs_.push_back({std::move(deliver), std::move(work)});
     }
     wake_.notify_one();
     return true;
@@ -140,13 +140,14 @@ void FileWork::loop() {
         json reply = job.work();  // never throws (Engine::handle's contract)
         lock.lock();
         --running_;
-        done_.push_back({std::move(job.envelope), std::move(reply)});
+        done_.push_back({std::move(job.deliver), std::move(reply)});
     }
 }
 
 ControlServer::ControlServer(ControlHandler& engine, std::string control, std::string telemetry, const SecurityConfig& security,
-                             std::shared_ptr<TelemetryLogSink> logs)
+                             std::shared_ptr<TelemetryLogSink> logs, const std::string& osc, const std::vector<std::string>& osc_allow)
     : engine_(engine), control_(std::move(control)), telemetry_(std::move(telemetry)), curve_(security.curve), logs_(std::move(logs)) {
+    if (!osc.empty()) osc_ = std::make_unique<OscServer>(osc, osc_allow);
     if (curve_) {
         if (!zmq_has("curve")) throw std::runtime_error("[security] curve = true, but this libzmq has no CURVE support");
         const CurveKeys own = read_curve_keys(security.key_file);
@@ -230,6 +231,15 @@ void ControlServer::run(std::promise<void>& bound) {
     };
 
     FileWork files;
+    // An OSC message is a request like any other; its file work waits its turn with theirs.
+    auto osc_handle = [&](const std::string& request, const OscServer::Deliver& deliver) {
+        ControlHandler::Handled h = engine_.handle(request);
+        if (!h.work) return deliver(h.reply);
+        if (!files.submit(deliver, std::move(h.work)))
+            deliver(
+                protocol::error_reply(nullptr, protocol::code::busy,
+                                      "file work: " + std::to_string(FileWork::kMaxQueued) + " requests are queued already; try again"));
+    };
     ConnectionWatch watch(ctx, router, control_);
     auto next_status = std::chrono::steady_clock::now();
     auto last_fault_log = std::chrono::steady_clock::time_point{};
@@ -238,9 +248,10 @@ void ControlServer::run(std::promise<void>& bound) {
         // Nothing that happens in one turn may end the process or this thread: the control plane
         // must answer for as long as the daemon runs.
         try {
-            zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
+            zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, osc_ ? osc_->fd() : -1, ZMQ_POLLIN, 0}};
             // File work in flight: come back soon for its replies.
-            zmq::poll(items, 1, std::chrono::milliseconds(files.idle() ? 50 : 5));
+            zmq::poll(items, osc_ ? 2 : 1, std::chrono::milliseconds(files.idle() ? 50 : 5));
+            if (osc_ && (items[1].revents & ZMQ_POLLIN)) osc_->drain(osc_handle);
             // Answer everything that is waiting, but yield to telemetry now and then under a flood.
             for (int handled = 0; handled < 1000 && (items[0].revents & ZMQ_POLLIN); ++handled) {
                 frames.clear();
@@ -253,9 +264,9 @@ void ControlServer::run(std::promise<void>& bound) {
                     reply_to(frames, h.reply);
                     continue;
                 }
-                std::vector<zmq::message_t> envelope;
-                for (auto& f : frames) envelope.emplace_back(f.data(), f.size());
-                if (!files.submit(std::move(envelope), std::move(h.work))) {
+                auto envelope = std::make_shared<std::vector<zmq::message_t>>();
+                for (auto& f : frames) envelope->emplace_back(f.data(), f.size());
+                if (!files.submit([&reply_to, envelope](const json& reply) { reply_to(*envelope, reply); }, std::move(h.work))) {
                     json id = nullptr;
                     try {
                         protocol::parse_request(std::string_view(static_cast<const char*>(body.data()), body.size()), id);
@@ -266,7 +277,7 @@ void ControlServer::run(std::promise<void>& bound) {
                                          "file work: " + std::to_string(FileWork::kMaxQueued) + " requests are queued already; try again"));
                 }
             }
-            for (auto& done : files.take_done()) reply_to(done.envelope, done.reply);
+            for (auto& done : files.take_done()) done.deliver(done.reply);
             watch.drain();
             for (const auto& entry : logs_->take()) publish("log", entry);
             for (const auto& notes : engine_.sounded_notes()) publish("notes", notes);
@@ -275,7 +286,9 @@ void ControlServer::run(std::promise<void>& bound) {
             if (now >= next_status) {
                 engine_.report_trouble();
                 for (const auto& entry : logs_->take()) publish("log", entry);
-                publish("status", engine_.status());
+                const json status = engine_.status();
+                publish("status", status);
+                if (osc_) osc_->push_status(status);
                 next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                         std::chrono::duration<double>(engine_.status_interval_s()));
             }

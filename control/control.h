@@ -20,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "endpoints.h"
+#include "osc.h"
 
 namespace wavecast {
 
@@ -45,10 +46,13 @@ public:
     static constexpr size_t kMaxQueued = 16;
     FileWork();
     ~FileWork();
+    // Sends a reply back to whoever asked (a ZeroMQ peer, an OSC sender): called on the control
+    // thread, which owns the sockets.
+    using Deliver = std::function<void(const nlohmann::json& reply)>;
     // False when kMaxQueued jobs are waiting already.
-    bool submit(std::vector<zmq::message_t> envelope, std::function<nlohmann::json()> work);
+    bool submit(Deliver deliver, std::function<nlohmann::json()> work);
     struct Done {
-        std::vector<zmq::message_t> envelope;
+        Deliver deliver;
         nlohmann::json reply;
     };
     std::vector<Done> take_done();
@@ -57,7 +61,7 @@ public:
 private:
     void loop();
     struct Job {
-        std::vector<zmq::message_t> envelope;
+        Deliver deliver;
         std::function<nlohmann::json()> work;
     };
     mutable std::mutex mu_;
@@ -99,8 +103,9 @@ public:
     // The status interval is the engine's, so that a reload may change it. With security.curve
     // both sockets are CURVE servers behind the ZAP allow-list; without it, an endpoint reachable
     // from other machines is refused. Key files are read here: a bad one throws, naming it.
+    // With `osc` (HOST:PORT), an OSC server too, served on the same thread (control/osc.h).
     ControlServer(ControlHandler& handler, std::string control, std::string telemetry, const SecurityConfig& security,
-                  std::shared_ptr<TelemetryLogSink> logs);
+                  std::shared_ptr<TelemetryLogSink> logs, const std::string& osc = "", const std::vector<std::string>& osc_allow = {});
     ~ControlServer();
 
 private:
@@ -112,6 +117,7 @@ private:
     std::string secret_key_;         // Z85, with curve_
     std::set<std::string> allowed_;  // Z85 public keys, with curve_
     std::shared_ptr<TelemetryLogSink> logs_;
+    std::unique_ptr<OscServer> osc_;
     std::atomic<bool> quit_{false};
     std::thread thread_;
 };

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 
+#include "osc.h"
 #include "protocol.h"
 #include "stream_encoder.h"
 #include "toml_util.h"
@@ -109,8 +110,8 @@ DaemonConfig load_config(const std::string& path) {
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
         r.only_keys(*d,
-                    {"backend", "precision", "cpu_threads", "control", "telemetry", "model", "fallback_model", "models", "styles",
-                     "recordings", "output_rate", "status_interval_s", "log_level"},
+                    {"backend", "precision", "cpu_threads", "control", "telemetry", "osc", "osc_allow", "model", "fallback_model", "models",
+                     "styles", "recordings", "output_rate", "status_interval_s", "log_level"},
                     "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
@@ -123,6 +124,14 @@ DaemonConfig load_config(const std::string& path) {
         c.cpu_threads = static_cast<int>(r.get_int(*d, "cpu_threads", c.cpu_threads, 0, 256));
         c.control = r.get_string(*d, "control", c.control);
         c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
+        c.osc = r.get_string(*d, "osc", c.osc);
+        if (const toml::node* list = d->get("osc_allow")) {
+            if (!list->is_array()) r.fail(list, "osc_allow must be an array of IPv4 addresses");
+            for (const toml::node& a : *list->as_array()) {
+                if (!a.is_string()) r.fail(&a, "osc_allow: each entry must be an IPv4 address");
+                c.osc_allow.push_back(a.value_or(std::string()));
+            }
+        }
         c.model = resolve(dir, r.get_string(*d, "model", ""));
         c.fallback_model = resolve(dir, r.get_string(*d, "fallback_model", ""));
         c.models_dir = resolve(dir, r.get_string(*d, "models", "../models"));
@@ -177,6 +186,9 @@ DaemonConfig load_config(const std::string& path) {
             r.fail(sec, "curve = true needs allowed_clients: the public keys of the clients that may steer");
     }
     const toml::table* daemon = r.get_table(root, "daemon");
+    if (!c.osc.empty())
+        if (const std::string why = osc_address_problem(c.osc, c.osc_allow); !why.empty())
+            r.fail(daemon ? daemon->get("osc") : nullptr, why);
     for (const char* key : {"control", "telemetry"}) {
         const std::string why = endpoint_problem(key == std::string("control") ? c.control : c.telemetry, c.security.curve);
         if (why.empty()) continue;

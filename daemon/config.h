@@ -33,12 +33,14 @@ struct DaemonConfig {
     int cpu_threads = 0;                    // the CPU generator's threads per stream; 0: one per usable core
     std::string control = "tcp://127.0.0.1:5557";
     std::string telemetry = "tcp://127.0.0.1:5558";
-    std::string model;           // .safetensors path; empty: picked by backend from models_dir
-    std::string fallback_model;  // played on the CPU should the generator fail; empty: see fallback()
-    std::string models_dir;      // the shipped models: small (the CPU's), medium (the GPU's)
-    std::string styles_dir;      // directory of style .toml files
-    std::string recordings_dir;  // where `record` writes: relative paths resolve here, nothing goes outside
-    int output_rate = 48000;     // the streams' rate while no JACK server plays them (JACK's own otherwise)
+    std::string osc;                     // HOST:PORT of the OSC server (control/osc.h); empty: none
+    std::vector<std::string> osc_allow;  // the peers (IPv4) an OSC address beyond loopback takes
+    std::string model;                   // .safetensors path; empty: picked by backend from models_dir
+    std::string fallback_model;          // played on the CPU should the generator fail; empty: see fallback()
+    std::string models_dir;              // the shipped models: small (the CPU's), medium (the GPU's)
+    std::string styles_dir;              // directory of style .toml files
+    std::string recordings_dir;          // where `record` writes: relative paths resolve here, nothing goes outside
+    int output_rate = 48000;             // the streams' rate while no JACK server plays them (JACK's own otherwise)
     double status_interval_s = 1.0;
     std::string log_level = "info";
     bool jack_enabled = true;  // false: no JACK at all, the streams run on the internal clock

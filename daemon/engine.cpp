@@ -40,6 +40,7 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
     if (next.fallback_model != c.fallback_model) at_restart.push_back("fallback_model");
     if (next.control != c.control) at_restart.push_back("control");
     if (next.telemetry != c.telemetry) at_restart.push_back("telemetry");
+    if (next.osc != c.osc || next.osc_allow != c.osc_allow) at_restart.push_back("osc");
     if (next.jack_name != c.jack_name) at_restart.push_back("jack client_name");
     if (next.jack_server != c.jack_server) at_restart.push_back("jack server");
     if (next.autoconnect != c.autoconnect) at_restart.push_back("jack autoconnect");

@@ -196,7 +196,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
 
     auto log_sink = std::make_shared<TelemetryLogSink>();
     spdlog::default_logger()->sinks().push_back(log_sink);
-    ControlServer control(engine, cfg.control, cfg.telemetry, cfg.security, log_sink);
+    ControlServer control(engine, cfg.control, cfg.telemetry, cfg.security, log_sink, cfg.osc, cfg.osc_allow);
     spdlog::info("control on {}, telemetry on {}{}; streaming", cfg.control, cfg.telemetry,
                  cfg.security.curve ? " (CURVE, " + std::to_string(cfg.security.allowed_clients.size()) + " allowed clients)" : "");
     Systemd systemd;

@@ -12,7 +12,7 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev
   libsndfile1-dev libsoxr-dev libfftw3-dev libebur128-dev libsystemd-dev
-  libshout3-dev libopusenc-dev libmp3lame-dev icecast2 libopusfile-dev libmpg123-dev
+  libshout3-dev libopusenc-dev libmp3lame-dev icecast2 libopusfile-dev libmpg123-dev liblo-dev liblo-tools
   libgtest-dev libgmock-dev
   ableton-link-dev
   python3 python3-mido python3-zmq python3-numpy

@@ -205,3 +205,26 @@ TEST(Config, HeadlessNeedsNoJackAndRefusesJackTempoSources) {
     const std::string p = write(dir, "transport.toml", std::string(kMinimal) + "[jack]\nenabled = false\nfollow_transport = true\n");
     expect_refused([&] { load_config(p); }, p, 5, "follow_transport needs JACK");
 }
+
+TEST(Config, OscIsLoopbackUnlessItsPeersAreListed) {
+    TempDir dir;
+    auto cfg = [&](const std::string& name, const std::string& lines) {
+        return write(dir, name, "[daemon]\nmodel = \"m\"\n" + lines + "[[stream]]\nname = \"main\"\n");
+    };
+    std::string p = cfg("lo.toml", "osc = \"127.0.0.1:9000\"\n");
+    EXPECT_EQ(load_config(p).osc, "127.0.0.1:9000");
+    p = cfg("allowed.toml", "osc = \"0.0.0.0:9000\"\nosc_allow = [\"192.168.1.20\"]\n");
+    EXPECT_EQ(load_config(p).osc_allow, std::vector<std::string>{"192.168.1.20"});
+    p = cfg("open.toml", "osc = \"0.0.0.0:9000\"\n");
+    expect_refused([&] { load_config(p); }, p, 3, "reachable from other machines: list the peers it takes in osc_allow");
+    p = cfg("noport.toml", "osc = \"127.0.0.1\"\n");
+    expect_refused([&] { load_config(p); }, p, 3, "expected HOST:PORT");
+    p = cfg("badport.toml", "osc = \"127.0.0.1:99999\"\n");
+    expect_refused([&] { load_config(p); }, p, 3, "bad port");
+    p = cfg("host.toml", "osc = \"studio.local:9000\"\n");
+    expect_refused([&] { load_config(p); }, p, 3, "not an IPv4 address");
+    p = cfg("peer.toml", "osc = \"0.0.0.0:9000\"\nosc_allow = [\"tablet\"]\n");
+    expect_refused([&] { load_config(p); }, p, 3, "osc_allow: 'tablet' is not an IPv4 address");
+    p = cfg("peers.toml", "osc = \"0.0.0.0:9000\"\nosc_allow = \"192.168.1.20\"\n");
+    expect_refused([&] { load_config(p); }, p, 4, "osc_allow must be an array");
+}
