@@ -137,8 +137,7 @@ void OscServer::drain(const Handle& handle) {
     }
 }
 
-void OscServer::answer(const sockaddr_in& from, const std::string& path, int argc, const char* types, void** argv,
-                       const Handle& handle) {
+void OscServer::answer(const sockaddr_in& from, const std::string& path, int argc, const char* types, void** argv, const Handle& handle) {
     auto fail = [&](const std::string& why) { send(from, "/wavecast/error", {protocol::code::bad_request, path + ": " + why}); };
     std::vector<json> args(static_cast<size_t>(argc));
     for (int i = 0; i < argc; ++i)

@@ -107,8 +107,9 @@ protected:
     void SetUp() override { jack_ = std::make_unique<JackServer>(dir_.path.string()); }
     std::unique_ptr<Daemon> start(const std::string& name) {
         port_ = free_udp_port();
-        auto d = std::make_unique<Daemon>(dir_.path.string(), *jack_,
-                                          DaemonOptions{.jack_name = name, .daemon_extra = "osc = \"127.0.0.1:" + std::to_string(port_) + "\"\n"});
+        auto d = std::make_unique<Daemon>(
+            dir_.path.string(), *jack_,
+            DaemonOptions{.jack_name = name, .daemon_extra = "osc = \"127.0.0.1:" + std::to_string(port_) + "\"\n"});
         EXPECT_TRUE(d->wait_ready(30)) << d->proc->log();
         return d;
     }
