@@ -1,8 +1,7 @@
 """Soak: runs wavecastd on a dummy jackd for a given time while a client changes styles and
 parameters every few seconds, then reports underruns, xruns, resident-memory growth, the longest
 gap of silence the callback played and the longest wait for a telemetry status. Exits non-zero
-when the run was not clean (underruns; xruns beyond a few a minute, or with underruns; the daemon
-died; memory grew past the limit).
+when the run was not clean (underruns or xruns, the daemon died, memory grew past the limit).
 
 Run it through scripts/soak.sh, which finds a Python that has Debian's python3-zmq."""
 
@@ -87,9 +86,6 @@ def main():
     ap.add_argument("--shape", default="small", help="random-weight model shape (tiny, small, medium)")
     ap.add_argument("--lookahead-ms", type=float, default=400, help="the stream's look-ahead (the shipped default)")
     ap.add_argument("--max-rss-growth-mib", type=float, default=16)
-    ap.add_argument("--max-xruns-per-minute", type=float, default=2,
-                    help="xruns tolerated while the callback never ran dry: the dummy jackd's own period overrunning "
-                         "on a shared 2-core machine (4 in 120 s seen once, 0 in most runs)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the sequence of changes")
     ap.add_argument("--report", help="also write the report (JSON) here")
     args = ap.parse_args()
@@ -199,14 +195,8 @@ def main():
         else:
             if report["underruns"]:
                 problems.append(f"{report['underruns']} underruns")
-            # An xrun with no underrun is the server's period overrunning, not audio lost: a few are
-            # the machine's (reported, as every xrun is); more, or any with underruns, are ours.
-            xruns = report["xruns"] or 0
-            if xruns and (report["underruns"] or xruns > args.max_xruns_per_minute * args.seconds / 60):
-                problems.append(f"{xruns} xruns")
-            elif xruns:
-                print(f"soak: {xruns} xruns of the server, with no underrun (at most {args.max_xruns_per_minute:g} a minute "
-                      "are taken for the machine's)", file=sys.stderr)
+            if report["xruns"]:
+                problems.append(f"{report['xruns']} xruns")
             if refused:
                 problems.append(f"{refused} changes refused")
             if report["rss_growth_kib"] is not None and report["rss_growth_kib"] > args.max_rss_growth_mib * 1024:

@@ -94,11 +94,10 @@ TEST_F(Station, AServerKilledAndRestartedHasTheMountBackWithin10SecondsAndJackNe
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
 
     // A listener who joins the moment a source (re)appears hears less than they waited: 2.6 s of
-    // 4 s measured in the first seconds of a new source, 3.8 s of 4 s a few seconds later; 6 s
-    // gave 3.99 s once on a busy machine. Half of it says the audio flows again.
+    // 4 s measured in the first seconds of a new source, 3.8 s of 4 s a few seconds later.
     const std::string bytes = http_get(ice_->port(), "/live.opus", 6);
     const auto pcm = decode_opus(bytes);
-    EXPECT_GT(pcm.size() / 2, 48000u * 3) << "audio flows again";
+    EXPECT_GT(pcm.size() / 2, 48000u * 4) << "audio flows again";
     EXPECT_LT(longest_quiet_s(pcm, 48000), 0.5);
     const json o = first_output(d);
     EXPECT_TRUE(o["connected"].get<bool>()) << o.dump();
