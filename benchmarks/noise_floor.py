@@ -18,7 +18,6 @@ quality.py's.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -93,10 +92,7 @@ def main():
                 figures.setdefault(system, {})[name] = measure(x, notes)
                 print(f"noise_floor: {name} {system}: {figures[system][name]}", file=sys.stderr)
     result = {"model": a.model, "temperature": a.temperature, "notes_per_instrument": len(pitches), "figures": figures}
-    print(json.dumps(result, indent=1))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=1)
+    quality.print_result(result, a.json)
 
 
 if __name__ == "__main__":

@@ -205,6 +205,14 @@ def render_model(a, model, mid, seconds, out, extra=()):
          "--temperature", str(a.temperature), "--masking-db", "-100", "--out", out, *extra])
 
 
+def print_result(result, path=None):
+    """The figures as JSON on stdout, and in `path` when given."""
+    print(json.dumps(result, indent=1))
+    if path:
+        with open(path, "w") as f:
+            json.dump(result, f, indent=1)
+
+
 def config_temperature(config):
     """What the daemon's main stream (the config's first [[stream]]) samples at."""
     with open(config, "rb") as f:
@@ -271,10 +279,7 @@ def main():
                       "mr_stft": float(d[:, 0].mean()), "lsd_db": float(d[:, 1].mean())}
     result = {"model": a.model, "melodies_per_part": a.melodies, "temperature": a.temperature,
               "tolerance_s": TOLERANCE, "figures": figures}
-    print(json.dumps(result, indent=1))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(result, f, indent=1)
+    print_result(result, a.json)
 
 
 if __name__ == "__main__":
