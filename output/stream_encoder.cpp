@@ -13,24 +13,26 @@ public:
     OpusEncoder(int rate, int bitrate_kbps, const std::string& title, const std::string& artist) : artist_(artist) {
         OggOpusComments* tags = comments(title);
         int err = 0;
-        enc_ = ope_encoder_create_pull(tags, rate, 2, 0, &err);
+        enc_.reset(ope_encoder_create_pull(tags, rate, 2, 0, &err));
         ope_comments_destroy(tags);
         if (!enc_) throw std::runtime_error(std::string("Opus encoder: ") + ope_strerror(err));
-        ope_encoder_ctl(enc_, OPUS_SET_BITRATE(bitrate_kbps * 1000));
-        // Pages go out at most 200 ms after their audio (libopusenc's default holds a second), so
-        // a listener's stream and its title follow the music closely.
-        ope_encoder_ctl(enc_, OPE_SET_MUXING_DELAY(9600));
+        ope_encoder_ctl(enc_.get(), OPUS_SET_BITRATE(bitrate_kbps * 1000));
+        // Live: audio is encoded as it comes (libopusenc's default holds 2 s back before it
+        // decides how to encode it) and its page goes out within 200 ms (the default holds a
+        // second), so a listener hears the music, and its title, close behind JACK. Held back, a
+        // listener joining a source that has just (re)connected heard 2 s less than they waited.
+        check(ope_encoder_ctl(enc_.get(), OPE_SET_DECISION_DELAY(0)), "decision delay");
+        check(ope_encoder_ctl(enc_.get(), OPE_SET_MUXING_DELAY(9600)), "muxing delay");
     }
-    ~OpusEncoder() override { ope_encoder_destroy(enc_); }
 
     void encode(const float* interleaved, size_t frames, std::string& out) override {
-        if (frames > 0) check(ope_encoder_write_float(enc_, interleaved, static_cast<int>(frames)), "write");
+        if (frames > 0) check(ope_encoder_write_float(enc_.get(), interleaved, static_cast<int>(frames)), "write");
         pages(out);
     }
 
     bool retitle(const std::string& title, std::string& out) override {
         OggOpusComments* tags = comments(title);
-        const int rc = ope_encoder_chain_current(enc_, tags);
+        const int rc = ope_encoder_chain_current(enc_.get(), tags);
         ope_comments_destroy(tags);
         check(rc, "chain");
         pages(out);
@@ -48,13 +50,13 @@ private:
     void pages(std::string& out) {
         unsigned char* page = nullptr;
         opus_int32 len = 0;
-        while (ope_encoder_get_page(enc_, &page, &len, 0)) out.append(reinterpret_cast<const char*>(page), static_cast<size_t>(len));
+        while (ope_encoder_get_page(enc_.get(), &page, &len, 0)) out.append(reinterpret_cast<const char*>(page), static_cast<size_t>(len));
     }
     static void check(int rc, const char* what) {
         if (rc != OPE_OK) throw std::runtime_error(std::string("Opus encoder ") + what + ": " + ope_strerror(rc));
     }
 
-    OggOpusEnc* enc_ = nullptr;
+    std::unique_ptr<OggOpusEnc, decltype(&ope_encoder_destroy)> enc_{nullptr, ope_encoder_destroy};
     const std::string artist_;
 };
 

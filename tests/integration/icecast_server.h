@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../unit/decode_audio.h"
 #include "harness.h"
 
 namespace harness {
@@ -34,14 +35,5 @@ private:
 
 // A GET of `path` on 127.0.0.1:port for `seconds`: the body (headers removed), or what came.
 std::string http_get(int port, const std::string& path, double seconds);
-
-// Stereo float PCM decoded from an Ogg Opus stream (chained streams followed; `titles` receives
-// each link's TITLE tag) at 48 kHz, or from MP3 at its own rate (`rate` receives it). Empty when
-// nothing decodes.
-std::vector<float> decode_opus(const std::string& bytes, std::vector<std::string>* titles = nullptr);
-std::vector<float> decode_mp3(const std::string& bytes, int& rate);
-
-// The longest run of 50 ms windows quieter than -60 dBFS (RMS of both channels), in seconds.
-double longest_quiet_s(const std::vector<float>& stereo, int rate);
 
 }  // namespace harness

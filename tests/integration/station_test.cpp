@@ -12,6 +12,7 @@
 #include "icecast_server.h"
 
 using namespace harness;
+using namespace wavecast::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -93,11 +94,13 @@ TEST_F(Station, AServerKilledAndRestartedHasTheMountBackWithin10SecondsAndJackNe
     ASSERT_TRUE(eventually([&] { return !ice_->source("/live.opus").is_null(); }, 10)) << d.proc->log() << ice_->log();
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
 
-    // A listener who joins the moment a source (re)appears hears less than they waited: 2.6 s of
-    // 4 s measured in the first seconds of a new source, 3.8 s of 4 s a few seconds later.
+    // A listener who joins the moment a source (re)appears hears about all they wait for: the
+    // Opus pages trail the audio by 200 ms at most (5.79 s of 6 s measured here). While
+    // libopusenc held 2 s back before encoding, such a listener heard 3.8 to 4 s.
     const std::string bytes = http_get(ice_->port(), "/live.opus", 6);
     const auto pcm = decode_opus(bytes);
-    EXPECT_GT(pcm.size() / 2, 48000u * 4) << "audio flows again";
+    std::printf("a listener joining the source as it came back heard %.2f s of 6 s\n", static_cast<double>(pcm.size() / 2) / 48000);
+    EXPECT_GT(pcm.size() / 2, 48000u * 5) << "audio flows again, close behind";
     EXPECT_LT(longest_quiet_s(pcm, 48000), 0.5);
     const json o = first_output(d);
     EXPECT_TRUE(o["connected"].get<bool>()) << o.dump();
