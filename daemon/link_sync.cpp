@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <ableton/Link.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "stream.h"
@@ -47,10 +48,14 @@ void LinkSync::follow(const std::vector<std::unique_ptr<Stream>>& streams, doubl
         spdlog::info("Ableton Link: tempo {:.2f} given to the session", ours);
     }
 
-    // Phase: the session's position in its quantum now against the beat each stream is playing.
-    const double session_phase = state.phaseAtTime(now, quantum_);
+    // Phase: the session's position in its quantum against the beat each stream plays, both at
+    // one instant. Read apart (the session's at the turn's start, ours after the tempo work),
+    // a control thread preempted in between on a busy machine saw the gap as phase error.
+    const auto link_at = link_->clock().micros();
+    const auto ours_at = std::chrono::steady_clock::now();
+    const double session_phase = state.phaseAtTime(link_at, quantum_);
     for (size_t i = 0; i < streams.size(); ++i) {
-        const double ours_phase = std::fmod(std::fmod(streams[i]->playing_beat(extra_s), quantum_) + quantum_, quantum_);
+        const double ours_phase = std::fmod(std::fmod(streams[i]->playing_beat(ours_at, extra_s), quantum_) + quantum_, quantum_);
         double err = session_phase - ours_phase;
         if (err > quantum_ / 2) err -= quantum_;
         if (err <= -quantum_ / 2) err += quantum_;

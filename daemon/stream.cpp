@@ -225,7 +225,7 @@ void Stream::produce_loop() {
     }
 }
 
-double Stream::playing_beat(double extra_s) const {
+double Stream::playing_beat(std::chrono::steady_clock::time_point at, double extra_s) const {
     const StreamOutput::Clock clock = out_.clock();
     double beat = 0, delay = 0, tempo = 0;
     uint64_t written = 0;
@@ -235,11 +235,10 @@ double Stream::playing_beat(double extra_s) const {
         delay = published_.block.output_delay_frames, tempo = published_.block.tempo;
     }
     const double rate = out_rate_.load();
-    // The frame leaving the ring now: the count at the period's start, moved on in real time.
-    const int64_t now_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    // The frame leaving the ring at `at`: the count at the period's start, moved on in real time.
+    const int64_t at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
     const double leaving =
-        static_cast<double>(clock.played) + (clock.at_ns > 0 ? static_cast<double>(now_ns - clock.at_ns) * 1e-9 * rate : 0.0);
+        static_cast<double>(clock.played) + (clock.at_ns > 0 ? static_cast<double>(at_ns - clock.at_ns) * 1e-9 * rate : 0.0);
     const double waiting_s = (static_cast<double>(written) - leaving + delay) / rate + extra_s;
     return beat - waiting_s * tempo / 60.0;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -68,10 +69,11 @@ public:
     // The notes whose audio has been played since the last call (the telemetry "notes" topic).
     void take_sounded_notes(std::vector<MidiSchedule::SoundedNote>& out) { midi_.take_sounded(out_.played(), out); }
     std::vector<std::array<uint8_t, 2>> programs() const { return midi_.programs(); }
-    // The composer's beat (counted from the start) of the audio leaving the ring now, i.e. the
-    // producer's beat less what waits in the ring and the post tier; `extra_s` later still
-    // (the output latency after the callback). What Ableton Link compares with the session's beat.
-    double playing_beat(double extra_s) const;
+    // The composer's beat (counted from the start) of the audio leaving the ring at `at` (a
+    // moment ago, or in a moment), i.e. the producer's beat less what waits in the ring and the
+    // post tier; `extra_s` later still (the output latency after the callback). What Ableton
+    // Link compares with the session's beat at the same instant.
+    double playing_beat(std::chrono::steady_clock::time_point at, double extra_s) const;
     // Scales the tempo the composer plays at (1: as set), without changing the tempo parameter:
     // how Link pulls the beat into phase with the session.
     void set_tempo_nudge(double factor) { nudge_ = factor; }
