@@ -299,6 +299,7 @@ json Engine::status() const {
                        {"client", jack_name_},
                        {"connected", jack_ != nullptr},
                        {"buffer_size", jack_ ? jack_->buffer_size() : 0},
+                       {"realtime", jack_ ? jack_->realtime() : false},
                        {"xruns", xruns}};
     jack_lock.unlock();
     for (const auto& s : streams_) {

@@ -1,6 +1,8 @@
 #include "jack_output.h"
 
 #include <jack/midiport.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
@@ -159,6 +161,12 @@ void JackOutput::restore(const Connections& c) {
 
 void JackOutput::on_connect(jack_port_id_t, jack_port_id_t, int, void* self) {
     static_cast<JackOutput*>(self)->connections_changed_.store(true);
+}
+
+bool JackOutput::realtime() const {
+    int policy = 0;
+    sched_param param{};
+    return pthread_getschedparam(jack_client_thread_id(client_), &policy, &param) == 0 && (policy == SCHED_FIFO || policy == SCHED_RR);
 }
 
 int JackOutput::on_process(jack_nframes_t n, void* self) {

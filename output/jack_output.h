@@ -39,6 +39,10 @@ public:
     void deactivate();
 
     uint64_t xruns() const { return xruns_.load(); }
+    // Whether the process callback's thread runs realtime (SCHED_FIFO or SCHED_RR), as JACK
+    // gives it where the server runs realtime and the system allows: then nothing of ours at
+    // normal priority (the generator's threads, on every core in bursts) can delay a cycle.
+    bool realtime() const;
     // How long after the callback writes it a frame reaches the playback hardware, in seconds:
     // the largest playback latency JACK reports for the first stream's ports, or one period
     // where it reports none (ports not connected to hardware). Not real-time.

@@ -217,7 +217,7 @@ step_daemon() {
     echo "render: rc $rc, $(awk -v s=$seconds -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", s / (b - a)}')x real time"
   } >>"$log"
   local heads="render $(tail -1 "$log" | sed 's/.*, //')"
-  "$here/bin/jackd" -r -n wavecast-gpu -p 1024 -d dummy -r 48000 -p 1024 >>"$log" 2>&1 &
+  "$here/bin/jackd" -n wavecast-gpu -d dummy -r 48000 -p 1024 >>"$log" 2>&1 &
   local jack=$!
   for _ in $(seq 50); do "$here/bin/jack_lsp" -s wavecast-gpu >/dev/null 2>&1 && break; sleep 0.1; done
   for n in 1 16 64; do
