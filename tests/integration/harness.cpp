@@ -1,8 +1,5 @@
 #include "harness.h"
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -120,27 +117,6 @@ std::vector<std::string> jack_connections(const std::string& server, const std::
         }
     jack_client_close(c);
     return out;
-}
-
-StallWatch::StallWatch() {
-    thread_ = std::thread([this] {
-        sched_param param{};
-        param.sched_priority = 5;
-        pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);  // where refused, a normal thread errs towards "stalled"
-        auto due = std::chrono::steady_clock::now();
-        while (!stop_.load()) {
-            due += 2ms;
-            std::this_thread::sleep_until(due);
-            const int64_t late = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - due).count();
-            if (late > longest_ns_.load()) longest_ns_.store(late);
-            if (late > 1'000'000'000) due = std::chrono::steady_clock::now();
-        }
-    });
-}
-
-StallWatch::~StallWatch() {
-    stop_ = true;
-    thread_.join();
 }
 
 bool jack_connect_ports(const std::string& server, const std::string& from, const std::string& to) {

@@ -132,24 +132,6 @@ std::vector<wavecast::MidiEvent> expected_notes(const std::string& style, uint64
 // One request, one reply over a fresh REQ socket; nullopt after the timeout.
 std::optional<json> request(const std::string& endpoint, const std::string& raw, int timeout_ms = 3000);
 
-// A thread, realtime where the system allows, that wakes every 2 ms and keeps how late it woke
-// at worst: how long the machine itself ran nothing of this process. A virtual machine's host
-// can hold every thread of it, realtime or not, for tens of milliseconds (a probe here saw
-// 100 ms under load), which no daemon can answer for: timing checks measure again around it.
-class StallWatch {
-public:
-    StallWatch();
-    ~StallWatch();
-    StallWatch(const StallWatch&) = delete;
-    StallWatch& operator=(const StallWatch&) = delete;
-    double longest_ms() const { return static_cast<double>(longest_ns_.load()) * 1e-6; }
-
-private:
-    std::atomic<bool> stop_{false};
-    std::atomic<int64_t> longest_ns_{0};
-    std::thread thread_;
-};
-
 struct DaemonOptions {
     std::string jack_name = "wavecast";
     double lookahead_ms = 400;

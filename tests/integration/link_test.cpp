@@ -51,27 +51,35 @@ TEST(Link, SharesTempoBothWaysAndComesIntoPhase) {
 
     // The beat comes into phase (within about 6 ms at 97 bpm) and stays there: over 2 s within a
     // few ms of the session's beat, half a JACK period at most, a fifth of one on average. A
-    // window in which the machine held this process 10 ms or more (6 ms is a hundredth of a beat
-    // here) says nothing of the daemon: the audio's own clock lost that time too, and the beat
-    // is brought back into phase and measured again.
+    // window in which JACK reported an xrun says nothing of the daemon: the dummy driver, woken
+    // late (this VM's host holds it up to 100 ms at times), starts its clock again from there and
+    // the audio really is that much behind the session, so the nudge has to pull it back (at 5 %,
+    // a 100 ms loss takes about 2 s). The beat is brought back into phase and measured again.
+    // (jackd stopped for 120 ms in a window: 1 xrun, the error at most 0.199 beats; CI once
+    // failed on 0.201.)
     const double period_beats = 1024.0 / 48000.0 * 97.0 / 60.0;
-    double worst = 0, sum = 0, stalled_ms = 0;
+    auto xruns = [&] { return status()["jack"]["xruns"].get<uint64_t>(); };
+    double worst = 0, sum = 0;
+    uint64_t xruns_in_window = 0;
     for (int window = 0; window < 5; ++window) {
+        // Counted from before the wait, so an xrun just ahead of the window is not missed; and
+        // read a little after it, as JACK tells its clients of an xrun from another thread.
+        const uint64_t xruns_before = xruns();
         ASSERT_TRUE(eventually([&] { return std::abs(status()["link"]["phase_error_beats"].get<double>()) < 0.01; }, 45))
             << status()["link"].dump();
-        StallWatch watch;
         worst = 0, sum = 0;
         for (int i = 0; i < 40; ++i) {
             std::this_thread::sleep_for(50ms);
             const double e = std::abs(status()["link"]["phase_error_beats"].get<double>());
             worst = std::max(worst, e), sum += e;
         }
-        stalled_ms = watch.longest_ms();
-        if (stalled_ms < 10) break;
-        std::printf("the machine held this process %.0f ms in window %d (phase error at most %.4f beats): measuring again\n", stalled_ms,
-                    window + 1, worst);
+        std::this_thread::sleep_for(100ms);
+        xruns_in_window = xruns() - xruns_before;
+        if (xruns_in_window == 0) break;
+        std::printf("window %d: %llu JACK xrun(s), phase error at most %.4f beats: measuring again\n", window + 1,
+                    static_cast<unsigned long long>(xruns_in_window), worst);
     }
-    if (stalled_ms >= 10) GTEST_SKIP() << "the machine stalled this process 10 ms or more in each of 5 windows of 2 s";
+    if (xruns_in_window > 0) GTEST_SKIP() << "JACK reported xruns in each of 5 windows of 2 s";
     EXPECT_LT(worst, period_beats / 2);
     EXPECT_LT(sum / 40, period_beats / 5);
     std::printf("Link phase error over 2 s: mean %.4f, at most %.4f beats (a period is %.4f)\n", sum / 40, worst, period_beats);
