@@ -203,6 +203,18 @@ int main(int argc, char** argv) {
     auto* score_cmd = app.add_subcommand("score", "play a MIDI file (on the daemon's machine) instead of composing, until the next style");
     std::string score_path;
     score_cmd->add_option("PATH", score_path)->required();
+    auto* learn = app.add_subcommand("learn", "MIDI learn: the next knob moved on control_midi_in sets PARAM from then on");
+    std::string learn_param, learn_curve = "linear";
+    std::optional<double> learn_min, learn_max;
+    bool learn_cancel = false;
+    learn->add_option("PARAM", learn_param, "a live parameter (see `wavecast params`)");
+    learn->add_option("--min", learn_min, "the value at the knob's bottom (default: the parameter's least)");
+    learn->add_option("--max", learn_max, "the value at the knob's top (default: the parameter's greatest)");
+    learn->add_option("--curve", learn_curve, "linear, or exp (equal ratios per step)")->check(CLI::IsMember({"linear", "exp"}));
+    learn->add_flag("--cancel", learn_cancel, "forget a learn still waiting for a knob");
+    auto* mappings = app.add_subcommand("mappings", "list the stream's MIDI bindings");
+    bool mappings_save = false;
+    mappings->add_flag("--save", mappings_save, "also write them to the stream's mapping file (the old one kept as FILE.bak)");
     app.add_subcommand("params", "list the live parameters `set` takes: ranges, units, defaults, meaning");
     auto* watch_cmd = app.add_subcommand("watch", "print telemetry as it arrives");
     std::string topic;
@@ -288,6 +300,14 @@ int main(int argc, char** argv) {
         command = p::Score{on_stream, score_path};
     } else if (cmd == "stop-record") {
         command = p::StopRecord{on_stream};
+    } else if (cmd == "learn") {
+        if (learn_param.empty() == !learn_cancel) {
+            std::fprintf(stderr, "wavecast: learn takes a PARAM, or --cancel\n");
+            return kExitUsage;
+        }
+        command = p::Learn{on_stream, learn_param, learn_min, learn_max, learn_cancel ? "linear" : learn_curve, learn_cancel};
+    } else if (cmd == "mappings") {
+        command = p::Mappings{on_stream, mappings_save};
     }
     const json req = p::to_json(command);
     return send_and_print(o, req);

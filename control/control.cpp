@@ -248,10 +248,17 @@ void ControlServer::run(std::promise<void>& bound) {
         // Nothing that happens in one turn may end the process or this thread: the control plane
         // must answer for as long as the daemon runs.
         try {
-            zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, osc_ ? osc_->fd() : -1, ZMQ_POLLIN, 0}};
+            // The router, then OSC and MIDI where they exist (MIDI wakes the turn; take_midi runs
+            // on every turn).
+            zmq::pollitem_t items[3] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
+            size_t n_items = 1;
+            const size_t osc_item = osc_ ? n_items++ : 0;
+            if (osc_) items[osc_item] = {nullptr, osc_->fd(), ZMQ_POLLIN, 0};
+            if (const int fd = engine_.midi_fd(); fd >= 0) items[n_items++] = {nullptr, fd, ZMQ_POLLIN, 0};
             // File work in flight: come back soon for its replies.
-            zmq::poll(items, osc_ ? 2 : 1, std::chrono::milliseconds(files.idle() ? 50 : 5));
-            if (osc_ && (items[1].revents & ZMQ_POLLIN)) osc_->drain(osc_handle);
+            zmq::poll(items, n_items, std::chrono::milliseconds(files.idle() ? 50 : 5));
+            if (osc_ && (items[osc_item].revents & ZMQ_POLLIN)) osc_->drain(osc_handle);
+            engine_.take_midi();
             // Answer everything that is waiting, but yield to telemetry now and then under a flood.
             for (int handled = 0; handled < 1000 && (items[0].revents & ZMQ_POLLIN); ++handled) {
                 frames.clear();

@@ -92,6 +92,10 @@ public:
     virtual std::vector<nlohmann::json> sounded_notes() = 0;
     // Each turn of the control loop (tens of ms): tempo sources (JACK transport, Link).
     virtual void follow_tempo() = 0;
+    // A descriptor readable while MIDI control messages wait (-1: none), and the turn that runs
+    // them (called on every turn too, so that nothing waits on a lost wake-up).
+    virtual int midi_fd() const { return -1; }
+    virtual void take_midi() {}
     // Each status tick: warnings for what went wrong since the last (underruns, xruns...).
     virtual void report_trouble() = 0;
     virtual double status_interval_s() const = 0;

@@ -204,7 +204,8 @@ DaemonConfig load_config(const std::string& path) {
     std::set<std::string> names;
     for (const auto& node : *streams->as_array()) {
         const toml::table& t = *node.as_table();
-        r.only_keys(t, {"name", "style", "seed", "lanes", "lookahead_ms", "loudness_lufs", "true_peak_dbtp", "params", "output"},
+        r.only_keys(t,
+                    {"name", "style", "seed", "lanes", "lookahead_ms", "loudness_lufs", "true_peak_dbtp", "params", "output", "midi_map"},
                     "[[stream]]");
         StreamConfig s;
         s.name = r.get_string(t, "name", s.name);
@@ -231,6 +232,7 @@ DaemonConfig load_config(const std::string& path) {
             }
         }
         s.outputs = parse_outputs(r, t.get("output"), dir);
+        if (t.contains("midi_map")) s.midi_map = resolve(dir, r.get_string(t, "midi_map", ""));
         c.streams.push_back(std::move(s));
     }
     std::set<std::string> urls;

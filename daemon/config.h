@@ -24,6 +24,7 @@ struct StreamConfig {
     double true_peak_dbtp = -1.0;          // ceiling of the true-peak limiter
     std::map<std::string, double> params;  // live parameters given in the file (protocol/params.h), checked
     std::vector<IcecastConfig> outputs;    // [[stream.output]]: network outputs beside JACK
+    std::string midi_map;                  // the MIDI mapping file (control/midi_map.h); empty: none
 };
 
 struct DaemonConfig {

@@ -111,10 +111,25 @@ ControlHandler::Handled Engine::handle(std::string_view raw) {
                        },
                        [&](const p::StyleCmd& c) { return p::ok_reply(id, apply(c)); },
                        [&](const p::Set& c) { return p::ok_reply(id, apply(c)); }, [&](const p::Record& c) { return defer(record(c)); },
-                       [&](const p::StopRecord& c) { return defer(stop_record(c)); }, [&](const p::Score& c) { return defer(score(c)); }},
+                       [&](const p::StopRecord& c) { return defer(stop_record(c)); }, [&](const p::Score& c) { return defer(score(c)); },
+                       [&](const p::Learn& c) { return p::ok_reply(id, midi().learn(c, find_stream(c.stream).name())); },
+                       [&](const p::Mappings& c) {
+                           const std::string stream = find_stream(c.stream).name();
+                           if (c.save) return defer(midi().save(stream));
+                           return p::ok_reply(id, midi().mappings(stream));
+                       }},
             r.command);
     });
     return h;
+}
+
+MidiControl& Engine::midi() {
+    if (!midi_) throw p::Error(p::code::unsupported, "this daemon has no MIDI control input");
+    return *midi_;
+}
+
+void Engine::take_midi() {
+    if (midi_) midi_->take([this](const p::Command& c) { return handle(p::to_wire(p::to_json(c))).reply; });
 }
 
 json Engine::style_list() const {
@@ -321,6 +336,7 @@ json Engine::status() const {
                                   {"phase_error_beats", link_->view().phase_error_beats},
                                   {"nudge", link_->view().nudge}}
                            : json{{"enabled", false}}},
+            {"midi", midi_ ? midi_->status() : json(nullptr)},
             {"streams", streams}};
 }
 

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "control.h"
 #include "link_sync.h"
+#include "midi_control.h"
 #include "model.h"
 #include "requests.h"
 #include "stream.h"
@@ -42,6 +43,7 @@ public:
     // Whether the streams play by the internal clock (no JACK server plays them now).
     void set_internal_clock(bool on) { internal_clock_ = on; }
     const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
+    void set_midi(std::unique_ptr<MidiControl> midi) { midi_ = std::move(midi); }
 
     Handled handle(std::string_view raw) override;
     nlohmann::json status() const override;
@@ -52,6 +54,9 @@ public:
     // tempo of JACK transport while it rolls (within the tempo parameter's range). With [link]
     // enabled: tempo and beat phase shared with the Ableton Link session (link_sync.h).
     void follow_tempo() override;
+    int midi_fd() const override { return midi_ ? midi_->fd() : -1; }
+    // MIDI control messages, each through the mappings and then handle(), as a request is.
+    void take_midi() override;
     // SIGHUP: takes the styles and the settings of a reloaded config that can change while
     // streaming (styles, follow_transport, log_level, status_interval_s, each stream's network
     // outputs; the schedule is run_daemon's) all at once, and returns
@@ -66,6 +71,7 @@ private:
     // The stream a request names, else the first; unknown_stream otherwise.
     Stream& find_stream(const std::optional<std::string>& name);
     nlohmann::json style_list() const;
+    MidiControl& midi();  // unsupported where there is none
     nlohmann::json apply(const protocol::Set& c);
     nlohmann::json apply(const protocol::StyleCmd& c);
     // File work: checked here, done by the returned function off the control thread.
@@ -77,6 +83,7 @@ private:
 
     const DaemonConfig config_;       // as started; reload() compares against it
     std::unique_ptr<LinkSync> link_;  // with [link] enabled
+    std::unique_ptr<MidiControl> midi_;
     std::atomic<bool> follow_transport_;
     std::atomic<double> status_interval_s_;
     std::shared_ptr<const Model> model_;

@@ -43,6 +43,25 @@ void check_styles(const DaemonConfig& c, const std::map<std::string, std::shared
                 throw ConfigError(c.path + ":" + std::to_string(e.line) + ": [[schedule]] names unknown style '" + name + "'");
 }
 
+// Each stream's MIDI mapping (an empty one where it names none, for MIDI learn to fill); a bad
+// file, or a program change to a style that is not there, stops the start naming the file.
+std::map<std::string, MidiControl::StreamMap> load_midi_maps(const DaemonConfig& c,
+                                                             const std::map<std::string, std::shared_ptr<const Style>>& styles) {
+    std::map<std::string, MidiControl::StreamMap> maps;
+    for (const auto& sc : c.streams) {
+        MidiControl::StreamMap& m = maps[sc.name];
+        m.path = sc.midi_map;
+        if (m.path.empty()) continue;
+        m.map = MidiMap::load(m.path);
+        for (const auto& b : m.map.programs)
+            if (!styles.count(b.style))
+                throw ConfigError(m.path + ": [[program]] " + std::to_string(b.program) + " names unknown style '" + b.style + "'");
+        spdlog::info("stream '{}': MIDI mapping {} ({} CC, {} program, {} key bindings)", sc.name, m.path, m.map.cc.size(),
+                     m.map.programs.size(), m.map.keys.size());
+    }
+    return maps;
+}
+
 // A scheduled change goes through the control protocol's own request, checked as a client's is.
 void apply_scheduled(Engine& engine, const Scheduler::Change& ch) {
     std::vector<std::string> names;
@@ -127,6 +146,8 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     if (faults.any()) spdlog::warn("test faults injected: {}", faults.describe());
 
     check_styles(cfg, styles);
+    ControlMidiIn midi_in;
+    auto midi_maps = load_midi_maps(cfg, styles);
     // JACK plays the streams where it is enabled and a server answers; else the internal clock
     // does, and a server that appears later is joined as one that came back would be.
     std::unique_ptr<JackOutput> jack;
@@ -163,6 +184,8 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         if (faults.slow_producer > 0) streams.back()->slow_down(faults.slow_producer);
     }
     Engine engine(cfg, model, styles, backend);
+    engine.set_midi(std::make_unique<MidiControl>(midi_in, std::move(midi_maps)));
+    if (jack) jack->add_control_input(&midi_in);
     for (auto& s : streams) {
         if (jack) jack->add_stream(&s->output());
         s->start();
@@ -256,6 +279,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
                     spdlog::warn("stream '{}': {}", s->name(), note);
                 joined->add_stream(&s->output());
             }
+            joined->add_control_input(&midi_in);
             const bool first = connections.empty();
             joined->activate(first && cfg.autoconnect);
             if (!first) joined->restore(connections);

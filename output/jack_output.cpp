@@ -94,6 +94,12 @@ void JackOutput::add_stream(StreamOutput* stream) {
     outs_.push_back({stream, pl, pr, pm});
 }
 
+void JackOutput::add_control_input(ControlMidiIn* in) {
+    control_port_ = jack_port_register(client_, "control_midi_in", JACK_DEFAULT_MIDI_TYPE, JackPortIsInput | JackPortIsTerminal, 0);
+    if (!control_port_) throw std::runtime_error("cannot register JACK port control_midi_in");
+    control_in_ = in;
+}
+
 void JackOutput::activate(bool autoconnect) {
     if (jack_activate(client_) != 0) throw std::runtime_error("jack_activate failed");
     active_ = true;
@@ -138,14 +144,16 @@ void JackOutput::deactivate() {
 const JackOutput::Connections& JackOutput::connections() {
     if (gone_ || !connections_changed_.exchange(false)) return connections_;
     connections_.clear();
-    for (const auto& o : outs_)
-        for (jack_port_t* p : {o.left, o.right, o.midi}) {
-            auto& list = connections_[jack_port_short_name(p)];
-            if (const char** c = jack_port_get_all_connections(client_, p)) {
-                for (const char** q = c; *q; ++q) list.emplace_back(*q);
-                jack_free(c);
-            }
+    auto list_connections = [&](jack_port_t* p) {
+        auto& list = connections_[jack_port_short_name(p)];
+        if (const char** c = jack_port_get_all_connections(client_, p)) {
+            for (const char** q = c; *q; ++q) list.emplace_back(*q);
+            jack_free(c);
         }
+    };
+    for (const auto& o : outs_)
+        for (jack_port_t* p : {o.left, o.right, o.midi}) list_connections(p);
+    if (control_port_) list_connections(control_port_);
     return connections_;
 }
 
@@ -169,9 +177,18 @@ bool JackOutput::realtime() const {
     return pthread_getschedparam(jack_client_thread_id(client_), &policy, &param) == 0 && (policy == SCHED_FIFO || policy == SCHED_RR);
 }
 
-int JackOutput::on_process(jack_nframes_t n, void* self) {
-    static_cast<JackOutput*>(self)->cycles_.fetch_add(1, std::memory_order_relaxed);
-    for (const auto& o : static_cast<JackOutput*>(self)->outs_) {
+int JackOutput::on_process(jack_nframes_t n, void* arg) {
+    auto* self = static_cast<JackOutput*>(arg);
+    self->cycles_.fetch_add(1, std::memory_order_relaxed);
+    if (self->control_port_) {
+        void* in = jack_port_get_buffer(self->control_port_, n);
+        const uint32_t count = jack_midi_get_event_count(in);
+        jack_midi_event_t e;
+        for (uint32_t i = 0; i < count; ++i)
+            if (jack_midi_event_get(&e, in, i) == 0) self->control_in_->push(e.buffer, e.size);
+        self->control_in_->signal();
+    }
+    for (const auto& o : self->outs_) {
         void* midi = jack_port_get_buffer(o.midi, n);
         jack_midi_clear_buffer(midi);
         o.stream->take_midi(n, [midi](uint32_t at, const uint8_t* bytes, uint8_t size) { jack_midi_event_write(midi, at, bytes, size); });

@@ -1,5 +1,6 @@
-// The JACK client: per stream the ports STREAM_out_L / STREAM_out_R and STREAM_midi_out, a process
-// callback that only copies from each stream's output (its ring, its due MIDI), and the xrun,
+// The JACK client: per stream the ports STREAM_out_L / STREAM_out_R and STREAM_midi_out, the
+// daemon's MIDI control input `control_midi_in`, a process callback that only copies (from each
+// stream's output: its ring, its due MIDI; into the control input's ring), and the xrun,
 // sample-rate and shutdown callbacks, which only touch atomics.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "control_midi_in.h"
 #include "stream_output.h"
 
 namespace wavecast {
@@ -34,6 +36,8 @@ public:
 
     // Registers a stream's ports (NAME_out_L, NAME_out_R, NAME_midi_out); call before activate().
     void add_stream(StreamOutput* stream);
+    // Registers `control_midi_in`, whose messages go to `in`; call before activate().
+    void add_control_input(ControlMidiIn* in);
     // Starts the callback; with autoconnect, connects each stream's L/R to system:playback_1/2.
     void activate(bool autoconnect);
     void deactivate();
@@ -62,7 +66,7 @@ public:
     void restore(const Connections& c);
 
 private:
-    static int on_process(jack_nframes_t n, void* self);
+    static int on_process(jack_nframes_t n, void* arg);
     static int on_xrun(void* self);
     static int on_rate(jack_nframes_t rate, void* self);
     static int on_buffer_size(jack_nframes_t frames, void* self);
@@ -77,6 +81,8 @@ private:
     };
     jack_client_t* client_ = nullptr;
     std::vector<Out> outs_;
+    ControlMidiIn* control_in_ = nullptr;
+    jack_port_t* control_port_ = nullptr;
     bool active_ = false;
     std::atomic<uint64_t> xruns_{0};
     std::atomic<bool> gone_{false};

@@ -14,6 +14,8 @@ const std::vector<CommandSpec>& commands() {
         {"record", {"stream", "path", "seconds", "bits", "midi", "overwrite"}},
         {"stop-record", {"stream"}},
         {"score", {"stream", "path"}},
+        {"learn", {"stream", "param", "min", "max", "curve", "cancel"}},
+        {"mappings", {"stream", "save"}},
     };
     return table;
 }

@@ -58,6 +58,27 @@ Record parse_record(const json& b) {
     return c;
 }
 
+Learn parse_learn(const json& b) {
+    Learn c;
+    c.stream = get_string(b, "stream");
+    c.cancel = get_bool(b, "cancel").value_or(false);
+    if (c.cancel) {
+        for (const char* f : {"param", "min", "max", "curve"})
+            if (b.contains(f)) throw Error(code::bad_request, std::string(f) + ": not taken with cancel");
+        return c;
+    }
+    c.param = require_string(b, "param");
+    const ParamSpec* p = find_param(c.param);
+    if (!p) throw Error(code::unknown_param, "param: no live parameter is named '" + c.param + "'");
+    c.min = get_number(b, "min", p->min, p->max);
+    c.max = get_number(b, "max", p->min, p->max);
+    c.curve = get_string(b, "curve").value_or("linear");
+    if (c.curve != "linear" && c.curve != "exp") throw Error(code::out_of_range, "curve: must be \"linear\" or \"exp\"");
+    if (c.curve == "exp" && !(c.min.value_or(p->min) * c.max.value_or(p->max) > 0))
+        throw Error(code::out_of_range, "curve: \"exp\" needs min and max of one sign, neither 0");
+    return c;
+}
+
 }  // namespace
 
 TypedRequest parse(std::string_view raw, json& id_out) {
@@ -72,6 +93,8 @@ TypedRequest parse(std::string_view raw, json& id_out) {
     else if (r.cmd == "record") out.command = parse_record(b);
     else if (r.cmd == "stop-record") out.command = StopRecord{get_string(b, "stream")};
     else if (r.cmd == "score") out.command = Score{get_string(b, "stream"), require_string(b, "path")};
+    else if (r.cmd == "learn") out.command = parse_learn(b);
+    else if (r.cmd == "mappings") out.command = Mappings{get_string(b, "stream"), get_bool(b, "save").value_or(false)};
     else throw Error(code::unknown_command, "cmd: '" + r.cmd + "' has no parser");
     return out;
 }
@@ -119,6 +142,21 @@ json to_json(const Command& command, const json& id) {
                                    [](const Score& c) {
                                        json j = {{"cmd", "score"}, {"path", c.path}};
                                        if (c.stream) j["stream"] = *c.stream;
+                                       return j;
+                                   },
+                                   [](const Learn& c) {
+                                       json j = {{"cmd", "learn"}};
+                                       if (c.stream) j["stream"] = *c.stream;
+                                       if (c.cancel) return j["cancel"] = true, j;
+                                       j["param"] = c.param, j["curve"] = c.curve;
+                                       if (c.min) j["min"] = *c.min;
+                                       if (c.max) j["max"] = *c.max;
+                                       return j;
+                                   },
+                                   [](const Mappings& c) {
+                                       json j = {{"cmd", "mappings"}};
+                                       if (c.stream) j["stream"] = *c.stream;
+                                       if (c.save) j["save"] = true;
                                        return j;
                                    }},
                         command);

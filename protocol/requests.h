@@ -45,7 +45,21 @@ struct Score {
     std::optional<std::string> stream;
     std::string path;
 };
-using Command = std::variant<Ping, Status, Styles, StyleCmd, Set, Record, StopRecord, Score>;
+// MIDI learn: the next Control Change on the daemon's MIDI control input sets `param` of the
+// stream from then on (over [min, max], the parameter's whole range by default).
+struct Learn {
+    std::optional<std::string> stream;
+    std::string param;  // a name of params.h's table; empty with cancel
+    std::optional<double> min, max;
+    std::string curve = "linear";  // or "exp"
+    bool cancel = false;           // forget a learn still waiting
+};
+// The stream's MIDI bindings; with save, also written to its mapping file.
+struct Mappings {
+    std::optional<std::string> stream;
+    bool save = false;
+};
+using Command = std::variant<Ping, Status, Styles, StyleCmd, Set, Record, StopRecord, Score, Learn, Mappings>;
 
 struct TypedRequest {
     json id;  // echoed in the reply; null when absent

@@ -110,7 +110,10 @@ TEST(Protocol, TypedCommandsRoundTrip) {
                                            Set{std::nullopt, {{"temperature", 0.8}, {"key", 3}}},
                                            Record{"b", "set.flac", 30, 16, "set.mid", true},
                                            StopRecord{"main"},
-                                           Score{std::nullopt, "x.mid"}};
+                                           Score{std::nullopt, "x.mid"},
+                                           Learn{"main", "temperature", 0.2, 1.5, "exp", false},
+                                           Learn{std::nullopt, "", std::nullopt, std::nullopt, "linear", true},
+                                           Mappings{"main", true}};
     for (const auto& c : commands) {
         json id;
         const json wire = to_json(c, 7);
@@ -139,5 +142,13 @@ TEST(Protocol, TypedParsingChecksEveryField) {
     EXPECT_EQ(code_of(R"({"cmd":"record","path":""})"), code::out_of_range);
     EXPECT_EQ(code_of(R"({"cmd":"record","path":"x.wav","overwrite":"yes"})"), code::bad_type);
     EXPECT_EQ(code_of(R"({"cmd":"score"})"), code::bad_request);
+    EXPECT_EQ(code_of(R"({"cmd":"learn"})"), code::bad_request);
+    EXPECT_EQ(code_of(R"({"cmd":"learn","param":"loudness"})"), code::unknown_param);
+    EXPECT_EQ(code_of(R"({"cmd":"learn","param":"tempo","max":301})"), code::out_of_range);
+    EXPECT_EQ(code_of(R"({"cmd":"learn","param":"gain_db","curve":"exp"})"), code::out_of_range);  // -60 .. 12 crosses 0
+    EXPECT_EQ(code_of(R"({"cmd":"learn","param":"gain_db","curve":"log"})"), code::out_of_range);
+    EXPECT_EQ(code_of(R"({"cmd":"learn","cancel":true,"param":"tempo"})"), code::bad_request);
+    EXPECT_EQ(code_of(R"({"cmd":"mappings","save":1})"), code::bad_type);
+    EXPECT_EQ(code_of(R"({"cmd":"learn","param":"tempo","min":60,"max":180,"curve":"exp"})"), "accepted");
     EXPECT_EQ(code_of(R"({"cmd":"set","params":{"temperature":0.5}})"), "accepted");
 }

@@ -1,0 +1,103 @@
+#include "midi_control.h"
+
+#include <spdlog/spdlog.h>
+#include <filesystem>
+#include <fstream>
+
+namespace wavecast {
+
+namespace p = protocol;
+using json = nlohmann::json;
+
+MidiControl::MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps) : in_(in), maps_(std::move(maps)) {}
+
+void MidiControl::take(const std::function<json(const p::Command&)>& run) {
+    ControlMidiEvent events[256];
+    for (size_t n; (n = in_.take(events, std::size(events))) > 0;)
+        for (size_t i = 0; i < n; ++i) {
+            const ControlMidiEvent& e = events[i];
+            if (learning_ && e.size == 3 && (e.bytes[0] & 0xF0) == 0xB0 && e.bytes[1] < 120) {
+                MidiMap::Cc b = learning_->binding;
+                b.channel = (e.bytes[0] & 0x0F) + 1, b.cc = e.bytes[1];
+                maps_.at(learning_->stream).map.bind(b);
+                spdlog::info("MIDI learn: CC {} on channel {} now sets {} of stream '{}' ({} .. {}, {})", b.cc, b.channel,
+                             param_spec(b.param).name, learning_->stream, b.min, b.max, MidiMap::curve_name(b.curve));
+                learning_.reset();
+            }
+            for (const auto& [stream, m] : maps_)
+                for (const auto& command : m.map.commands(e.bytes, e.size, stream)) {
+                    const json reply = run(command);
+                    if (reply.value("ok", false)) {
+                        ++applied_;
+                        continue;
+                    }
+                    ++refused_;
+                    const auto now = std::chrono::steady_clock::now();
+                    if (now - last_refusal_log_ > std::chrono::seconds(5)) {
+                        spdlog::warn("MIDI control: {} refused: {} ({} refused so far)", p::to_wire(p::to_json(command)),
+                                     reply["error"].value("message", std::string()), refused_);
+                        last_refusal_log_ = now;
+                    }
+                }
+        }
+}
+
+json MidiControl::learn(const p::Learn& c, const std::string& stream) {
+    if (c.cancel) {
+        const bool was = learning_.has_value();
+        learning_.reset();
+        return {{"learning", nullptr}, {"cancelled", was}};
+    }
+    const ParamSpec& spec = *find_param(c.param);
+    MidiMap::Cc b;
+    b.param = param_of(spec), b.min = c.min.value_or(spec.min), b.max = c.max.value_or(spec.max);
+    MidiMap::parse_curve(c.curve, b.curve);  // parsing checked the name and the range
+    learning_ = Learning{stream, b};
+    return {{"learning", c.param}, {"stream", stream}};
+}
+
+json MidiControl::mappings(const std::string& stream) const {
+    const StreamMap& m = maps_.at(stream);
+    json j = m.map.to_json();
+    j["stream"] = stream;
+    j["file"] = m.path.empty() ? json(nullptr) : json(m.path);
+    return j;
+}
+
+std::function<json()> MidiControl::save(const std::string& stream) const {
+    const StreamMap& m = maps_.at(stream);
+    if (m.path.empty())
+        throw p::Error(p::code::conflict, "stream '" + stream + "' names no mapping file ([[stream]] midi_map): nothing to save to");
+    return [path = m.path, text = m.map.to_toml(), stream]() -> json {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        if (fs::exists(path, ec)) fs::copy_file(path, path + ".bak", fs::copy_options::overwrite_existing, ec);
+        if (ec) throw p::Error(p::code::io_error, path + ".bak: " + ec.message() + " (the mapping file is unchanged)");
+        const std::string tmp = path + ".tmp";
+        {
+            std::ofstream out(tmp, std::ios::trunc);
+            out << text;
+            out.flush();
+            if (!out) {
+                fs::remove(tmp, ec);
+                throw p::Error(p::code::io_error, tmp + ": cannot write (the mapping file is unchanged)");
+            }
+        }
+        fs::rename(tmp, path, ec);
+        if (ec) throw p::Error(p::code::io_error, path + ": " + ec.message() + " (the mapping file is unchanged)");
+        spdlog::info("MIDI mappings of stream '{}' saved to {}", stream, path);
+        return json{{"saved", path}};
+    };
+}
+
+json MidiControl::status() const {
+    return {{"port", "control_midi_in"},
+            {"received", in_.received()},
+            {"dropped", in_.dropped()},
+            {"applied", applied_},
+            {"refused", refused_},
+            {"learning",
+             learning_ ? json{{"stream", learning_->stream}, {"param", param_spec(learning_->binding.param).name}} : json(nullptr)}};
+}
+
+}  // namespace wavecast

@@ -1,0 +1,53 @@
+// The daemon's MIDI control: what arrives on `control_midi_in`, turned by each stream's mapping
+// (control/midi_map.h) into the control protocol's commands and run as any request is; MIDI
+// learn; the bindings listed and saved. All of it on the control thread, so nothing here locks.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "control_midi_in.h"
+#include "midi_map.h"
+#include "requests.h"
+
+namespace wavecast {
+
+class MidiControl {
+public:
+    struct StreamMap {
+        MidiMap map;
+        std::string path;  // the mapping file; empty where the stream names none
+    };
+    // `in` outlives this; `maps` has an entry for every stream.
+    MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps);
+
+    int fd() const { return in_.fd(); }
+    // Runs every waiting message through the mappings: `run` answers one command as a request
+    // would be answered (the reply, ok or error). A learn waiting takes the first Control Change.
+    void take(const std::function<nlohmann::json(const protocol::Command&)>& run);
+
+    nlohmann::json learn(const protocol::Learn& c, const std::string& stream);
+    nlohmann::json mappings(const std::string& stream) const;
+    // The file work of `mappings save`: checked here (the stream has a mapping file), the rest
+    // (the previous file kept as FILE.bak, the new one written whole and renamed over it) done by
+    // the returned function, off the control thread.
+    std::function<nlohmann::json()> save(const std::string& stream) const;
+    nlohmann::json status() const;
+
+private:
+    ControlMidiIn& in_;
+    std::map<std::string, StreamMap> maps_;
+    struct Learning {
+        std::string stream;
+        MidiMap::Cc binding;  // its channel and CC come from the message that binds it
+    };
+    std::optional<Learning> learning_;
+    uint64_t applied_ = 0, refused_ = 0;
+    std::chrono::steady_clock::time_point last_refusal_log_{};
+};
+
+}  // namespace wavecast
