@@ -183,6 +183,8 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
     report_.start = position_;
     report_.events.clear();
     score_.take_events(report_.events);
+    report_.clock_ticks.clear();
+    score_.take_clock_ticks(report_.clock_ticks);
     generate_or_fall_back(frames);
     gate_.set_release(lane_releases());
     gate_.apply(features_.data(), frames, lanes_out_.data());

@@ -43,10 +43,11 @@ struct BlockReport {
         uint64_t count = 0;
         std::string last;  // what the stage said
     };
-    uint64_t start = 0, position = 0;  // model samples per lane before and after the block
-    std::vector<MidiEvent> events;     // the composer's notes of the block
-    const Style* style = nullptr;      // what the composer plays now (valid while the renderer lives)
-    double beat = 0, tempo = 0;        // the composer's, at the block's end
+    uint64_t start = 0, position = 0;   // model samples per lane before and after the block
+    std::vector<MidiEvent> events;      // the composer's notes of the block
+    std::vector<uint64_t> clock_ticks;  // the model samples of the block's 24ths of a beat (MIDI clock out)
+    const Style* style = nullptr;       // what the composer plays now (valid while the renderer lives)
+    double beat = 0, tempo = 0;         // the composer's, at the block's end
     int64_t bar = 0;
     std::string section;
     double output_delay_frames = 0;    // the post tier's latency at the output rate (MIDI out waits as long)

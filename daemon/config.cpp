@@ -83,7 +83,7 @@ void ConfigOverrides::apply(DaemonConfig& c) const {
     if (!telemetry.empty()) c.telemetry = telemetry;
     if (!jack_name.empty()) c.jack_name = jack_name;
     if (!log_level.empty()) c.log_level = log_level;
-    if (no_jack) c.jack_enabled = false, c.follow_transport = false, c.link = false;
+    if (no_jack) c.jack_enabled = false, c.follow_transport = false, c.link = false, c.midi_clock = false, c.midi_clock_send = false;
 }
 
 std::string DaemonConfig::model_for(const std::string& backend) const {
@@ -104,7 +104,7 @@ DaemonConfig load_config(const std::string& path) {
     if (!fs::exists(path)) r.fail_line(0, "no such file");
     const toml::table root = r.parse();
     const std::string dir = fs::absolute(path).parent_path().string();
-    r.only_keys(root, {"daemon", "jack", "link", "security", "stream", "schedule"}, "the file");
+    r.only_keys(root, {"daemon", "jack", "link", "midi_clock", "security", "stream", "schedule"}, "the file");
 
     DaemonConfig c;
     c.path = path;
@@ -166,6 +166,18 @@ DaemonConfig load_config(const std::string& path) {
         if (c.link && !c.jack_enabled) r.fail(l->get("enabled"), "Link needs JACK: [jack] enabled = false leaves no clock to align");
         if (c.link && c.follow_transport)
             r.fail(l->get("enabled"), "choose one tempo source: [link] enabled or [jack] follow_transport, not both");
+    }
+
+    if (const toml::table* m = r.get_table(root, "midi_clock")) {
+        r.only_keys(*m, {"enabled", "quantum", "send"}, "[midi_clock]");
+        c.midi_clock = r.get_bool(*m, "enabled", c.midi_clock);
+        c.midi_clock_quantum = r.get_number(*m, "quantum", c.midi_clock_quantum, 1, 16);
+        c.midi_clock_send = r.get_bool(*m, "send", c.midi_clock_send);
+        if ((c.midi_clock || c.midi_clock_send) && !c.jack_enabled)
+            r.fail(m->get(c.midi_clock ? "enabled" : "send"), "MIDI clock needs JACK: [jack] enabled = false leaves no MIDI ports");
+        if (c.midi_clock && (c.link || c.follow_transport))
+            r.fail(m->get("enabled"), std::string("choose one tempo source: [midi_clock] enabled or ") +
+                                          (c.link ? "[link] enabled" : "[jack] follow_transport") + ", not both");
     }
 
     const toml::table* sec = r.get_table(root, "security");

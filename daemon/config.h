@@ -51,6 +51,9 @@ struct DaemonConfig {
     bool follow_transport = false;  // take the tempo of JACK transport's timebase master
     bool link = false;              // join the Ableton Link session: share tempo and beat phase
     double link_quantum = 4;        // beats over which Link aligns phase (a bar)
+    bool midi_clock = false;        // follow MIDI clock on control_midi_in: its tempo, and its beat phase while it plays
+    double midi_clock_quantum = 4;  // beats over which the clock's phase is aligned (a bar)
+    bool midi_clock_send = false;   // send MIDI clock (24 ppqn, start at the first beat) on each STREAM_midi_out
     SecurityConfig security;
     std::vector<StreamConfig> streams;
     std::vector<ScheduleEntry> schedule;  // [[schedule]]: style changes by the clock

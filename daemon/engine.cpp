@@ -21,7 +21,9 @@ Engine::Engine(DaemonConfig config, std::shared_ptr<const Model> model, std::map
       status_interval_s_(config_.status_interval_s),
       model_(std::move(model)),
       styles_(std::move(styles)),
-      backend_(std::move(backend)) {}
+      backend_(std::move(backend)) {
+    if (config_.midi_clock) midi_clock_ = std::make_unique<MidiClockSync>(config_.midi_clock_quantum);
+}
 
 std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles) {
     {
@@ -46,6 +48,9 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
     if (next.autoconnect != c.autoconnect) at_restart.push_back("jack autoconnect");
     if (next.jack_enabled != c.jack_enabled) at_restart.push_back("jack enabled");
     if (next.output_rate != c.output_rate) at_restart.push_back("output_rate");
+    if (next.link != c.link || next.link_quantum != c.link_quantum) at_restart.push_back("[link]");
+    if (next.midi_clock != c.midi_clock || next.midi_clock_quantum != c.midi_clock_quantum || next.midi_clock_send != c.midi_clock_send)
+        at_restart.push_back("[midi_clock]");
     bool streams_same = next.streams.size() == c.streams.size();
     for (size_t i = 0; streams_same && i < c.streams.size(); ++i) {
         const StreamConfig &a = next.streams[i], &b = c.streams[i];
@@ -129,7 +134,10 @@ MidiControl& Engine::midi() {
 }
 
 void Engine::take_midi() {
-    if (midi_) midi_->take([this](const p::Command& c) { return handle(p::to_wire(p::to_json(c))).reply; });
+    if (!midi_) return;
+    const int rate = streams_.empty() ? 0 : streams_.front()->output_rate();
+    midi_->take([this](const p::Command& c) { return handle(p::to_wire(p::to_json(c))).reply; },
+                [this, rate](const ControlMidiEvent& e) { return midi_clock_ && midi_clock_->feed(e, rate); });
 }
 
 json Engine::style_list() const {
@@ -337,6 +345,17 @@ json Engine::status() const {
                                   {"nudge", link_->view().nudge}}
                            : json{{"enabled", false}}},
             {"midi", midi_ ? midi_->status() : json(nullptr)},
+            {"midi_clock", midi_clock_ ? json{{"enabled", true},
+                                              {"state", midi_clock_->view().state},
+                                              {"tempo", midi_clock_->view().tempo},
+                                              {"beat", midi_clock_->view().beat},
+                                              {"phase_error_beats", midi_clock_->view().phase_error_beats},
+                                              {"nudge", midi_clock_->view().nudge},
+                                              {"ticks", midi_clock_->view().ticks},
+                                              {"starts", midi_clock_->view().starts},
+                                              {"continues", midi_clock_->view().continues},
+                                              {"stops", midi_clock_->view().stops}}
+                                       : json{{"enabled", false}}},
             {"streams", streams}};
 }
 
@@ -365,6 +384,7 @@ std::vector<json> Engine::sounded_notes() {
 
 void Engine::follow_tempo() {
     follow_transport();
+    if (midi_clock_) midi_clock_->follow(streams_);
     if (config_.link && !link_ && !streams_.empty()) {
         link_ = std::make_unique<LinkSync>(streams_.front()->tempo(), config_.link_quantum);
         spdlog::info("Ableton Link enabled: tempo {:.2f}, quantum {}", streams_.front()->tempo(), config_.link_quantum);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "control.h"
 #include "link_sync.h"
+#include "midi_clock_sync.h"
 #include "midi_control.h"
 #include "model.h"
 #include "requests.h"
@@ -52,10 +53,12 @@ public:
     void report_trouble() override;
     // Called with each control-loop turn. With [jack] follow_transport: every stream takes the
     // tempo of JACK transport while it rolls (within the tempo parameter's range). With [link]
-    // enabled: tempo and beat phase shared with the Ableton Link session (link_sync.h).
+    // enabled: tempo and beat phase shared with the Ableton Link session (link_sync.h). With
+    // [midi_clock] enabled: the tempo and phase of the MIDI clock on control_midi_in.
     void follow_tempo() override;
     int midi_fd() const override { return midi_ ? midi_->fd() : -1; }
-    // MIDI control messages, each through the mappings and then handle(), as a request is.
+    // MIDI control messages, each through the mappings and then handle(), as a request is; MIDI
+    // clock's to the clock follower.
     void take_midi() override;
     // SIGHUP: takes the styles and the settings of a reloaded config that can change while
     // streaming (styles, follow_transport, log_level, status_interval_s, each stream's network
@@ -84,6 +87,7 @@ private:
     const DaemonConfig config_;       // as started; reload() compares against it
     std::unique_ptr<LinkSync> link_;  // with [link] enabled
     std::unique_ptr<MidiControl> midi_;
+    std::unique_ptr<MidiClockSync> midi_clock_;  // with [midi_clock] enabled
     std::atomic<bool> follow_transport_;
     std::atomic<double> status_interval_s_;
     std::shared_ptr<const Model> model_;

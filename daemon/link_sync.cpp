@@ -6,18 +6,10 @@
 #include <chrono>
 #include <cmath>
 
+#include "beat_phase.h"
 #include "stream.h"
 
 namespace wavecast {
-namespace {
-
-// How hard the phase is pulled: 0.5 % faster or slower per hundredth of a beat of error, at
-// most 5 %. The nudge is heard a look-ahead later, so the gain stays well inside what that delay
-// allows (gain x beats per second x look-ahead << 1). Within the dead band (1.5 ms at 120 bpm)
-// the tempo is left alone.
-constexpr double kGainPerBeat = 0.5, kMaxNudge = 0.05, kDeadBandBeats = 0.003;
-
-}  // namespace
 
 LinkSync::LinkSync(double tempo, double quantum) : link_(std::make_unique<ableton::Link>(tempo)), quantum_(quantum), known_tempo_(tempo) {
     link_->enable(true);
@@ -48,21 +40,13 @@ void LinkSync::follow(const std::vector<std::unique_ptr<Stream>>& streams, doubl
         spdlog::info("Ableton Link: tempo {:.2f} given to the session", ours);
     }
 
-    // Phase: the session's position in its quantum against the beat each stream plays, both at
-    // one instant. Read apart (the session's at the turn's start, ours after the tempo work),
-    // a control thread preempted in between on a busy machine saw the gap as phase error.
+    // Phase: the session's position against the beat each stream plays, both at one instant.
+    // Read apart (the session's at the turn's start, ours after the tempo work), a control
+    // thread preempted in between on a busy machine saw the gap as phase error.
     const auto link_at = link_->clock().micros();
     const auto ours_at = std::chrono::steady_clock::now();
-    const double session_phase = state.phaseAtTime(link_at, quantum_);
-    for (size_t i = 0; i < streams.size(); ++i) {
-        const double ours_phase = std::fmod(std::fmod(streams[i]->playing_beat(ours_at, extra_s), quantum_) + quantum_, quantum_);
-        double err = session_phase - ours_phase;
-        if (err > quantum_ / 2) err -= quantum_;
-        if (err <= -quantum_ / 2) err += quantum_;
-        const double nudge = std::abs(err) < kDeadBandBeats ? 1.0 : 1.0 + std::clamp(kGainPerBeat * err, -kMaxNudge, kMaxNudge);
-        streams[i]->set_tempo_nudge(nudge);
-        if (i == 0) view_.phase_error_beats = err, view_.nudge = nudge;
-    }
+    const PhaseReading r = pull_into_phase(streams, state.phaseAtTime(link_at, quantum_), ours_at, extra_s, quantum_);
+    view_.phase_error_beats = r.error_beats, view_.nudge = r.nudge;
     view_.peers = link_->numPeers();
     view_.tempo = session;
 }

@@ -11,11 +11,12 @@ using json = nlohmann::json;
 
 MidiControl::MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps) : in_(in), maps_(std::move(maps)) {}
 
-void MidiControl::take(const std::function<json(const p::Command&)>& run) {
+void MidiControl::take(const std::function<json(const p::Command&)>& run, const std::function<bool(const ControlMidiEvent&)>& clock) {
     ControlMidiEvent events[256];
     for (size_t n; (n = in_.take(events, std::size(events))) > 0;)
         for (size_t i = 0; i < n; ++i) {
             const ControlMidiEvent& e = events[i];
+            if (clock(e)) continue;
             if (learning_ && e.size == 3 && (e.bytes[0] & 0xF0) == 0xB0 && e.bytes[1] < 120) {
                 MidiMap::Cc b = learning_->binding;
                 b.channel = (e.bytes[0] & 0x0F) + 1, b.cc = e.bytes[1];

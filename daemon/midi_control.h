@@ -28,7 +28,9 @@ public:
     int fd() const { return in_.fd(); }
     // Runs every waiting message through the mappings: `run` answers one command as a request
     // would be answered (the reply, ok or error). A learn waiting takes the first Control Change.
-    void take(const std::function<nlohmann::json(const protocol::Command&)>& run);
+    // A message `clock` takes (MIDI clock's, see midi_clock_sync.h) goes no further.
+    void take(const std::function<nlohmann::json(const protocol::Command&)>& run,
+              const std::function<bool(const ControlMidiEvent&)>& clock);
 
     nlohmann::json learn(const protocol::Learn& c, const std::string& stream);
     nlohmann::json mappings(const std::string& stream) const;

@@ -7,8 +7,8 @@
 
 namespace wavecast {
 
-void MidiSchedule::queue(StreamOutput& out, const std::vector<MidiEvent>& events, const Style& style, int lanes, bool programs,
-                         uint64_t block_start, double ratio, double delay) {
+void MidiSchedule::queue(StreamOutput& out, const std::vector<MidiEvent>& events, const std::vector<uint64_t>& clock_ticks,
+                         const Style& style, int lanes, bool programs, uint64_t block_start, double ratio, double delay) {
     const int n = std::min<int>(lanes, static_cast<int>(style.tracks.size()));
     auto due = [&](uint64_t sample) { return static_cast<uint64_t>(std::llround(static_cast<double>(sample) * ratio + delay)); };
     auto channel = [&](int lane) { return static_cast<uint8_t>(midi_channel(style.tracks[static_cast<size_t>(lane)], lane)); };
@@ -20,15 +20,36 @@ void MidiSchedule::queue(StreamOutput& out, const std::vector<MidiEvent>& events
             out.queue_midi({due(block_start), {current.back()[0], current.back()[1], 0}, 2});
         }
     std::vector<SoundedNote> sounded;
+    // Notes and clock ticks in the order they fall (the callback never goes back within a
+    // period); a tick first where both fall on one frame, as real-time messages go first.
+    size_t t = 0;
+    if (out.take_midi_joined() && clock_ticks_sent_ > 0) clock_rejoin_ = true;
+    auto ticks_until = [&](uint64_t frame) {
+        for (; t < clock_ticks.size() && due(clock_ticks[t]) <= frame; ++t, ++clock_ticks_sent_) {
+            const uint64_t at = due(clock_ticks[t]);
+            if (clock_ticks_sent_ == 0) {
+                out.queue_midi({at, {0xFA, 0, 0}, 1});
+            } else if (clock_rejoin_ && clock_ticks_sent_ % (4 * 24) == 0) {
+                // In sixteenths, 14 bits: wrapping every 1024 bars keeps it on a bar line.
+                const int64_t sixteenths = (clock_ticks_sent_ / 6) % 16384;
+                out.queue_midi({at, {0xF2, static_cast<uint8_t>(sixteenths & 0x7F), static_cast<uint8_t>(sixteenths >> 7)}, 3});
+                out.queue_midi({at, {0xFB, 0, 0}, 1});
+                clock_rejoin_ = false;
+            }
+            out.queue_midi({at, {0xF8, 0, 0}, 1});
+        }
+    };
     for (const MidiEvent& e : events) {
         if (e.track >= n) continue;
         const StreamOutput::MidiOut m{due(e.sample),
                                       {static_cast<uint8_t>((e.on ? 0x90 : 0x80) | channel(e.track)), static_cast<uint8_t>(e.pitch),
                                        static_cast<uint8_t>(e.on ? e.velocity : 0)},
                                       3};
+        ticks_until(m.due);
         out.queue_midi(m);
         sounded.push_back({m.due, e.track, e.on, e.pitch, e.velocity, e.beat, style.tracks[static_cast<size_t>(e.track)].name});
     }
+    ticks_until(UINT64_MAX);
     std::lock_guard lock(mu_);
     if (programs) programs_ = std::move(current);
     notes_.insert(notes_.end(), std::make_move_iterator(sounded.begin()), std::make_move_iterator(sounded.end()));

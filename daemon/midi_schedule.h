@@ -28,11 +28,14 @@ public:
         std::string track;
     };
 
-    // Producer side. `lanes`: the stream's; `programs`: send each lane's channel its program
-    // first (at start and after a style change). `ratio`: output frames per model sample;
-    // `delay`: the post tier's latency in output frames.
-    void queue(StreamOutput& out, const std::vector<MidiEvent>& events, const Style& style, int lanes, bool programs, uint64_t block_start,
-               double ratio, double delay);
+    // Producer side. `clock_ticks`: model samples of MIDI clock ticks to send among the notes
+    // (none: no clock): Start before the first, of beat 0; and after something connects to the
+    // MIDI out, Song Position Pointer and Continue before the next bar line's, so that a device
+    // that joins later starts on the bar, in phase. `lanes`: the stream's; `programs`: send
+    // each lane's channel its program first (at start and after a style change). `ratio`: output
+    // frames per model sample; `delay`: the post tier's latency in output frames.
+    void queue(StreamOutput& out, const std::vector<MidiEvent>& events, const std::vector<uint64_t>& clock_ticks, const Style& style,
+               int lanes, bool programs, uint64_t block_start, double ratio, double delay);
 
     // Control side: the notes whose audio had played by output frame `played`, taken.
     void take_sounded(uint64_t played, std::vector<SoundedNote>& out);
@@ -40,6 +43,9 @@ public:
     std::vector<std::array<uint8_t, 2>> programs() const;
 
 private:
+    // Producer only: MIDI clock out sent so far, and a joining device to tell the song position.
+    int64_t clock_ticks_sent_ = 0;
+    bool clock_rejoin_ = false;
     mutable std::mutex mu_;  // guards notes_ and programs_
     std::vector<std::array<uint8_t, 2>> programs_;
     std::deque<SoundedNote> notes_;  // queued by the producer, taken once played

@@ -182,6 +182,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
             return make_cpu_generator(fallback_model, lanes, seed, threads);
         });
         if (faults.slow_producer > 0) streams.back()->slow_down(faults.slow_producer);
+        streams.back()->send_clock(cfg.midi_clock_send);
     }
     Engine engine(cfg, model, styles, backend);
     engine.set_midi(std::make_unique<MidiControl>(midi_in, std::move(midi_maps)));

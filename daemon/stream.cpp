@@ -204,8 +204,8 @@ void Stream::produce_loop() {
         }
         const double busy = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const int rate = out_rate_.load();
-        midi_.queue(out_, r.events, *r.style, lanes_, playing != r.style, r.start, static_cast<double>(rate) / model_rate_,
-                    r.output_delay_frames);
+        midi_.queue(out_, r.events, send_clock_ ? r.clock_ticks : std::vector<uint64_t>{}, *r.style, lanes_, playing != r.style, r.start,
+                    static_cast<double>(rate) / model_rate_, r.output_delay_frames);
         playing = r.style;
         size_t written = 0;
         while (written < block.size() && running_.load()) {

@@ -47,6 +47,8 @@ public:
     void set_fallback(Renderer::GeneratorFactory fallback) { renderer_.set_fallback(std::move(fallback)); }
     // Before start(), tests only (see faults.h): the producer takes `factor` times real time.
     void slow_down(double factor) { slowdown_ = factor; }
+    // Before start(): MIDI clock on STREAM_midi_out with the notes ([midi_clock] send).
+    void send_clock(bool on) { send_clock_ = on; }
     void start();
     void stop();
     // Blocks until the ring holds the look-ahead (or the timeout passes); true when it does.
@@ -86,6 +88,7 @@ private:
     Renderer renderer_;
     const int model_rate_, lanes_;  // the same for any generator the stream falls back to
     double slowdown_ = 0;
+    bool send_clock_ = false;
     StreamOutput out_;
     MidiSchedule midi_;
     LiveParams params_;

@@ -16,11 +16,13 @@ ControlMidiIn::ControlMidiIn() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
 
 ControlMidiIn::~ControlMidiIn() { close(fd_); }
 
-void ControlMidiIn::push(const uint8_t* bytes, size_t size) {
+void ControlMidiIn::push(const uint8_t* bytes, size_t size, int64_t at_ns, uint32_t frame) {
     if (size == 0 || size > 3) return;
     ControlMidiEvent e;
     for (size_t i = 0; i < size; ++i) e.bytes[i] = bytes[i];
     e.size = static_cast<uint8_t>(size);
+    e.at_ns = at_ns;
+    e.frame = frame;
     received_.fetch_add(1, std::memory_order_relaxed);
     if (ring_.write(&e, 1) == 1) pushed_ = true;
     else dropped_.fetch_add(1, std::memory_order_relaxed);

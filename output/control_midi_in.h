@@ -15,6 +15,13 @@ namespace wavecast {
 struct ControlMidiEvent {
     uint8_t bytes[3] = {0, 0, 0};
     uint8_t size = 0;
+    // When it falls (steady clock, ns): the period's start as the callback saw it, plus its
+    // offset in the period. The time base of StreamOutput::clock(), so a MIDI clock tick compares
+    // with the beat the streams were playing at that frame.
+    int64_t at_ns = 0;
+    // JACK's frame time of it (wrapping at 2^32): exact intervals, whatever the callback's wake-up
+    // jitter, for a MIDI clock's tempo.
+    uint32_t frame = 0;
 };
 
 class ControlMidiIn {
@@ -26,7 +33,7 @@ public:
 
     // Real-time side (the JACK callback): queues one message of 1 to 3 bytes; longer ones (SysEx)
     // are not control and are skipped. A full ring drops and counts.
-    void push(const uint8_t* bytes, size_t size);
+    void push(const uint8_t* bytes, size_t size, int64_t at_ns, uint32_t frame);
     // Real-time side, after a period's pushes: one non-blocking write to the eventfd (a counter
     // add in the kernel; it never waits), only when the period pushed something.
     void signal();

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 
@@ -75,6 +76,7 @@ JackOutput::JackOutput(const std::string& client_name, const std::string& server
     jack_set_sample_rate_callback(client_, &JackOutput::on_rate, this);
     jack_set_buffer_size_callback(client_, &JackOutput::on_buffer_size, this);
     period_ = jack_get_buffer_size(client_);
+    rate_ = jack_get_sample_rate(client_);
     jack_on_shutdown(client_, &JackOutput::on_shutdown, this);
     jack_set_port_connect_callback(client_, &JackOutput::on_connect, this);
 }
@@ -167,8 +169,15 @@ void JackOutput::restore(const Connections& c) {
         }
 }
 
-void JackOutput::on_connect(jack_port_id_t, jack_port_id_t, int, void* self) {
-    static_cast<JackOutput*>(self)->connections_changed_.store(true);
+void JackOutput::on_connect(jack_port_id_t a, jack_port_id_t b, int connect, void* arg) {
+    auto* self = static_cast<JackOutput*>(arg);
+    self->connections_changed_.store(true);
+    if (!connect) return;
+    // Something joined a stream's MIDI out mid-stream: its MIDI clock tells it where the beat is.
+    const jack_port_t* pa = jack_port_by_id(self->client_, a);
+    const jack_port_t* pb = jack_port_by_id(self->client_, b);
+    for (const auto& o : self->outs_)
+        if (o.midi == pa || o.midi == pb) o.stream->midi_joined();
 }
 
 bool JackOutput::realtime() const {
@@ -181,11 +190,17 @@ int JackOutput::on_process(jack_nframes_t n, void* arg) {
     auto* self = static_cast<JackOutput*>(arg);
     self->cycles_.fetch_add(1, std::memory_order_relaxed);
     if (self->control_port_) {
+        // clock_gettime through the vDSO, as StreamOutput::process reads it: no system call, no lock.
+        const int64_t now_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        const double ns_per_frame = 1e9 / static_cast<double>(self->rate_.load(std::memory_order_relaxed));
+        const jack_nframes_t period_start = jack_last_frame_time(self->client_);
         void* in = jack_port_get_buffer(self->control_port_, n);
         const uint32_t count = jack_midi_get_event_count(in);
         jack_midi_event_t e;
         for (uint32_t i = 0; i < count; ++i)
-            if (jack_midi_event_get(&e, in, i) == 0) self->control_in_->push(e.buffer, e.size);
+            if (jack_midi_event_get(&e, in, i) == 0)
+                self->control_in_->push(e.buffer, e.size, now_ns + static_cast<int64_t>(e.time * ns_per_frame), period_start + e.time);
         self->control_in_->signal();
     }
     for (const auto& o : self->outs_) {
@@ -203,6 +218,7 @@ int JackOutput::on_xrun(void* self) {
 }
 
 int JackOutput::on_rate(jack_nframes_t rate, void* self) {
+    static_cast<JackOutput*>(self)->rate_.store(rate);
     for (const auto& o : static_cast<JackOutput*>(self)->outs_) o.stream->set_rate(static_cast<int>(rate));
     return 0;
 }

@@ -87,6 +87,7 @@ private:
     std::atomic<uint64_t> xruns_{0};
     std::atomic<bool> gone_{false};
     std::atomic<uint32_t> period_{0};
+    std::atomic<uint32_t> rate_{48000};
     std::atomic<uint64_t> cycles_{0};
     std::atomic<bool> connections_changed_{true};
     Connections connections_;

@@ -33,6 +33,10 @@ public:
         uint8_t size;
     };
     void queue_midi(const MidiOut& m) { midi_.write(&m, 1); }
+    // A port was connected to this stream's MIDI out (JACK's notification thread): MIDI clock out
+    // sends it the song position and Continue at the next bar line (midi_schedule.h).
+    void midi_joined() { midi_joined_.store(true); }
+    bool take_midi_joined() { return midi_joined_.exchange(false); }
     // The rate JACK plays at now: set from any thread, taken up by the producer (0: unchanged).
     void set_rate(int rate) { pending_rate_.store(rate); }
     int take_rate_change() { return pending_rate_.exchange(0); }
@@ -48,7 +52,7 @@ public:
     void process(float* left, float* right, uint32_t frames);
     // Real-time side, before process(): `write(offset, bytes, size)` for each MIDI message due in
     // this period, in order (late ones at the period's start; offsets never go back), each also
-    // handed to the recorder.
+    // handed to the recorder but MIDI clock.
     template <class Write>
     void take_midi(uint32_t frames, Write&& write) {
         MidiOut m;
@@ -56,7 +60,7 @@ public:
         while (midi_.peek(m) && m.due < played_ + frames) {
             const uint32_t at = std::max(last, m.due > played_ ? static_cast<uint32_t>(m.due - played_) : 0u);
             write(at, m.bytes, m.size);
-            recorder_.push_midi(at, m.bytes, m.size);
+            if (m.bytes[0] < 0xF0) recorder_.push_midi(at, m.bytes, m.size);  // a MIDI file holds no clock
             last = at;
             midi_.drop();
         }
@@ -82,6 +86,7 @@ private:
     SpscRing<float> ring_;  // interleaved stereo at the output rate
     SpscRing<MidiOut> midi_{8192};
     std::atomic<int> pending_rate_{0};
+    std::atomic<bool> midi_joined_{false};
     std::atomic<uint64_t> underruns_{0}, underrun_frames_{0}, longest_gap_{0};
     uint64_t played_ = 0;  // callback only
     uint64_t gap_ = 0;     // zeros played since the last frame from the ring (callback only)

@@ -326,6 +326,8 @@ void Composer::next_frames(int frames, float* features) {
         auto sample_at = [&](double b) {
             return sample_ + static_cast<uint64_t>(std::clamp((b - begin) / per_frame, 0.0, 1.0) * (frame_hop_ - 1));
         };
+        for (; static_cast<double>(next_tick_) / 24.0 < end; ++next_tick_)
+            clock_ticks_.push_back(sample_at(static_cast<double>(next_tick_) / 24.0));
         for (int lane = 0; lane < lanes_; ++lane) {
             float* feat = features + (static_cast<size_t>(f) * lanes_ + lane) * kFrameFeatures;
             clear_frame(feat);
@@ -345,6 +347,11 @@ void Composer::next_frames(int frames, float* features) {
         beat_ = end;
         sample_ += static_cast<uint64_t>(frame_hop_);
     }
+}
+
+void Composer::take_clock_ticks(std::vector<uint64_t>& out) {
+    out.insert(out.end(), clock_ticks_.begin(), clock_ticks_.end());
+    clock_ticks_.clear();
 }
 
 void Composer::take_events(std::vector<MidiEvent>& out) {

@@ -59,6 +59,9 @@ public:
 
     // Moves the events since the last call into `out` (appending).
     void take_events(std::vector<MidiEvent>& out);
+    // Moves into `out` (appending) the samples, since the last call, at which the beat crossed
+    // each 24th of a beat from beat 0 on: MIDI clock's ticks, for sending the clock out.
+    void take_clock_ticks(std::vector<uint64_t>& out);
 
     double beat() const { return beat_; }
     double tempo() const { return tempo_; }
@@ -104,6 +107,8 @@ private:
     std::vector<std::vector<int>> motif_;   // per lane: the lead motif, scale degrees per step (or -99)
     std::vector<int> last_voicing_centre_;  // per lane: where the last chord sat, for voice leading
     std::vector<MidiEvent> events_;
+    std::vector<uint64_t> clock_ticks_;
+    int64_t next_tick_ = 0;         // the 24th of a beat the next clock tick falls on
     std::vector<ScoreNote> score_;  // sorted by start
     double score_beats_ = 0;
     int64_t score_from_bar_ = 0;  // the bar the score's beat 0 falls on

@@ -209,3 +209,25 @@ TEST(Composer, KeyAndSeedAreLiveParameters) {
     a.take_events(ea), b.take_events(eb);
     EXPECT_FALSE(same(ea, eb)) << "another seed set live must give other music";
 }
+
+// MIDI clock out's ticks: one at every 24th of a beat from beat 0, at the sample the beat reaches
+// it, across a tempo change.
+TEST(Composer, ClockTicksFallOnEvery24thOfABeat) {
+    Composer c(kLanes, kRate, kHop, 7);
+    c.set_style(styles().at("techno"));
+    c.set_tempo(120);
+    std::vector<float> feats(static_cast<size_t>(100) * kLanes * kFrameFeatures);
+    std::vector<uint64_t> ticks;
+    c.next_frames(100, feats.data());  // 1 s: beats 0 to 2
+    c.take_clock_ticks(ticks);
+    c.set_tempo(90);                   // from 1 s on, a beat every 2/3 s
+    c.next_frames(100, feats.data());  // beats 2 to 3.5
+    c.take_clock_ticks(ticks);
+    // The last may fall in either second: the beat sums in floating point.
+    ASSERT_GE(ticks.size(), 84u);
+    for (size_t k = 0; k < 84; ++k) {
+        const double expected = k < 48 ? k * kRate * 0.5 / 24 : kRate + static_cast<double>(k - 48) * kRate * (2.0 / 3.0) / 24;
+        // Within 2 samples (an eighth of a millisecond): the rounding the notes' samples have too.
+        EXPECT_NEAR(static_cast<double>(ticks[k]), expected, 2.0) << k;
+    }
+}

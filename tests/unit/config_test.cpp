@@ -113,6 +113,17 @@ TEST(Config, RefusesExposedEndpointsAndIncompleteSecurity) {
     expect_refused([&] { load_config(p); }, p, 5, "needs allowed_clients");
     p = write(dir, "both.toml", std::string(kMinimal) + "[jack]\nfollow_transport = true\n[link]\nenabled = true\n");
     expect_refused([&] { load_config(p); }, p, 8, "choose one tempo source");
+    p = write(dir, "clock-link.toml", std::string(kMinimal) + "[link]\nenabled = true\n[midi_clock]\nenabled = true\n");
+    expect_refused([&] { load_config(p); }, p, 8, "[midi_clock] enabled or [link] enabled");
+    p = write(dir, "clock-nojack.toml", std::string(kMinimal) + "[jack]\nenabled = false\n[midi_clock]\nsend = true\n");
+    expect_refused([&] { load_config(p); }, p, 8, "MIDI clock needs JACK");
+    p = write(dir, "clock-q.toml", std::string(kMinimal) + "[midi_clock]\nenabled = true\nquantum = 0\n");
+    expect_refused([&] { load_config(p); }, p, 7, "quantum");
+    const auto clock =
+        load_config(write(dir, "clock.toml", std::string(kMinimal) + "[midi_clock]\nenabled = true\nquantum = 3\nsend = true\n"));
+    EXPECT_TRUE(clock.midi_clock);
+    EXPECT_EQ(clock.midi_clock_quantum, 3);
+    EXPECT_TRUE(clock.midi_clock_send);
 
     const auto c = load_config(write(dir, "curve.toml",
                                      "[daemon]\nmodel = \"m\"\nfallback_model = \"small.safetensors\"\n"
