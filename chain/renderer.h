@@ -78,6 +78,7 @@ public:
     void set_output_rate(int rate);
     void set_style(std::shared_ptr<const Style> style, bool now = false) { set_style(StyleChange{std::move(style), now, 0, {}}); }
     void set_style(StyleChange change);
+    void cue(Composer::Cue c) { score_.cue(c); }
     // Plays a given score instead of composing (see Composer::set_score).
     void set_score(std::shared_ptr<const Style> style, std::vector<ScoreNote> notes, double beats);
     // Each lane's instrument now, as weights over the model's table ([lanes][instruments]).

@@ -215,6 +215,9 @@ int main(int argc, char** argv) {
     auto* mappings = app.add_subcommand("mappings", "list the stream's MIDI bindings");
     bool mappings_save = false;
     mappings->add_flag("--save", mappings_save, "also write them to the stream's mapping file (the old one kept as FILE.bak)");
+    auto* cue = app.add_subcommand("cue", "a performer's cue: a drum fill to end the bar, or the next section from the next bar");
+    std::string cue_what;
+    cue->add_option("WHAT", cue_what, "fill or next-section")->required()->check(CLI::IsMember({"fill", "next-section"}));
     app.add_subcommand("params", "list the live parameters `set` takes: ranges, units, defaults, meaning");
     auto* watch_cmd = app.add_subcommand("watch", "print telemetry as it arrives");
     std::string topic;
@@ -308,6 +311,8 @@ int main(int argc, char** argv) {
         command = p::Learn{on_stream, learn_param, learn_min, learn_max, learn_cancel ? "linear" : learn_curve, learn_cancel};
     } else if (cmd == "mappings") {
         command = p::Mappings{on_stream, mappings_save};
+    } else if (cmd == "cue") {
+        command = p::Cue{on_stream, cue_what == "fill" ? "fill" : "next_section"};
     }
     const json req = p::to_json(command);
     return send_and_print(o, req);

@@ -38,7 +38,7 @@ double MidiMap::value(const Cc& b, int cc_value) {
 MidiMap MidiMap::load(const std::string& path) {
     const TomlReader r(path);
     const toml::table root = r.parse();
-    r.only_keys(root, {"cc", "program", "keys"}, "the file");
+    r.only_keys(root, {"cc", "program", "keys", "cue"}, "the file");
     auto tables = [&](const char* key, const std::vector<std::string>& allowed, auto each) {
         const toml::node* n = root.get(key);
         if (!n) return;
@@ -92,11 +92,24 @@ MidiMap MidiMap::load(const std::string& path) {
         if (b.low > b.high) r.fail(&t, "low must not be above high");
         m.keys.push_back(b);
     });
+    tables("cue", {"channel", "note", "cue"}, [&](const toml::table& t) {
+        required(t, "note", "[[cue]]");
+        required(t, "cue", "[[cue]]");
+        CueNote b;
+        b.channel = static_cast<int>(r.get_int(t, "channel", 0, 1, 16));
+        b.note = static_cast<int>(r.get_int(t, "note", 0, 0, 127));
+        b.cue = r.get_string(t, "cue", "");
+        if (b.cue != "fill" && b.cue != "next_section") r.fail(t.get("cue"), "cue must be \"fill\" or \"next_section\"");
+        for (const auto& other : m.cues)
+            if (other.note == b.note && (other.channel == b.channel || other.channel == 0 || b.channel == 0))
+                r.fail(&t, "note " + std::to_string(b.note) + " cues twice on one channel");
+        m.cues.push_back(b);
+    });
     return m;
 }
 
 std::string MidiMap::to_toml() const {
-    toml::array cc_list, program_list, key_list;
+    toml::array cc_list, program_list, key_list, cue_list;
     for (const auto& b : cc) {
         toml::table t{{"cc", b.cc}, {"param", param_spec(b.param).name}, {"min", b.min}, {"max", b.max}, {"curve", curve_name(b.curve)}};
         if (b.channel) t.insert("channel", b.channel);
@@ -112,17 +125,26 @@ std::string MidiMap::to_toml() const {
         if (b.channel) t.insert("channel", b.channel);
         key_list.push_back(std::move(t));
     }
+    for (const auto& b : cues) {
+        toml::table t{{"note", b.note}, {"cue", b.cue}};
+        if (b.channel) t.insert("channel", b.channel);
+        cue_list.push_back(std::move(t));
+    }
     toml::table root;
     if (!cc_list.empty()) root.insert("cc", std::move(cc_list));
     if (!program_list.empty()) root.insert("program", std::move(program_list));
     if (!key_list.empty()) root.insert("keys", std::move(key_list));
+    if (!cue_list.empty()) root.insert("cue", std::move(cue_list));
     std::ostringstream out;
     out << "# wavecast MIDI mapping, written by `wavecast mappings --save` (see the README, \"MIDI control\").\n\n" << root << "\n";
     return out.str();
 }
 
 nlohmann::json MidiMap::to_json() const {
-    nlohmann::json j = {{"cc", nlohmann::json::array()}, {"program", nlohmann::json::array()}, {"keys", nlohmann::json::array()}};
+    nlohmann::json j = {{"cc", nlohmann::json::array()},
+                        {"program", nlohmann::json::array()},
+                        {"keys", nlohmann::json::array()},
+                        {"cue", nlohmann::json::array()}};
     for (const auto& b : cc)
         j["cc"].push_back({{"channel", b.channel},
                            {"cc", b.cc},
@@ -134,6 +156,7 @@ nlohmann::json MidiMap::to_json() const {
         j["program"].push_back(
             {{"channel", b.channel}, {"program", b.program}, {"style", b.style}, {"crossfade", b.crossfade_s}, {"now", b.now}});
     for (const auto& b : keys) j["keys"].push_back({{"channel", b.channel}, {"low", b.low}, {"high", b.high}});
+    for (const auto& b : cues) j["cue"].push_back({{"channel", b.channel}, {"note", b.note}, {"cue", b.cue}});
     return j;
 }
 
@@ -153,6 +176,11 @@ std::vector<protocol::Command> MidiMap::commands(const uint8_t* bytes, size_t si
                 out.push_back(c);
             }
     } else if (kind == 0x90 && size == 3 && d2 > 0) {
+        for (const auto& b : cues)
+            if (b.note == d1 && on(b.channel)) {
+                out.push_back(protocol::Cue{stream, b.cue});
+                return out;
+            }
         for (const auto& b : keys)
             if (d1 >= b.low && d1 <= b.high && on(b.channel)) {
                 out.push_back(protocol::Set{stream, {{"key", d1 % 12}}});

@@ -1,7 +1,7 @@
 // A stream's MIDI mapping (a TOML file, per stream): which Control Change sets which live
 // parameter over which range and curve, which Program Change picks which style, which keys set
-// the key. It turns a MIDI message into the control protocol's own commands, so a knob is checked
-// exactly as `wavecast set` is. MIDI learn adds bindings; to_toml() writes them back.
+// the key, which notes cue a fill or the next section. It turns a MIDI message into the control protocol's own commands, so a knob is
+// checked exactly as `wavecast set` is. MIDI learn adds bindings; to_toml() writes them back.
 #pragma once
 
 #include <cstdint>
@@ -34,10 +34,16 @@ public:
         int channel = 0;
         int low = 0, high = 127;
     };
+    struct CueNote {  // a note-on of `note` cues the composer: "fill" or "next_section"
+        int channel = 0;
+        int note = 0;
+        std::string cue;
+    };
 
     std::vector<Cc> cc;
     std::vector<Program> programs;
     std::vector<Keys> keys;
+    std::vector<CueNote> cues;  // before keys: a cue note inside a key range cues, and sets no key
 
     // Throws ConfigError "FILE:LINE: reason" (a parameter or range the table refuses, a bad curve,
     // an unknown key).

@@ -173,6 +173,9 @@ void OscServer::answer(const sockaddr_in& from, const std::string& path, int arg
     } else if (cmd == "record") {
         if (!want(1, 1)) return;
         request = {{"cmd", "record"}, {"path", args[0]}};
+    } else if (cmd == "cue") {
+        if (!want(1, 1)) return;
+        request = {{"cmd", "cue"}, {"what", args[0]}};
     } else if (cmd == "stop-record" || cmd == "status") {
         if (!want(0, 0)) return;
         request = {{"cmd", cmd}};

@@ -122,6 +122,11 @@ ControlHandler::Handled Engine::handle(std::string_view raw) {
                            const std::string stream = find_stream(c.stream).name();
                            if (c.save) return defer(midi().save(stream));
                            return p::ok_reply(id, midi().mappings(stream));
+                       },
+                       [&](const p::Cue& c) {
+                           Stream& s = find_stream(c.stream);
+                           s.cue(c.what == "fill" ? Composer::Cue::fill : Composer::Cue::next_section);
+                           return p::ok_reply(id, {{"stream", s.name()}, {"cue", c.what}});
                        }},
             r.command);
     });

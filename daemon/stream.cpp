@@ -117,6 +117,11 @@ void Stream::set_style(StyleChange change) {
     pending_style_ = std::move(change);
 }
 
+void Stream::cue(Composer::Cue c) {
+    std::lock_guard lock(mail_mu_);
+    if (pending_cues_.size() < 16) pending_cues_.push_back(c);  // more before one block is taken adds nothing
+}
+
 void Stream::take_mail() {
     std::lock_guard lock(mail_mu_);
     if (pending_style_) renderer_.set_style(std::move(*pending_style_)), pending_style_.reset();
@@ -125,6 +130,8 @@ void Stream::take_mail() {
         renderer_.set_score(style, std::move(pending_score_->notes), pending_score_->beats);
         pending_score_.reset();
     }
+    for (const Composer::Cue c : pending_cues_) renderer_.cue(c);
+    pending_cues_.clear();
 }
 
 StreamStatus Stream::status() const {

@@ -60,6 +60,8 @@ public:
     void set_style(StyleChange change);
     // Plays a given score (from the next bar) instead of composing, until the next style change.
     void set_score(MidiScore score);
+    // A performer's cue, taken up by the composer before the next block (Composer::cue).
+    void cue(Composer::Cue c);
     StreamStatus status() const;
     StreamOutput& output() { return out_; }
     // The network outputs ([[stream.output]]) as `configs` lists them: an output whose settings
@@ -100,6 +102,7 @@ private:
     mutable std::mutex mail_mu_;
     std::optional<StyleChange> pending_style_;
     std::optional<MidiScore> pending_score_;
+    std::vector<Composer::Cue> pending_cues_;
     std::string style_name_;  // what status shows: the style (or "score") asked for last
 
     // What the producer publishes once a block, for status() and playing_beat().

@@ -16,6 +16,7 @@ const std::vector<CommandSpec>& commands() {
         {"score", {"stream", "path"}},
         {"learn", {"stream", "param", "min", "max", "curve", "cancel"}},
         {"mappings", {"stream", "save"}},
+        {"cue", {"stream", "what"}},
     };
     return table;
 }

@@ -94,7 +94,11 @@ TypedRequest parse(std::string_view raw, json& id_out) {
     else if (r.cmd == "stop-record") out.command = StopRecord{get_string(b, "stream")};
     else if (r.cmd == "score") out.command = Score{get_string(b, "stream"), require_string(b, "path")};
     else if (r.cmd == "learn") out.command = parse_learn(b);
-    else if (r.cmd == "mappings") out.command = Mappings{get_string(b, "stream"), get_bool(b, "save").value_or(false)};
+    else if (r.cmd == "cue") {
+        Cue c{get_string(b, "stream"), require_string(b, "what")};
+        if (c.what != "fill" && c.what != "next_section") throw Error(code::out_of_range, "what: must be \"fill\" or \"next_section\"");
+        out.command = c;
+    } else if (r.cmd == "mappings") out.command = Mappings{get_string(b, "stream"), get_bool(b, "save").value_or(false)};
     else throw Error(code::unknown_command, "cmd: '" + r.cmd + "' has no parser");
     return out;
 }
@@ -157,6 +161,11 @@ json to_json(const Command& command, const json& id) {
                                        json j = {{"cmd", "mappings"}};
                                        if (c.stream) j["stream"] = *c.stream;
                                        if (c.save) j["save"] = true;
+                                       return j;
+                                   },
+                                   [](const Cue& c) {
+                                       json j = {{"cmd", "cue"}, {"what", c.what}};
+                                       if (c.stream) j["stream"] = *c.stream;
                                        return j;
                                    }},
                         command);

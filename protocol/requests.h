@@ -59,7 +59,13 @@ struct Mappings {
     std::optional<std::string> stream;
     bool save = false;
 };
-using Command = std::variant<Ping, Status, Styles, StyleCmd, Set, Record, StopRecord, Score, Learn, Mappings>;
+// A performer's cue to the composer: "fill" (a drum fill to end the bar) or "next_section" (that
+// fill, then the form's next section from the next bar line).
+struct Cue {
+    std::optional<std::string> stream;
+    std::string what;
+};
+using Command = std::variant<Ping, Status, Styles, StyleCmd, Set, Record, StopRecord, Score, Learn, Mappings, Cue>;
 
 struct TypedRequest {
     json id;  // echoed in the reply; null when absent

@@ -131,6 +131,16 @@ void Composer::plan_bar() {
     const Style& s = *style_;
     int total = 0;
     for (const auto& sec : s.form) total += sec.bars;
+    if (pending_next_section_) {
+        // This bar starts the next section: the next section line at or after it (a bar that
+        // starts one already stays). The fill, if it did not make the bar before, is not played
+        // late in this one.
+        const int64_t at = form_bar_ % total;
+        int start = 0;
+        for (size_t i = 0; i < s.form.size() && start < at; ++i) start += s.form[i].bars;
+        form_bar_ = start;
+        pending_next_section_ = false, pending_fill_ = false;
+    }
     if (form_bar_ >= total) form_bar_ = 0, ++pass_;
     size_t si = 0;
     int at = static_cast<int>(form_bar_);
@@ -160,7 +170,7 @@ void Composer::plan_bar() {
             if (t.role == "lead") motif_[static_cast<size_t>(lane)].clear();  // a new motif when it comes back
             continue;
         }
-        if (t.role == "drums") plan_drums(lane, t, density, last_bar, crash);
+        if (t.role == "drums") plan_drums(lane, t, density, last_bar || pending_fill_, crash);
         else if (t.role == "bass") plan_bass(lane, t, chord, density, next_root);
         else if (t.role == "harmony") plan_harmony(lane, t, chord, density);
         else if (intensity_ >= 0.15) {
@@ -168,6 +178,7 @@ void Composer::plan_bar() {
             plan_lead(lane, t, chord, density, bar_in_sec % 4 == 3 || last_bar);
         }
     }
+    pending_fill_ = false;
 }
 
 void Composer::plan_drums(int lane, const TrackStyle& t, double density, bool fill, bool crash) {
@@ -196,12 +207,33 @@ void Composer::plan_drums(int lane, const TrackStyle& t, double density, bool fi
         }
     }
     if (crash) add(lane, 49, base + 10, 0, 4);
-    if (fill) {
-        // A snare roll over the last beat, rising, with toms under it when the music is intense.
-        for (int step = 12; step < 16; ++step) {
-            add(lane, 38, base - 25 + 10 * (step - 12), step, 1);
-            if (intensity_ > 0.5 && step % 2 == 1) add(lane, step < 14 ? 47 : 45, base, step, 1);
-        }
+    if (fill) add_fill(lane);
+}
+
+void Composer::add_fill(int lane) {
+    // A snare roll over the last beat, rising, with toms under it when the music is intense.
+    const int base = static_cast<int>(70 + 40 * intensity_);
+    for (int step = 12; step < 16; ++step) {
+        add(lane, 38, base - 25 + 10 * (step - 12), step, 1);
+        if (intensity_ > 0.5 && step % 2 == 1) add(lane, step < 14 ? 47 : 45, base, step, 1);
+    }
+}
+
+void Composer::cue(Cue c) {
+    if (c == Cue::next_section) pending_next_section_ = true;
+    pending_fill_ = true;
+}
+
+void Composer::fill_this_bar() {
+    const double last_beat = static_cast<double>(bar_) * 4.0 + 3.0;
+    for (int lane = 0; lane < lanes_ && lane < static_cast<int>(style_->tracks.size()); ++lane) {
+        if (style_->tracks[static_cast<size_t>(lane)].role != "drums") continue;
+        // The fill owns the last beat, as in a planned fill: all but the kick give way.
+        auto& notes = notes_[static_cast<size_t>(lane)];
+        notes.erase(
+            std::remove_if(notes.begin(), notes.end(), [&](const Note& n) { return !n.sounding && n.start >= last_beat && n.pitch != 36; }),
+            notes.end());
+        add_fill(lane);
     }
 }
 
@@ -308,6 +340,10 @@ void Composer::next_frames(int frames, float* features) {
         const double begin = beat_, end = beat_ + per_frame;
         // Plan every bar that starts before this frame ends.
         while (style_ && static_cast<double>(bar_ + 1) * 4.0 < end) start_bar();
+        if (pending_fill_ && score_.empty() && bar_ >= 0 && end < static_cast<double>(bar_) * 4.0 + 3.0) {
+            fill_this_bar();
+            pending_fill_ = false;
+        }
         // A switch "now" happens on the next beat inside this frame: the unplayed rest of the bar
         // is dropped and written again, in the new style, from its first section.
         const double next_beat = std::ceil(begin);

@@ -50,6 +50,11 @@ public:
     void set_key(int pitch_class) { key_ = pitch_class; }
     // New choices (and new motifs) from the next bar planned.
     void set_seed(uint64_t seed);
+    // A performer's cue. A fill: a drum fill over the last beat of this bar if the composer has
+    // not reached that beat yet, else of the next. The next section: that fill, then the form's
+    // next section from the next bar line. Nothing while a given score plays.
+    enum class Cue { fill, next_section };
+    void cue(Cue c);
 
     // Writes `frames` frames of [lanes][F] features (notes-v1) and records the MIDI events.
     void next_frames(int frames, float* features);
@@ -79,6 +84,8 @@ private:
     void start_bar();
     void plan_bar();  // writes the notes of bar_ from step min_step_ on
     void plan_drums(int lane, const TrackStyle& t, double density, bool fill, bool crash);
+    void add_fill(int lane);  // the roll over the last beat of bar_
+    void fill_this_bar();     // replaces what the drums have not yet played of the last beat
     void plan_bass(int lane, const TrackStyle& t, const std::vector<int>& chord, double density, int next_root);
     void plan_harmony(int lane, const TrackStyle& t, const std::vector<int>& chord, double density);
     void plan_lead(int lane, const TrackStyle& t, const std::vector<int>& chord, double density, bool phrase_end);
@@ -101,6 +108,7 @@ private:
     int64_t form_bar_ = 0;  // bars into the current pass of the form
     int64_t pass_ = 0;      // passes through the form so far
     bool pending_now_ = false;
+    bool pending_fill_ = false, pending_next_section_ = false;
     int min_step_ = 0;  // steps of the bar before this one are not written (a switch mid-bar)
     std::string section_name_;
     std::vector<std::vector<Note>> notes_;  // per lane: planned and sounding

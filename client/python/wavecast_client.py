@@ -98,3 +98,7 @@ class Client:
 
     def score(self, path, stream=None):
         return self.request("score", path=path, stream=stream)
+
+    def cue(self, what, stream=None):
+        """A performer's cue: "fill" or "next_section"."""
+        return self.request("cue", what=what, stream=stream)

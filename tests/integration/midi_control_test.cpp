@@ -225,3 +225,24 @@ TEST(MidiControl, ABadMappingStopsTheStartNamingTheFile) {
     ASSERT_TRUE(again.proc->wait(30).has_value());
     EXPECT_NE(again.proc->log().find(map + ":3: no live parameter is named 'volume'"), std::string::npos) << again.proc->log();
 }
+
+// Cue notes (the shipped mapping: C4 a fill, D4 the next section) and the same over ZeroMQ: the
+// section moves on at the next bar line, not at the end of the section.
+TEST(MidiControl, CueNotesMoveTheFormOn) {
+    Rig rig(kGeneric);
+    ASSERT_TRUE(rig.start()) << rig.daemon.proc->log();
+    auto section = [&] { return rig.daemon.stream_status()["section"].get<std::string>(); };
+    ASSERT_TRUE(eventually([&] { return section() == "intro"; }, 5)) << rig.daemon.stream_status().dump();  // techno: intro for 8 bars
+    rig.sender->send({0x90, 60, 100});                                                                      // a fill: the form stays
+    rig.sender->send({0x90, 62, 100});  // the next section: a bar (1.9 s at 128 bpm) and the look-ahead at most
+    EXPECT_TRUE(eventually([&] { return section() == "build"; }, 4)) << rig.daemon.stream_status().dump();
+    const json cue = *rig.daemon.call({{"cmd", "cue"}, {"what", "next_section"}});
+    ASSERT_TRUE(cue["ok"]) << cue.dump();
+    EXPECT_TRUE(eventually([&] { return section() == "drop"; }, 4)) << rig.daemon.stream_status().dump();
+    const json bad = *rig.daemon.call({{"cmd", "cue"}, {"what", "drop"}});
+    EXPECT_EQ(bad["error"]["code"], "out_of_range") << bad.dump();
+    const json midi = rig.midi();
+    EXPECT_EQ(midi["applied"].get<int>(), 2) << midi.dump();
+    EXPECT_EQ(midi["refused"].get<int>(), 0) << midi.dump();
+    EXPECT_EQ(rig.daemon.stream_status()["underruns"].get<int>(), 0);
+}

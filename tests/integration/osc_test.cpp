@@ -133,6 +133,10 @@ TEST_F(Osc, StyleAndSetAreAnsweredAndTakeEffectWhileBadMessagesChangeNothing) {
     peer.send("/wavecast/style", "sf", {"lofi"}, {1.0});
     EXPECT_TRUE(peer.reply().value("ok", false));
     EXPECT_TRUE(eventually([&] { return d->stream_status()["style"] == "lofi"; }, 10)) << d->proc->log();
+    peer.send("/wavecast/cue", "s", {"fill"}, {});
+    const json cue = peer.reply();
+    EXPECT_TRUE(cue.value("ok", false)) << cue.dump();
+    EXPECT_EQ(cue.value("cue", ""), "fill") << cue.dump();
 
     // Each refused with a reason, and nothing of the stream changed.
     struct Bad {
@@ -147,6 +151,7 @@ TEST_F(Osc, StyleAndSetAreAnsweredAndTakeEffectWhileBadMessagesChangeNothing) {
                                          {"/wavecast/set/temperature", "", {}, {}, "takes 1"},
                                          {"/wavecast/style", "s", {"no_such_style"}, {}, "no_such_style"},
                                          {"/wavecast/style", "i", {}, {3}, "name"},
+                                         {"/wavecast/cue", "s", {"drop"}, {}, "what"},
                                          {"/wavecast/launch", "", {}, {}, "no such command"},
                                          {"/other/style", "s", {"lofi"}, {}, "not a wavecast address"}}) {
         peer.send(b.path, b.types, b.s, b.x);

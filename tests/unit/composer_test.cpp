@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -230,4 +231,67 @@ TEST(Composer, ClockTicksFallOnEvery24thOfABeat) {
         // Within 2 samples (an eighth of a millisecond): the rounding the notes' samples have too.
         EXPECT_NEAR(static_cast<double>(ticks[k]), expected, 2.0) << k;
     }
+}
+
+namespace {
+
+// Composes frame by frame until the composer's beat reaches `beat`.
+void compose_to(Composer& c, double beat, std::vector<MidiEvent>& ev) {
+    std::vector<float> feats(static_cast<size_t>(kLanes) * kFrameFeatures);
+    while (c.beat() < beat) {
+        c.next_frames(1, feats.data());
+        c.take_events(ev);
+    }
+}
+
+std::vector<int> onsets(const std::vector<MidiEvent>& ev, int lane, double from, double to) {
+    std::vector<int> pitches;
+    for (const auto& e : ev)
+        if (e.on && e.track == lane && e.beat >= from && e.beat < to) pitches.push_back(e.pitch);
+    return pitches;
+}
+
+}  // namespace
+
+// A performer's fill: cued early in a bar, the drums play a snare roll over its last beat in place
+// of the hats and snares they had planned (the kick stays); cued once the composer is into that
+// beat, the roll comes a bar later.
+TEST(Composer, AFillCuedPlaysOverTheLastBeat) {
+    for (const double cue_at : {9.0, 11.5}) {  // bar 2 (beats 8 to 12): before its last beat, and in it
+        Composer plain(kLanes, kRate, kHop, 3), cued(kLanes, kRate, kHop, 3);
+        std::vector<MidiEvent> a, b;
+        for (Composer* c : {&plain, &cued}) c->set_style(styles().at("techno")), c->set_intensity(0.8);
+        compose_to(plain, cue_at, a);
+        compose_to(cued, cue_at, b);
+        cued.cue(Composer::Cue::fill);
+        compose_to(plain, 20, a);
+        compose_to(cued, 20, b);
+        const double fill_beat = cue_at < 11 ? 11 : 15;
+        const std::vector<int> roll = onsets(b, 0, fill_beat, fill_beat + 1);
+        EXPECT_EQ(std::count(roll.begin(), roll.end(), 38), 4) << "cued at " << cue_at;
+        EXPECT_EQ(std::count(roll.begin(), roll.end(), 42), 0) << "cued at " << cue_at;
+        EXPECT_NE(onsets(a, 0, fill_beat, fill_beat + 1), roll) << "without the cue, no roll there";
+        // Everything else as it was: the other lanes, and the drums' other beats.
+        EXPECT_EQ(onsets(a, 1, 0, 20), onsets(b, 1, 0, 20));
+        EXPECT_EQ(onsets(a, 0, 0, fill_beat), onsets(b, 0, 0, fill_beat));
+    }
+}
+
+// The next section: a fill to end this bar, then the form's next section from the next bar line.
+TEST(Composer, TheNextSectionCuedStartsAtTheNextBar) {
+    Composer c(kLanes, kRate, kHop, 5);
+    c.set_style(styles().at("techno"));  // intro:8, build:8, drop:16, ...
+    std::vector<MidiEvent> ev;
+    compose_to(c, 2 * 4 + 1, ev);  // bar 2 of the intro
+    EXPECT_EQ(c.section(), "intro");
+    c.cue(Composer::Cue::next_section);
+    compose_to(c, 3 * 4 + 0.5, ev);
+    EXPECT_EQ(c.section(), "build") << "at bar 3";
+    const std::vector<int> roll = onsets(ev, 0, 11, 12);
+    EXPECT_EQ(std::count(roll.begin(), roll.end(), 38), 4);
+    // The build runs its 8 bars from there: the drop at bar 11.
+    compose_to(c, 10 * 4 + 1, ev);
+    EXPECT_EQ(c.section(), "build");
+    compose_to(c, 11 * 4 + 1, ev);
+    EXPECT_EQ(c.section(), "drop");
 }

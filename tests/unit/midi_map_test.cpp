@@ -57,6 +57,15 @@ now = true
 [[keys]]
 low = 36
 high = 47
+
+[[cue]]
+note = 40
+channel = 10
+cue = "fill"
+
+[[cue]]
+note = 62
+cue = "next_section"
 )";
 
 }  // namespace
@@ -88,6 +97,12 @@ TEST(MidiMap, MapsControlChangesProgramChangesAndKeysToCommands) {
     EXPECT_TRUE(requests(m, {0x90, 43, 0}).empty());
     EXPECT_TRUE(requests(m, {0x80, 43, 64}).empty());
     EXPECT_TRUE(requests(m, {0x90, 60, 100}).empty());
+    // Cue notes: E2 (40) on channel 10 a fill, not the key it would set elsewhere; D4 (62) on any
+    // channel the next section.
+    EXPECT_EQ(requests(m, {0x99, 40, 100}), (std::vector<json>{{{"cmd", "cue"}, {"stream", "main"}, {"what", "fill"}}}));
+    EXPECT_EQ(value({0x90, 40, 100}, "key"), 4);
+    EXPECT_EQ(requests(m, {0x93, 62, 1}), (std::vector<json>{{{"cmd", "cue"}, {"stream", "main"}, {"what", "next_section"}}}));
+    EXPECT_TRUE(requests(m, {0x93, 62, 0}).empty());
     // Unmapped CCs, clock bytes, truncated messages, data bytes where a status should be: nothing.
     EXPECT_TRUE(requests(m, {0xB0, 1, 64}).empty());
     EXPECT_TRUE(requests(m, {0xF8}).empty());
@@ -153,6 +168,10 @@ TEST(MidiMap, ABadFileIsRefusedWithItsPathLineAndReason) {
     EXPECT_NE(refusal("[[cc]]\ncc = 1\nparam = \"seed\"\nchanel = 3\n").find("unknown key 'chanel'"), std::string::npos);
     EXPECT_NE(refusal("[[program]]\nprogram = 128\nstyle = \"house\"\n").find("'program' = 128"), std::string::npos);
     EXPECT_NE(refusal("[[keys]]\nlow = 60\nhigh = 50\n").find("low must not be above high"), std::string::npos);
+    EXPECT_NE(refusal("[[cue]]\nnote = 60\ncue = \"drop\"\n").find(":3: cue must be"), std::string::npos);
+    EXPECT_NE(refusal("[[cue]]\ncue = \"fill\"\n").find("[[cue]] needs note"), std::string::npos);
+    EXPECT_NE(refusal("[[cue]]\nnote = 60\ncue = \"fill\"\n[[cue]]\nnote = 60\nchannel = 2\ncue = \"fill\"\n").find("cues twice"),
+              std::string::npos);
     EXPECT_NE(refusal("[midi]\n").find("unknown key 'midi'"), std::string::npos);
     EXPECT_NE(refusal("[[cc]\n").find("map.toml:1:"), std::string::npos);
     EXPECT_EQ(refusal(kMap), "accepted");
@@ -174,4 +193,6 @@ TEST(MidiMap, TheShippedGenericControllerMappingLoads) {
     EXPECT_EQ(styles, shipped);
     ASSERT_EQ(m.keys.size(), 1u);
     EXPECT_EQ(m.keys[0].high - m.keys[0].low, 11);
+    ASSERT_EQ(m.cues.size(), 2u);
+    for (const auto& c : m.cues) EXPECT_TRUE(c.note < m.keys[0].low || c.note > m.keys[0].high) << "a cue note inside the key range";
 }

@@ -113,7 +113,9 @@ TEST(Protocol, TypedCommandsRoundTrip) {
                                            Score{std::nullopt, "x.mid"},
                                            Learn{"main", "temperature", 0.2, 1.5, "exp", false},
                                            Learn{std::nullopt, "", std::nullopt, std::nullopt, "linear", true},
-                                           Mappings{"main", true}};
+                                           Mappings{"main", true},
+                                           Cue{"main", "fill"},
+                                           Cue{std::nullopt, "next_section"}};
     for (const auto& c : commands) {
         json id;
         const json wire = to_json(c, 7);
@@ -149,6 +151,9 @@ TEST(Protocol, TypedParsingChecksEveryField) {
     EXPECT_EQ(code_of(R"({"cmd":"learn","param":"gain_db","curve":"log"})"), code::out_of_range);
     EXPECT_EQ(code_of(R"({"cmd":"learn","cancel":true,"param":"tempo"})"), code::bad_request);
     EXPECT_EQ(code_of(R"({"cmd":"mappings","save":1})"), code::bad_type);
+    EXPECT_EQ(code_of(R"({"cmd":"cue"})"), code::bad_request);
+    EXPECT_EQ(code_of(R"({"cmd":"cue","what":"drop"})"), code::out_of_range);
+    EXPECT_EQ(code_of(R"({"cmd":"cue","what":1})"), code::bad_type);
     EXPECT_EQ(code_of(R"({"cmd":"learn","param":"tempo","min":60,"max":180,"curve":"exp"})"), "accepted");
     EXPECT_EQ(code_of(R"({"cmd":"set","params":{"temperature":0.5}})"), "accepted");
 }
