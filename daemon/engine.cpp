@@ -25,7 +25,9 @@ Engine::Engine(DaemonConfig config, std::shared_ptr<const Model> model, std::map
     if (config_.midi_clock) midi_clock_ = std::make_unique<MidiClockSync>(config_.midi_clock_quantum);
 }
 
-std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles) {
+std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles,
+                                        std::map<std::string, MidiControl::StreamMap> midi_maps) {
+    if (midi_) midi_->reload(std::move(midi_maps));
     {
         std::lock_guard lock(styles_mu_);
         styles_ = std::move(styles);

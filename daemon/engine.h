@@ -62,9 +62,10 @@ public:
     void take_midi() override;
     // SIGHUP: takes the styles and the settings of a reloaded config that can change while
     // streaming (styles, follow_transport, log_level, status_interval_s, each stream's network
-    // outputs; the schedule is run_daemon's) all at once, and returns
+    // outputs and MIDI mapping; the schedule is run_daemon's) all at once, and returns
     // the settings that changed but take effect only at a restart (model, endpoints, streams...).
-    std::vector<std::string> reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles);
+    std::vector<std::string> reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles,
+                                    std::map<std::string, MidiControl::StreamMap> midi_maps);
     double status_interval_s() const override { return status_interval_s_.load(); }
     // The body of a telemetry "notes" message per stream with notes that sounded since the last
     // call: {"stream", "events": [{track, lane, on, pitch, velocity, beat}]}.

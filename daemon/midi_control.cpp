@@ -11,7 +11,31 @@ using json = nlohmann::json;
 
 MidiControl::MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps) : in_(in), maps_(std::move(maps)) {}
 
+void MidiControl::reload(std::map<std::string, StreamMap> maps) {
+    std::lock_guard lock(reload_mu_);
+    reloaded_ = std::move(maps);
+}
+
+void MidiControl::take_reload() {
+    std::optional<std::map<std::string, StreamMap>> next;
+    {
+        std::lock_guard lock(reload_mu_);
+        next.swap(reloaded_);
+    }
+    if (!next) return;
+    for (auto& [stream, m] : *next) {
+        const auto it = maps_.find(stream);
+        if (it == maps_.end()) continue;  // streams change only at a restart
+        if (it->second.path == m.path && it->second.loaded == m.loaded) continue;
+        if (learning_ && learning_->stream == stream) learning_.reset();
+        spdlog::info("stream '{}': MIDI mapping {} read again ({} CC, {} program, {} key, {} cue bindings)", stream,
+                     m.path.empty() ? "(none)" : m.path, m.map.cc.size(), m.map.programs.size(), m.map.keys.size(), m.map.cues.size());
+        it->second = std::move(m);
+    }
+}
+
 void MidiControl::take(const std::function<json(const p::Command&)>& run, const std::function<bool(const ControlMidiEvent&)>& clock) {
+    take_reload();
     ControlMidiEvent events[256];
     for (size_t n; (n = in_.take(events, std::size(events))) > 0;)
         for (size_t i = 0; i < n; ++i) {

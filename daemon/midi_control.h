@@ -1,11 +1,13 @@
 // The daemon's MIDI control: what arrives on `control_midi_in`, turned by each stream's mapping
 // (control/midi_map.h) into the control protocol's commands and run as any request is; MIDI
-// learn; the bindings listed and saved. All of it on the control thread, so nothing here locks.
+// learn; the bindings listed and saved. All of it on the control thread, but for reload()'s
+// hand-over.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -20,7 +22,8 @@ class MidiControl {
 public:
     struct StreamMap {
         MidiMap map;
-        std::string path;  // the mapping file; empty where the stream names none
+        std::string path;       // the mapping file; empty where the stream names none
+        nlohmann::json loaded;  // the bindings the file gave when it was read (MidiMap::to_json)
     };
     // `in` outlives this; `maps` has an entry for every stream.
     MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps);
@@ -39,6 +42,10 @@ public:
     // the returned function, off the control thread.
     std::function<nlohmann::json()> save(const std::string& stream) const;
     nlohmann::json status() const;
+    // Any thread (SIGHUP): the mapping files read again, taken up by the control thread before
+    // the next message. A stream whose file (path and bindings) reads as it did keeps its
+    // bindings, learned ones included; one whose file changed takes the file's.
+    void reload(std::map<std::string, StreamMap> maps);
 
 private:
     ControlMidiIn& in_;
@@ -50,6 +57,9 @@ private:
     std::optional<Learning> learning_;
     uint64_t applied_ = 0, refused_ = 0;
     std::chrono::steady_clock::time_point last_refusal_log_{};
+    void take_reload();
+    std::mutex reload_mu_;
+    std::optional<std::map<std::string, StreamMap>> reloaded_;
 };
 
 }  // namespace wavecast

@@ -53,11 +53,12 @@ std::map<std::string, MidiControl::StreamMap> load_midi_maps(const DaemonConfig&
         m.path = sc.midi_map;
         if (m.path.empty()) continue;
         m.map = MidiMap::load(m.path);
+        m.loaded = m.map.to_json();
         for (const auto& b : m.map.programs)
             if (!styles.count(b.style))
                 throw ConfigError(m.path + ": [[program]] " + std::to_string(b.program) + " names unknown style '" + b.style + "'");
-        spdlog::info("stream '{}': MIDI mapping {} ({} CC, {} program, {} key bindings)", sc.name, m.path, m.map.cc.size(),
-                     m.map.programs.size(), m.map.keys.size());
+        spdlog::info("stream '{}': MIDI mapping {} ({} CC, {} program, {} key, {} cue bindings)", sc.name, m.path, m.map.cc.size(),
+                     m.map.programs.size(), m.map.keys.size(), m.map.cues.size());
     }
     return maps;
 }
@@ -82,15 +83,16 @@ void apply_scheduled(Engine& engine, const Scheduler::Change& ch) {
     }
 }
 
-// SIGHUP: the new config and styles in full, or nothing of them.
+// SIGHUP: the new config, styles and MIDI mappings in full, or nothing of them.
 void reload(const std::string& path, const ConfigOverrides& overrides, Engine& engine, Scheduler& scheduler) {
     try {
         DaemonConfig next = load_config(path);
         overrides.apply(next);
         auto styles = load_styles(next.styles_dir);
         check_styles(next, styles);
+        auto midi_maps = load_midi_maps(next, styles);
         const size_t n = styles.size();
-        const auto at_restart = engine.reload(next, std::move(styles));
+        const auto at_restart = engine.reload(next, std::move(styles), std::move(midi_maps));
         if (next.schedule != scheduler.entries()) {
             scheduler = Scheduler(next.schedule);
             spdlog::info("SIGHUP: schedule of {} entries", next.schedule.size());

@@ -246,3 +246,50 @@ TEST(MidiControl, CueNotesMoveTheFormOn) {
     EXPECT_EQ(midi["refused"].get<int>(), 0) << midi.dump();
     EXPECT_EQ(rig.daemon.stream_status()["underruns"].get<int>(), 0);
 }
+
+// SIGHUP reads the mapping files again: an unchanged file keeps what was learned since, a changed
+// one takes over, and a broken one is refused with the rest of the reload.
+TEST(MidiControl, SighupReadsAChangedMappingAgain) {
+    TempDir files;
+    const std::string map = files.file("stage.toml");
+    std::ofstream(map) << "[[cc]]\ncc = 1\nparam = \"intensity\"\n";
+    Rig rig(map);
+    ASSERT_TRUE(rig.start()) << rig.daemon.proc->log();
+    auto call = [&](const json& req) { return *rig.daemon.call(req); };
+    auto ccs = [&] { return call({{"cmd", "mappings"}})["cc"]; };
+    auto reloads = [&] {
+        const std::string log = rig.daemon.proc->log();
+        size_t n = 0;
+        for (size_t at = 0; (at = log.find("SIGHUP: reloaded", at)) != std::string::npos; ++at) ++n;
+        return n;
+    };
+
+    ASSERT_TRUE(call({{"cmd", "learn"}, {"param", "gain_db"}, {"min", -20}, {"max", 0}})["ok"]);
+    rig.sender->send({0xB0, 77, 127});
+    ASSERT_TRUE(eventually([&] { return ccs().size() == 2; }, 2)) << rig.midi().dump();
+
+    rig.daemon.proc->signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return reloads() == 1; }, 5)) << rig.daemon.proc->log();
+    std::this_thread::sleep_for(200ms);  // the control thread takes the maps on its next turn (50 ms at most)
+    EXPECT_EQ(ccs().size(), 2u) << "the learned binding is kept while the file is unchanged";
+
+    std::ofstream(map, std::ios::trunc) << "[[cc]]\ncc = 2\nparam = \"temperature\"\nmin = 0.5\nmax = 1.0\n";
+    rig.daemon.proc->signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return ccs().size() == 1 && ccs()[0]["cc"] == 2; }, 5)) << ccs().dump() << rig.daemon.proc->log();
+    rig.sender->send({0xB0, 2, 127});
+    EXPECT_TRUE(eventually([&] { return rig.params()["temperature"].get<double>() == 1.0; }, 2)) << rig.params().dump();
+    const double gain = rig.params()["gain_db"];
+    rig.sender->send({0xB0, 77, 0});  // no longer bound
+    ASSERT_TRUE(eventually([&] { return rig.midi()["received"].get<int>() == 3; }, 2)) << rig.midi().dump();
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(rig.params()["gain_db"].get<double>(), gain);
+
+    std::ofstream(map, std::ios::trunc) << "[[cc]]\ncc = 3\nparam = \"volume\"\n";
+    rig.daemon.proc->signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return rig.daemon.proc->log().find("reload refused") != std::string::npos; }, 5))
+        << rig.daemon.proc->log();
+    EXPECT_NE(rig.daemon.proc->log().find(map + ":3: no live parameter is named 'volume'"), std::string::npos);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_EQ(ccs()[0]["cc"], 2);
+    EXPECT_EQ(rig.daemon.stream_status()["underruns"].get<int>(), 0);
+}
