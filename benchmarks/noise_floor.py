@@ -10,7 +10,7 @@ seeded random-weight model of its shape (the floor):
       tail, the pad's, is below -80 dBFS by 1.3 s) to 0.1 s before the next begins.
 
 Each instrument plays one score of single notes at pitches of its register, through the engine's
-own offline path (`wavecastd render --score`, 24-bit; the config's temperature and post tier,
+own offline path (`wavecastd render --score`, 24-bit; the config's sampling and post tier,
 masking off as in quality.py). Note F1 and the spectral distances on held-out melodies are
 quality.py's.
 
@@ -65,13 +65,12 @@ def main():
     ap = argparse.ArgumentParser(description="Harmonic-to-noise of sustained notes and the level of silences, per instrument.")
     ap.add_argument("--model", required=True)
     ap.add_argument("--random", help="the floor: a random-weight model of the same shape (default: made here)")
-    ap.add_argument("--temperature", type=float, help="sampling temperature (default: the config's, what the daemon plays at)")
+    quality.sampling_options(ap)
     ap.add_argument("--config", default=os.path.join(quality.ROOT, "config/wavecastd.toml"))
     ap.add_argument("--wavecastd", default=os.path.join(quality.ROOT, "build/daemon/wavecastd"))
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
-    if a.temperature is None:
-        a.temperature = quality.config_temperature(a.config)
+    quality.sampling_defaults(a)
     tool = os.path.join(quality.ROOT, "build/tools/wavecast-model")
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,7 +90,7 @@ def main():
                     x = quality.read_wav(wav)
                 figures.setdefault(system, {})[name] = measure(x, notes)
                 print(f"noise_floor: {name} {system}: {figures[system][name]}", file=sys.stderr)
-    result = {"model": a.model, "temperature": a.temperature, "notes_per_instrument": len(pitches), "figures": figures}
+    result = {"model": a.model, "temperature": a.temperature, "tail_cut": a.tail_cut, "notes_per_instrument": len(pitches), "figures": figures}
     quality.print_result(result, a.json)
 
 

@@ -11,7 +11,7 @@
   (d) pitch accuracy: the share of the melodies' notes whose median pitch in their first 150 ms
       is the note's, onsets aside (a model can play in tune and still confuse an onset detector).
 
-    benchmarks/quality.py --model models/small.safetensors [--melodies 8] [--temperature T] [--json out.json]
+    benchmarks/quality.py --model models/small.safetensors [--melodies 8] [--temperature T] [--tail-cut C] [--json out.json]
 
 The transcription uses aubio's onset detector (aubioonset, hop 2 ms) and pitch tracker
 (aubiopitch, YIN, 1024-sample window: on FluidSynth's renders yinfft made octave errors on the
@@ -202,7 +202,7 @@ def render_model(a, model, mid, seconds, out, extra=()):
     with open(out + ".toml", "w") as f:
         f.write("\n".join(lines) + "\n")
     run([a.wavecastd, "--config", out + ".toml", "render", "--score", mid, "--seconds", f"{seconds:.2f}", "--seed", "1",
-         "--temperature", str(a.temperature), "--masking-db", "-100", "--out", out, *extra])
+         "--temperature", str(a.temperature), "--tail-cut", str(a.tail_cut), "--masking-db", "-100", "--out", out, *extra])
 
 
 def print_result(result, path=None):
@@ -213,11 +213,24 @@ def print_result(result, path=None):
             json.dump(result, f, indent=1)
 
 
-def config_temperature(config):
-    """What the daemon's main stream (the config's first [[stream]]) samples at."""
+def config_param(config, name, default):
+    """A live parameter of the daemon's main stream (the config's first [[stream]]): what it plays at."""
     with open(config, "rb") as f:
         streams = tomllib.load(f).get("stream", [])
-    return float((streams[0] if streams else {}).get("params", {}).get("temperature", 1.0))
+    return float((streams[0] if streams else {}).get("params", {}).get(name, default))
+
+
+def sampling_options(ap):
+    ap.add_argument("--temperature", type=float, help="sampling temperature (default: the config's, what the daemon plays at)")
+    ap.add_argument("--tail-cut", type=float, help="the sampling's tail cut (default: the config's, else the parameter's 0)")
+
+
+def sampling_defaults(a):
+    """Unset sampling options take what the daemon plays at (protocol/params.h's defaults)."""
+    if a.temperature is None:
+        a.temperature = config_param(a.config, "temperature", 1.0)
+    if a.tail_cut is None:
+        a.tail_cut = config_param(a.config, "tail_cut", 0.0)
 
 
 def random_model_like(tool, model, out):
@@ -234,13 +247,12 @@ def main():
     ap.add_argument("--random", help="the floor: a random-weight model of the same shape (default: made here)")
     ap.add_argument("--melodies", type=int, default=8, help="per part (lead, bass)")
     ap.add_argument("--seconds", type=float, default=12.0, help="of composer score each melody is taken from")
-    ap.add_argument("--temperature", type=float, help="sampling temperature (default: the config's, what the daemon plays at)")
+    sampling_options(ap)
     ap.add_argument("--config", default=os.path.join(ROOT, "config/wavecastd.toml"))
     ap.add_argument("--wavecastd", default=os.path.join(ROOT, "build/daemon/wavecastd"))
     ap.add_argument("--json", help="also write the figures here")
     a = ap.parse_args()
-    if a.temperature is None:
-        a.temperature = config_temperature(a.config)
+    sampling_defaults(a)
 
     with tempfile.TemporaryDirectory() as tmp:
         random_model = a.random or random_model_like(os.path.join(ROOT, "build/tools/wavecast-model"), a.model,
@@ -277,7 +289,7 @@ def main():
                       "pitch_accuracy": float(np.mean(in_tune[s]["lead"] + in_tune[s]["bass"])),
                       "pitch_accuracy_lead": float(np.mean(in_tune[s]["lead"])), "pitch_accuracy_bass": float(np.mean(in_tune[s]["bass"])),
                       "mr_stft": float(d[:, 0].mean()), "lsd_db": float(d[:, 1].mean())}
-    result = {"model": a.model, "melodies_per_part": a.melodies, "temperature": a.temperature,
+    result = {"model": a.model, "melodies_per_part": a.melodies, "temperature": a.temperature, "tail_cut": a.tail_cut,
               "tolerance_s": TOLERANCE, "figures": figures}
     print_result(result, a.json)
 

@@ -123,6 +123,7 @@ std::vector<float> Renderer::lane_releases() const {
 
 void Renderer::generate_or_fall_back(int frames) {
     try {
+        gen_->set_tail_cut(tail_cut_.data());
         gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
         return;
     } catch (const std::exception& e) {
@@ -141,6 +142,7 @@ void Renderer::generate_or_fall_back(int frames) {
     fade_total_ = 0;
     weights_now_.clear();
     map_instruments();
+    gen_->set_tail_cut(tail_cut_.data());
     gen_->generate(features_.data(), temperature_.data(), frames, lanes_out_.data());
     spdlog::warn("the stream goes on with generator {} ({})", gen_->backend(), gen_->spec().shape_name());
 }
@@ -154,6 +156,7 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
     const size_t n = static_cast<size_t>(frames) * hop;
     features_.resize(static_cast<size_t>(frames) * lanes * kFrameFeatures);
     temperature_.assign(static_cast<size_t>(lanes), static_cast<float>(p[Param::temperature]));
+    tail_cut_.assign(static_cast<size_t>(lanes), static_cast<float>(p[Param::tail_cut]));
     lanes_out_.resize(static_cast<size_t>(lanes) * n);
     stereo_.assign(2 * n, 0.0f);
 

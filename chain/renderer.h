@@ -120,7 +120,7 @@ private:
     bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
     PostTier post_;
     SilenceGate gate_;
-    std::vector<float> features_, temperature_, lanes_out_, stereo_;
+    std::vector<float> features_, temperature_, tail_cut_, lanes_out_, stereo_;
 };
 
 }  // namespace wavecast

@@ -22,6 +22,7 @@ public:
     int lanes() const override { return lanes_; }
     std::string backend() const override { return "conditioning tap"; }
     void set_instruments(const float* w) override { weights_.assign(w, w + static_cast<size_t>(lanes_) * model_->spec.instruments.size()); }
+    void set_tail_cut(const float*) override {}
     void generate(const float* features, const float*, int frames, float* out) override {
         features_.insert(features_.end(), features, features + static_cast<size_t>(frames) * lanes_ * kFrameFeatures);
         for (int f = 0; f < frames; ++f) instruments_.insert(instruments_.end(), weights_.begin(), weights_.end());

@@ -55,6 +55,7 @@ public:
     int lanes() const override { return inner_->lanes(); }
     std::string backend() const override { return inner_->backend(); }
     void set_instruments(const float* weights) override { inner_->set_instruments(weights); }
+    void set_tail_cut(const float* cut) override { inner_->set_tail_cut(cut); }
     void generate(const float* features, const float* temperature, int frames, float* out) override {
         if (inner_->position() >= limit_) throw std::runtime_error("injected fault: the generator's device was lost");
         inner_->generate(features, temperature, frames, out);
@@ -92,6 +93,7 @@ public:
     int lanes() const override { return inner_->lanes(); }
     std::string backend() const override { return inner_->backend() + " (onset clicks)"; }
     void set_instruments(const float*) override {}
+    void set_tail_cut(const float*) override {}
     void generate(const float* features, const float*, int frames, float* out) override {
         const int lanes = inner_->lanes(), hop = inner_->spec().frame_hop;
         const size_t n = static_cast<size_t>(frames) * hop;

@@ -52,6 +52,11 @@ int main(int argc, char** argv) {
         {render->add_option("--temperature", ro.temperature, "sampling temperature (default: the stream's in the config, else 1)")
              ->check(CLI::Range(0.0, 4.0)),
          "temperature", &ro.temperature},
+        {render
+             ->add_option("--tail-cut", ro.tail_cut,
+                          "never draw samples less likely than this times the likeliest (default: the stream's, else 0)")
+             ->check(CLI::Range(0.0, 1.0)),
+         "tail_cut", &ro.tail_cut},
         {render->add_option("--intensity", ro.intensity, "0..1 (default: the stream's, else 0.6)")->check(CLI::Range(0.0, 1.0)),
          "intensity", &ro.intensity},
         {render->add_option("--gain-db", ro.gain_db, "trim around the loudness target (default: the stream's, else 0)")

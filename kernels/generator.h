@@ -25,6 +25,11 @@ public:
     // of several entries morphs the timbre. Takes effect from the next frame.
     virtual void set_instruments(const float* weights) = 0;
 
+    // Each lane's tail cut, [lanes] in [0, 1] (sampling.h): generate() never draws a class whose
+    // probability is below that times the most likely class's. 0, the whole distribution, until set.
+    // Takes effect from the next generate().
+    virtual void set_tail_cut(const float* cut) = 0;
+
     // Advances every lane by `frames` frames (frames * frame_hop samples).
     //   features:    [frames][lanes][cond_features], the notes-v1 layout of frame_features.h
     //   temperature: [lanes], >= 0; 0 picks the most likely class

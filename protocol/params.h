@@ -15,6 +15,9 @@ namespace wavecast {
 // X(name, min, max, integer, default (NaN: see below), unit, help)
 #define WAVECAST_PARAMS(X)                                                                                          \
     X(temperature, 0.0, 4.0, false, 1.0, "", "sampling temperature of the network; 0 picks the most likely sample") \
+    X(tail_cut, 0.0, 1.0, false, 0.0, "",                                                                           \
+      "samples less likely than this times the most likely one are never drawn, cutting the noise of the "          \
+      "distribution's tail; 0 draws from all of it")                                                                \
     X(tempo, 20.0, 300.0, false, NAN, "bpm", "beats per minute (default: the style's)")                             \
     X(intensity, 0.0, 1.0, false, 0.6, "", "density and loudness of the score")                                     \
     X(gain_db, -60.0, 12.0, false, 0.0, "dB", "a trim around the loudness target")                                  \

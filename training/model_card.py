@@ -23,6 +23,11 @@ def loss_rows(path):
     return rows
 
 
+def sampling(figures):
+    """How a quality script's figures were sampled (files from before the tail cut drew from the whole distribution)."""
+    return f"temperature {figures['temperature']}, tail cut {figures.get('tail_cut', 0)}"
+
+
 def main():
     ap = argparse.ArgumentParser(description="Writes a model card from recorded figures.")
     ap.add_argument("model")
@@ -77,12 +82,12 @@ def main():
     f = q["figures"]
     out += ["", "## Quality", "",
             f"`benchmarks/quality.py --model {a.model}`: {q['melodies_per_part']} held-out monophonic melodies per part "
-            f"(composer seeds from 2000), rendered at temperature {q['temperature']}; note F1 with a {q['tolerance_s'] * 1000:.0f} ms "
+            f"(composer seeds from 2000), rendered at {sampling(q)}; note F1 with a {q['tolerance_s'] * 1000:.0f} ms "
             "onset tolerance and equal pitch (aubio onsets and YIN pitch); distances to FluidSynth's render after matching RMS.", "",
             "| system | note F1 lead | note F1 bass | note F1 | pitch accuracy (lead / bass) | MR-STFT distance | log-spectral distance (dB) |",
             "|---|---|---|---|---|---|---|"]
-    rows = [("FluidSynth (ceiling)", f["fluidsynth"]), (f"{name}, temperature {q['temperature']}", f["model"])]
-    rows += [(f"{name}, temperature {other['temperature']}", other["figures"]["model"]) for other in qs[1:]]
+    rows = [("FluidSynth (ceiling)", f["fluidsynth"]), (f"{name}, {sampling(q)}", f["model"])]
+    rows += [(f"{name}, {sampling(other)}", other["figures"]["model"]) for other in qs[1:]]
     rows += [("random weights (floor)", f["random"])]
     for label, s in rows:
         acc = f"{s['pitch_accuracy']:.2f}" if "pitch_accuracy" in s else "-"
@@ -93,7 +98,7 @@ def main():
         nf = json.load(open(a.noise_floor))
         out += ["", "## Noise floor", "",
                 f"`benchmarks/noise_floor.py --model {a.model}`: {nf['notes_per_instrument']} sustained notes of 1 s per "
-                f"instrument, rendered at temperature {nf['temperature']}; harmonic-to-noise ratio in the middle of each note "
+                f"instrument, rendered at {sampling(nf)}; harmonic-to-noise ratio in the middle of each note "
                 "(median), and the level of the silences (RMS; -200 dBFS is digital silence) before the first note and in the "
                 "rests from 1.5 s after each note.", "",
                 "| instrument | system | harmonic-to-noise (dB) | lead-in (dBFS) | rests (dBFS) |", "|---|---|---|---|---|"]

@@ -1,7 +1,8 @@
 // The CPU reference generator. Per sample and lane: embed the previous class; per layer, the
 // kernel-2 dilated conv over (x[t-d], x[t]) read from a dilation queue (nothing in the past is
 // recomputed), plus the interpolated conditioning, gated tanh * sigmoid, skip and residual 1x1s;
-// then ReLU -> 1x1 -> ReLU -> 1x1 -> softmax at a temperature, sampled with Philox(seed, lane, t).
+// then ReLU -> 1x1 -> ReLU -> 1x1 -> softmax at a temperature less its tail (sampling.h), sampled
+// with Philox(seed, lane, t).
 // With an excitation (excitation.h), the input and every layer's gate also get their projections
 // of the lane's pure tones at t.
 // Lanes are the inner loop of every product so that a weight row read once serves all of them;
@@ -17,6 +18,7 @@
 #include "../mulaw.h"
 #include "../net_layout.h"
 #include "../philox.h"
+#include "../sampling.h"
 #include "conditioning_cpu.h"
 #include "lane_threads.h"
 #include "vec.h"
@@ -67,6 +69,7 @@ public:
         out2_ = vec::Packed(w_.out2_w.data(), A, A);
 
         prev_.assign(static_cast<size_t>(lanes), A / 2);  // mu-law class of silence
+        floor_.assign(static_cast<size_t>(lanes), tail_floor(0.0f));
         cond_base_.assign(static_cast<size_t>(lanes) * C, 0.0f);
         cond_step_.assign(static_cast<size_t>(lanes) * C, 0.0f);
         cond_last_.assign(static_cast<size_t>(lanes) * C, 0.0f);
@@ -84,13 +87,16 @@ public:
     std::string backend() const override { return "cpu"; }
     uint64_t position() const override { return pos_; }
     void set_instruments(const float* weights) override { cond_inputs_.set_instruments(weights); }
+    void set_tail_cut(const float* cut) override {
+        for (int b = 0; b < lanes_; ++b) floor_[static_cast<size_t>(b)] = tail_floor(cut[b]);
+    }
 
     void generate(const float* features, const float* temperature, int frames, float* out) override {
         const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
         run_frames(features, frames, [&](Lanes r, int f, int i, uint64_t t) {
             for (int b = r.begin; b < r.end; ++b) {
-                prev_[static_cast<size_t>(b)] =
-                    sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b], static_cast<uint32_t>(b), t);
+                prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b],
+                                                       floor_[static_cast<size_t>(b)], static_cast<uint32_t>(b), t);
                 out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * s_.frame_hop + i] =
                     decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
             }
@@ -234,8 +240,9 @@ private:
         vec::gemm(out2_, w_.out2_b.data(), h1, A, B, &logits_[b0 * A], A, false);
     }
 
-    // Inverse-CDF draw from softmax(logits / T) with the uniform Philox(seed, lane, t) gives.
-    int sample(float* logits, float temperature, uint32_t lane, uint64_t t) const {
+    // Inverse-CDF draw from softmax(logits / T), less the classes whose logit is below the largest
+    // plus `lowest` (sampling.h), with the uniform Philox(seed, lane, t) gives.
+    int sample(float* logits, float temperature, float lowest, uint32_t lane, uint64_t t) const {
         const int A = s_.audio_classes;
         int best = 0;
         for (int i = 1; i < A; ++i)
@@ -245,7 +252,8 @@ private:
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
         for (int i = 0; i < A; ++i) {
-            logits[i] = vec::exp_approx((logits[i] - m) * inv_t);
+            const float rel = logits[i] - m;
+            logits[i] = rel < lowest ? 0.0f : vec::exp_approx(rel * inv_t);
             sum += logits[i];
         }
         const float u = philox_uniform(seed_, lane, t) * sum;
@@ -288,6 +296,7 @@ private:
     std::vector<float> queue_;       // per layer [lanes][d][R]
     std::vector<float> skip_bias_;   // sum over layers of skip biases
     std::vector<float> decode_;      // class -> sample
+    std::vector<float> floor_;       // [lanes]: tail_floor() of each lane's tail cut
     std::vector<int> prev_;
     std::vector<float> cond_frames_, cond_base_, cond_step_, cond_last_;
     // The excitation: its projection [C][2K], increments, each pitch's note start per lane

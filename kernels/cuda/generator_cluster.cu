@@ -234,14 +234,17 @@ __device__ inline void draw(const ClusterArgs& p, const Smem<WT>& s, int rank, i
                 if (q < per) p.a.probs[(static_cast<size_t>(lane) * T + t) * A + first + q] = v[q] / sum;
         return;
     }
-    const float temp = b < nb ? p.a.temperature[lane] : 1.0f;
+    const float temp = b < nb ? p.a.temperature[lane] : 1.0f, lowest = b < nb ? p.a.lowest[lane] : -INFINITY;
     int drawn = best;
     if (temp > 0.0f) {
         const float inv_t = 1.0f / temp;
         float own = 0.0f;
 #pragma unroll
         for (int q = 0; q < 8; ++q)
-            if (q < per) own += v[q] = exp_approx((v[q] - m) * inv_t);
+            if (q < per) {
+                const float rel = v[q] - m;
+                own += v[q] = rel < lowest ? 0.0f : exp_approx(rel * inv_t);
+            }
         float inclusive = own;
         for (int off = 1; off < 32; off <<= 1) {
             const float up = __shfl_up_sync(kFull, inclusive, off);

@@ -32,6 +32,7 @@
 #include "../mulaw.h"
 #include "../net_layout.h"
 #include "../philox.h"
+#include "../sampling.h"
 #include "common.h"
 #include "conditioning_cudnn.h"
 #include "device_buffer.h"
@@ -214,12 +215,15 @@ __device__ __forceinline__ void draw(const NetWeights<WT>& w, const RunArgs& a, 
         for (int c = 0; c < A; ++c) p[c] = lg[c] / sum;
         return;
     }
-    const float temp = a.temperature[lane];
+    const float temp = a.temperature[lane], lowest = a.lowest[lane];
     int drawn = best;
     if (temp > 0.0f) {
         const float inv_t = 1.0f / temp;
         float sum = 0.0f;
-        for (int c = 0; c < A; ++c) sum += lg[c] = exp_approx((lg[c] - m) * inv_t);
+        for (int c = 0; c < A; ++c) {
+            const float rel = lg[c] - m;
+            sum += lg[c] = rel < lowest ? 0.0f : exp_approx(rel * inv_t);
+        }
         const float u = philox_uniform(a.seed, static_cast<uint32_t>(lane), s.pos) * sum;
         float acc = 0.0f;
         for (int c = 0; c < A; ++c) {
@@ -393,7 +397,8 @@ public:
         queues_.resize(static_cast<size_t>(lanes) * queue);
         CUDA_CHECK(cudaMemset(queues_.p, 0, static_cast<size_t>(lanes) * queue * sizeof(float)));
         prev_.upload(std::vector<int>(static_cast<size_t>(lanes), A / 2));  // mu-law class of silence
-        temperature_.resize(static_cast<size_t>(lanes));
+        sampling_.resize(static_cast<size_t>(lanes) * 2);
+        sampling_host_.assign(static_cast<size_t>(lanes) * 2, tail_floor(0.0f));
         cbuf_.resize(static_cast<size_t>(lanes) * C);
         CUDA_CHECK(cudaMemset(cbuf_.p, 0, static_cast<size_t>(lanes) * C * sizeof(float)));
         CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
@@ -428,9 +433,14 @@ public:
     uint64_t position() const override { return pos_; }
 
     void set_instruments(const float* weights) override { cond_inputs_.set_instruments(weights); }
+    void set_tail_cut(const float* cut) override {
+        for (int b = 0; b < lanes_; ++b) sampling_host_[static_cast<size_t>(lanes_ + b)] = tail_floor(cut[b]);
+    }
 
     void generate(const float* features, const float* temperature, int frames, float* out) override {
-        CUDA_CHECK(cudaMemcpyAsync(temperature_.p, temperature, sizeof(float) * lanes_, cudaMemcpyHostToDevice, compute_));
+        // From pageable memory, so the copy is staged before this returns and the vector may change.
+        std::copy(temperature, temperature + lanes_, sampling_host_.begin());
+        CUDA_CHECK(cudaMemcpyAsync(sampling_.p, sampling_host_.data(), sizeof(float) * 2 * lanes_, cudaMemcpyHostToDevice, compute_));
         run(features, frames, nullptr, false);
         const size_t n = static_cast<size_t>(lanes_) * frames * s_.frame_hop;
         ensure_pinned(n * sizeof(float));
@@ -485,7 +495,8 @@ private:
                   lanes_,
                   pos_,
                   seed_,
-                  temperature_.p,
+                  sampling_.p,
+                  sampling_.p + lanes_,
                   forced,
                   want_probs ? nullptr : out_.p,
                   want_probs ? probs_.p : nullptr,
@@ -587,7 +598,8 @@ private:
     DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, decode_, exc_t_, exc_in_t_;
     DeviceBuffer<double> exc_inc_;
     DeviceBuffer<uint64_t> started_;
-    DeviceBuffer<float> queues_, temperature_, cbuf_, inputs_, out_, probs_;
+    DeviceBuffer<float> queues_, sampling_, cbuf_, inputs_, out_, probs_;
+    std::vector<float> sampling_host_;  // [2][lanes]: temperature, then tail_floor() of the tail cut
     DeviceBuffer<int> prev_, forced_;
     ConditioningInputs cond_inputs_;
     cudaStream_t compute_ = nullptr, copy_ = nullptr;

@@ -16,6 +16,7 @@ struct RunArgs {
     int frames, lanes;
     unsigned long long pos0, seed;
     const float* temperature;  // [lanes]
+    const float* lowest;       // [lanes]: tail_floor() of each lane's tail cut (sampling.h)
     const int* forced;         // [lanes][T] or null
     float* out;                // [lanes][T] or null
     float* probs;              // [lanes][T][A] or null

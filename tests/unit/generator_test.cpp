@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -301,6 +302,64 @@ TEST(GeneratorCpu, TeacherForcedDistributionsAreTheOnesSampled) {
     auto refused = make_cpu_generator(model, lanes, 77);
     EXPECT_THROW(refused->teacher_forced(feats.data(), bad.data(), frames, probs.data()), std::invalid_argument);
     EXPECT_EQ(refused->position(), 0u) << "a refused call moved the generator";
+}
+
+// The tail cut, lane by lane (none, 0.3, 0.9): every draw comes from the classes at least that
+// likely relative to the most likely one, at the place Philox's uniform falls in what is left;
+// the same lanes without the cut draw from the tail often (so the check can fail); a cut of 1
+// leaves the most likely class, which is temperature 0.
+TEST(GeneratorCpu, TheTailCutNeverDrawsTheTail) {
+    const auto model = tiny_model(11);
+    const int lanes = 3, frames = 6, A = model->spec.audio_classes, T = frames * model->spec.frame_hop;
+    const auto feats = random_features(frames, lanes, 12);
+    const std::vector<float> cuts = {0.0f, 0.3f, 0.9f};
+    auto gen = make_cpu_generator(model, lanes, 77);
+    gen->set_tail_cut(cuts.data());
+    const auto audio = run(*gen, feats, frames, 1.0f, 2);
+
+    std::vector<int> inputs(static_cast<size_t>(lanes) * T);
+    for (int b = 0; b < lanes; ++b)
+        for (int t = 0; t < T; ++t)
+            inputs[static_cast<size_t>(b) * T + t] = t == 0 ? A / 2 : mulaw_encode(audio[static_cast<size_t>(b) * T + t - 1], A);
+    std::vector<float> probs(static_cast<size_t>(lanes) * T * A, std::nanf(""));
+    make_cpu_generator(model, lanes, 77)->teacher_forced(feats.data(), inputs.data(), frames, probs.data());
+
+    std::vector<int> tail_draws(lanes, 0), checked(lanes, 0);
+    for (int b = 0; b < lanes; ++b)
+        for (int t = 0; t < T; ++t) {
+            const float* p = &probs[(static_cast<size_t>(b) * T + t) * A];
+            const double top = *std::max_element(p, p + A);
+            // The cut compares logits, this test probabilities: leave out the samples with a class
+            // within rounding of the cut.
+            bool borderline = false;
+            std::vector<double> kept(static_cast<size_t>(A), 0.0);
+            double kept_sum = 0;
+            for (int c = 0; c < A; ++c) {
+                ASSERT_TRUE(std::isfinite(p[c])) << "lane " << b << " sample " << t;
+                const double ratio = p[c] / top;
+                borderline |= cuts[b] > 0 && std::fabs(ratio - cuts[b]) < 1e-4;
+                if (ratio >= cuts[b]) kept_sum += kept[static_cast<size_t>(c)] = p[c];
+            }
+            const int drawn = mulaw_encode(audio[static_cast<size_t>(b) * T + t], A);
+            if (p[drawn] / top < 0.3) ++tail_draws[b];
+            if (borderline) continue;
+            ++checked[b];
+            ASSERT_GT(kept[static_cast<size_t>(drawn)], 0.0) << "lane " << b << " sample " << t << ": drew from the tail";
+            const double u = philox_uniform(77, static_cast<uint32_t>(b), static_cast<uint64_t>(t));
+            double below = 0;
+            for (int c = 0; c < drawn; ++c) below += kept[static_cast<size_t>(c)];
+            EXPECT_GE(u, below / kept_sum - 1e-5) << "lane " << b << " sample " << t;
+            EXPECT_LE(u, (below + kept[static_cast<size_t>(drawn)]) / kept_sum + 1e-5) << "lane " << b << " sample " << t;
+        }
+    EXPECT_GT(tail_draws[0], T / 10) << "random weights at temperature 1 should draw below 0.3 of the top often without the cut";
+    EXPECT_EQ(tail_draws[1] + tail_draws[2], 0);
+    for (int b = 0; b < lanes; ++b) EXPECT_GT(checked[b], T * 9 / 10) << "lane " << b;
+
+    auto whole = make_cpu_generator(model, 1, 5), greedy = make_cpu_generator(model, 1, 6);
+    const float one = 1.0f;
+    whole->set_tail_cut(&one);
+    const auto one_lane = random_features(3, 1, 4);
+    EXPECT_EQ(run(*whole, one_lane, 3, 1.0f, 1), run(*greedy, one_lane, 3, 0.0f, 3));
 }
 
 // What storing the matrices in half precision (the CUDA backend's option) does to the

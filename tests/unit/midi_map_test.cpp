@@ -177,13 +177,13 @@ TEST(MidiMap, ABadFileIsRefusedWithItsPathLineAndReason) {
     EXPECT_EQ(refusal(kMap), "accepted");
 }
 
-// The shipped mapping for a generic 8-knob controller loads: seven knobs each set a parameter of
-// their own (the eighth is left for learn), the programs pick every shipped style.
+// The shipped mapping for a generic 8-knob controller loads: each knob sets a parameter of its
+// own, the programs pick every shipped style.
 TEST(MidiMap, TheShippedGenericControllerMappingLoads) {
     const MidiMap m = MidiMap::load(std::string(WAVECAST_SOURCE_DIR) + "/config/mappings/generic-8knob.toml");
     std::set<int> params;
     for (const auto& b : m.cc) params.insert(static_cast<int>(b.param));
-    EXPECT_EQ(m.cc.size(), 7u);
+    EXPECT_EQ(m.cc.size(), 8u);
     EXPECT_EQ(params.size(), kParamCount);
     std::set<std::string> styles;
     for (const auto& b : m.programs) styles.insert(b.style);
