@@ -189,7 +189,8 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
         auto spec = parse_shape(shape_name);
         auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(spec, 7));
         for (int batch : batches) {
-            auto choice = wavecast::make_generator(wavecast::plan_backends(backend).generator, model, batch, 1234, precision, threads);
+            auto choice = wavecast::make_generator(wavecast::plan_backends(backend).generator, model, wavecast::lane_keys(1234, batch),
+                                                   precision, threads);
             if (choice.generator->backend() == "cuda" && kernel != wavecast::CudaKernel::automatic)
                 choice.generator = wavecast::make_cuda_generator(model, batch, 1234, precision, kernel);
             auto& g = *choice.generator;

@@ -99,6 +99,13 @@ std::string DaemonConfig::fallback() const {
     return model.empty() ? model_for("cpu") : model;
 }
 
+// On the CPU each stream's generator has threads of its own, and one for all would only make the
+// streams wait for each other; a GPU runs many lanes in one launch for about the time of a few.
+bool DaemonConfig::batched(const std::string& backend) const {
+    if (batch_streams == "on") return true;
+    return batch_streams == "auto" && backend == "cuda" && streams.size() > 1;
+}
+
 DaemonConfig load_config(const std::string& path) {
     TomlReader r(path);
     if (!fs::exists(path)) r.fail_line(0, "no such file");
@@ -110,8 +117,8 @@ DaemonConfig load_config(const std::string& path) {
     c.path = path;
     if (const toml::table* d = r.get_table(root, "daemon")) {
         r.only_keys(*d,
-                    {"backend", "precision", "cpu_threads", "control", "telemetry", "osc", "osc_allow", "model", "fallback_model", "models",
-                     "styles", "recordings", "output_rate", "status_interval_s", "log_level"},
+                    {"backend", "precision", "cpu_threads", "batch_streams", "control", "telemetry", "osc", "osc_allow", "model",
+                     "fallback_model", "models", "styles", "recordings", "output_rate", "status_interval_s", "log_level"},
                     "[daemon]");
         c.backend = r.get_string(*d, "backend", c.backend);
         if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
@@ -122,6 +129,9 @@ DaemonConfig load_config(const std::string& path) {
             r.fail(d->get("precision"), "precision must be \"fp32\", \"fp16\" or \"bf16\"");
         }
         c.cpu_threads = static_cast<int>(r.get_int(*d, "cpu_threads", c.cpu_threads, 0, 256));
+        c.batch_streams = r.get_string(*d, "batch_streams", c.batch_streams);
+        if (c.batch_streams != "auto" && c.batch_streams != "on" && c.batch_streams != "off")
+            r.fail(d->get("batch_streams"), "batch_streams must be \"auto\", \"on\" or \"off\"");
         c.control = r.get_string(*d, "control", c.control);
         c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
         c.osc = r.get_string(*d, "osc", c.osc);

@@ -32,6 +32,7 @@ struct DaemonConfig {
     std::string backend = "auto";
     Precision precision = Precision::fp32;  // the CUDA generator's weight storage
     int cpu_threads = 0;                    // the CPU generator's threads per stream; 0: one per usable core
+    std::string batch_streams = "auto";     // on: one generator for all streams' lanes; auto: on CUDA with 2+ streams
     std::string control = "tcp://127.0.0.1:5557";
     std::string telemetry = "tcp://127.0.0.1:5558";
     std::string osc;                     // HOST:PORT of the OSC server (control/osc.h); empty: none
@@ -63,6 +64,8 @@ struct DaemonConfig {
     std::string model_for(const std::string& backend) const;
     // The CPU fallback: the one named, else the model itself when one is named, else the small one.
     std::string fallback() const;
+    // Whether the streams share one generator (generator_batch.h), their generator on `backend`.
+    bool batched(const std::string& backend) const;
 };
 
 // Settings given on the command line, which win over the file's (also when it is reloaded).

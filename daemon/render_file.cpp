@@ -32,7 +32,7 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     const auto& style = src.style;
     const BackendPlan plan = plan_backends(config.backend);
     auto model = std::make_shared<const Model>(load_model(config.model_for(plan.generator)));
-    auto choice = make_generator(plan.generator, model, o.lanes, o.seed, config.precision, config.cpu_threads);
+    auto choice = make_generator(plan.generator, model, lane_keys(o.seed, o.lanes), config.precision, config.cpu_threads);
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
     Renderer renderer(std::move(choice.generator), make_masking(plan.masking, model->spec.sample_rate, 2), style, rate, o.seed);
     if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);

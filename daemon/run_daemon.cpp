@@ -11,6 +11,7 @@
 #include "control.h"
 #include "engine.h"
 #include "faults.h"
+#include "generator_batch.h"
 #include "internal_clock.h"
 #include "jack_output.h"
 #include "requests.h"
@@ -166,12 +167,31 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     }
     const int rate = jack ? jack->sample_rate() : cfg.output_rate;
 
+    std::vector<std::unique_ptr<Generator>> shared;  // each stream's member of one generator, where batched
+    if (cfg.batched(plan.generator)) {
+        std::vector<LaneKey> keys;
+        std::vector<BatchMember> members;
+        for (const auto& sc : cfg.streams) {
+            const auto k = lane_keys(sc.seed, sc.lanes);
+            keys.insert(keys.end(), k.begin(), k.end());
+            members.push_back({sc.name, sc.lanes});
+        }
+        auto choice = make_generator(plan.generator, model, std::move(keys), cfg.precision, cfg.cpu_threads);
+        spdlog::info("{} streams share one generator of {} lanes: {}", members.size(), choice.generator->lanes(), choice.note);
+        shared = share_generator(std::move(choice.generator), members);
+    }
     std::string backend;
     std::vector<std::unique_ptr<Stream>> streams;
-    for (const auto& sc : cfg.streams) {
+    for (size_t i = 0; i < cfg.streams.size(); ++i) {
+        const StreamConfig& sc = cfg.streams[i];
         auto it = styles.find(sc.style);
-        auto choice = make_generator(plan.generator, model, sc.lanes, sc.seed, cfg.precision, cfg.cpu_threads);
-        spdlog::info("stream '{}': generator {}", sc.name, choice.note);
+        BackendChoice choice;
+        if (shared.empty()) {
+            choice = make_generator(plan.generator, model, lane_keys(sc.seed, sc.lanes), cfg.precision, cfg.cpu_threads);
+            spdlog::info("stream '{}': generator {}", sc.name, choice.note);
+        } else {
+            choice.generator = std::move(shared[i]);
+        }
         backend = choice.generator->backend();
         if (faults.onset_clicks) choice.generator = onset_click_generator(std::move(choice.generator));
         if (faults.generator_fails_after_s >= 0)
@@ -307,6 +327,8 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     jack.reset();
     stop_clock();
     spdlog::debug("JACK client closed");
+    // All at once first: a stream's producer may be waiting for another's in a shared generator.
+    for (const auto& s : engine.streams()) s->request_stop();
     for (const auto& s : engine.streams()) {
         const auto rec = s->recorder().status();
         s->stop();  // finalises any recording

@@ -84,7 +84,8 @@ void Stream::start() {
 }
 
 void Stream::stop() {
-    if (running_.exchange(false)) producer_.join();
+    running_ = false;
+    if (producer_.joinable()) producer_.join();
     out_.recorder().stop();
 }
 

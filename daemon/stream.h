@@ -50,6 +50,9 @@ public:
     // Before start(): MIDI clock on STREAM_midi_out with the notes ([midi_clock] send).
     void send_clock(bool on) { send_clock_ = on; }
     void start();
+    // Tells the producer to finish its block and stop, without waiting for it.
+    void request_stop() { running_ = false; }
+    // Stops the producer (waits for it) and finalises any recording.
     void stop();
     // Blocks until the ring holds the look-ahead (or the timeout passes); true when it does.
     bool wait_primed(double timeout_s) const;

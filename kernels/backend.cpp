@@ -1,5 +1,6 @@
 #include "backend.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "conditioning.h"
@@ -22,10 +23,25 @@ std::unique_ptr<Conditioning> make_cuda_conditioning(const Model&, void*) {
     throw std::runtime_error("conditioning: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
 
-std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model>, int, uint64_t, Precision, CudaKernel) {
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model>, std::vector<LaneKey>, Precision, CudaKernel) {
     throw std::runtime_error("generator: this build has no CUDA support (configured with WAVECAST_CUDA=OFF or no toolkit)");
 }
 #endif
+
+std::vector<LaneKey> lane_keys(uint64_t seed, int lanes) {
+    std::vector<LaneKey> keys(static_cast<size_t>(std::max(lanes, 0)));
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = {seed, static_cast<uint32_t>(i)};
+    return keys;
+}
+
+std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads) {
+    return make_cpu_generator(std::move(model), lane_keys(seed, lanes), threads);
+}
+
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision,
+                                               CudaKernel kernel) {
+    return make_cuda_generator(std::move(model), lane_keys(seed, lanes), precision, kernel);
+}
 
 CudaKernel parse_cuda_kernel(const std::string& name) {
     if (name == "auto") return CudaKernel::automatic;
@@ -62,14 +78,15 @@ BackendPlan plan_backends(const std::string& request) {
     return plan;
 }
 
-BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision,
+BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, std::vector<LaneKey> keys, Precision precision,
                              int cpu_threads) {
     BackendChoice c;
+    const int lanes = static_cast<int>(keys.size());
     if (backend == "cuda") {
-        c.generator = make_cuda_generator(std::move(model), lanes, seed, precision);
+        c.generator = make_cuda_generator(std::move(model), std::move(keys), precision);
         c.note = std::string("weights ") + precision_name(precision) + ", " + c.generator->kernel();
     } else if (backend == "cpu") {
-        c.generator = make_cpu_generator(std::move(model), lanes, seed, cpu_threads);
+        c.generator = make_cpu_generator(std::move(model), std::move(keys), cpu_threads);
         const int threads = lane_groups(lanes, cpu_threads);
         c.note = "cpu, " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
     } else {

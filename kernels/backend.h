@@ -42,9 +42,10 @@ struct BackendChoice {
     std::string note;  // the kernel and its threads, for the log
 };
 
-// The generator on `backend` ("cpu" or "cuda", a plan's). `precision` is the CUDA backend's weight
-// storage; the CPU computes in fp32 whatever it says. `cpu_threads` is the CPU backend's.
-BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, int lanes, uint64_t seed,
+// The generator on `backend` ("cpu" or "cuda", a plan's), a lane for each key (lane_keys() for one
+// stream). `precision` is the CUDA backend's weight storage; the CPU computes in fp32 whatever it
+// says. `cpu_threads` is the CPU backend's.
+BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, std::vector<LaneKey> keys,
                              Precision precision = Precision::fp32, int cpu_threads = 1);
 
 // The masking stage on `backend` ("cpu" or "cuda", a plan's).

@@ -6,10 +6,17 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "model.h"
+#include "philox.h"
 
 namespace wavecast {
+
+// A generator made for one stream keys its lanes' draws (philox.h's LaneKey) (seed, 0), (seed, 1),
+// ...; one that several streams share (generator_batch.h) keys each stream's lanes as that
+// stream's own generator would, so that a stream sounds the same batched or alone.
+std::vector<LaneKey> lane_keys(uint64_t seed, int lanes);
 
 class Generator {
 public:
@@ -53,6 +60,8 @@ public:
 // into `threads` groups, each advanced on its own thread (<= 0: one per core this process may
 // use); the samples are the same however many.
 std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads = 1);
+// The same with each lane's key given: keys.size() lanes.
+std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, std::vector<LaneKey> keys, int threads = 1);
 
 // Which kernel runs the CUDA generator's sample loop: the cluster kernel (cuda/generator_cluster.cu)
 // where the weights fit a thread-block cluster's shared memory and the lanes' clusters all run at
@@ -65,6 +74,8 @@ CudaKernel parse_cuda_kernel(const std::string& name);  // "auto", "cluster" or 
 // computes is the CPU reference's on with_precision(model, precision), to rounding). Throws
 // std::runtime_error where this build has no CUDA, no device answers, or the shape does not fit.
 std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed,
+                                               Precision precision = Precision::fp32, CudaKernel kernel = CudaKernel::automatic);
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, std::vector<LaneKey> keys,
                                                Precision precision = Precision::fp32, CudaKernel kernel = CudaKernel::automatic);
 
 }  // namespace wavecast

@@ -37,4 +37,12 @@ WC_HOST_DEVICE inline float philox_uniform(uint64_t seed, uint32_t lane, uint64_
     return static_cast<float>(r.v[0] >> 8) * (1.0f / 16777216.0f);
 }
 
+// What keys one lane's draws: its generator's seed and its lane number there.
+struct LaneKey {
+    uint64_t seed = 0;
+    uint32_t lane = 0;
+};
+
+WC_HOST_DEVICE inline float philox_uniform(const LaneKey& key, uint64_t sample) { return philox_uniform(key.seed, key.lane, sample); }
+
 }  // namespace wavecast

@@ -12,7 +12,8 @@
 #   bench      wavecast-bench: generator (nv-wavenet's shapes and the shipped ones, batch 1 to
 #              256, fp32/fp16/bf16), conditioning, masking (1 to 256 streams)
 #   daemon     render 20 s on CUDA; the daemon streaming into a private dummy jackd with 1, 16
-#              and 64 streams for 30 s each (rtf, underruns, backend per stream); a 10 s recording
+#              and 64 streams sharing one generator, and 16 each on its own, for 30 s each (rtf,
+#              underruns, backend per stream); a 10 s recording
 #   train      the shipped small and medium models trained on, side by side, for what is left
 # The budget (default 480 s) is never exceeded. Logs go to $OUT (else ./gpu-out): summary.txt,
 # tests.log, bench.jsonl, daemon.log, train.log, and the trained small/medium.safetensors. A
@@ -185,12 +186,13 @@ EOF
   return $rc
 }
 
-# A config of N streams on the private server, control on an ipc path.
+# A config of N streams on the private server, control on an ipc path; batch_streams as $2.
 streams_config() {
-  local n=$1 i styles=(ambient techno house lofi dnb jazz_trio solo_piano cinematic)
+  local n=$1 batch=$2 i styles=(ambient techno house lofi dnb jazz_trio solo_piano cinematic)
   cat <<EOF
 [daemon]
 backend = "$backend"
+batch_streams = "$batch"
 control = "ipc://$work/control-$n"
 telemetry = "ipc://$work/telemetry-$n"
 models = "$here/models"
@@ -220,9 +222,12 @@ step_daemon() {
   "$here/bin/jackd" -n wavecast-gpu -d dummy -r 48000 -p 1024 >>"$log" 2>&1 &
   local jack=$!
   for _ in $(seq 50); do "$here/bin/jack_lsp" -s wavecast-gpu >/dev/null 2>&1 && break; sleep 0.1; done
-  for n in 1 16 64; do
-    streams_config $n >"$work/streams-$n.toml"
-    echo "===== $n stream(s), $stream_seconds s" >>"$log"
+  # The streams share one generator (batch_streams auto, on CUDA); 16 once more each on its own.
+  local run batch
+  for run in 1:auto 16:auto 64:auto 16:off; do
+    n=${run%:*} batch=${run#*:}
+    streams_config $n $batch >"$work/streams-$n.toml"
+    echo "===== $n stream(s), batch_streams $batch, $stream_seconds s" >>"$log"
     "$here/bin/wavecastd" --config "$work/streams-$n.toml" >>"$log" 2>&1 &
     local d=$! ready=0
     for _ in $(seq 120); do
@@ -236,13 +241,13 @@ step_daemon() {
     bin wavecast --endpoint "ipc://$work/control-$n" --json status >"$work/status-$n.json" 2>>"$log"
     cat "$work/status-$n.json" >>"$log"
     kill -TERM $d; wait $d
-    heads="$heads; $("$python" - "$work/status-$n.json" "$n" <<'EOF' 2>/dev/null || echo "$n: no status"
+    heads="$heads; $("$python" - "$work/status-$n.json" "$n" "$batch" <<'EOF' 2>/dev/null || echo "$n: no status"
 import json, statistics, sys
 s = json.load(open(sys.argv[1]))
 st = s["streams"]
 rtf = [x["rtf"] for x in st]
 rec = st[0]["recording"]["last"] if sys.argv[2] == "1" else ""
-print(f"{sys.argv[2]} stream(s): rtf {min(rtf):.2f} at least, {statistics.median(rtf):.2f} median, "
+print(f"{sys.argv[2]} stream(s) (batch {sys.argv[3]}): rtf {min(rtf):.2f} at least, {statistics.median(rtf):.2f} median, "
       f"{sum(x['underruns'] for x in st)} underruns, on {','.join(sorted({x['backend'] for x in st}))}" + (f", recorded {rec}" if rec else ""))
 EOF
 )"

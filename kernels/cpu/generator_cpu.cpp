@@ -2,7 +2,7 @@
 // kernel-2 dilated conv over (x[t-d], x[t]) read from a dilation queue (nothing in the past is
 // recomputed), plus the interpolated conditioning, gated tanh * sigmoid, skip and residual 1x1s;
 // then ReLU -> 1x1 -> ReLU -> 1x1 -> softmax at a temperature less its tail (sampling.h), sampled
-// with Philox(seed, lane, t).
+// with Philox keyed by the lane (LaneKey) at t.
 // With an excitation (excitation.h), the input and every layer's gate also get their projections
 // of the lane's pure tones at t.
 // Lanes are the inner loop of every product so that a weight row read once serves all of them;
@@ -28,16 +28,17 @@ namespace {
 
 class GeneratorCpu final : public Generator {
 public:
-    GeneratorCpu(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads)
+    GeneratorCpu(std::shared_ptr<const Model> model, std::vector<LaneKey> keys, int threads)
         : model_(std::move(model)),
           s_(model_->spec),
           w_(model_->weights),
-          lanes_(lanes),
-          seed_(seed),
-          cond_inputs_(*model_, lanes),
+          lanes_(static_cast<int>(keys.size())),
+          keys_(std::move(keys)),
+          cond_inputs_(*model_, lanes_),
           cond_(*model_),
-          groups_(split(lanes, threads)),
+          groups_(split(lanes_, threads)),
           threads_(static_cast<int>(groups_.size())) {
+        const int lanes = lanes_;
         const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, C = s_.cond_channels();
         queue_off_.resize(static_cast<size_t>(s_.layers));
         size_t q = 0;
@@ -96,7 +97,7 @@ public:
         run_frames(features, frames, [&](Lanes r, int f, int i, uint64_t t) {
             for (int b = r.begin; b < r.end; ++b) {
                 prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b],
-                                                       floor_[static_cast<size_t>(b)], static_cast<uint32_t>(b), t);
+                                                       floor_[static_cast<size_t>(b)], keys_[static_cast<size_t>(b)], t);
                 out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * s_.frame_hop + i] =
                     decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
             }
@@ -241,8 +242,8 @@ private:
     }
 
     // Inverse-CDF draw from softmax(logits / T), less the classes whose logit is below the largest
-    // plus `lowest` (sampling.h), with the uniform Philox(seed, lane, t) gives.
-    int sample(float* logits, float temperature, float lowest, uint32_t lane, uint64_t t) const {
+    // plus `lowest` (sampling.h), with the uniform the lane's key and t give.
+    int sample(float* logits, float temperature, float lowest, const LaneKey& key, uint64_t t) const {
         const int A = s_.audio_classes;
         int best = 0;
         for (int i = 1; i < A; ++i)
@@ -256,7 +257,7 @@ private:
             logits[i] = rel < lowest ? 0.0f : vec::exp_approx(rel * inv_t);
             sum += logits[i];
         }
-        const float u = philox_uniform(seed_, lane, t) * sum;
+        const float u = philox_uniform(key, t) * sum;
         float acc = 0.0f;
         for (int i = 0; i < A; ++i) {
             acc += logits[i];
@@ -283,7 +284,7 @@ private:
     const ModelSpec& s_;
     const Weights& w_;
     const int lanes_;
-    const uint64_t seed_;
+    const std::vector<LaneKey> keys_;
     uint64_t pos_ = 0;
     ConditioningInputs cond_inputs_;
     ConditioningCpu cond_;
@@ -312,8 +313,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, int threads) {
-    return std::make_unique<GeneratorCpu>(std::move(model), lanes, seed, threads);
+std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, std::vector<LaneKey> keys, int threads) {
+    return std::make_unique<GeneratorCpu>(std::move(model), std::move(keys), threads);
 }
 
 }  // namespace wavecast

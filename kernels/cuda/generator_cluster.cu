@@ -201,7 +201,7 @@ __device__ inline void head(const ClusterArgs& p, const Smem<WT>& s) {
 }
 
 // One warp per lane: the distribution (teacher-forced) or a draw from softmax(logits / T) with
-// Philox(seed, lane, t): the first class whose cumulative weight passes u * total, as the CPU's.
+// Philox keyed by the lane at t: the first class whose cumulative weight passes u * total, as the CPU's.
 template <class WT>
 __device__ inline void draw(const ClusterArgs& p, const Smem<WT>& s, int rank, int b0, int nb, int b, int t, unsigned long long pos) {
     const int A = p.d.A, per = A / 32, lane_in_warp = threadIdx.x & 31, first = lane_in_warp * per;
@@ -251,7 +251,7 @@ __device__ inline void draw(const ClusterArgs& p, const Smem<WT>& s, int rank, i
             if (lane_in_warp >= off) inclusive += up;
         }
         const float total = __shfl_sync(kFull, inclusive, 31);
-        const float u = philox_uniform(p.a.seed, static_cast<uint32_t>(lane), pos) * total;
+        const float u = philox_uniform(p.a.keys[lane], pos) * total;
         float acc = inclusive - own;
         int found = -1;
 #pragma unroll

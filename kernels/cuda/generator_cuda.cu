@@ -5,7 +5,7 @@
 //   (frame, lane) at once; the inputs of the two frames before the call are carried in by the host.
 // wavenet_kernel: persistent over the call, one block per LB lanes (generic_layout.h maps its
 //   shared memory). Per sample, in stage functions: sample_input (the previous class's embedding
-//   and the excitation), residual_layer for each layer, head, draw (Philox(seed, lane, t), or the
+//   and the excitation), residual_layer for each layer, head, draw (Philox keyed by the lane at t, or the
 //   distribution itself when teacher-forced). Weights are stored transposed ([in][out]) so that
 //   the threads of a warp, one output each, read consecutive words, and one read serves all LB
 //   lanes. Where a cluster of SMs can hold the whole model, generator_cluster.cu runs instead.
@@ -197,7 +197,7 @@ __device__ __forceinline__ void head(const NetWeights<WT>& w, const Block k) {
 }
 
 // One thread per lane: the distribution itself where teacher-forced, else a draw from
-// softmax(logits / T) with Philox(seed, lane, pos), summing in class order exactly as the CPU.
+// softmax(logits / T) with Philox keyed by the lane at pos, summing in class order exactly as the CPU.
 template <class WT>
 __device__ __forceinline__ void draw(const NetWeights<WT>& w, const RunArgs& a, const Block k, const Sample s) {
     if (threadIdx.x >= k.nb) return;
@@ -224,7 +224,7 @@ __device__ __forceinline__ void draw(const NetWeights<WT>& w, const RunArgs& a, 
             const float rel = lg[c] - m;
             sum += lg[c] = rel < lowest ? 0.0f : exp_approx(rel * inv_t);
         }
-        const float u = philox_uniform(a.seed, static_cast<uint32_t>(lane), s.pos) * sum;
+        const float u = philox_uniform(a.keys[lane], s.pos) * sum;
         float acc = 0.0f;
         for (int c = 0; c < A; ++c) {
             acc += lg[c];
@@ -314,8 +314,13 @@ std::vector<float> transposed(const float* w, int rows, int cols) {
 
 class GeneratorCuda final : public Generator {
 public:
-    GeneratorCuda(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision, CudaKernel kernel)
-        : model_(std::move(model)), s_(model_->spec), lanes_(lanes), seed_(seed), precision_(precision), cond_inputs_(*model_, lanes) {
+    GeneratorCuda(std::shared_ptr<const Model> model, const std::vector<LaneKey>& keys, Precision precision, CudaKernel kernel)
+        : model_(std::move(model)),
+          s_(model_->spec),
+          lanes_(static_cast<int>(keys.size())),
+          precision_(precision),
+          cond_inputs_(*model_, lanes_) {
+        const int lanes = lanes_;
         if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
         const auto devices = cuda_devices();
         if (devices.empty()) throw std::runtime_error("CUDA generator: no CUDA device");
@@ -397,6 +402,7 @@ public:
         queues_.resize(static_cast<size_t>(lanes) * queue);
         CUDA_CHECK(cudaMemset(queues_.p, 0, static_cast<size_t>(lanes) * queue * sizeof(float)));
         prev_.upload(std::vector<int>(static_cast<size_t>(lanes), A / 2));  // mu-law class of silence
+        keys_.upload(keys);
         sampling_.resize(static_cast<size_t>(lanes) * 2);
         sampling_host_.assign(static_cast<size_t>(lanes) * 2, tail_floor(0.0f));
         cbuf_.resize(static_cast<size_t>(lanes) * C);
@@ -494,7 +500,7 @@ private:
                   frames,
                   lanes_,
                   pos_,
-                  seed_,
+                  keys_.p,
                   sampling_.p,
                   sampling_.p + lanes_,
                   forced,
@@ -589,7 +595,6 @@ private:
     std::shared_ptr<const Model> model_;
     const ModelSpec& s_;
     const int lanes_;
-    const uint64_t seed_;
     const Precision precision_;
     uint64_t pos_ = 0;
     int in_ = 0, lanes_per_block_ = 1, queue_per_lane_ = 0;
@@ -601,6 +606,7 @@ private:
     DeviceBuffer<float> queues_, sampling_, cbuf_, inputs_, out_, probs_;
     std::vector<float> sampling_host_;  // [2][lanes]: temperature, then tail_floor() of the tail cut
     DeviceBuffer<int> prev_, forced_;
+    DeviceBuffer<LaneKey> keys_;
     ConditioningInputs cond_inputs_;
     cudaStream_t compute_ = nullptr, copy_ = nullptr;
     std::unique_ptr<ConditioningCudnn> conditioning_;
@@ -613,9 +619,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, int lanes, uint64_t seed, Precision precision,
+std::unique_ptr<Generator> make_cuda_generator(std::shared_ptr<const Model> model, std::vector<LaneKey> keys, Precision precision,
                                                CudaKernel kernel) {
-    return std::make_unique<GeneratorCuda>(std::move(model), lanes, seed, precision, kernel);
+    return std::make_unique<GeneratorCuda>(std::move(model), keys, precision, kernel);
 }
 
 }  // namespace wavecast

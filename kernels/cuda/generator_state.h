@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "../philox.h"
+
 namespace wavecast {
 
 struct RunArgs {
@@ -14,7 +16,8 @@ struct RunArgs {
     int in;               // features + instrument embedding per lane and frame
     uint64_t* started;    // [lanes][128]: each pitch's note start (excitation.h), kept across calls
     int frames, lanes;
-    unsigned long long pos0, seed;
+    unsigned long long pos0;
+    const LaneKey* keys;       // [lanes]: what keys each lane's draws
     const float* temperature;  // [lanes]
     const float* lowest;       // [lanes]: tail_floor() of each lane's tail cut (sampling.h)
     const int* forced;         // [lanes][T] or null

@@ -74,12 +74,16 @@ void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed, Pre
 // H200 saw that after 691 to 4,000 samples at temperature 1 (2026-12-04). A peaked distribution
 // packs its boundaries where little mass is, so the cluster kernel is held to it at 0.5.
 // With a tail cut (lane b of n at tail_cut * (b + 1) / n), the kernels drop the same classes.
+// Lanes keyed by two seeds: the kernels draw each lane's uniforms from its own key.
 void compare_free_running(CudaKernel kernel, int at_least, float temperature = 1.0f, float tail_cut = 0.0f) {
     for (const auto& [name, lanes] : std::vector<std::pair<std::string, int>>{{"tiny", 2}, {"small", 4}, {"medium", 1}, {"medium", 3}}) {
         std::mt19937 rng(7);
         auto model = std::make_shared<const Model>(random_model(named_shape(name), 7));
-        auto cpu = make_cpu_generator(model, lanes, 99);
-        auto gpu = make_cuda_generator(model, lanes, 99, Precision::fp32, kernel);
+        // Every other lane keyed as a second stream's would be in a shared generator (LaneKey).
+        std::vector<LaneKey> keys = lane_keys(99, lanes);
+        for (int b = 1; b < lanes; b += 2) keys[static_cast<size_t>(b)] = {555, static_cast<uint32_t>(b / 2)};
+        auto cpu = make_cpu_generator(model, keys);
+        auto gpu = make_cuda_generator(model, keys, Precision::fp32, kernel);
         const int hop = model->spec.frame_hop;
         std::vector<float> temp(static_cast<size_t>(lanes), temperature), cuts(static_cast<size_t>(lanes));
         for (int b = 0; b < lanes; ++b) cuts[static_cast<size_t>(b)] = tail_cut * static_cast<float>(b + 1) / static_cast<float>(lanes);

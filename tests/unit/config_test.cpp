@@ -62,6 +62,23 @@ TEST(Config, NamedModelIsPlayedOnEveryBackendAndIsItsOwnFallback) {
     EXPECT_EQ(d.fallback(), dir.file("f.safetensors"));
 }
 
+// One generator for all streams where a GPU runs it and there are several; on the CPU each
+// stream's own threads serve it better. `on` and `off` say so whatever the backend.
+TEST(Config, StreamsShareAGeneratorOnCudaWithTwoOrMore) {
+    TempDir dir;
+    const auto one = load_config(write(dir, "one.toml", kMinimal));
+    EXPECT_FALSE(one.batched("cuda"));
+    const std::string two = std::string(kMinimal) + "[[stream]]\nname = \"b\"\n";
+    const auto c = load_config(write(dir, "two.toml", two));
+    EXPECT_TRUE(c.batched("cuda"));
+    EXPECT_FALSE(c.batched("cpu"));
+    const auto on = load_config(write(dir, "on.toml", "[daemon]\nmodel = \"x\"\nbatch_streams = \"on\"\n[[stream]]\n"));
+    EXPECT_TRUE(on.batched("cpu"));
+    const auto off =
+        load_config(write(dir, "off.toml", "[daemon]\nmodel = \"x\"\nbatch_streams = \"off\"\n[[stream]]\n[[stream]]\nname = \"b\"\n"));
+    EXPECT_FALSE(off.batched("cuda"));
+}
+
 TEST(Config, ResolvesRelativePathsAgainstTheFile) {
     TempDir dir;
     const auto c = load_config(write(dir, "c.toml", kMinimal));
@@ -85,6 +102,8 @@ TEST(Config, RefusesBadConfigWithFileLineAndReason) {
     expect_refused([&] { load_config(p); }, p, 3, "precision must be");
     p = write(dir, "threads.toml", "[daemon]\nmodel = \"x\"\ncpu_threads = -1\n[[stream]]\n");
     expect_refused([&] { load_config(p); }, p, 3, "'cpu_threads' = -1 is outside");
+    p = write(dir, "batch.toml", "[daemon]\nmodel = \"x\"\nbatch_streams = \"yes\"\n[[stream]]\n");
+    expect_refused([&] { load_config(p); }, p, 3, "batch_streams must be");
     p = write(dir, "param.toml", std::string(kMinimal) + "[stream.params]\ntemperature = 9\n");
     expect_refused([&] { load_config(p); }, p, 6, "temperature");
     p = write(dir, "dup.toml", std::string(kMinimal) + "[[stream]]\nname = \"main\"\n");
