@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
     int threads = 1;
     std::string cuda_kernel = "auto";
     app.add_option("--cuda-kernel", cuda_kernel,
-                   "the CUDA generator's kernel: auto, cluster (weights in a cluster's shared memory) or generic");
+                   "the CUDA generator's kernel: auto, cluster (weights in a cluster's shared memory), generic, or tensor (tensor cores, "
+                   "16 lanes or more in fp16/bf16)");
     app.add_option("--threads", threads, "the CPU generator's threads, each advancing a group of lanes (0: one per usable core)");
     app.add_option("--seconds", seconds, "audio per lane per timed run, at the model rate");
     app.add_option("--repeats", repeats, "timed runs; the median is reported");

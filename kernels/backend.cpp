@@ -47,7 +47,8 @@ CudaKernel parse_cuda_kernel(const std::string& name) {
     if (name == "auto") return CudaKernel::automatic;
     if (name == "cluster") return CudaKernel::cluster;
     if (name == "generic") return CudaKernel::generic;
-    throw std::invalid_argument("unknown CUDA kernel '" + name + "' (auto, cluster or generic)");
+    if (name == "tensor") return CudaKernel::tensor;
+    throw std::invalid_argument("unknown CUDA kernel '" + name + "' (auto, cluster, generic or tensor)");
 }
 
 std::unique_ptr<Masking> make_masking(const std::string& backend, int sample_rate, int channels) {

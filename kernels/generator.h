@@ -63,12 +63,14 @@ std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model
 // The same with each lane's key given: keys.size() lanes.
 std::unique_ptr<Generator> make_cpu_generator(std::shared_ptr<const Model> model, std::vector<LaneKey> keys, int threads = 1);
 
-// Which kernel runs the CUDA generator's sample loop: the cluster kernel (cuda/generator_cluster.cu)
-// where the weights fit a thread-block cluster's shared memory and the lanes' clusters all run at
-// once, else the generic one (automatic); or one of them by name, for tests and benchmarks (a
-// shape the named one cannot run is refused).
-enum class CudaKernel { automatic, cluster, generic };
-CudaKernel parse_cuda_kernel(const std::string& name);  // "auto", "cluster" or "generic"
+// Which kernel runs the CUDA generator's sample loop (automatic): the cluster kernel
+// (cuda/generator_cluster.cu) where the weights fit a thread-block cluster's shared memory and the
+// lanes' clusters all run at once; else, for 16 lanes or more with weights in fp16 or bf16, the
+// tensor kernel (the generic one's sample loop with its products on tensor cores, the lanes their
+// N dimension, cuda/mma_layout.h); else the generic one. Or one of them by name, for tests and
+// benchmarks (a shape or precision the named one cannot run is refused).
+enum class CudaKernel { automatic, cluster, generic, tensor };
+CudaKernel parse_cuda_kernel(const std::string& name);  // "auto", "cluster", "generic" or "tensor"
 
 // The CUDA backend (cuda/generator_cuda.cu), its weight matrices stored in `precision` (what it
 // computes is the CPU reference's on with_precision(model, precision), to rounding). Throws

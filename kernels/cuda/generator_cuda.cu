@@ -23,6 +23,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../backend.h"
@@ -39,6 +40,7 @@
 #include "generator_cluster.h"
 #include "generator_state.h"
 #include "generic_layout.h"
+#include "mma_layout.h"
 #include "net_math.cuh"
 
 namespace wavecast {
@@ -64,6 +66,8 @@ struct NetWeights {
     const float* exc_t;             // [X][C], fp32 like the biases: X products per output, not R
     const float* exc_in_t;          // [X][R]: into the residual input
     const double* exc_inc;          // [K][128]: excitation_increments(), the host's bits
+    // The tensor kernel's copies of the matrices, packed by mma_layout.h (null for the others):
+    const uint4 *conv_p, *res_p, *skip_p, *out1_p, *out2_p;  // per layer for the first three
 };
 
 // The block's lanes: lanes [b0, b0 + nb) of the call, their regions of shared memory
@@ -105,6 +109,87 @@ __device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict
     }
 }
 
+// A weight tile times the activations' parts: d += A (b0, b1), on the tensor cores in the storage
+// type, accumulating in fp32.
+__device__ inline void mma_16816(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1, __half) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+#else
+    __trap();
+#endif
+}
+__device__ inline void mma_16816(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1, __nv_bfloat16) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+#else
+    __trap();
+#endif
+}
+
+__device__ inline uint16_t storage_bits(float v, __half) { return __half_as_ushort(__float2half_rn(v)); }
+__device__ inline uint16_t storage_bits(float v, __nv_bfloat16) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
+__device__ inline float storage_value(uint16_t b, __half) { return __half2float(__ushort_as_half(b)); }
+__device__ inline float storage_value(uint16_t b, __nv_bfloat16) { return __bfloat162float(__ushort_as_bfloat16(b)); }
+
+// An activation as parts in the storage type whose sum is it to fp32's precision (each part
+// holds what the ones before it rounded off): 2 of fp16's 11 bits, 3 of bf16's 8. The products
+// of the weights, exact in fp32, then sum to what the CPU's fp32 product gives, to rounding.
+template <class WT>
+inline constexpr int kMmaParts = std::is_same_v<WT, __half> ? 2 : 3;
+
+// y[b][o] as matvec computes it, the weights packed by mma_layout.h: a warp a 16-row tile, the
+// block's lanes in tiles of 8, each k-tile's A fragment read once for all of them.
+template <int LB, class WT>
+__device__ inline void matvec_mma(const uint4* __restrict__ wp, const float* __restrict__ bias, const float* x, int ldx, int cols, float* y,
+                                  int ldy, int rows, int nb, bool accumulate) {
+    static_assert(LB % kMmaN == 0, "the tensor kernel takes lanes in tiles of 8");
+    constexpr int NT = LB / kMmaN, P = kMmaParts<WT>;
+    const int lane = threadIdx.x & 31, mtiles = mma_tiles(rows, kMmaM), ktiles = mma_tiles(cols, kMmaK);
+    for (int mt = threadIdx.x >> 5; mt < mtiles; mt += blockDim.x >> 5) {
+        float d[NT][4];
+#pragma unroll
+        for (int n = 0; n < NT; ++n) d[n][0] = d[n][1] = d[n][2] = d[n][3] = 0.0f;
+        for (int kt = 0; kt < ktiles; ++kt) {
+            const uint4 a = __ldg(wp + (static_cast<size_t>(mt) * ktiles + kt) * 32 + lane);
+#pragma unroll
+            for (int n = 0; n < NT; ++n) {
+                float v[4];
+#pragma unroll
+                for (int i = 0; i < 4; ++i) v[i] = mma_b_value(x, ldx, cols, kt, n, lane, i);
+#pragma unroll
+                for (int p = 0; p < P; ++p) {
+                    uint16_t h[4];
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        h[i] = storage_bits(v[i], WT{});
+                        v[i] -= storage_value(h[i], WT{});
+                    }
+                    mma_16816(d[n], a, h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16), WT{});
+                }
+            }
+        }
+#pragma unroll
+        for (int n = 0; n < NT; ++n)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int o = mt * kMmaM + mma_c_row(lane, i), b = n * kMmaN + mma_c_col(lane, i);
+                if (o < rows && b < nb) y[b * ldy + o] = (accumulate ? y[b * ldy + o] : 0.0f) + (bias ? bias[o] : 0.0f) + d[n][i];
+            }
+    }
+}
+
+// One of the sample loop's products, on the tensor cores (TC) or not.
+template <int LB, class WT, bool TC>
+__device__ inline void product(const WT* wt, const uint4* packed, const float* bias, const float* x, int ldx, int cols, float* y, int ldy,
+                               int rows, int nb, bool accumulate) {
+    if constexpr (TC) matvec_mma<LB, WT>(packed, bias, x, ldx, cols, y, ldy, rows, nb, accumulate);
+    else matvec<LB>(wt, bias, x, ldx, cols, y, ldy, rows, nb, accumulate);
+}
+
 // The sample's input: the teacher's class where forced, the excitation (the frame's sounding
 // pitches listed once a frame), and x = embed[class] + the excitation's input projection. The
 // skip sum starts at its bias.
@@ -143,7 +228,7 @@ __device__ __forceinline__ void sample_input(const NetWeights<WT>& w, const RunA
 // Layer l, dilation d, its queue `qoff` floats into each lane's: the kernel-2 dilated conv over
 // (x[t - d], x[t]) plus the interpolated conditioning and the excitation's projection, the gate,
 // then the skip 1x1 into the skip sum and the residual 1x1 into x.
-template <int LB, class WT>
+template <int LB, class WT, bool TC>
 __device__ __forceinline__ void residual_layer(const NetWeights<WT>& w, const RunArgs& a, const Block k, const Sample s, int l, int d,
                                                size_t qoff) {
     const int R = w.R, S = w.S, X = w.X;
@@ -169,30 +254,35 @@ __device__ __forceinline__ void residual_layer(const NetWeights<WT>& w, const Ru
         k.z[j] = ((last + w.conv_b[c]) + s.frac * (now - last)) + e;
     }
     __syncthreads();
-    matvec<LB>(w.conv_t + static_cast<size_t>(l) * 4 * R * R, nullptr, k.in, 2 * R, 2 * R, k.z, 2 * R, 2 * R, k.nb, true);
+    const size_t conv_tiles = mma_packed_fragments(2 * R, 2 * R), res_tiles = mma_packed_fragments(R, R),
+                 skip_tiles = mma_packed_fragments(S, R);
+    product<LB, WT, TC>(w.conv_t + static_cast<size_t>(l) * 4 * R * R, TC ? w.conv_p + l * conv_tiles : nullptr, nullptr, k.in, 2 * R,
+                        2 * R, k.z, 2 * R, 2 * R, k.nb, true);
     __syncthreads();
     for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
         const int b = j / R, r = j % R;
         k.act[j] = tanh_ref(k.z[b * 2 * R + r]) * sigmoid_ref(k.z[b * 2 * R + R + r]);
     }
     __syncthreads();
-    matvec<LB>(w.skip_t + static_cast<size_t>(l) * R * S, nullptr, k.act, R, R, k.skip, S, S, k.nb, true);
+    product<LB, WT, TC>(w.skip_t + static_cast<size_t>(l) * R * S, TC ? w.skip_p + l * skip_tiles : nullptr, nullptr, k.act, R, R, k.skip,
+                        S, S, k.nb, true);
     if (l + 1 < w.L)  // the last layer's residual output feeds nothing
-        matvec<LB>(w.res_t + static_cast<size_t>(l) * R * R, w.res_b + static_cast<size_t>(l) * R, k.act, R, R, k.x, R, R, k.nb, true);
+        product<LB, WT, TC>(w.res_t + static_cast<size_t>(l) * R * R, TC ? w.res_p + l * res_tiles : nullptr,
+                            w.res_b + static_cast<size_t>(l) * R, k.act, R, R, k.x, R, R, k.nb, true);
     __syncthreads();
 }
 
 // logits = out2(relu(out1(relu(skip)))).
-template <int LB, class WT>
+template <int LB, class WT, bool TC>
 __device__ __forceinline__ void head(const NetWeights<WT>& w, const Block k) {
     const int S = w.S, A = w.A;
     for (int j = threadIdx.x; j < LB * S; j += blockDim.x) k.skip[j] = fmaxf(k.skip[j], 0.0f);
     __syncthreads();
-    matvec<LB>(w.out1_t, w.out1_b, k.skip, S, S, k.h1, A, A, k.nb, false);
+    product<LB, WT, TC>(w.out1_t, w.out1_p, w.out1_b, k.skip, S, S, k.h1, A, A, k.nb, false);
     __syncthreads();
     for (int j = threadIdx.x; j < LB * A; j += blockDim.x) k.h1[j] = fmaxf(k.h1[j], 0.0f);
     __syncthreads();
-    matvec<LB>(w.out2_t, w.out2_b, k.h1, A, A, k.logits, A, A, k.nb, false);
+    product<LB, WT, TC>(w.out2_t, w.out2_p, w.out2_b, k.h1, A, A, k.logits, A, A, k.nb, false);
     __syncthreads();
 }
 
@@ -241,7 +331,7 @@ __device__ __forceinline__ void draw(const NetWeights<WT>& w, const RunArgs& a, 
 // Persistent over the call: each block owns LB lanes and walks every sample of every frame in
 // order, never returning to the host between samples. The host gives each SM about one block, so
 // the bounds let a thread have the registers of a block alone on its SM.
-template <int LB, class WT>
+template <int LB, class WT, bool TC>
 __global__ void __launch_bounds__(kGenericThreads, 1) wavenet_kernel(NetWeights<WT> w, RunArgs a) {
     extern __shared__ __align__(16) unsigned char smem[];
     const GenericLayout g = generic_layout(LB, w.R, w.S, w.A, w.X);
@@ -273,10 +363,10 @@ __global__ void __launch_bounds__(kGenericThreads, 1) wavenet_kernel(NetWeights<
             size_t qoff = 0;
             for (int l = 0; l < w.L; ++l) {
                 const int d = 1 << (l % w.cycle);
-                residual_layer<LB>(w, a, k, s, l, d, qoff);
+                residual_layer<LB, WT, TC>(w, a, k, s, l, d, qoff);
                 qoff += static_cast<size_t>(d) * w.R;
             }
-            head<LB>(w, k);
+            head<LB, WT, TC>(w, k);
             draw(w, a, k, s);
             __syncthreads();
         }
@@ -302,6 +392,17 @@ void upload_matrix(DeviceBuffer<unsigned char>& buf, const std::vector<float>& v
         std::memcpy(bytes.data(), h.data(), bytes.size());
     }
     buf.upload(bytes);
+}
+
+void upload_bits(DeviceBuffer<unsigned char>& buf, const std::vector<uint16_t>& bits) {
+    std::vector<unsigned char> bytes(bits.size() * sizeof(uint16_t));
+    std::memcpy(bytes.data(), bits.data(), bytes.size());
+    buf.upload(bytes);
+}
+
+template <class T>
+void append(std::vector<T>& to, const std::vector<T>& more) {
+    to.insert(to.end(), more.begin(), more.end());
 }
 
 // W [rows][cols] (PyTorch's layout) -> [cols][rows].
@@ -339,13 +440,24 @@ public:
                bytes(2 * lanes_per_block_) <= static_cast<size_t>(max_smem))
             lanes_per_block_ *= 2;
         smem_ = bytes(lanes_per_block_);
-        if (kernel != CudaKernel::generic) {
+        if (kernel == CudaKernel::automatic || kernel == CudaKernel::cluster) {
             try {
                 cluster_ = std::make_unique<ClusterKernel>(*model_, precision_, lanes, kernel == CudaKernel::cluster);
             } catch (const std::runtime_error& e) {
                 if (kernel == CudaKernel::cluster) throw;
                 generic_because_ = e.what();
             }
+        }
+        // The tensor kernel: where no cluster takes the lanes, for many lanes in half precision.
+        // 16 lanes a block, 32 once there are blocks of 16 enough for every SM twice.
+        const bool tensor_fits = precision_ != Precision::fp32 && bytes(16) <= static_cast<size_t>(max_smem);
+        if (kernel == CudaKernel::tensor && !tensor_fits)
+            throw std::runtime_error(precision_ == Precision::fp32
+                                         ? std::string("CUDA generator: the tensor kernel stores the weights in fp16 or bf16, not fp32")
+                                         : "CUDA generator: 16 lanes of " + s_.shape_name() + " do not fit a block's shared memory");
+        if (kernel == CudaKernel::tensor || (kernel == CudaKernel::automatic && !cluster_ && tensor_fits && lanes >= 16)) {
+            tensor_lanes_ = lanes >= 64 * devices[0].sm_count && bytes(32) <= static_cast<size_t>(max_smem) ? 32 : 16;
+            smem_ = bytes(tensor_lanes_);
         }
         if (!cluster_ && smem_ > static_cast<size_t>(max_smem))
             throw std::runtime_error("CUDA generator: shape " + s_.shape_name() + " needs " + std::to_string(smem_) +
@@ -383,6 +495,20 @@ public:
         upload_matrix(skip_t_, skip_t, precision_);
         upload_matrix(out1_t_, transposed(w.out1_w.data(), A, S), precision_);
         upload_matrix(out2_t_, transposed(w.out2_w.data(), A, A), precision_);
+        if (tensor_lanes_) {
+            std::vector<uint16_t> conv_p, res_p, skip_p;
+            for (int l = 0; l < L; ++l) {
+                const auto& lw = w.layers[static_cast<size_t>(l)];
+                append(conv_p, pack_mma(conv_rows(lw, R).data(), 2 * R, 2 * R, precision_ == Precision::bf16));
+                append(res_p, pack_mma(lw.res_w.data(), R, R, precision_ == Precision::bf16));
+                append(skip_p, pack_mma(lw.skip_w.data(), S, R, precision_ == Precision::bf16));
+            }
+            upload_bits(conv_p_, conv_p);
+            upload_bits(res_p_, res_p);
+            upload_bits(skip_p_, skip_p);
+            upload_bits(out1_p_, pack_mma(w.out1_w.data(), A, S, precision_ == Precision::bf16));
+            upload_bits(out2_p_, pack_mma(w.out2_w.data(), A, A, precision_ == Precision::bf16));
+        }
         conv_b_.upload(conv_b);
         res_b_.upload(res_b);
         skip_bias_.upload(skip_bias_sum(w, S));
@@ -433,6 +559,7 @@ public:
     std::string backend() const override { return "cuda"; }
     std::string kernel() const override {
         if (cluster_) return "cuda " + cluster_->describe();
+        if (tensor_lanes_) return "cuda tensor-core kernel, " + std::to_string(tensor_lanes_) + " lanes a block";
         return "cuda generic kernel, " + std::to_string(lanes_per_block_) + (lanes_per_block_ == 1 ? " lane" : " lanes") + " a block" +
                (generic_because_.empty() ? "" : " (" + generic_because_ + ")");
     }
@@ -548,8 +675,14 @@ private:
                               s_.excitation_channels(),
                               exc_t_.p,
                               exc_in_t_.p,
-                              exc_inc_.p};
+                              exc_inc_.p,
+                              packed(conv_p_),
+                              packed(res_p_),
+                              packed(skip_p_),
+                              packed(out1_p_),
+                              packed(out2_p_)};
     }
+    static const uint4* packed(const DeviceBuffer<unsigned char>& b) { return reinterpret_cast<const uint4*>(b.p); }
 
     template <class WT>
     // The most the device allows beside the kernel's static shared memory, not this generator's
@@ -562,10 +695,14 @@ private:
             CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                             device_max - static_cast<int>(attr.sharedSizeBytes)));
         };
-        set(wavenet_kernel<1, WT>);
-        set(wavenet_kernel<2, WT>);
-        set(wavenet_kernel<4, WT>);
-        set(wavenet_kernel<8, WT>);
+        set(wavenet_kernel<1, WT, false>);
+        set(wavenet_kernel<2, WT, false>);
+        set(wavenet_kernel<4, WT, false>);
+        set(wavenet_kernel<8, WT, false>);
+        if constexpr (!std::is_same_v<WT, float>) {
+            set(wavenet_kernel<16, WT, true>);
+            set(wavenet_kernel<32, WT, true>);
+        }
     }
 
     template <class WT>
@@ -575,12 +712,20 @@ private:
             return;
         }
         const NetWeights<WT> w = net_weights<WT>();
+        if constexpr (!std::is_same_v<WT, float>) {
+            if (tensor_lanes_) {
+                const int blocks = (lanes_ + tensor_lanes_ - 1) / tensor_lanes_;
+                if (tensor_lanes_ == 16) wavenet_kernel<16, WT, true><<<blocks, kGenericThreads, smem_, compute_>>>(w, a);
+                else wavenet_kernel<32, WT, true><<<blocks, kGenericThreads, smem_, compute_>>>(w, a);
+                return;
+            }
+        }
         const int blocks = (lanes_ + lanes_per_block_ - 1) / lanes_per_block_;
         switch (lanes_per_block_) {
-            case 1: wavenet_kernel<1, WT><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
-            case 2: wavenet_kernel<2, WT><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
-            case 4: wavenet_kernel<4, WT><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
-            default: wavenet_kernel<8, WT><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
+            case 1: wavenet_kernel<1, WT, false><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
+            case 2: wavenet_kernel<2, WT, false><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
+            case 4: wavenet_kernel<4, WT, false><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
+            default: wavenet_kernel<8, WT, false><<<blocks, kGenericThreads, smem_, compute_>>>(w, a); break;
         }
     }
 
@@ -598,8 +743,10 @@ private:
     const Precision precision_;
     uint64_t pos_ = 0;
     int in_ = 0, lanes_per_block_ = 1, queue_per_lane_ = 0;
+    int tensor_lanes_ = 0;  // lanes a block of the tensor kernel where it runs, else 0
     size_t smem_ = 0;
     DeviceBuffer<unsigned char> embed_, conv_t_, res_t_, skip_t_, out1_t_, out2_t_;  // in the storage precision
+    DeviceBuffer<unsigned char> conv_p_, res_p_, skip_p_, out1_p_, out2_p_;          // the tensor kernel's (mma_layout.h)
     DeviceBuffer<float> conv_b_, res_b_, skip_bias_, out1_b_, out2_b_, decode_, exc_t_, exc_in_t_;
     DeviceBuffer<double> exc_inc_;
     DeviceBuffer<uint64_t> started_;

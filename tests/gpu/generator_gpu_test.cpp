@@ -1,4 +1,4 @@
-// The CUDA generator's two kernels against the CPU reference (the definition), on fresh random
+// The CUDA generator's three kernels against the CPU reference (the definition), on fresh random
 // weights, inputs and lanes, outputs poisoned with NaN before each run. Skips, visibly, where no
 // GPU answers.
 #include <gtest/gtest.h>
@@ -75,15 +75,18 @@ void compare_teacher_forced(const ModelSpec& spec, int lanes, uint32_t seed, Pre
 // packs its boundaries where little mass is, so the cluster kernel is held to it at 0.5.
 // With a tail cut (lane b of n at tail_cut * (b + 1) / n), the kernels drop the same classes.
 // Lanes keyed by two seeds: the kernels draw each lane's uniforms from its own key.
-void compare_free_running(CudaKernel kernel, int at_least, float temperature = 1.0f, float tail_cut = 0.0f) {
+// In half precision the CPU runs on the weights rounded as the device stores them.
+void compare_free_running(CudaKernel kernel, int at_least, float temperature = 1.0f, float tail_cut = 0.0f,
+                          Precision precision = Precision::fp32) {
     for (const auto& [name, lanes] : std::vector<std::pair<std::string, int>>{{"tiny", 2}, {"small", 4}, {"medium", 1}, {"medium", 3}}) {
         std::mt19937 rng(7);
-        auto model = std::make_shared<const Model>(random_model(named_shape(name), 7));
+        auto stored = std::make_shared<const Model>(random_model(named_shape(name), 7));
+        auto model = std::make_shared<const Model>(with_precision(*stored, precision));
         // Every other lane keyed as a second stream's would be in a shared generator (LaneKey).
         std::vector<LaneKey> keys = lane_keys(99, lanes);
         for (int b = 1; b < lanes; b += 2) keys[static_cast<size_t>(b)] = {555, static_cast<uint32_t>(b / 2)};
         auto cpu = make_cpu_generator(model, keys);
-        auto gpu = make_cuda_generator(model, keys, Precision::fp32, kernel);
+        auto gpu = make_cuda_generator(stored, keys, precision, kernel);
         const int hop = model->spec.frame_hop;
         std::vector<float> temp(static_cast<size_t>(lanes), temperature), cuts(static_cast<size_t>(lanes));
         for (int b = 0; b < lanes; ++b) cuts[static_cast<size_t>(b)] = tail_cut * static_cast<float>(b + 1) / static_cast<float>(lanes);
@@ -111,16 +114,16 @@ void compare_free_running(CudaKernel kernel, int at_least, float temperature = 1
     }
 }
 
-void chunking_changes_nothing(CudaKernel kernel) {
+void chunking_changes_nothing(CudaKernel kernel, Precision precision = Precision::fp32) {
     std::mt19937 rng(3);
     auto model = std::make_shared<const Model>(random_model(named_shape("small"), 3));
     const int lanes = 3, hop = model->spec.frame_hop, frames = 12;
     const auto feats = random_features(frames, lanes, rng());
     std::vector<float> temp(lanes, 0.8f);
-    auto whole = make_cuda_generator(model, lanes, 5, Precision::fp32, kernel);
+    auto whole = make_cuda_generator(model, lanes, 5, precision, kernel);
     std::vector<float> a(static_cast<size_t>(lanes) * frames * hop, std::nanf(""));
     whole->generate(feats.data(), temp.data(), frames, a.data());
-    auto parts = make_cuda_generator(model, lanes, 5, Precision::fp32, kernel);
+    auto parts = make_cuda_generator(model, lanes, 5, precision, kernel);
     std::vector<float> b(a.size(), std::nanf(""));
     for (int k = 0, n = 1; k < frames; k += n, n = n % 4 + 1) {
         const int m = std::min(n, frames - k);
@@ -134,11 +137,11 @@ void chunking_changes_nothing(CudaKernel kernel) {
 
 // The smallest run of every path (free-running and teacher-forced, two calls, two lanes), for
 // compute-sanitizer's memcheck, racecheck and synccheck, which slow a kernel a thousandfold.
-void tiny_shape_runs(CudaKernel kernel) {
+void tiny_shape_runs(CudaKernel kernel, std::vector<Precision> precisions = {Precision::fp32, Precision::fp16}) {
     std::mt19937 rng(21);
     auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 21));
     const int lanes = 2, frames = 2, hop = model->spec.frame_hop, A = model->spec.audio_classes;
-    for (Precision p : {Precision::fp32, Precision::fp16}) {
+    for (Precision p : precisions) {
         auto gpu = make_cuda_generator(model, lanes, 4, p, kernel);
         auto cpu = make_cpu_generator(std::make_shared<const Model>(with_precision(*model, p)), lanes, 4);
         std::vector<float> temp(lanes, 1.0f);
@@ -254,6 +257,48 @@ TEST(GeneratorCluster, ChunkingDoesNotChangeTheSamples) {
 TEST(GeneratorCluster, TinyShapeRunsClean) {
     REQUIRE_GPU();
     tiny_shape_runs(CudaKernel::cluster);
+}
+
+// The tensor kernel: the generic kernel's sample loop with its products on tensor cores, 16 or 32
+// lanes a block as the products' N dimension, the weights in fp16 or bf16 and each activation
+// split into parts of that type (mma_layout.h).
+TEST(GeneratorTensor, TeacherForcedMatchesCpuHalf) {
+    REQUIRE_GPU();
+    const auto k = CudaKernel::tensor;
+    for (Precision p : {Precision::fp16, Precision::bf16}) {
+        compare_teacher_forced(named_shape("tiny"), 3, 41, p, k);            // padded tiles, one partial block
+        compare_teacher_forced(named_shape("small"), 17, 42, p, k);          // two blocks, the second of one lane
+        compare_teacher_forced(shape(64, 128, 256, 20, 10), 16, 43, p, k);   // nv-wavenet medium, one whole block
+        compare_teacher_forced(named_shape("medium"), 40, 44, p, k);         // with the excitation
+        compare_teacher_forced(shape(128, 256, 256, 16, 8), 20, 45, p, k);   // the widest R of nv-wavenet's
+        compare_teacher_forced(shape(32, 128, 256, 30, 10), 300, 46, p, k);  // many blocks
+    }
+}
+
+TEST(GeneratorTensor, FreeRunningGivesTheCpuSamples) {
+    REQUIRE_GPU();
+    compare_free_running(CudaKernel::tensor, 1000, 0.5f, 0.0f, Precision::fp16);
+    compare_free_running(CudaKernel::tensor, 1000, 0.5f, 0.4f, Precision::bf16);
+}
+
+TEST(GeneratorTensor, ChunkingDoesNotChangeTheSamples) {
+    REQUIRE_GPU();
+    chunking_changes_nothing(CudaKernel::tensor, Precision::fp16);
+}
+
+TEST(GeneratorTensor, TinyShapeRunsClean) {
+    REQUIRE_GPU();
+    tiny_shape_runs(CudaKernel::tensor, {Precision::fp16, Precision::bf16});
+}
+
+// The automatic choice takes it for many lanes in half precision, never in fp32, which it refuses.
+TEST(GeneratorTensor, TakesManyHalfPrecisionLanesAndRefusesFp32) {
+    REQUIRE_GPU();
+    auto model = std::make_shared<const Model>(random_model(named_shape("medium"), 5));
+    auto g = make_cuda_generator(model, 1024, 1, Precision::fp16);
+    EXPECT_NE(g->kernel().find("tensor"), std::string::npos) << g->kernel();
+    EXPECT_EQ(make_cuda_generator(model, 1024, 1, Precision::fp32)->kernel().find("tensor"), std::string::npos);
+    EXPECT_THROW(make_cuda_generator(model, 16, 1, Precision::fp32, CudaKernel::tensor), std::runtime_error);
 }
 
 // A shape no cluster holds is refused by name; the automatic choice then takes the generic kernel.
