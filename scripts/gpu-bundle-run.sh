@@ -12,7 +12,7 @@
 #   bench      wavecast-bench: generator (nv-wavenet's shapes and the shipped ones, batch 1 to
 #              256, fp32/fp16/bf16), conditioning, masking (1 to 256 streams)
 #   daemon     render 20 s on CUDA; the daemon streaming into a private dummy jackd with 1, 16
-#              and 64 streams sharing one generator, and 16 each on its own, for 30 s each (rtf,
+#              and 64 streams (fp16) sharing one generator, and 16 each on its own, for 30 s each (rtf,
 #              underruns, backend per stream); a 10 s recording
 #   train      the shipped small and medium models trained on, side by side, for what is left
 # The budget (default 480 s) is never exceeded. Logs go to $OUT (else ./gpu-out): summary.txt,
@@ -200,6 +200,7 @@ streams_config() {
 [daemon]
 backend = "$backend"
 batch_streams = "$batch"
+precision = "fp16"
 control = "ipc://$work/control-$n"
 telemetry = "ipc://$work/telemetry-$n"
 models = "$here/models"

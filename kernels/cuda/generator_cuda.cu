@@ -113,18 +113,18 @@ __device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict
 // type, accumulating in fp32.
 __device__ inline void mma_16816(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1, __half) {
 #if __CUDA_ARCH__ >= 800
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
 #else
     __trap();
 #endif
 }
 __device__ inline void mma_16816(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1, __nv_bfloat16) {
 #if __CUDA_ARCH__ >= 800
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
 #else
     __trap();
 #endif
@@ -153,8 +153,12 @@ __device__ inline void matvec_mma(const uint4* __restrict__ wp, const float* __r
         float d[NT][4];
 #pragma unroll
         for (int n = 0; n < NT; ++n) d[n][0] = d[n][1] = d[n][2] = d[n][3] = 0.0f;
+        const uint4* tile = wp + static_cast<size_t>(mt) * ktiles * 32 + lane;
+        uint4 next = __ldg(tile);
         for (int kt = 0; kt < ktiles; ++kt) {
-            const uint4 a = __ldg(wp + (static_cast<size_t>(mt) * ktiles + kt) * 32 + lane);
+            // The next tile's weights are on their way from L2 while this one's products run.
+            const uint4 a = next;
+            if (kt + 1 < ktiles) next = __ldg(tile + static_cast<size_t>(kt + 1) * 32);
 #pragma unroll
             for (int n = 0; n < NT; ++n) {
                 float v[4];
