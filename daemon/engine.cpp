@@ -40,6 +40,7 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
     if (next.backend != c.backend) at_restart.push_back("backend");
     if (next.precision != c.precision) at_restart.push_back("precision");
     if (next.cpu_threads != c.cpu_threads) at_restart.push_back("cpu_threads");
+    if (next.batch_streams != c.batch_streams) at_restart.push_back("batch_streams");
     if (next.model != c.model || next.models_dir != c.models_dir) at_restart.push_back("model");
     if (next.fallback_model != c.fallback_model) at_restart.push_back("fallback_model");
     if (next.control != c.control) at_restart.push_back("control");
