@@ -58,13 +58,17 @@ struct Batch {
                 for (int f = 0; f < frames; ++f)
                     std::copy_n(&held[static_cast<size_t>(b) * F], F, &in[(static_cast<size_t>(f) * lanes + b) * F]);
         }
-        if (weights_changed) gen->set_instruments(weights.data());
-        if (cut_changed) gen->set_tail_cut(cut.data());
+        std::exception_ptr error;
+        try {  // under the lock: the members write these between rounds
+            if (weights_changed) gen->set_instruments(weights.data());
+            if (cut_changed) gen->set_tail_cut(cut.data());
+        } catch (...) {
+            error = std::current_exception();
+        }
         weights_changed = cut_changed = false;
         lock.unlock();
-        std::exception_ptr error;
         try {
-            gen->generate(in.data(), temperature.data(), frames, out.data());
+            if (!error) gen->generate(in.data(), temperature.data(), frames, out.data());
         } catch (...) {
             error = std::current_exception();
         }
@@ -156,16 +160,16 @@ public:
         b.arrived[k_] = 1;
         const uint64_t round = b.rounds;
         while (b.rounds == round) {
-            if (!b.running && b.all_arrived()) {
+            if (b.running) {  // another member runs it
+                b.cv.wait(lock, [&] { return b.rounds != round; });
+                break;
+            }
+            // Everyone is here, or the others are late: go (without them).
+            if (b.all_arrived() || std::chrono::steady_clock::now() >= b.opened + b.wait) {
                 b.run(lock);
                 break;
             }
-            const bool done =
-                b.cv.wait_until(lock, b.opened + b.wait, [&] { return b.rounds != round || (!b.running && b.all_arrived()); });
-            if (!done && !b.running && b.rounds == round) {
-                b.run(lock);  // the others are late: go without them
-                break;
-            }
+            b.cv.wait_until(lock, b.opened + b.wait, [&] { return b.rounds != round || b.running || b.all_arrived(); });
         }
         if (b.failed) std::rethrow_exception(b.failed);
         std::copy(b.result[k_].begin(), b.result[k_].end(), out);
