@@ -453,7 +453,7 @@ public:
             }
         }
         // The tensor kernel: where no cluster takes the lanes, for many lanes in half precision.
-        // 16 lanes a block, 32 once there are blocks of 16 enough for every SM twice.
+        // 16 lanes a block; 32 where blocks of 16 would be four or more an SM, and run in waves.
         const bool tensor_fits = precision_ != Precision::fp32 && bytes(16) <= static_cast<size_t>(max_smem);
         if (kernel == CudaKernel::tensor && !tensor_fits)
             throw std::runtime_error(precision_ == Precision::fp32
