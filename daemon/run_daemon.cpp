@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <thread>
@@ -168,6 +169,10 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     const int rate = jack ? jack->sample_rate() : cfg.output_rate;
 
     std::vector<std::unique_ptr<Generator>> shared;  // each stream's member of one generator, where batched
+    // Streams that share a generator render in step (each round waits for all), so all render as
+    // far ahead as the one that renders furthest: a stream at its look-ahead would otherwise hold
+    // the others back to its own, and before JACK starts pulling, keep them from filling at all.
+    double shared_lookahead_ms = 0;
     if (cfg.batched(plan.generator)) {
         std::vector<LaneKey> keys;
         std::vector<BatchMember> members;
@@ -175,6 +180,7 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
             const auto k = lane_keys(sc.seed, sc.lanes);
             keys.insert(keys.end(), k.begin(), k.end());
             members.push_back({sc.name, sc.lanes});
+            shared_lookahead_ms = std::max(shared_lookahead_ms, sc.lookahead_ms);
         }
         auto choice = make_generator(plan.generator, model, std::move(keys), cfg.precision, cfg.cpu_threads);
         spdlog::info("{} streams share one generator of {} lanes: {}", members.size(), choice.generator->lanes(), choice.note);
@@ -183,7 +189,12 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
     std::string backend;
     std::vector<std::unique_ptr<Stream>> streams;
     for (size_t i = 0; i < cfg.streams.size(); ++i) {
-        const StreamConfig& sc = cfg.streams[i];
+        StreamConfig sc = cfg.streams[i];
+        if (!shared.empty() && sc.lookahead_ms != shared_lookahead_ms) {
+            spdlog::info("stream '{}': look-ahead {} ms rather than {}, as far as the streams it shares a generator with", sc.name,
+                         shared_lookahead_ms, sc.lookahead_ms);
+            sc.lookahead_ms = shared_lookahead_ms;
+        }
         auto it = styles.find(sc.style);
         BackendChoice choice;
         if (shared.empty()) {

@@ -296,9 +296,14 @@ TEST_F(DaemonTest, StreamsSharingOneGeneratorBothPlayAndStopPromptly) {
              {.jack_name = "wavecast-batch",
               .shape = "tiny",
               .daemon_extra = "batch_streams = \"on\"",
-              .sections = "[[stream]]\nname = \"second\"\nstyle = \"ambient\"\nlanes = 2\nseed = 9\n"});
+              .sections = "[[stream]]\nname = \"second\"\nstyle = \"ambient\"\nlanes = 2\nseed = 9\nlookahead_ms = 150\n"});
+    const auto t0 = std::chrono::steady_clock::now();
     ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
+    // Rendering in step, both fill to the longer look-ahead (400 ms), at once and in full.
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << d.proc->log();
     EXPECT_NE(d.proc->log().find("2 streams share one generator of 6 lanes"), std::string::npos) << d.proc->log();
+    EXPECT_NE(d.proc->log().find("stream 'second': look-ahead 400 ms rather than 150"), std::string::npos) << d.proc->log();
+    EXPECT_EQ(d.proc->log().find("did not fill its look-ahead"), std::string::npos) << d.proc->log();
     Capture main(jack_->name(), "wavecast-batch:main_out_L", "wavecast-batch:main_out_R", 3 * 48000);
     Capture second(jack_->name(), "wavecast-batch:second_out_L", "wavecast-batch:second_out_R", 3 * 48000);
     ASSERT_TRUE(main.wait_full(15) && second.wait_full(15));
@@ -319,12 +324,13 @@ TEST_F(DaemonTest, StreamsSharingOneGeneratorBothPlayAndStopPromptly) {
     const auto a = (*st)["streams"][0]["samples_generated"].get<int64_t>(), b = (*st)["streams"][1]["samples_generated"].get<int64_t>();
     EXPECT_LE(std::abs(a - b), 1600) << st->dump();
     EXPECT_EQ(d.proc->log().find("missed a round"), std::string::npos) << d.proc->log();
-    const auto t0 = std::chrono::steady_clock::now();
+    for (const auto& s : (*st)["streams"]) EXPECT_EQ(s["lookahead_ms"].get<double>(), 400.0) << s.dump();
+    const auto t1 = std::chrono::steady_clock::now();
     d.proc->signal(SIGTERM);
     const auto rc = d.proc->wait(5);
     ASSERT_TRUE(rc.has_value()) << "still running 5 s after SIGTERM";
     EXPECT_EQ(*rc, 0) << d.proc->log();
-    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), 2.0);
 }
 
 // A producer slowed to a fifth of real time (an injected fault: a stalled GPU, a slow CPU): the
