@@ -333,6 +333,40 @@ TEST_F(DaemonTest, StreamsSharingOneGeneratorBothPlayAndStopPromptly) {
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count(), 2.0);
 }
 
+// A shared generator that fails (an injected lost device, in every stream's member) leaves each
+// stream to fall back to a CPU generator of its own: both play on, neither waits for the other.
+TEST_F(DaemonTest, StreamsSharingAFailingGeneratorEachFallBackAndPlayOn) {
+    const std::string fallback = dir_->file("fallback-tiny.safetensors");
+    wavecast::save_model(fallback, wavecast::random_model(wavecast::named_shape("tiny"), 7));
+    Daemon d(dir_->path.string(), *jack_,
+             {.jack_name = "wavecast-batchfail",
+              .shape = "tiny",
+              .daemon_extra = "batch_streams = \"on\"\nfallback_model = \"" + fallback + "\"",
+              .sections = "[[stream]]\nname = \"second\"\nstyle = \"ambient\"\nlanes = 2\nseed = 9\n",
+              .env = {{"WAVECAST_TEST_FAULTS", "generator_fails_after_s=1.5"}}});
+    ASSERT_TRUE(d.wait_ready(30)) << d.proc->log();
+    json st;
+    ASSERT_TRUE(eventually(
+        [&] {
+            st = *d.call({{"cmd", "status"}});
+            for (const auto& s : st["streams"])
+                if (s["generator_failures"].get<int>() < 1) return false;
+            return true;
+        },
+        10))
+        << st.dump();
+    Capture main(jack_->name(), "wavecast-batchfail:main_out_L", "wavecast-batchfail:main_out_R", 48000);
+    Capture second(jack_->name(), "wavecast-batchfail:second_out_L", "wavecast-batchfail:second_out_R", 48000);
+    ASSERT_TRUE(main.wait_full(10) && second.wait_full(10));
+    EXPECT_LT(silent_frames(main), main.frames() / 100) << "main must play on after the fallback";
+    EXPECT_LT(silent_frames(second), second.frames() / 100) << "second must play on after the fallback";
+    st = *d.call({{"cmd", "status"}});
+    for (const auto& s : st["streams"]) {
+        EXPECT_EQ(s["generator_failures"].get<int>(), 1) << s.dump();
+        EXPECT_EQ(s["underruns"].get<int>(), 0) << s.dump();
+    }
+}
+
 // A producer slowed to a fifth of real time (an injected fault: a stalled GPU, a slow CPU): the
 // callback must play zeros, count every short period, and say so on telemetry.
 TEST_F(DaemonTest, UnderrunsPlayZerosAndAreCountedAndReported) {
