@@ -1,6 +1,7 @@
-// One stream's signal chain, block by block, with no thread of its own: composer ->
-// generator (all lanes) -> the silence gate (silence_gate.h) -> per-track pan and level ->
-// stereo -> the post tier (post_tier.h: frequency masking, loudness, resampling to the output rate).
+// One stream's signal chain, block by block, with no thread of its own: composer -> generator
+// (all lanes) -> the model's output filter (kernels/emphasis.h) -> the silence gate
+// (silence_gate.h) -> per-track pan and level -> stereo -> the post tier (post_tier.h: frequency
+// masking, loudness, resampling to the output rate).
 // The live stream and `wavecastd render` both drive it, so they sound the same.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "composer.h"
+#include "emphasis.h"
 #include "generator.h"
 #include "masking.h"
 #include "params.h"
@@ -119,6 +121,7 @@ private:
     double tempo_from_ = 0, last_tempo_ = 0;
     bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
     PostTier post_;
+    DeEmphasis de_emphasis_;
     SilenceGate gate_;
     std::vector<float> features_, temperature_, tail_cut_, lanes_out_, stereo_;
 };

@@ -40,7 +40,8 @@ public:
     // Advances every lane by `frames` frames (frames * frame_hop samples).
     //   features:    [frames][lanes][cond_features], the notes-v1 layout of frame_features.h
     //   temperature: [lanes], >= 0; 0 picks the most likely class
-    //   out:         [lanes][frames * frame_hop] samples in [-1, 1]
+    //   out:         [lanes][frames * frame_hop] samples in [-1, 1], the mu-law classes decoded:
+    //                pre-emphasised where the model is (emphasis.h; the renderer de-emphasises)
     virtual void generate(const float* features, const float* temperature, int frames, float* out) = 0;
 
     // Teacher forcing, for training parity and backend comparison: advances every lane by `frames`

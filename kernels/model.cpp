@@ -66,6 +66,7 @@ json spec_to_json(const ModelSpec& s) {
             {"instrument_dim", s.instrument_dim},
             {"excitation_harmonics", s.excitation_harmonics},
             {"output", s.output},
+            {"pre_emphasis", s.pre_emphasis},
             {"feature_layout", s.feature_layout},
             {"instruments", inst},
             {"weights", s.random_weights ? "random" : "trained"},
@@ -106,6 +107,10 @@ ModelSpec spec_from_json(const json& j, const std::string& where) {
     // Optional: files written before the excitation have none.
     s.excitation_harmonics = j.contains("excitation_harmonics") ? get_int("excitation_harmonics") : 0;
     s.output = get_str("output");
+    if (j.contains("pre_emphasis")) {
+        if (!j["pre_emphasis"].is_number()) throw fail("metadata 'pre_emphasis' is not a number");
+        s.pre_emphasis = j["pre_emphasis"].get<float>();
+    }
     s.feature_layout = get_str("feature_layout");
     const std::string weights = get_str("weights");
     if (weights != "random" && weights != "trained") throw fail("metadata 'weights' must be \"random\" or \"trained\"");
@@ -159,6 +164,8 @@ void validate_spec(const ModelSpec& s, const std::string& where) {
     check(s.skip_channels >= 1 && s.skip_channels <= 4096, "skip_channels must be 1..4096");
     check(s.output == "mulaw", "unsupported output kind '" + s.output + "' (this engine runs \"mulaw\")");
     check(s.audio_classes >= 2 && s.audio_classes <= 65536, "audio_classes must be 2..65536");
+    // At 1 the de-emphasis would integrate the network's noise without bound.
+    check(s.pre_emphasis >= 0.0f && s.pre_emphasis < 1.0f, "pre_emphasis must be at least 0 and below 1");
     check(s.layers >= 1 && s.layers <= 64, "layers must be 1..64");
     check(s.dilation_cycle >= 1 && s.dilation_cycle <= 16, "dilation_cycle must be 1..16");
     check(s.sample_rate >= 4000 && s.sample_rate <= 192000, "sample_rate must be 4000..192000");

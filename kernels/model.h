@@ -41,6 +41,10 @@ struct ModelSpec {
     int instrument_dim = 0;        // E
     int excitation_harmonics = 0;  // K: the excitation's harmonics (excitation.h); 0: none
     std::string output = "mulaw";
+    // The coefficient a of the pre-emphasis 1 - a z^-1 the network was trained on (emphasis.h): it
+    // plays in that domain, and the renderer de-emphasises its lanes. 0 (a file that does not say):
+    // none.
+    float pre_emphasis = 0;
     std::string feature_layout = kFeatureLayout;
     std::vector<Instrument> instruments;
     bool random_weights = false;    // true: seeded random, untrained (tests and the first demo)

@@ -66,7 +66,9 @@ def main():
            + (f", noise of {prov['input_noise']} mu-law classes (standard deviation) on the fed-back samples" if prov.get("input_noise") else "")
            + (f", {prov['silent_past'] * 100:.0f} % of segments fed a silent past" if prov.get("silent_past") else "")
            + (f", {prov['warped_past'] * 100:.0f} % a past resampled up to a semitone off" if prov.get("warped_past") else "")
-           + (f" and up to {prov['past_lag_ms']:.0f} ms late" if prov.get("past_lag_ms") else ""),
+           + (f" and up to {prov['past_lag_ms']:.0f} ms late" if prov.get("past_lag_ms") else "")
+           + (f"; each lane's audio scaled to a peak of {prov['level']}" if prov.get("level") else "")
+           + (f"; pre-emphasised by 1 - {spec['pre_emphasis']} z^-1 (the engine de-emphasises)" if spec.get("pre_emphasis") else ""),
            f"- wall time: {prov.get('wall_minutes')} min on {prov.get('hardware')}, PyTorch {prov.get('torch')}, commit "
            f"{prov.get('commit')}"]
     if prov.get("widened_from"):

@@ -43,12 +43,13 @@ import wavenet  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def dataset_items(source, classes):
+def dataset_items(source, classes, pre_emphasis=0.0, level=0.0):
     """(mu-law classes [lanes, samples], features, instruments, export metadata) of each item of a
-    dataset folder (training/dataset.py), or of a pack (training/pack.py)."""
+    dataset folder (training/dataset.py), or of a pack (training/pack.py), the audio made into what
+    the network plays by wavenet.training_audio (a pack is made so by pack.py)."""
     if os.path.isfile(source):
         try:
-            items = pack.load(source, classes)
+            items = pack.load(source, classes, pre_emphasis, level)
         except ValueError as e:
             raise SystemExit(str(e))
         return sorted(((c, f, i, json.loads(m)) for c, f, i, m in items), key=lambda it: it[3]["item"])
@@ -58,7 +59,7 @@ def dataset_items(source, classes):
     items = []
     for p in paths:
         t, meta = safetensors_io.read(p)
-        items.append((wavenet.mulaw_encode(np.asarray(t["audio"], dtype=np.float64), classes), np.asarray(t["features"]),
+        items.append((wavenet.mulaw_encode(wavenet.training_audio(t["audio"], pre_emphasis, level), classes), np.asarray(t["features"]),
                       np.asarray(t["instruments"]), json.loads(meta["wavecast_export"])))
     # By item name, as a pack has them in its own order: the same data gives the same batches.
     return sorted(items, key=lambda it: it[3]["item"])
@@ -67,9 +68,9 @@ def dataset_items(source, classes):
 class Segments:
     """Every item of a dataset folder or pack in memory, and random (lane, segment) draws from them."""
 
-    def __init__(self, source, hop, classes):
+    def __init__(self, source, hop, classes, pre_emphasis=0.0, level=0.0):
         self.items = []
-        for audio_classes, features, instruments, meta in dataset_items(source, classes):
+        for audio_classes, features, instruments, meta in dataset_items(source, classes, pre_emphasis, level):
             if meta["frame_hop"] != hop:
                 raise SystemExit(f"{source}: item {meta['item']} has frame hop {meta['frame_hop']}, the model's is {hop}")
             active = np.asarray(features[:, :, wavenet.FEATURES - 1] > 0)  # [frames, lanes]
@@ -197,6 +198,12 @@ def main():
     ap.add_argument("--past-lag-ms", type=float, default=0.0,
                     help="a warped past also runs late by up to this long: running free, a note's attack follows "
                          "the note before in the network's past, and the bass, trained without, settled late")
+    ap.add_argument("--pre-emphasis", type=float, default=0.0,
+                    help="train on audio filtered by 1 - A z^-1 (LPCNet's 0.85), which the engine undoes on output, so "
+                         "that the network's noise falls under the music's spectrum; written into the model file")
+    ap.add_argument("--level", type=float, default=0.0,
+                    help="scale each lane of each item to this peak (e.g. 0.9) before training, so that the network plays "
+                         "near full scale rather than at FluidSynth's gain 0.5 (0: as rendered)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--checkpoint-minutes", type=float, default=5.0)
@@ -205,19 +212,27 @@ def main():
                                    "when RUN holds no checkpoint; its steps and time carry into the new provenance")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
+    if not 0.0 <= a.pre_emphasis < 1.0:
+        raise SystemExit("--pre-emphasis: 0 <= A < 1")
+    if not 0.0 <= a.level <= 1.0:
+        raise SystemExit("--level: 0 (as rendered) up to 1")
     torch.set_num_threads(a.threads)
     os.makedirs(a.run, exist_ok=True)
     ckpt_path, log_path = os.path.join(a.run, "checkpoint.pt"), os.path.join(a.run, "loss.tsv")
 
-    spec = wavenet.spec_for(a.shape)
+    spec = dict(wavenet.spec_for(a.shape), pre_emphasis=a.pre_emphasis)
     net = wavenet.WaveNet(spec)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
-    state = {"step": 0, "seconds": 0.0, "samples": 0, "data": os.path.abspath(a.data), "shape": a.shape}
+    state = {"step": 0, "seconds": 0.0, "samples": 0, "data": os.path.abspath(a.data), "shape": a.shape,
+             "pre_emphasis": a.pre_emphasis, "level": a.level}
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
+        for key, value in (("pre_emphasis", a.pre_emphasis), ("level", a.level)):
+            if state.get(key, 0.0) != value:
+                raise SystemExit(f"{ckpt_path}: trained with {key} {state.get(key, 0.0)}, not {value}")
         print(f"train: resumed {ckpt_path} at step {state['step']} ({state['seconds'] / 60:.1f} min)")
     elif a.init:
         init, init_spec = wavenet.WaveNet.load(a.init)
@@ -230,8 +245,8 @@ def main():
         print(f"train: starting from {a.init} (step {state['step']})")
     net.to(a.device)
 
-    data = Segments(a.data, spec["frame_hop"], spec["audio_classes"])
-    held = Segments(a.held_out, spec["frame_hop"], spec["audio_classes"]) if a.held_out else None
+    data = Segments(a.data, spec["frame_hop"], spec["audio_classes"], a.pre_emphasis, a.level)
+    held = Segments(a.held_out, spec["frame_hop"], spec["audio_classes"], a.pre_emphasis, a.level) if a.held_out else None
     print(f"train: {len(data.items)} items, {data.hours:.2f} lane-hours; {a.shape} "
           f"(receptive field {net.receptive_field()} samples) on {a.device} x{a.threads}")
     rng = np.random.default_rng(a.seed + state["step"])
@@ -287,7 +302,8 @@ def main():
         state["step"] += 1
         state.update(batch=a.batch, segment_frames=a.frames, lr=a.lr, lr_final=a.lr_final or a.lr,
                      sampling="balanced by instrument", input_noise=a.input_noise,
-                     silent_past=a.silent_past, warped_past=a.warped_past, past_lag_ms=a.past_lag_ms)  # for the provenance
+                     silent_past=a.silent_past, warped_past=a.warped_past, past_lag_ms=a.past_lag_ms,
+                     pre_emphasis=a.pre_emphasis, level=a.level)  # for the provenance
         state["samples"] += a.batch * a.frames * spec["frame_hop"]
         running, n = running + loss.item(), n + 1
         if state["step"] % 100 == 0:
@@ -314,7 +330,8 @@ def main():
                       "segment_frames": state.get("segment_frames", a.frames), "lr": state.get("lr", a.lr),
                       "lr_final": state.get("lr_final", state.get("lr", a.lr)), "sampling": state.get("sampling"),
                       "input_noise": state.get("input_noise", 0.0), "silent_past": state.get("silent_past", 0.0),
-                      "warped_past": state.get("warped_past", 0.0), "past_lag_ms": state.get("past_lag_ms", 0.0)}
+                      "warped_past": state.get("warped_past", 0.0), "past_lag_ms": state.get("past_lag_ms", 0.0),
+                      "level": state.get("level", 0.0)}
         if "initialised_from" in state:
             provenance["initialised_from"] = state["initialised_from"]
             if os.path.exists(state["initialised_from"]):  # a grown model keeps saying what it was grown from

@@ -82,6 +82,31 @@ def mulaw_encode(x, classes):
     return np.clip(np.rint((y + 1.0) * 0.5 * mu), 0, mu).astype(np.int64)
 
 
+def training_audio(audio, pre_emphasis=0.0, level=0.0):
+    """What the network is trained to play, from a dataset item's float lanes [lanes, samples]:
+    with level > 0, each lane scaled so that its peak is `level` (FluidSynth renders at gain 0.5,
+    far below full scale, and the loudness stage's +20 dB then lifts the network's noise with its
+    music); with pre_emphasis a > 0, each lane filtered by 1 - a z^-1, so that the network's
+    sampling and quantisation noise, white in that domain, comes out under the music's spectrum
+    once the engine de-emphasises (kernels/emphasis.h). Filtered values past +-1 clip at encoding."""
+    x = np.asarray(audio, dtype=np.float64)
+    if level > 0:
+        peak = np.abs(x).max(axis=-1, keepdims=True)
+        x = x * np.where(peak > 0, level / np.maximum(peak, 1e-12), 1.0)
+    if pre_emphasis > 0:
+        x = np.concatenate([x[..., :1], x[..., 1:] - pre_emphasis * x[..., :-1]], axis=-1)
+    return x
+
+
+def de_emphasise(x, pre_emphasis):
+    """The engine's output filter 1 / (1 - a z^-1) (kernels/emphasis.h), from a zero state."""
+    y = np.asarray(x, dtype=np.float64)
+    if pre_emphasis <= 0:
+        return y
+    import scipy.signal  # here, not above: a GPU machine trains without SciPy
+    return scipy.signal.lfilter([1.0], [1.0, -pre_emphasis], y, axis=-1)
+
+
 def mulaw_decode(cls, classes):
     mu = classes - 1
     y = 2.0 * np.asarray(cls, dtype=np.float64) / mu - 1.0
@@ -220,7 +245,8 @@ class WaveNet(torch.nn.Module):
             raise ValueError(f"{path}: architecture {spec.get('architecture')!r}, not {ARCHITECTURE}")
         keys = ("residual_channels", "skip_channels", "audio_classes", "layers", "dilation_cycle", "sample_rate",
                 "frame_hop", "cond_features", "cond_hidden", "instrument_dim", "output", "feature_layout", "instruments")
-        net = WaveNet(dict({k: spec[k] for k in keys}, excitation_harmonics=spec.get("excitation_harmonics", 0)))
+        net = WaveNet(dict({k: spec[k] for k in keys}, excitation_harmonics=spec.get("excitation_harmonics", 0),
+                           pre_emphasis=spec.get("pre_emphasis", 0.0)))
         own = net.tensors()
         with torch.no_grad():
             for name, value in tensors.items():

@@ -3,12 +3,14 @@
 // few steps of PyTorch training, resumed, and the export loaded by the engine's own loader.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "../unit/temp_dir.h"
+#include "emphasis.h"
 #include "frame_features.h"
 #include "harness.h"
 #include "model.h"
@@ -110,37 +112,93 @@ TEST(Training, DatasetTrainResumeExport) {
     ASSERT_EQ(packer.wait(60).value_or(-1), 0) << packer.log();
     EXPECT_LT(std::filesystem::file_size(dir.file("a.pack")), std::filesystem::file_size(item) / 10) << "the pack is not compact";
     save_model(dir.file("tiny-start.safetensors"), random_model(named_shape("tiny"), 5));
-    auto steps = [&](const std::string& data, const std::string& name) {
-        Process p({std::string(WAVECAST_SOURCE_DIR) + "/training/train.py",
-                   "--data",
-                   data,
-                   "--shape",
-                   "tiny",
-                   "--minutes",
-                   "5",
-                   "--steps",
-                   "3",
-                   "--batch",
-                   "2",
-                   "--frames",
-                   "4",
-                   "--threads",
-                   "1",
-                   "--run",
-                   dir.file(name),
-                   "--init",
-                   dir.file("tiny-start.safetensors"),
-                   "--export",
-                   dir.file(name + ".safetensors")},
-                  {}, dir.file(name + ".log"));
-        EXPECT_EQ(p.wait(180).value_or(-1), 0) << p.log();
-        return load_model(dir.file(name + ".safetensors"));
+    auto steps = [&](const std::string& data, const std::string& name, std::vector<std::string> extra = {}, int status = 0) {
+        std::vector<std::string> cmd{std::string(WAVECAST_SOURCE_DIR) + "/training/train.py",
+                                     "--data",
+                                     data,
+                                     "--shape",
+                                     "tiny",
+                                     "--minutes",
+                                     "5",
+                                     "--steps",
+                                     "3",
+                                     "--batch",
+                                     "2",
+                                     "--frames",
+                                     "4",
+                                     "--threads",
+                                     "1",
+                                     "--run",
+                                     dir.file(name),
+                                     "--init",
+                                     dir.file("tiny-start.safetensors"),
+                                     "--export",
+                                     dir.file(name + ".safetensors")};
+        cmd.insert(cmd.end(), extra.begin(), extra.end());
+        Process p(cmd, {}, dir.file(name + ".log"));
+        EXPECT_EQ(p.wait(180).value_or(-1), status) << p.log();
+        return status == 0 ? load_model(dir.file(name + ".safetensors")) : Model{};
     };
     const Model from_folder = steps(dir.file("a"), "folder"), from_pack = steps(dir.file("a.pack"), "pack");
     EXPECT_EQ(nlohmann::json::parse(from_pack.spec.provenance)["steps"], 3);
     EXPECT_NE(from_pack.weights.embed, random_model(named_shape("tiny"), 5).weights.embed) << "the steps changed nothing";
     EXPECT_EQ(from_folder.weights.embed, from_pack.weights.embed) << "three steps on the pack differ from three on the folder";
     EXPECT_EQ(from_folder.weights.out2_w, from_pack.weights.out2_w);
+
+    // Trained near full scale and pre-emphasised: the pack made so trains as the folder does, the
+    // model file says what the engine must undo, and a pack made otherwise is refused.
+    const std::vector<std::string> shaped{"--pre-emphasis", "0.85", "--level", "0.9"};
+    Process shaped_packer({std::string(WAVECAST_SOURCE_DIR) + "/training/pack.py", dir.file("a"), "--out", dir.file("shaped.pack"),
+                           "--classes", std::to_string(named_shape("tiny").audio_classes), "--pre-emphasis", "0.85", "--level", "0.9"},
+                          {}, dir.file("shaped-pack.log"));
+    ASSERT_EQ(shaped_packer.wait(60).value_or(-1), 0) << shaped_packer.log();
+    const Model shaped_folder = steps(dir.file("a"), "shaped-folder", shaped),
+                shaped_pack = steps(dir.file("shaped.pack"), "shaped-pack", shaped);
+    EXPECT_EQ(shaped_folder.weights.embed, shaped_pack.weights.embed);
+    EXPECT_NE(shaped_folder.weights.embed, from_folder.weights.embed) << "the shaped audio trained as the plain audio does";
+    EXPECT_FLOAT_EQ(shaped_pack.spec.pre_emphasis, 0.85f);
+    EXPECT_EQ(from_pack.spec.pre_emphasis, 0.0f);
+    EXPECT_DOUBLE_EQ(nlohmann::json::parse(shaped_pack.spec.provenance)["level"].get<double>(), 0.9);
+    steps(dir.file("a.pack"), "mismatch", shaped, 1);
+    const std::string refusal = slurp(dir.file("mismatch.log"));
+    EXPECT_NE(refusal.find("a.pack: its audio is packed with pre_emphasis 0.0, the training asks for 0.85"), std::string::npos) << refusal;
+}
+
+// What the network is trained to play (training/wavenet.py training_audio), the engine's output
+// filter (kernels/emphasis.h) gives back as the music, at the level it was trained at.
+TEST(Training, TheEngineUndoesWhatTheTrainingPreEmphasised) {
+    TempDir dir;
+    const std::string script = dir.file("shape.py");
+    std::ofstream(script) << R"(import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, wavenet
+rng = np.random.default_rng()
+t = np.arange(8000)
+x = np.stack([0.3 * np.sin(0.02 * t) + 0.05 * rng.uniform(-1, 1, t.size), 0.1 * np.sin(0.3 * t)])
+x.astype(np.float32).tofile(sys.argv[2])
+wavenet.training_audio(x, 0.85, 0.9).astype(np.float32).tofile(sys.argv[3])
+)";
+    Process p({"/usr/bin/python3", script, std::string(WAVECAST_SOURCE_DIR) + "/training", dir.file("x.f32"), dir.file("shaped.f32")}, {},
+              dir.file("shape.log"));
+    ASSERT_EQ(p.wait(60).value_or(-1), 0) << p.log();
+    auto floats = [&](const std::string& path) {
+        const std::string bytes = slurp(path);
+        std::vector<float> v(bytes.size() / sizeof(float));
+        std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+        return v;
+    };
+    const std::vector<float> x = floats(dir.file("x.f32"));
+    std::vector<float> y = floats(dir.file("shaped.f32"));
+    ASSERT_EQ(x.size(), 16000u);
+    ASSERT_EQ(y.size(), x.size());
+    DeEmphasis filter(2);
+    filter.apply(0.85f, 8000, y.data());
+    for (int lane = 0; lane < 2; ++lane) {
+        float peak = 0;
+        for (int i = 0; i < 8000; ++i) peak = std::max(peak, std::abs(x[lane * 8000 + i]));
+        for (int i = 0; i < 8000; ++i)
+            ASSERT_NEAR(y[lane * 8000 + i], x[lane * 8000 + i] * 0.9f / peak, 1e-5f) << "lane " << lane << " sample " << i;
+    }
 }
 
 // The excitation counts a note's phase from the first sample of the frame it starts in, so the

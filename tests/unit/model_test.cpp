@@ -232,3 +232,29 @@ TEST(Model, TheHouseTableGivesEveryInstrumentARelease) {
     save_model(dir.file("m.safetensors"), m);
     EXPECT_FLOAT_EQ(load_model(dir.file("m.safetensors")).spec.instruments[2].release_s, 0.125f);
 }
+
+TEST(Model, PreEmphasisIsTheFilesAndNoneWhereItDoesNotSay) {
+    TempDir dir;
+    Model m = random_model(named_shape("tiny"), 3);
+    m.spec.pre_emphasis = 0.85f;
+    const std::string path = dir.file("m.safetensors");
+    save_model(path, m);
+    EXPECT_FLOAT_EQ(load_model(path).spec.pre_emphasis, 0.85f);
+
+    SafetensorsFile f = read_safetensors(path);
+    auto meta = nlohmann::json::parse(f.metadata["wavecast"]);
+    auto with = [&](nlohmann::json value) {
+        if (value.is_null()) meta.erase("pre_emphasis");
+        else meta["pre_emphasis"] = value;
+        f.metadata["wavecast"] = meta.dump();
+        write_safetensors(path, f);
+    };
+    with(nullptr);  // a file written before pre-emphasis
+    EXPECT_EQ(load_model(path).spec.pre_emphasis, 0.0f);
+    with(1.0);  // de-emphasis would integrate the noise without bound
+    expect_refused(path, "pre_emphasis must be at least 0 and below 1");
+    with(-0.5);
+    expect_refused(path, "pre_emphasis must be at least 0 and below 1");
+    with("0.85");
+    expect_refused(path, "metadata 'pre_emphasis' is not a number");
+}

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 
 #include "generator.h"
 #include "masking.h"
@@ -21,7 +22,55 @@ const std::map<std::string, std::shared_ptr<const Style>>& styles() {
 
 constexpr int kRate = 16000, kLanes = 4;
 
+// White noise on every lane, as a network whose every draw is independent, with the spec of a
+// model trained pre-emphasised by `a`.
+class NoiseGenerator : public Generator {
+public:
+    explicit NoiseGenerator(float a) : spec_(named_shape("tiny")) { spec_.pre_emphasis = a; }
+    const ModelSpec& spec() const override { return spec_; }
+    int lanes() const override { return kLanes; }
+    std::string backend() const override { return "noise"; }
+    void set_instruments(const float*) override {}
+    void set_tail_cut(const float*) override {}
+    void generate(const float*, const float*, int frames, float* out) override {
+        const size_t n = static_cast<size_t>(frames) * spec_.frame_hop * kLanes;
+        for (size_t i = 0; i < n; ++i) out[i] = noise_(rng_);
+        position_ += static_cast<uint64_t>(frames) * spec_.frame_hop;
+    }
+    uint64_t position() const override { return position_; }
+
+private:
+    ModelSpec spec_;
+    std::mt19937 rng_{std::random_device{}()};
+    std::uniform_real_distribution<float> noise_{-0.05f, 0.05f};
+    uint64_t position_ = 0;
+};
+
 }  // namespace
+
+// A model trained on pre-emphasised audio is de-emphasised on its way out: white noise from the
+// generator leaves the chain as 1 / (1 - a z^-1) makes it, its lag-1 autocorrelation a.
+TEST(Renderer, AModelTrainedPreEmphasisedIsDeEmphasised) {
+    for (float a : {0.0f, 0.85f}) {
+        SCOPED_TRACE(a);
+        Renderer r(std::make_unique<NoiseGenerator>(a), make_cpu_masking(kRate, 2), styles().at("ambient"), kRate, 1);
+        BlockParams p;
+        p[Param::temperature] = 1.0, p[Param::intensity] = 0.6, p[Param::key] = -1, p[Param::seed] = 1;
+        p[Param::tempo] = 120, p[Param::masking_db] = -100;  // masking bypassed
+        std::vector<ScoreNote> notes;
+        for (int lane = 0; lane < kLanes; ++lane) notes.push_back({lane, 48 + lane, 100, 0.0, 16.0});  // the gate open throughout
+        r.set_score(styles().at("ambient"), notes, 16.0);
+        std::vector<float> out;
+        for (int i = 0; i < 150; ++i) r.render(4, p, out);  // 6 s
+        double c0 = 0, c1 = 0;
+        for (size_t i = static_cast<size_t>(1.5 * kRate); i < static_cast<size_t>(5.5 * kRate); ++i) {
+            const double x = out[2 * i], prev = out[2 * i - 2];  // left channel
+            c0 += x * x, c1 += x * prev;
+        }
+        ASSERT_GT(c0, 0.0);
+        EXPECT_NEAR(c1 / c0, a, 0.03);
+    }
+}
 
 TEST(Renderer, CrossfadeMorphsTempoAndInstrumentsAndBlendMixesThem) {
     auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 2));
@@ -65,28 +114,33 @@ TEST(Renderer, CrossfadeMorphsTempoAndInstrumentsAndBlendMixesThem) {
 // included) plays exact zeros before a score's first note and once its instrument has rung out
 // after the last, and the network's sound while the note plays.
 TEST(Renderer, AScoresSilencesAreExactZerosThroughThePostTier) {
-    auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 2));
-    Renderer r(make_cpu_generator(model, kLanes, 1), make_cpu_masking(kRate, 2), styles().at("ambient"), kRate, 1);
-    BlockParams p;
-    p[Param::temperature] = 1.0, p[Param::intensity] = 0.6, p[Param::key] = -1, p[Param::seed] = 1;
-    p[Param::tempo] = 120;                                                // a beat is 0.5 s
-    r.set_score(styles().at("ambient"), {{1, 48, 100, 2.0, 4.0}}, 16.0);  // lane 1 from 1 s to 2 s
-    std::vector<float> out;
-    for (int i = 0; i < 200; ++i) r.render(4, p, out);  // 8 s
-    const auto& table = r.generator().spec().instruments;
-    float release = 0;
-    for (size_t i = 0; i < table.size(); ++i)
-        if (r.lane_instruments()[table.size() + i] > 0) release = std::max(release, table[i].release_s);
-    ASSERT_GT(release, 0.0f);
-    ASSERT_LT(release, 4.0f) << "the test needs the instrument to ring out within the score";
-    auto peak = [&](double from_s, double to_s) {
-        float m = 0;
-        for (size_t i = static_cast<size_t>(from_s * kRate) * 2; i < std::min(out.size(), static_cast<size_t>(to_s * kRate) * 2); ++i)
-            m = std::max(m, std::isnan(out[i]) ? INFINITY : std::abs(out[i]));
-        return m;
-    };
-    // The post tier delays by its latency and spreads a note over its frames: margins of 0.2 s.
-    EXPECT_EQ(peak(0.0, 0.8), 0.0f) << "before the first note";
-    EXPECT_GT(peak(1.2, 1.8), 1e-3f) << "while the note plays";
-    EXPECT_EQ(peak(2.0 + release + kGateFadeSeconds + 0.2, 8.0), 0.0f) << "after the note and its release of " << release << " s";
+    for (float a : {0.0f, 0.85f}) {  // the gate comes after the de-emphasis, whose state would ring on
+        SCOPED_TRACE(a);
+        Model m = random_model(named_shape("tiny"), 2);
+        m.spec.pre_emphasis = a;
+        auto model = std::make_shared<const Model>(std::move(m));
+        Renderer r(make_cpu_generator(model, kLanes, 1), make_cpu_masking(kRate, 2), styles().at("ambient"), kRate, 1);
+        BlockParams p;
+        p[Param::temperature] = 1.0, p[Param::intensity] = 0.6, p[Param::key] = -1, p[Param::seed] = 1;
+        p[Param::tempo] = 120;                                                // a beat is 0.5 s
+        r.set_score(styles().at("ambient"), {{1, 48, 100, 2.0, 4.0}}, 16.0);  // lane 1 from 1 s to 2 s
+        std::vector<float> out;
+        for (int i = 0; i < 200; ++i) r.render(4, p, out);  // 8 s
+        const auto& table = r.generator().spec().instruments;
+        float release = 0;
+        for (size_t i = 0; i < table.size(); ++i)
+            if (r.lane_instruments()[table.size() + i] > 0) release = std::max(release, table[i].release_s);
+        ASSERT_GT(release, 0.0f);
+        ASSERT_LT(release, 4.0f) << "the test needs the instrument to ring out within the score";
+        auto peak = [&](double from_s, double to_s) {
+            float m = 0;
+            for (size_t i = static_cast<size_t>(from_s * kRate) * 2; i < std::min(out.size(), static_cast<size_t>(to_s * kRate) * 2); ++i)
+                m = std::max(m, std::isnan(out[i]) ? INFINITY : std::abs(out[i]));
+            return m;
+        };
+        // The post tier delays by its latency and spreads a note over its frames: margins of 0.2 s.
+        EXPECT_EQ(peak(0.0, 0.8), 0.0f) << "before the first note";
+        EXPECT_GT(peak(1.2, 1.8), 1e-3f) << "while the note plays";
+        EXPECT_EQ(peak(2.0 + release + kGateFadeSeconds + 0.2, 8.0), 0.0f) << "after the note and its release of " << release << " s";
+    }
 }
