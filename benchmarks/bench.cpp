@@ -202,7 +202,7 @@ void bench_generator(const std::string& backend, const std::vector<std::string>&
                 for (int b = 0; b < batch; ++b)
                     wavecast::add_note(&features[(static_cast<size_t>(f) * batch + b) * spec.cond_features], 48 + 7 * b, 100, f == 0,
                                        0.01f * f);
-            std::vector<float> temperature(static_cast<size_t>(batch), 1.0f);
+            std::vector<float> temperature(static_cast<size_t>(frames_per_call) * batch, 1.0f);
             std::vector<float> out(static_cast<size_t>(batch) * frames_per_call * hop);
             time_run(g, frames_per_call, std::max(1, calls / 4), features, temperature, out);  // warm-up
             std::vector<double> times;

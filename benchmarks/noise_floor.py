@@ -90,7 +90,8 @@ def main():
                     x = quality.read_wav(wav)
                 figures.setdefault(system, {})[name] = measure(x, notes)
                 print(f"noise_floor: {name} {system}: {figures[system][name]}", file=sys.stderr)
-    result = {"model": a.model, "temperature": a.temperature, "tail_cut": a.tail_cut, "notes_per_instrument": len(pitches), "figures": figures}
+    result = {"model": a.model, "temperature": a.temperature, "tail_cut": a.tail_cut, "sustain_temperature": a.sustain_temperature,
+              "notes_per_instrument": len(pitches), "figures": figures}
     quality.print_result(result, a.json)
 
 

@@ -202,7 +202,8 @@ def render_model(a, model, mid, seconds, out, extra=()):
     with open(out + ".toml", "w") as f:
         f.write("\n".join(lines) + "\n")
     run([a.wavecastd, "--config", out + ".toml", "render", "--score", mid, "--seconds", f"{seconds:.2f}", "--seed", "1",
-         "--temperature", str(a.temperature), "--tail-cut", str(a.tail_cut), "--masking-db", "-100", "--out", out, *extra])
+         "--temperature", str(a.temperature), "--tail-cut", str(a.tail_cut), "--sustain-temperature",
+         str(a.sustain_temperature), "--masking-db", "-100", "--out", out, *extra])
 
 
 def print_result(result, path=None):
@@ -223,6 +224,8 @@ def config_param(config, name, default):
 def sampling_options(ap):
     ap.add_argument("--temperature", type=float, help="sampling temperature (default: the config's, what the daemon plays at)")
     ap.add_argument("--tail-cut", type=float, help="the sampling's tail cut (default: the config's, else the parameter's 0)")
+    ap.add_argument("--sustain-temperature", type=float,
+                    help="the most the temperature is once a note has sounded 0.1 s (default: the config's, else the parameter's 0)")
 
 
 def sampling_defaults(a):
@@ -231,6 +234,8 @@ def sampling_defaults(a):
         a.temperature = config_param(a.config, "temperature", 1.0)
     if a.tail_cut is None:
         a.tail_cut = config_param(a.config, "tail_cut", 0.0)
+    if a.sustain_temperature is None:
+        a.sustain_temperature = config_param(a.config, "sustain_temperature", 0.0)
 
 
 def random_model_like(tool, model, out):
@@ -290,6 +295,7 @@ def main():
                       "pitch_accuracy_lead": float(np.mean(in_tune[s]["lead"])), "pitch_accuracy_bass": float(np.mean(in_tune[s]["bass"])),
                       "mr_stft": float(d[:, 0].mean()), "lsd_db": float(d[:, 1].mean())}
     result = {"model": a.model, "melodies_per_part": a.melodies, "temperature": a.temperature, "tail_cut": a.tail_cut,
+              "sustain_temperature": a.sustain_temperature,
               "tolerance_s": TOLERANCE, "figures": figures}
     print_result(result, a.json)
 

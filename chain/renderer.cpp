@@ -122,6 +122,19 @@ std::vector<float> Renderer::lane_releases() const {
     return release;
 }
 
+// Each lane's temperature each frame: the stream's, capped by the sustain temperature where the
+// lane's newest note has sounded kAttackSeconds (frame_features.h: the age at the frame's start).
+void Renderer::lane_temperatures(int frames, const BlockParams& p) {
+    const int lanes = gen_->lanes();
+    const float t = static_cast<float>(p[Param::temperature]), held = std::min(t, static_cast<float>(p[Param::sustain_temperature]));
+    const float attack_age = static_cast<float>(std::log1p(kAttackSeconds));
+    temperature_.resize(static_cast<size_t>(frames) * lanes);
+    for (size_t i = 0; i < temperature_.size(); ++i) {
+        const float* f = &features_[i * kFrameFeatures];
+        temperature_[i] = f[kActiveOffset] > 0.0f && f[kAgeOffset] >= attack_age ? held : t;
+    }
+}
+
 void Renderer::generate_or_fall_back(int frames) {
     try {
         gen_->set_tail_cut(tail_cut_.data());
@@ -156,7 +169,6 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
     const int lanes = gen_->lanes(), hop = gen_->spec().frame_hop;
     const size_t n = static_cast<size_t>(frames) * hop;
     features_.resize(static_cast<size_t>(frames) * lanes * kFrameFeatures);
-    temperature_.assign(static_cast<size_t>(lanes), static_cast<float>(p[Param::temperature]));
     tail_cut_.assign(static_cast<size_t>(lanes), static_cast<float>(p[Param::tail_cut]));
     lanes_out_.resize(static_cast<size_t>(lanes) * n);
     stereo_.assign(2 * n, 0.0f);
@@ -183,6 +195,7 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
     score_.set_key(static_cast<int>(p[Param::key]));
     score_.set_seed(static_cast<uint64_t>(p[Param::seed]));
     score_.next_frames(frames, features_.data());
+    lane_temperatures(frames, p);
     sync_instruments();
     report_.start = position_;
     report_.events.clear();

@@ -25,6 +25,13 @@ namespace wavecast {
 // What a block renders with: a value for each live parameter (protocol/params.h).
 using BlockParams = ParamValues;
 
+// How long a lane's newest note keeps the stream's temperature before the sustain temperature
+// caps it (Param::sustain_temperature). Drawn at any temperature, a held note is hiss with a tone
+// in it (the small model's piano 14 dB harmonic-to-noise at 0.7, 17 dB at 0.3, 23 dB at 0); the
+// attack needs the draws, or the network holds on to the note before (the bass's note F1 fell
+// from 0.73 to 0.45 with every sample the most likely). 0.1 s kept the notes (benchmarks/RESULTS.md).
+inline constexpr double kAttackSeconds = 0.1;
+
 // A style change. The composition follows `style` (from the next bar, or beat with `now`);
 // `blend` (style, weight) mixes the tempo and each lane's instrument of several styles; over
 // `crossfade_s` seconds the tempo, the density and the instruments morph from the old to the new.
@@ -105,6 +112,7 @@ private:
     // Each lane's instrument as weights over the model's table for one style's tracks.
     std::vector<float> lane_weights(const Style& style) const;
 
+    void lane_temperatures(int frames, const BlockParams& p);
     void generate_or_fall_back(int frames);
     std::vector<float> lane_releases() const;
 

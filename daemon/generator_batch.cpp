@@ -32,9 +32,10 @@ struct Batch {
     std::vector<std::chrono::steady_clock::time_point> missed_logged;
     std::exception_ptr failed;
     uint64_t position = 0;
-    // The round's inputs, all lanes: [frames][lanes][features], [lanes]; and what a lane absent
-    // from a round plays on: its last frame's features (zeros once its member has left).
-    std::vector<float> in, temperature, held;
+    // The round's inputs, all lanes: [frames][lanes][features], [frames][lanes]; and what a lane
+    // absent from a round plays on: its last frame's features (zeros once its member has left)
+    // and temperature.
+    std::vector<float> in, temperature, held, held_temperature;
     std::vector<float> weights, cut;                  // [lanes][instruments], [lanes]: the members' latest,
     bool weights_changed = true, cut_changed = true;  // not yet handed to `gen`
     std::vector<float> out;                           // [lanes][frames * hop]
@@ -55,8 +56,10 @@ struct Batch {
             if (arrived[k]) continue;
             if (attached[k]) skipped.push_back(k);
             for (int b = first[k]; b < first[k] + members[k].lanes; ++b)
-                for (int f = 0; f < frames; ++f)
+                for (int f = 0; f < frames; ++f) {
                     std::copy_n(&held[static_cast<size_t>(b) * F], F, &in[(static_cast<size_t>(f) * lanes + b) * F]);
+                    temperature[static_cast<size_t>(f) * lanes + b] = held_temperature[static_cast<size_t>(b)];
+                }
         }
         std::exception_ptr error;
         try {  // under the lock: the members write these between rounds
@@ -151,12 +154,15 @@ public:
             b.opened = std::chrono::steady_clock::now();
             std::fill(b.arrived.begin(), b.arrived.end(), 0);
             b.in.resize(static_cast<size_t>(frames) * b.lanes * F);
+            b.temperature.resize(static_cast<size_t>(frames) * b.lanes);
             b.out.resize(static_cast<size_t>(frames) * b.hop * b.lanes);
         }
         for (int f = 0; f < frames; ++f)
             std::copy_n(&features[static_cast<size_t>(f) * lanes_ * F], static_cast<size_t>(lanes_) * F,
                         &b.in[(static_cast<size_t>(f) * b.lanes + first_) * F]);
-        std::copy_n(temperature, lanes_, &b.temperature[static_cast<size_t>(first_)]);
+        for (int f = 0; f < frames; ++f)
+            std::copy_n(&temperature[static_cast<size_t>(f) * lanes_], lanes_, &b.temperature[static_cast<size_t>(f) * b.lanes + first_]);
+        std::copy_n(&temperature[static_cast<size_t>(frames - 1) * lanes_], lanes_, &b.held_temperature[static_cast<size_t>(first_)]);
         b.arrived[k_] = 1;
         const uint64_t round = b.rounds;
         while (b.rounds == round) {
@@ -210,7 +216,7 @@ std::vector<std::unique_ptr<Generator>> share_generator(std::unique_ptr<Generato
     b->missed.assign(K, 0);
     b->missed_logged.assign(K, {});
     b->result.resize(K);
-    b->temperature.assign(B, 0.0f);
+    b->held_temperature.assign(B, 0.0f);
     b->held.assign(B * static_cast<size_t>(b->features), 0.0f);
     b->cut.assign(B, 0.0f);
     // Until a member says otherwise, its lanes play what they would on a generator of its own.

@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
                           "never draw samples less likely than this times the likeliest (default: the stream's, else 0)")
              ->check(CLI::Range(0.0, 1.0)),
          "tail_cut", &ro.tail_cut},
+        {render
+             ->add_option("--sustain-temperature", ro.sustain_temperature,
+                          "the most the temperature is once a note has sounded 0.1 s (default: the stream's, else 0)")
+             ->check(CLI::Range(0.0, 4.0)),
+         "sustain_temperature", &ro.sustain_temperature},
         {render->add_option("--intensity", ro.intensity, "0..1 (default: the stream's, else 0.6)")->check(CLI::Range(0.0, 1.0)),
          "intensity", &ro.intensity},
         {render->add_option("--gain-db", ro.gain_db, "trim around the loudness target (default: the stream's, else 0)")

@@ -23,7 +23,7 @@ struct RenderOptions {
     int bits = 24;
     int rate = 0;  // 0: the model's own rate
     int lanes = 4;
-    double temperature = 1.0, tail_cut = 0.0, intensity = 0.6, gain_db = 0.0, tempo = 0;  // tempo 0: the style's
+    double temperature = 1.0, tail_cut = 0.0, sustain_temperature = 0.0, intensity = 0.6, gain_db = 0.0, tempo = 0;  // tempo 0: the style's
     double masking_db = 0.0;
 };
 

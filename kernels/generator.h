@@ -39,7 +39,8 @@ public:
 
     // Advances every lane by `frames` frames (frames * frame_hop samples).
     //   features:    [frames][lanes][cond_features], the notes-v1 layout of frame_features.h
-    //   temperature: [lanes], >= 0; 0 picks the most likely class
+    //   temperature: [frames][lanes], >= 0; 0 picks the most likely class (a frame each, so that a
+    //                lane's temperature may follow its notes, as the renderer's sustains do)
     //   out:         [lanes][frames * frame_hop] samples in [-1, 1], the mu-law classes decoded:
     //                pre-emphasised where the model is (emphasis.h; the renderer de-emphasises)
     virtual void generate(const float* features, const float* temperature, int frames, float* out) = 0;

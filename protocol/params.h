@@ -18,6 +18,10 @@ namespace wavecast {
     X(tail_cut, 0.0, 1.0, false, 0.0, "",                                                                           \
       "samples less likely than this times the most likely one are never drawn, cutting the noise of the "          \
       "distribution's tail; 0 draws from all of it")                                                                \
+    X(sustain_temperature, 0.0, 4.0, false, 0.0, "",                                                                \
+      "the most a lane's temperature is once its newest note has sounded 0.1 s: 0 holds the note at the network's " \
+      "most likely samples, clean of the hiss every draw adds; the attack keeps the temperature, which a note "     \
+      "needs to leave the one before; 4 leaves it as it is")                                                        \
     X(tempo, 20.0, 300.0, false, NAN, "bpm", "beats per minute (default: the style's)")                             \
     X(intensity, 0.0, 1.0, false, 0.6, "", "density and loudness of the score")                                     \
     X(gain_db, -60.0, 12.0, false, 0.0, "dB", "a trim around the loudness target")                                  \

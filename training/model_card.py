@@ -24,8 +24,11 @@ def loss_rows(path):
 
 
 def sampling(figures):
-    """How a quality script's figures were sampled (files from before the tail cut drew from the whole distribution)."""
-    return f"temperature {figures['temperature']}, tail cut {figures.get('tail_cut', 0)}"
+    """How a quality script's figures were sampled (files from before the tail cut drew from the whole distribution,
+    and from before the sustain temperature at one temperature throughout)."""
+    held = figures.get("sustain_temperature")
+    return (f"temperature {figures['temperature']}, tail cut {figures.get('tail_cut', 0)}"
+            + (f", sustain temperature {held}" if held is not None and held < figures["temperature"] else ""))
 
 
 def main():

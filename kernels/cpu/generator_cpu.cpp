@@ -96,8 +96,9 @@ public:
         const size_t per_lane = static_cast<size_t>(frames) * s_.frame_hop;
         run_frames(features, frames, [&](Lanes r, int f, int i, uint64_t t) {
             for (int b = r.begin; b < r.end; ++b) {
-                prev_[static_cast<size_t>(b)] = sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[b],
-                                                       floor_[static_cast<size_t>(b)], keys_[static_cast<size_t>(b)], t);
+                prev_[static_cast<size_t>(b)] =
+                    sample(&logits_[static_cast<size_t>(b) * s_.audio_classes], temperature[static_cast<size_t>(f) * lanes_ + b],
+                           floor_[static_cast<size_t>(b)], keys_[static_cast<size_t>(b)], t);
                 out[static_cast<size_t>(b) * per_lane + static_cast<size_t>(f) * s_.frame_hop + i] =
                     decode_[static_cast<size_t>(prev_[static_cast<size_t>(b)])];
             }

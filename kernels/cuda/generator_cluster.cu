@@ -234,7 +234,7 @@ __device__ inline void draw(const ClusterArgs& p, const Smem<WT>& s, int rank, i
                 if (q < per) p.a.probs[(static_cast<size_t>(lane) * T + t) * A + first + q] = v[q] / sum;
         return;
     }
-    const float temp = b < nb ? p.a.temperature[lane] : 1.0f, lowest = b < nb ? p.a.lowest[lane] : -INFINITY;
+    const float temp = b < nb ? p.a.temperature[(t / p.d.hop) * p.a.lanes + lane] : 1.0f, lowest = b < nb ? p.a.lowest[lane] : -INFINITY;
     int drawn = best;
     if (temp > 0.0f) {
         const float inv_t = 1.0f / temp;

@@ -309,7 +309,7 @@ __device__ __forceinline__ void draw(const NetWeights<WT>& w, const RunArgs& a, 
         for (int c = 0; c < A; ++c) p[c] = lg[c] / sum;
         return;
     }
-    const float temp = a.temperature[lane], lowest = a.lowest[lane];
+    const float temp = a.temperature[s.f * a.lanes + lane], lowest = a.lowest[lane];
     int drawn = best;
     if (temp > 0.0f) {
         const float inv_t = 1.0f / temp;
@@ -533,8 +533,7 @@ public:
         CUDA_CHECK(cudaMemset(queues_.p, 0, static_cast<size_t>(lanes) * queue * sizeof(float)));
         prev_.upload(std::vector<int>(static_cast<size_t>(lanes), A / 2));  // mu-law class of silence
         keys_.upload(keys);
-        sampling_.resize(static_cast<size_t>(lanes) * 2);
-        sampling_host_.assign(static_cast<size_t>(lanes) * 2, tail_floor(0.0f));
+        sampling_host_.assign(static_cast<size_t>(lanes), tail_floor(0.0f));
         cbuf_.resize(static_cast<size_t>(lanes) * C);
         CUDA_CHECK(cudaMemset(cbuf_.p, 0, static_cast<size_t>(lanes) * C * sizeof(float)));
         CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
@@ -571,13 +570,17 @@ public:
 
     void set_instruments(const float* weights) override { cond_inputs_.set_instruments(weights); }
     void set_tail_cut(const float* cut) override {
-        for (int b = 0; b < lanes_; ++b) sampling_host_[static_cast<size_t>(lanes_ + b)] = tail_floor(cut[b]);
+        for (int b = 0; b < lanes_; ++b) sampling_host_[static_cast<size_t>(b)] = tail_floor(cut[b]);
     }
 
     void generate(const float* features, const float* temperature, int frames, float* out) override {
         // From pageable memory, so the copy is staged before this returns and the vector may change.
-        std::copy(temperature, temperature + lanes_, sampling_host_.begin());
-        CUDA_CHECK(cudaMemcpyAsync(sampling_.p, sampling_host_.data(), sizeof(float) * 2 * lanes_, cudaMemcpyHostToDevice, compute_));
+        const size_t temps = static_cast<size_t>(frames) * lanes_;
+        sampling_host_.resize(lanes_ + temps);
+        std::copy(temperature, temperature + temps, sampling_host_.begin() + lanes_);
+        sampling_.resize(sampling_host_.size());
+        CUDA_CHECK(
+            cudaMemcpyAsync(sampling_.p, sampling_host_.data(), sizeof(float) * sampling_host_.size(), cudaMemcpyHostToDevice, compute_));
         run(features, frames, nullptr, false);
         const size_t n = static_cast<size_t>(lanes_) * frames * s_.frame_hop;
         ensure_pinned(n * sizeof(float));
@@ -632,8 +635,8 @@ private:
                   lanes_,
                   pos_,
                   keys_.p,
-                  sampling_.p,
                   sampling_.p + lanes_,
+                  sampling_.p,
                   forced,
                   want_probs ? nullptr : out_.p,
                   want_probs ? probs_.p : nullptr,
@@ -755,7 +758,7 @@ private:
     DeviceBuffer<double> exc_inc_;
     DeviceBuffer<uint64_t> started_;
     DeviceBuffer<float> queues_, sampling_, cbuf_, inputs_, out_, probs_;
-    std::vector<float> sampling_host_;  // [2][lanes]: temperature, then tail_floor() of the tail cut
+    std::vector<float> sampling_host_;  // [lanes]: tail_floor() of each tail cut, then [frames][lanes]: temperature
     DeviceBuffer<int> prev_, forced_;
     DeviceBuffer<LaneKey> keys_;
     ConditioningInputs cond_inputs_;

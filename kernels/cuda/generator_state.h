@@ -18,7 +18,7 @@ struct RunArgs {
     int frames, lanes;
     unsigned long long pos0;
     const LaneKey* keys;       // [lanes]: what keys each lane's draws
-    const float* temperature;  // [lanes]
+    const float* temperature;  // [frames][lanes]
     const float* lowest;       // [lanes]: tail_floor() of each lane's tail cut (sampling.h)
     const int* forced;         // [lanes][T] or null
     float* out;                // [lanes][T] or null

@@ -33,7 +33,8 @@ struct StreamWork {
 
     void run() {
         const int hop = gen->spec().frame_hop, n = kFrames * hop;
-        std::vector<float> temp(kLanes, 0.9f), lanes(static_cast<size_t>(kLanes) * n), stereo(2 * n), masked(2 * n);
+        std::vector<float> temp(static_cast<size_t>(kFrames) * kLanes, 0.9f), lanes(static_cast<size_t>(kLanes) * n), stereo(2 * n),
+            masked(2 * n);
         for (int k = 0; k < kBlocks; ++k) {
             std::fill(lanes.begin(), lanes.end(), std::nanf(""));
             gen->generate(&features[static_cast<size_t>(k) * kFrames * kLanes * kFrameFeatures], temp.data(), kFrames, lanes.data());

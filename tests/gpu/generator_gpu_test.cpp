@@ -88,14 +88,15 @@ void compare_free_running(CudaKernel kernel, int at_least, float temperature = 1
         auto cpu = make_cpu_generator(model, keys);
         auto gpu = make_cuda_generator(stored, keys, precision, kernel);
         const int hop = model->spec.frame_hop;
-        std::vector<float> temp(static_cast<size_t>(lanes), temperature), cuts(static_cast<size_t>(lanes));
+        const int frames = 5;
+        std::vector<float> temp(static_cast<size_t>(frames) * lanes), cuts(static_cast<size_t>(lanes));
+        for (size_t i = 0; i < temp.size(); ++i) temp[i] = i % 4 == 2 ? 0.0f : temperature;  // some frames of some lanes held
         for (int b = 0; b < lanes; ++b) cuts[static_cast<size_t>(b)] = tail_cut * static_cast<float>(b + 1) / static_cast<float>(lanes);
         cpu->set_tail_cut(cuts.data());
         gpu->set_tail_cut(cuts.data());
         int same = 0;
         bool diverged = false;
         for (int call = 0; call < 5 && !diverged; ++call) {
-            const int frames = 5;
             const auto feats = random_features(frames, lanes, rng());
             std::vector<float> want(static_cast<size_t>(lanes) * frames * hop, std::nanf("")), got(want.size(), std::nanf(""));
             cpu->generate(feats.data(), temp.data(), frames, want.data());
@@ -119,7 +120,8 @@ void chunking_changes_nothing(CudaKernel kernel, Precision precision = Precision
     auto model = std::make_shared<const Model>(random_model(named_shape("small"), 3));
     const int lanes = 3, hop = model->spec.frame_hop, frames = 12;
     const auto feats = random_features(frames, lanes, rng());
-    std::vector<float> temp(lanes, 0.8f);
+    std::vector<float> temp(static_cast<size_t>(frames) * lanes);
+    for (size_t i = 0; i < temp.size(); ++i) temp[i] = i % 5 == 1 ? 0.0f : 0.8f;
     auto whole = make_cuda_generator(model, lanes, 5, precision, kernel);
     std::vector<float> a(static_cast<size_t>(lanes) * frames * hop, std::nanf(""));
     whole->generate(feats.data(), temp.data(), frames, a.data());
@@ -128,7 +130,7 @@ void chunking_changes_nothing(CudaKernel kernel, Precision precision = Precision
     for (int k = 0, n = 1; k < frames; k += n, n = n % 4 + 1) {
         const int m = std::min(n, frames - k);
         std::vector<float> part(static_cast<size_t>(lanes) * m * hop, std::nanf(""));
-        parts->generate(&feats[static_cast<size_t>(k) * lanes * kFrameFeatures], temp.data(), m, part.data());
+        parts->generate(&feats[static_cast<size_t>(k) * lanes * kFrameFeatures], &temp[static_cast<size_t>(k) * lanes], m, part.data());
         for (int l = 0; l < lanes; ++l)
             std::copy_n(&part[static_cast<size_t>(l) * m * hop], m * hop, &b[(static_cast<size_t>(l) * frames + k) * hop]);
     }
@@ -144,7 +146,7 @@ void tiny_shape_runs(CudaKernel kernel, std::vector<Precision> precisions = {Pre
     for (Precision p : precisions) {
         auto gpu = make_cuda_generator(model, lanes, 4, p, kernel);
         auto cpu = make_cpu_generator(std::make_shared<const Model>(with_precision(*model, p)), lanes, 4);
-        std::vector<float> temp(lanes, 1.0f);
+        std::vector<float> temp(static_cast<size_t>(frames) * lanes, 1.0f);
         for (int call = 0; call < 2; ++call) {
             const auto feats = random_features(frames, lanes, rng());
             std::vector<float> want(static_cast<size_t>(lanes) * frames * hop, std::nanf("")), got(want.size(), std::nanf(""));

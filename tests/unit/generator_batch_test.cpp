@@ -42,7 +42,8 @@ Script script(const ModelSpec& s, int lanes, uint64_t seed, float temperature, f
 std::vector<float> play(Generator& g, const Script& sc) {
     const int hop = g.spec().frame_hop;
     const size_t block = static_cast<size_t>(sc.lanes) * kFrames * hop;
-    std::vector<float> out(block * kBlocks), temp(static_cast<size_t>(sc.lanes), sc.temperature), cut(temp.size(), sc.cut);
+    std::vector<float> out(block * kBlocks), temp(static_cast<size_t>(kFrames) * sc.lanes), cut(static_cast<size_t>(sc.lanes), sc.cut);
+    for (size_t i = 0; i < temp.size(); ++i) temp[i] = i % 3 == 1 ? 0.0f : sc.temperature;  // a frame held, as a sustain is
     for (int k = 0; k < kBlocks; ++k) {
         g.set_instruments(sc.instruments.data());
         g.set_tail_cut(cut.data());
@@ -116,7 +117,7 @@ TEST(GeneratorBatch, AStreamThatStaysAwayIsNotWaitedForPastTheWait) {
     auto alone = make_cpu_generator(m, 2, 5);
     EXPECT_EQ(got, play(*alone, scripts[0]));
     // The one that was away comes back and is served, its lanes advanced with the others'.
-    std::vector<float> out(static_cast<size_t>(2) * kFrames * m->spec.frame_hop), temp(2, 0.9f);
+    std::vector<float> out(static_cast<size_t>(2) * kFrames * m->spec.frame_hop), temp(2 * kFrames, 0.9f);
     members[1]->generate(scripts[1].features.data(), temp.data(), kFrames, out.data());
     EXPECT_EQ(members[1]->position(), static_cast<uint64_t>(kBlocks + 1) * kFrames * m->spec.frame_hop);
 }
@@ -147,7 +148,8 @@ TEST(GeneratorBatch, AFailureReachesEveryStream) {
     for (size_t k = 0; k < 2; ++k)
         threads.emplace_back([&, k] {
             const int lanes = scripts[k].lanes;
-            std::vector<float> out(static_cast<size_t>(lanes) * kFrames * m->spec.frame_hop), temp(static_cast<size_t>(lanes), 0.9f);
+            std::vector<float> out(static_cast<size_t>(lanes) * kFrames * m->spec.frame_hop),
+                temp(static_cast<size_t>(lanes) * kFrames, 0.9f);
             for (int block = 0; block < 5; ++block) {
                 try {
                     members[k]->generate(&scripts[k].features[static_cast<size_t>(block) * kFrames * lanes * kFrameFeatures], temp.data(),
@@ -161,7 +163,7 @@ TEST(GeneratorBatch, AFailureReachesEveryStream) {
     EXPECT_EQ(failed_at, (std::vector<int>{2, 2}));
     EXPECT_EQ(what, (std::vector<std::string>{"device lost", "device lost"}));
     // Still failing: the device is not trusted again.
-    std::vector<float> out(static_cast<size_t>(kFrames) * m->spec.frame_hop), temp(1, 0.9f);
+    std::vector<float> out(static_cast<size_t>(kFrames) * m->spec.frame_hop), temp(kFrames, 0.9f);
     EXPECT_THROW(members[0]->generate(scripts[0].features.data(), temp.data(), kFrames, out.data()), std::runtime_error);
 }
 

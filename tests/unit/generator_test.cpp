@@ -22,7 +22,7 @@ std::vector<float> run(Generator& g, const std::vector<float>& feats, int frames
     const int lanes = g.lanes(), hop = g.spec().frame_hop;
     std::vector<float> out(static_cast<size_t>(lanes) * frames * hop);
     std::vector<float> part(static_cast<size_t>(lanes) * chunk * hop);
-    std::vector<float> temp(static_cast<size_t>(lanes), temperature);
+    std::vector<float> temp(static_cast<size_t>(lanes) * chunk, temperature);
     for (int k = 0; k < frames; k += chunk) {
         g.generate(&feats[static_cast<size_t>(k) * lanes * kFrameFeatures], temp.data(), chunk, part.data());
         for (int b = 0; b < lanes; ++b)
@@ -240,8 +240,8 @@ TEST(GeneratorCpu, OutputIsFiniteAndInRangeForEveryShape) {
         auto model = std::make_shared<const Model>(random_model(named_shape(shape), 5));
         const auto feats = random_features(3, 4, 9);
         auto g = make_cpu_generator(model, 4, 1);
-        std::vector<float> out(static_cast<size_t>(4) * 3 * model->spec.frame_hop, std::nanf(""));  // poisoned
-        std::vector<float> temp{1.0f, 0.5f, 0.0f, 2.0f};
+        std::vector<float> out(static_cast<size_t>(4) * 3 * model->spec.frame_hop, std::nanf(""));        // poisoned
+        std::vector<float> temp{1.0f, 0.5f, 0.0f, 2.0f, 0.0f, 2.0f, 1.0f, 0.5f, 2.0f, 0.0f, 0.5f, 1.0f};  // [frame][lane]
         g->generate(feats.data(), temp.data(), 3, out.data());
         for (float v : out) {
             ASSERT_TRUE(std::isfinite(v)) << shape;
@@ -398,4 +398,29 @@ TEST(GeneratorCpu, HalfPrecisionStaysNearFp32) {
             EXPECT_LE(worst, p == Precision::fp16 ? 0.04 : 0.3) << name << " " << precision_name(p);
         }
     }
+}
+
+// The temperature is a frame's: a call over several frames draws each frame as a call of that
+// frame alone would, at its own temperature per lane.
+TEST(GeneratorCpu, EachFrameDrawsAtItsOwnTemperature) {
+    auto model = tiny_model();
+    const int lanes = 2, frames = 4, hop = model->spec.frame_hop;
+    const auto feats = random_features(frames, lanes, std::random_device{}());
+    const std::vector<float> temp{1.0f, 0.0f, 0.0f, 1.5f, 0.7f, 0.0f, 0.0f, 0.3f};  // [frame][lane]
+    auto whole = make_cpu_generator(model, lanes, 11);
+    std::vector<float> a(static_cast<size_t>(lanes) * frames * hop, std::nanf(""));
+    whole->generate(feats.data(), temp.data(), frames, a.data());
+    auto framewise = make_cpu_generator(model, lanes, 11);
+    std::vector<float> b(a.size(), std::nanf("")), part(static_cast<size_t>(lanes) * hop);
+    for (int k = 0; k < frames; ++k) {
+        framewise->generate(&feats[static_cast<size_t>(k) * lanes * kFrameFeatures], &temp[static_cast<size_t>(k) * lanes], 1, part.data());
+        for (int l = 0; l < lanes; ++l)
+            std::copy_n(&part[static_cast<size_t>(l) * hop], hop, &b[(static_cast<size_t>(l) * frames + k) * hop]);
+    }
+    EXPECT_EQ(a, b);
+    auto uniform = make_cpu_generator(model, lanes, 11);
+    const std::vector<float> one(static_cast<size_t>(lanes) * frames, 1.0f);
+    std::vector<float> c(a.size());
+    uniform->generate(feats.data(), one.data(), frames, c.data());
+    EXPECT_NE(a, c) << "the frames' temperatures changed nothing";
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "frame_features.h"
 #include "generator.h"
 #include "masking.h"
 #include "renderer.h"
@@ -46,7 +47,81 @@ private:
     uint64_t position_ = 0;
 };
 
+// Silence, and what temperature each frame of each lane was drawn at ([call][frame][lane]).
+class TemperatureRecorder : public Generator {
+public:
+    TemperatureRecorder() : spec_(named_shape("tiny")) {}
+    const ModelSpec& spec() const override { return spec_; }
+    int lanes() const override { return kLanes; }
+    std::string backend() const override { return "recorder"; }
+    void set_instruments(const float*) override {}
+    void set_tail_cut(const float*) override {}
+    void generate(const float* features, const float* temperature, int frames, float* out) override {
+        for (int k = 0; k < frames * kLanes; ++k) {
+            active.push_back(features[static_cast<size_t>(k) * kFrameFeatures + kActiveOffset] > 0.0f);
+            drawn_at.push_back(temperature[k]);
+        }
+        std::fill_n(out, static_cast<size_t>(frames) * spec_.frame_hop * kLanes, 0.0f);
+        position_ += static_cast<uint64_t>(frames) * spec_.frame_hop;
+    }
+    uint64_t position() const override { return position_; }
+    std::vector<char> active;     // [frame][lane], every frame rendered
+    std::vector<float> drawn_at;  // likewise
+
+private:
+    ModelSpec spec_;
+    uint64_t position_ = 0;
+};
+
 }  // namespace
+
+// A lane draws at the stream's temperature until its newest note has sounded kAttackSeconds, then
+// at no more than the sustain temperature, and at the stream's again from the next note.
+TEST(Renderer, ANoteIsDrawnAtTheTemperatureForItsAttackThenAtTheSustainTemperature) {
+    for (double sustain : {0.0, 0.3, 4.0}) {
+        SCOPED_TRACE(sustain);
+        auto recorder = std::make_unique<TemperatureRecorder>();
+        const TemperatureRecorder& rec = *recorder;
+        Renderer r(std::move(recorder), make_cpu_masking(kRate, 2), styles().at("ambient"), kRate, 1);
+        BlockParams p;
+        p[Param::temperature] = 0.7, p[Param::sustain_temperature] = sustain, p[Param::intensity] = 0.6, p[Param::key] = -1;
+        p[Param::seed] = 1, p[Param::tempo] = 120;  // a beat is 0.5 s, 50 frames
+        // Lane 1: a note from 1 s to 2 s, the next at once to 2.5 s; lane 3: nothing.
+        r.set_score(styles().at("ambient"), {{1, 48, 100, 2.0, 4.0}, {1, 50, 100, 4.0, 5.0}}, 16.0);
+        std::vector<float> out;
+        for (int i = 0; i < 23; ++i) r.render(7, p, out);  // 1.61 s, in blocks that split the attacks
+        const float held = static_cast<float>(std::min(0.7, sustain));
+        auto at = [&](int frame, int lane) { return rec.drawn_at[static_cast<size_t>(frame) * kLanes + lane]; };
+        const int frames = static_cast<int>(rec.drawn_at.size()) / kLanes;
+        ASSERT_EQ(frames, 161);
+        std::vector<int> onsets;
+        for (int k = 0; k < frames; ++k) {
+            EXPECT_FLOAT_EQ(at(k, 3), 0.7f) << "frame " << k << " of a lane that plays nothing";
+            if (rec.active[static_cast<size_t>(k) * kLanes + 1] && (k == 0 || !rec.active[static_cast<size_t>(k - 1) * kLanes + 1]))
+                onsets.push_back(k);
+        }
+        ASSERT_EQ(onsets.size(), 1u);
+        const int k0 = onsets[0];
+        ASSERT_NEAR(k0, 100, 1) << "lane 1's first note should start at 1 s";
+        // The held frames start where the note has sounded 0.1 s at the frame's start: 10 frames
+        // on, or 11 where it starts within its first frame.
+        auto first_held = [&](int from, int to) {
+            for (int k = from; k < to; ++k)
+                if (at(k, 1) != 0.7f) return k;
+            return to;
+        };
+        for (int k = 0; k < k0; ++k) EXPECT_FLOAT_EQ(at(k, 1), 0.7f) << "frame " << k << ", before the note";
+        const int h0 = sustain < 0.7 ? first_held(k0, frames) : k0 + 10;
+        EXPECT_TRUE(h0 == k0 + 10 || h0 == k0 + 11) << "the attack lasted " << h0 - k0 << " frames";
+        for (int k = h0; k < frames; ++k) EXPECT_FLOAT_EQ(at(k, 1), held) << "frame " << k << ", held";
+        for (int i = 0; i < 70; ++i) r.render(1, p, out);  // to 2.31 s
+        const int k1 = k0 + 100;                           // the next note, 1 s on
+        EXPECT_FLOAT_EQ(at(k1 + 1, 1), 0.7f) << "the next note's attack";
+        const int h1 = sustain < 0.7 ? first_held(k1 + 1, k1 + 20) : k1 + 10;
+        EXPECT_TRUE(h1 == k1 + 10 || h1 == k1 + 11) << "the next note's attack lasted " << h1 - k1 << " frames";
+        for (int k = h1; k < 231; ++k) EXPECT_FLOAT_EQ(at(k, 1), held) << "frame " << k << ", the next note held";
+    }
+}
 
 // A model trained on pre-emphasised audio is de-emphasised on its way out: white noise from the
 // generator leaves the chain as 1 / (1 - a z^-1) makes it, its lag-1 autocorrelation a.
