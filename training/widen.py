@@ -38,6 +38,8 @@ def shape_name(spec):
 
 def widen(narrow, wide_spec, seed):
     ns = narrow.spec
+    # The grown model plays what the narrow one does, in its output domain too.
+    wide_spec = dict(wide_spec, pre_emphasis=ns.get("pre_emphasis", 0.0))
     for k in set(ns) | set(wide_spec):
         if k not in GROWN and k != "provenance" and ns.get(k) != wide_spec.get(k):
             raise ValueError(f"the shapes differ in {k} ({ns.get(k)!r} and {wide_spec.get(k)!r}): only {', '.join(GROWN)} may grow")
