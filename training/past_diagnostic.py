@@ -37,7 +37,8 @@ def main():
         net, _ = wavenet.WaveNet.load(a.model)
     net.eval()
     spec = net.spec
-    held = train.Segments(a.held, spec["frame_hop"], spec["audio_classes"])
+    # In the model's own domain; a level would scale both sides of the correlation alike.
+    held = train.Segments(a.held, spec["frame_hop"], spec["audio_classes"], spec.get("pre_emphasis", 0.0))
     decode = torch.tensor(wavenet.mulaw_decode(np.arange(spec["audio_classes"]), spec["audio_classes"]), dtype=torch.float32)
     warm = -(-net.receptive_field() // spec["frame_hop"])
     pasts = {"true": {}, "noisy": {"input_noise": 12.0}, "silent": {"silent_past": 1.0}, "warped": {"warped_past": 1.0},
