@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 
+#include "files.h"
 #include "osc.h"
 #include "protocol.h"
 #include "stream_encoder.h"
@@ -48,8 +49,13 @@ std::vector<IcecastConfig> parse_outputs(const TomlReader& r, const toml::node* 
             o.password = r.get_string(t, "password", "");
         } else {
             const std::string path = resolve(dir, r.get_string(t, "password_file", ""));
-            std::ifstream f(path);
-            if (!f || !std::getline(f, o.password)) r.fail(t.get("password_file"), "password_file " + path + ": cannot be read");
+            std::vector<uint8_t> bytes;
+            try {
+                bytes = read_regular_file(path, 4096);  // a regular file only: a FIFO would hang a reload
+            } catch (const std::runtime_error& e) {
+                r.fail(t.get("password_file"), std::string("password_file ") + e.what());
+            }
+            o.password.assign(bytes.begin(), std::find(bytes.begin(), bytes.end(), '\n'));
             while (!o.password.empty() && (o.password.back() == '\r' || o.password.back() == ' ')) o.password.pop_back();
         }
         if (o.password.empty()) r.fail(t.get(has_pw ? "password" : "password_file"), "the password is empty");
@@ -64,6 +70,13 @@ std::vector<IcecastConfig> parse_outputs(const TomlReader& r, const toml::node* 
         o.description = r.get_string(t, "description", "");
         o.url = r.get_string(t, "url", "");
         o.is_public = r.get_bool(t, "public", false);
+        // Each goes into a request header: a line break there would split the request, and the
+        // server would refuse every login while the output retried forever.
+        for (const auto& [key, value] : {std::pair{"host", &o.host}, std::pair{"mount", &o.mount}, std::pair{"user", &o.user},
+                                         std::pair{"name", &o.name}, std::pair{"genre", &o.genre},
+                                         std::pair{"description", &o.description}, std::pair{"url", &o.url}})
+            if (std::any_of(value->begin(), value->end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+                r.fail(t.get(key), std::string(key) + " holds a control character (a line break, a tab): it goes into an HTTP header");
         o.queue_ms = r.get_number(t, "queue_ms", o.queue_ms, 100, 60000);
         out.push_back(std::move(o));
     }

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 #include <filesystem>
-#include <fstream>
+
+#include "files.h"
+#include "toml_util.h"
 
 namespace wavecast {
 
@@ -94,22 +96,19 @@ std::function<json()> MidiControl::save(const std::string& stream) const {
     if (m.path.empty())
         throw p::Error(p::code::conflict, "stream '" + stream + "' names no mapping file ([[stream]] midi_map): nothing to save to");
     return [path = m.path, text = m.map.to_toml(), stream]() -> json {
-        namespace fs = std::filesystem;
+        // Regular files only, read and written without blocking on a FIFO in any of the three
+        // places (the mapping, its .bak, the .tmp written first).
         std::error_code ec;
-        if (fs::exists(path, ec)) fs::copy_file(path, path + ".bak", fs::copy_options::overwrite_existing, ec);
-        if (ec) throw p::Error(p::code::io_error, path + ".bak: " + ec.message() + " (the mapping file is unchanged)");
-        const std::string tmp = path + ".tmp";
-        {
-            std::ofstream out(tmp, std::ios::trunc);
-            out << text;
-            out.flush();
-            if (!out) {
-                fs::remove(tmp, ec);
-                throw p::Error(p::code::io_error, tmp + ": cannot write (the mapping file is unchanged)");
+        const auto kind = std::filesystem::symlink_status(path, ec).type();
+        try {
+            if (kind != std::filesystem::file_type::not_found) {
+                const std::vector<uint8_t> old = read_regular_file(path, TomlReader::kMaxTomlBytes);
+                write_file_atomically(path + ".bak", std::string(old.begin(), old.end()));
             }
+            write_file_atomically(path, text);
+        } catch (const std::runtime_error& e) {
+            throw p::Error(p::code::io_error, std::string(e.what()) + " (the mapping file is unchanged)");
         }
-        fs::rename(tmp, path, ec);
-        if (ec) throw p::Error(p::code::io_error, path + ": " + ec.message() + " (the mapping file is unchanged)");
         spdlog::info("MIDI mappings of stream '{}' saved to {}", stream, path);
         return json{{"saved", path}};
     };

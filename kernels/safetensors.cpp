@@ -3,7 +3,10 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "half.h"
@@ -15,6 +18,7 @@ using json = nlohmann::json;
 
 // A header larger than this is not a model header but a corrupt length field.
 constexpr uint64_t kMaxHeaderBytes = 64ull << 20;
+constexpr uint64_t kMaxFileBytes = 8ull << 30;  // far above any model of ours; /dev/zero-sized files are refused
 
 uint64_t read_le64(const unsigned char* p) {
     uint64_t v = 0;
@@ -33,9 +37,29 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 SafetensorsFile read_safetensors(const std::string& path) {
     auto fail = [&](const std::string& why) -> ModelError { return ModelError(path + ": " + why); };
 
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw fail(std::string("cannot open: ") + std::strerror(errno));
-    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // A regular file only, opened without blocking: a FIFO in a model's place must not hang a
+    // load, nor /dev/zero fill the memory. (util/'s read_regular_file, which kernels/ cannot use.)
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) throw fail(std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw fail("not a regular file");
+    }
+    if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) {
+        ::close(fd);
+        throw fail("too large: " + std::to_string(st.st_size) + " bytes");
+    }
+    std::vector<unsigned char> bytes(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < bytes.size()) {
+        const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    bytes.resize(got);
     if (bytes.size() < 8) throw fail("truncated: " + std::to_string(bytes.size()) + " bytes, not a safetensors file");
 
     const uint64_t header_len = read_le64(bytes.data());

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "files.h"
+
 namespace wavecast {
 
 bool valid_curve_key(const std::string& z85) {
@@ -38,7 +40,8 @@ void write_curve_keys(const std::string& path, const CurveKeys& keys) {
 CurveKeys read_curve_keys(const std::string& path) {
     toml::table t;
     try {
-        t = toml::parse_file(path);
+        const std::vector<uint8_t> bytes = read_regular_file(path, 64 * 1024);
+        t = toml::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path);
     } catch (const toml::parse_error& e) {
         const auto& src = e.source();
         throw std::runtime_error(path + (src.begin ? ":" + std::to_string(src.begin.line) : std::string()) + ": " +

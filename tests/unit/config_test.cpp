@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "config.h"
@@ -119,11 +123,39 @@ TEST(Config, RefusesConfigWithoutStream) {
     EXPECT_THROW(load_config(dir.file("absent.toml")), ConfigError);
 }
 
+// Every TOML file the daemon reads (config, styles, mappings, schedules in the config) is read
+// as a regular file of bounded size, without blocking: a FIFO hung a SIGHUP, and a directory or a
+// link to /dev/zero parsed as an empty table that dropped every binding (issue 33).
+TEST(Config, RefusesAFileThatIsNotARegularFileWithoutBlocking) {
+    TempDir dir;
+    ASSERT_EQ(::mkfifo(dir.file("config.fifo").c_str(), 0600), 0);
+    ASSERT_EQ(::symlink("/dev/zero", dir.file("zero.toml").c_str()), 0);
+    std::filesystem::create_directory(dir.file("dir.toml"));
+    const std::string big = write(dir, "big.toml", std::string(kMinimal) + "# " + std::string(TomlReader::kMaxTomlBytes, 'x') + "\n");
+    const std::pair<std::string, std::string> cases[] = {{dir.file("config.fifo"), "a FIFO, not a regular file"},
+                                                         {dir.file("zero.toml"), "a character device, not a regular file"},
+                                                         {dir.file("dir.toml"), "a directory, not a regular file"},
+                                                         {big, "too large"}};
+    for (const auto& [path, why] : cases) {
+        try {
+            load_config(path);
+            ADD_FAILURE() << path << " was taken";
+        } catch (const ConfigError& e) {
+            EXPECT_EQ(std::string(e.what()).rfind(path + ": ", 0), 0u) << e.what();
+            EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+        }
+    }
+}
+
 // Remote control only with CURVE; CURVE only with a key and an allow-list; one tempo source.
 TEST(Config, RefusesExposedEndpointsAndIncompleteSecurity) {
     TempDir dir;
     std::string p = write(dir, "open.toml", "[daemon]\nmodel = \"m\"\ncontrol = \"tcp://0.0.0.0:5557\"\n[[stream]]\nname = \"main\"\n");
     expect_refused([&] { load_config(p); }, p, 3, "can be reached from other machines");
+    p = write(dir, "semi.toml", "[daemon]\nmodel = \"m\"\ncontrol = \"tcp://127.0.0.1:5557;0.0.0.0:5559\"\n[[stream]]\nname = \"main\"\n");
+    expect_refused([&] { load_config(p); }, p, 3, "a source-address part (';') is not taken");
+    p = write(dir, "semi-tel.toml", "[daemon]\nmodel = \"m\"\ntelemetry = \"tcp://127.0.0.1:5558;0.0.0.0:5559\"\n[[stream]]\nname = \"main\"\n");
+    expect_refused([&] { load_config(p); }, p, 3, "a source-address part (';') is not taken");
     p = write(dir, "pgm.toml", "[daemon]\nmodel = \"m\"\ntelemetry = \"epgm://lo;239.192.7.7:6678\"\n[[stream]]\nname = \"main\"\n");
     expect_refused([&] { load_config(p); }, p, 3, "only tcp://, ipc:// and inproc://");
     p = write(dir, "nokey.toml", std::string(kMinimal) + "[security]\ncurve = true\nallowed_clients = [\"k.pub\"]\n");
@@ -189,7 +221,16 @@ TEST(Config, ReadsIcecastOutputsAndRefusesBadOnesWithFileLineAndReason) {
     p = write(dir, "nopw.toml", head + "mount = \"/a\"\n");
     expect_refused([&] { load_config(p); }, p, 5, "needs password or password_file");
     p = write(dir, "pwfile.toml", head + "mount = \"/a\"\npassword_file = \"absent\"\n");
-    expect_refused([&] { load_config(p); }, p, 8, dir.file("absent") + ": cannot be read");
+    expect_refused([&] { load_config(p); }, p, 8, dir.file("absent") + ": cannot open");
+    // A FIFO or a directory in the password file's place is refused at once, not read (a FIFO
+    // blocked the reload that read it).
+    ASSERT_EQ(::mkfifo(dir.file("pw.fifo").c_str(), 0600), 0);
+    p = write(dir, "pwfifo.toml", head + "mount = \"/a\"\npassword_file = \"pw.fifo\"\n");
+    expect_refused([&] { load_config(p); }, p, 8, "a FIFO, not a regular file");
+    p = write(dir, "pwdir.toml", head + "mount = \"/a\"\npassword_file = \".\"\n");
+    expect_refused([&] { load_config(p); }, p, 8, "a directory, not a regular file");
+    p = write(dir, "crlf.toml", head + "mount = \"/a\"\npassword = \"p\"\nname = \"radio\\r\\nX-Evil: 1\"\n");
+    expect_refused([&] { load_config(p); }, p, 9, "name holds a control character");
     p = write(dir, "type.toml", std::string(kMinimal) + "[[stream.output]]\ntype = \"shoutcast\"\nmount = \"/a\"\npassword = \"p\"\n");
     expect_refused([&] { load_config(p); }, p, 6, "type must be \"icecast\"");
     p = write(dir, "rate.toml", head + "mount = \"/a\"\npassword = \"p\"\nformat = \"mp3\"\nbitrate = 500\n");

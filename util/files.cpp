@@ -79,6 +79,26 @@ WritableFile open_for_writing(const std::string& path, bool replace) {
     return out;
 }
 
+void write_file_atomically(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    WritableFile f = open_for_writing(tmp, true);
+    Fd guard{f.fd};
+    auto fail = [&](const std::string& why) {
+        std::error_code ec;
+        std::filesystem::remove(tmp, ec);
+        return std::runtime_error(tmp + ": " + why);
+    };
+    if (::ftruncate(f.fd, 0) != 0) throw fail(std::string("cannot truncate: ") + std::strerror(errno));
+    for (size_t done = 0; done < text.size();) {
+        const ssize_t n = ::write(f.fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw fail(std::string("cannot write: ") + std::strerror(errno));
+        done += static_cast<size_t>(n);
+    }
+    if (::fsync(f.fd) != 0) throw fail(std::string("cannot sync: ") + std::strerror(errno));
+    if (::rename(tmp.c_str(), path.c_str()) != 0) throw fail(std::string("cannot rename over it: ") + std::strerror(errno));
+}
+
 std::string path_in_folder(const std::string& folder, const std::string& requested) {
     namespace fs = std::filesystem;
     if (requested.empty()) throw std::runtime_error("an empty path");

@@ -3,11 +3,21 @@
 #include <cmath>
 #include <sstream>
 
+#include "files.h"
+
 namespace wavecast {
 
 toml::table TomlReader::parse() const {
+    // Read as a regular file of bounded size first: a FIFO in a config's place hung a SIGHUP in
+    // open(), and a directory or /dev/zero parsed as an empty table (issue 33).
+    std::vector<uint8_t> bytes;
     try {
-        return toml::parse_file(path_);
+        bytes = read_regular_file(path_, kMaxTomlBytes);
+    } catch (const std::runtime_error& e) {
+        throw ConfigError(e.what());
+    }
+    try {
+        return toml::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path_);
     } catch (const toml::parse_error& e) {
         fail_line(static_cast<int>(e.source().begin.line), std::string(e.description()));
     }

@@ -15,9 +15,14 @@ public:
 
 class TomlReader {
 public:
+    // Configs, styles, mappings: far below this; a file above it is refused, not read.
+    static constexpr size_t kMaxTomlBytes = 1 << 20;
+
     explicit TomlReader(std::string path) : path_(std::move(path)) {}
 
-    // Parses the file; a syntax error becomes ConfigError with the line and the parser's reason.
+    // Parses the file; a syntax error becomes ConfigError with the line and the parser's reason,
+    // and a path that is not a regular file (a FIFO, a directory, a device) or is too large
+    // ConfigError "PATH: reason", without blocking.
     toml::table parse() const;
 
     [[noreturn]] void fail(const toml::node* at, const std::string& why) const;

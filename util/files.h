@@ -27,6 +27,11 @@ struct WritableFile {
 // has passed). Throws std::runtime_error "PATH: reason".
 WritableFile open_for_writing(const std::string& path, bool replace);
 
+// Replaces `path` with `text` as a whole: written to PATH.tmp (a regular file, never a FIFO or a
+// link followed) and renamed over it, so that a reader sees the old file or the new one. Throws
+// std::runtime_error "PATH.tmp: reason" (or "PATH: reason"), leaving `path` as it was.
+void write_file_atomically(const std::string& path, const std::string& text);
+
 // Where a recording asked for as `requested` goes: relative paths resolve in `folder`; an
 // absolute one must lie in it. '..' components, and directories (symbolic links included) that
 // lead out of the folder, are refused; the directory must exist. Throws std::runtime_error.
