@@ -230,10 +230,15 @@ void ControlServer::run(std::promise<void>& bound) {
         router.send(zmq::buffer(out), zmq::send_flags::dontwait);
     };
 
+    // What only this thread knows goes into every status, sent or answered: the OSC server's counts.
+    auto with_surfaces = [&](json& reply) {
+        if (osc_ && reply.is_object() && reply.contains("uptime_s") && reply.contains("streams")) reply["osc"] = osc_->stats_json();
+    };
     FileWork files;
     // An OSC message is a request like any other; its file work waits its turn with theirs.
     auto osc_handle = [&](const std::string& request, const OscServer::Deliver& deliver) {
         ControlHandler::Handled h = engine_.handle(request);
+        with_surfaces(h.reply);
         if (!h.work) return deliver(h.reply);
         if (!files.submit(deliver, std::move(h.work)))
             deliver(
@@ -267,6 +272,7 @@ void ControlServer::run(std::promise<void>& bound) {
                 const zmq::message_t body = std::move(frames.back());
                 frames.pop_back();
                 ControlHandler::Handled h = engine_.handle(std::string_view(static_cast<const char*>(body.data()), body.size()));
+                with_surfaces(h.reply);
                 if (!h.work) {
                     reply_to(frames, h.reply);
                     continue;
@@ -293,7 +299,8 @@ void ControlServer::run(std::promise<void>& bound) {
             if (now >= next_status) {
                 engine_.report_trouble();
                 for (const auto& entry : logs_->take()) publish("log", entry);
-                const json status = engine_.status();
+                json status = engine_.status();
+                with_surfaces(status);
                 publish("status", status);
                 if (osc_) osc_->push_status(status);
                 next_status = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(

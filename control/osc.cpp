@@ -10,7 +10,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
+
+#include <sodium.h>
 
 #include "protocol.h"
 
@@ -22,6 +25,27 @@ namespace {
 
 constexpr const char* kPrefix = "/wavecast/";
 constexpr size_t kMaxDatagram = 65536;
+// What leaves in one datagram at most (UDP over IPv4 carries 65,507 bytes).
+constexpr size_t kMaxSend = 65000;
+// An unregistered peer is sent at most this many times its request, or kSmallReply bytes (room
+// for an error's code and the start of its message).
+constexpr size_t kAmplification = 3, kSmallReply = 64;
+// What an error echoes of the request (a name, a path) is cut to this.
+constexpr size_t kMaxMessage = 200;
+// A token registers for this epoch and the next: 5 to 10 minutes.
+constexpr int64_t kEpochS = 300;
+
+int64_t epoch_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count() / kEpochS;
+}
+
+std::string cut(std::string s, size_t max) {
+    if (s.size() <= max) return s;
+    size_t at = max;
+    while (at > 0 && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) --at;  // not inside a UTF-8 sequence
+    s.resize(at);
+    return s + "...";
+}
 
 sockaddr_in parse_address(const std::string& address) {
     const auto colon = address.rfind(':');
@@ -72,10 +96,16 @@ std::string osc_address_problem(const std::string& address, const std::vector<st
     return "";
 }
 
-OscServer::OscServer(const std::string& address, const std::vector<std::string>& allow) {
+OscServer::OscServer(const std::string& address, const std::vector<std::string>& allow, std::chrono::milliseconds registration)
+    : registration_(registration) {
     if (const std::string why = osc_address_problem(address, allow); !why.empty()) throw std::runtime_error(why);
     const sockaddr_in at = parse_address(address);
     loopback_ = is_loopback(at.sin_addr);
+    static std::once_flag sodium;
+    std::call_once(sodium, [] {
+        if (sodium_init() < 0) throw std::runtime_error("OSC: libsodium could not start");
+    });
+    randombytes_buf(key_.data(), key_.size());
     for (const auto& peer : allow) {
         in_addr a{};
         inet_pton(AF_INET, peer.c_str(), &a);
@@ -102,16 +132,77 @@ int OscServer::port() const {
     return ntohs(a.sin_port);
 }
 
-void OscServer::send(const sockaddr_in& to, const std::string& path, const std::vector<std::string>& args) {
+std::string OscServer::token_for(const sockaddr_in& peer, int64_t epoch) const {
+    unsigned char in[4 + 2 + 8];
+    std::memcpy(in, &peer.sin_addr.s_addr, 4);
+    std::memcpy(in + 4, &peer.sin_port, 2);
+    std::memcpy(in + 6, &epoch, 8);
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, in, sizeof in, key_.data());
+    static const char* hex = "0123456789abcdef";
+    std::string t;
+    for (unsigned char b : out) t += hex[b >> 4], t += hex[b & 15];
+    return t;
+}
+
+bool OscServer::registered(const sockaddr_in& peer) const {
+    const auto now = Clock::now();
+    return std::any_of(peers_.begin(), peers_.end(), [&](const Peer& p) {
+        return p.addr.sin_addr.s_addr == peer.sin_addr.s_addr && p.addr.sin_port == peer.sin_port && p.until > now;
+    });
+}
+
+void OscServer::expire() {
+    const auto now = Clock::now();
+    peers_.erase(std::remove_if(peers_.begin(), peers_.end(), [&](const Peer& p) { return p.until <= now; }), peers_.end());
+}
+
+// The serialised message, or empty.
+std::string serialise(const std::string& path, const std::vector<std::string>& args) {
     lo_message m = lo_message_new();
     for (const auto& a : args) lo_message_add_string(m, a.c_str());
     size_t len = 0;
     void* data = lo_message_serialise(m, path.c_str(), nullptr, &len);
     lo_message_free(m);
-    if (!data) return;
-    // UDP: a reply the peer's buffer cannot take is lost, as any datagram may be.
-    sendto(fd_, data, len, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    if (!data) return {};
+    std::string out(static_cast<const char*>(data), len);
     free(data);
+    return out;
+}
+
+size_t OscServer::limit_for(const sockaddr_in& to, size_t request_bytes) const {
+    return registered(to) ? kMaxSend : std::min(kMaxSend, std::max(kAmplification * request_bytes, kSmallReply));
+}
+
+void OscServer::send(const sockaddr_in& to, const std::string& path, const std::vector<std::string>& args, size_t request_bytes) {
+    const std::string bytes = serialise(path, args);
+    if (bytes.empty()) return;
+    if (bytes.size() > limit_for(to, request_bytes))
+        return refuse(to, "reply_too_large",
+                      registered(to) ? "the reply is more than a datagram takes" : "larger replies go to registered peers only",
+                      request_bytes);
+    // UDP: a reply the peer's buffer cannot take is lost, as any datagram may be.
+    sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+}
+
+void OscServer::refuse(const sockaddr_in& to, const std::string& code, const std::string& message, size_t request_bytes) {
+    ++stats_.refused;
+    // The message is cut to what the peer may be sent: the code always goes.
+    const size_t limit = limit_for(to, request_bytes);
+    std::string text = cut(message, kMaxMessage), bytes = serialise("/wavecast/error", {code, text});
+    if (bytes.size() > limit) bytes = serialise("/wavecast/error", {code, cut(text, text.size() - std::min(text.size(), bytes.size() - limit + 8))});
+    if (bytes.size() > limit) bytes = serialise("/wavecast/error", {code, ""});
+    sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+}
+
+void OscServer::reply(const sockaddr_in& to, const json& r, size_t request_bytes) {
+    if (!r.value("ok", false) && r.contains("error") && r["error"].is_object())
+        return refuse(to, r["error"].value("code", std::string(protocol::code::internal)), r["error"].value("message", std::string()),
+                      request_bytes);
+    std::string body = protocol::to_wire(r);
+    // Done, but the whole answer is more than this peer may be sent: it learns it was done.
+    if (serialise("/wavecast/reply", {body}).size() > limit_for(to, request_bytes)) body = R"({"ok":true,"cut":true})";
+    send(to, "/wavecast/reply", {body}, request_bytes);
 }
 
 void OscServer::drain(const Handle& handle) {
@@ -122,23 +213,54 @@ void OscServer::drain(const Handle& handle) {
         const ssize_t got = recvfrom(fd_, buf.data(), buf.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &n);
         if (got < 0) return;  // EAGAIN: nothing more waits
         if (!(loopback_ && is_loopback(from.sin_addr)) && !allow_.count(from.sin_addr.s_addr)) {
-            spdlog::warn("OSC: a message from {} ignored: not in osc_allow", inet_ntoa(from.sin_addr));
+            ++stats_.ignored;
+            uint64_t held = 0;
+            if (ignored_log_.allow(held))
+                spdlog::warn("OSC: a message from {} ignored: not in osc_allow ({} ignored so far{})", inet_ntoa(from.sin_addr),
+                             stats_.ignored, held ? ", " + std::to_string(held) + " of them not logged" : "");
             continue;
         }
+        ++stats_.received;
+        const size_t bytes = static_cast<size_t>(got);
         int result = 0;
         const char* path = got > 0 ? lo_get_path(buf.data(), got) : nullptr;
-        lo_message m = path && path[0] == '/' ? lo_message_deserialise(buf.data(), static_cast<size_t>(got), &result) : nullptr;
+        lo_message m = path && path[0] == '/' ? lo_message_deserialise(buf.data(), bytes, &result) : nullptr;
         if (!m) {
-            send(from, "/wavecast/error", {protocol::code::bad_request, "not an OSC message (bundles are not taken)"});
+            refuse(from, protocol::code::bad_request, "not an OSC message (bundles are not taken)", bytes);
             continue;
         }
-        answer(from, path, lo_message_get_argc(m), lo_message_get_types(m), reinterpret_cast<void**>(lo_message_get_argv(m)), handle);
+        answer(from, path, lo_message_get_argc(m), lo_message_get_types(m), reinterpret_cast<void**>(lo_message_get_argv(m)), bytes,
+               handle);
         lo_message_free(m);
     }
 }
 
-void OscServer::answer(const sockaddr_in& from, const std::string& path, int argc, const char* types, void** argv, const Handle& handle) {
-    auto fail = [&](const std::string& why) { send(from, "/wavecast/error", {protocol::code::bad_request, path + ": " + why}); };
+void OscServer::enrol(const sockaddr_in& from, const std::vector<json>& args, size_t request_bytes) {
+    if (args.size() > 1 || (args.size() == 1 && !args[0].is_string()))
+        return refuse(from, protocol::code::bad_request, "/wavecast/register takes nothing, or the token /wavecast/confirm sent", request_bytes);
+    const int64_t epoch = epoch_now();
+    const bool proven = args.size() == 1 && (args[0] == token_for(from, epoch) || args[0] == token_for(from, epoch - 1));
+    // No token, or a stale one: the token goes to the address the request claims to come from,
+    // and only its owner can send it back.
+    if (!proven) return send(from, "/wavecast/confirm", {token_for(from, epoch)}, request_bytes);
+    expire();
+    auto same = [&](const Peer& p) { return p.addr.sin_addr.s_addr == from.sin_addr.s_addr && p.addr.sin_port == from.sin_port; };
+    auto it = std::find_if(peers_.begin(), peers_.end(), same);
+    if (it == peers_.end()) {
+        if (peers_.size() >= kMaxPeers)
+            return refuse(from, protocol::code::busy,
+                          std::to_string(kMaxPeers) + " peers are registered already (a registration lapses unless renewed)",
+                          request_bytes);
+        it = peers_.insert(peers_.end(), Peer{from, {}});
+    }
+    it->until = Clock::now() + registration_;
+    send(from, "/wavecast/reply", {json{{"ok", true}, {"registered_s", std::chrono::duration<double>(registration_).count()}}.dump()},
+         request_bytes);
+}
+
+void OscServer::answer(const sockaddr_in& from, const std::string& path, int argc, const char* types, void** argv, size_t request_bytes,
+                       const Handle& handle) {
+    auto fail = [&](const std::string& why) { refuse(from, protocol::code::bad_request, path + ": " + why, request_bytes); };
     std::vector<json> args(static_cast<size_t>(argc));
     for (int i = 0; i < argc; ++i)
         if (!arg_json(types[i], static_cast<lo_arg*>(argv[i]), args[static_cast<size_t>(i)]))
@@ -151,15 +273,12 @@ void OscServer::answer(const sockaddr_in& from, const std::string& path, int arg
              std::to_string(args.size()));
         return false;
     };
-    if (cmd == "register" || cmd == "unregister") {
+    if (cmd == "register") return enrol(from, args, request_bytes);
+    if (cmd == "unregister") {
         if (!want(0, 0)) return;
-        auto same = [&](const sockaddr_in& p) { return p.sin_addr.s_addr == from.sin_addr.s_addr && p.sin_port == from.sin_port; };
+        auto same = [&](const Peer& p) { return p.addr.sin_addr.s_addr == from.sin_addr.s_addr && p.addr.sin_port == from.sin_port; };
         peers_.erase(std::remove_if(peers_.begin(), peers_.end(), same), peers_.end());
-        if (cmd == "register") {
-            if (peers_.size() >= kMaxPeers) return fail(std::to_string(kMaxPeers) + " peers are registered already");
-            peers_.push_back(from);
-        }
-        send(from, "/wavecast/reply", {json{{"ok", true}}.dump()});
+        send(from, "/wavecast/reply", {json{{"ok", true}}.dump()}, request_bytes);
         return;
     }
     json request;
@@ -176,19 +295,38 @@ void OscServer::answer(const sockaddr_in& from, const std::string& path, int arg
     } else if (cmd == "cue") {
         if (!want(1, 1)) return;
         request = {{"cmd", "cue"}, {"what", args[0]}};
-    } else if (cmd == "stop-record" || cmd == "status") {
+    } else if (cmd == "stop-record") {
         if (!want(0, 0)) return;
+        request = {{"cmd", cmd}};
+    } else if (cmd == "status") {
+        if (!want(0, 0)) return;
+        if (!registered(from))
+            return refuse(from, "not_registered", "status goes to registered peers: /wavecast/register, then send back the token",
+                          request_bytes);
         request = {{"cmd", cmd}};
     } else {
         return fail("no such command");
     }
-    handle(protocol::to_wire(request), [this, from](const json& reply) { send(from, "/wavecast/reply", {protocol::to_wire(reply)}); });
+    handle(protocol::to_wire(request), [this, from, request_bytes](const json& r) { reply(from, r, request_bytes); });
 }
 
 void OscServer::push_status(const json& status) {
+    expire();
     if (peers_.empty()) return;
     const std::string body = protocol::to_wire(status);
-    for (const auto& p : peers_) send(p, "/wavecast/status", {body});
+    for (const auto& p : peers_) send(p.addr, "/wavecast/status", {body}, 0);
+}
+
+OscStats OscServer::stats() const {
+    OscStats s = stats_;
+    const auto now = Clock::now();
+    s.registered = static_cast<size_t>(std::count_if(peers_.begin(), peers_.end(), [&](const Peer& p) { return p.until > now; }));
+    return s;
+}
+
+json OscServer::stats_json() const {
+    const OscStats s = stats();
+    return {{"port", port()}, {"received", s.received}, {"ignored", s.ignored}, {"refused", s.refused}, {"registered", s.registered}};
 }
 
 }  // namespace wavecast

@@ -34,6 +34,14 @@ double MidiClockSync::tempo_of(const std::deque<uint32_t>& frames, int rate) {
     return frames_per_tick > 0 ? 60.0 * rate / (kTicksPerBeat * frames_per_tick) : 0;
 }
 
+// A clock's Start, Stop and Continue, logged at most once a second: a sender can send
+// thousands a second, and each is counted in status anyway.
+void MidiClockSync::log_transport(const std::string& what) {
+    uint64_t held = 0;
+    if (transport_log_.allow(held))
+        spdlog::info("MIDI clock: {}{}", what, held ? fmt::format(" ({} starts, stops and continues not logged)", held) : "");
+}
+
 bool MidiClockSync::feed(const ControlMidiEvent& e, int rate) {
     if (e.size == 0) return false;
     switch (e.bytes[0]) {
@@ -50,17 +58,17 @@ bool MidiClockSync::feed(const ControlMidiEvent& e, int rate) {
         case 0xFA:  // start: the next tick is beat 0
             playing_ = true, next_position_ = 0, last_position_ = -1;
             ++view_.starts;
-            spdlog::info("MIDI clock: start");
+            log_transport("start");
             return true;
         case 0xFB:  // continue from the song position
             playing_ = true, last_position_ = -1;
             ++view_.continues;
-            spdlog::info("MIDI clock: continue at beat {:.2f}", static_cast<double>(next_position_) / kTicksPerBeat);
+            log_transport(fmt::format("continue at beat {:.2f}", static_cast<double>(next_position_) / kTicksPerBeat));
             return true;
         case 0xFC:
             playing_ = false;
             ++view_.stops;
-            spdlog::info("MIDI clock: stop");
+            log_transport("stop");
             return true;
         case 0xF2:  // song position pointer: sixteenths, 14 bits
             if (e.size == 3)
@@ -84,8 +92,9 @@ void MidiClockSync::follow(const std::vector<std::unique_ptr<Stream>>& streams) 
         bool moved = false;
         for (const auto& s : streams)
             if (std::abs(bpm - s->tempo()) >= kTempoStep) s->set_param(Param::tempo, bpm), moved = true;
-        if (moved && std::abs(bpm - logged_tempo_) >= 1) {
-            spdlog::info("MIDI clock: tempo {:.2f}", bpm);
+        uint64_t held = 0;
+        if (moved && std::abs(bpm - logged_tempo_) >= 1 && tempo_log_.allow(held)) {
+            spdlog::info("MIDI clock: tempo {:.2f}{}", bpm, held ? fmt::format(" ({} changes not logged)", held) : "");
             logged_tempo_ = bpm;
         }
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "control_midi_in.h"
+#include "log_limit.h"
 
 namespace wavecast {
 
@@ -53,6 +54,8 @@ private:
     int64_t last_position_ = -1;  // the position of the last tick played; -1 before one
     std::chrono::steady_clock::time_point last_tick_at_{};
     double logged_tempo_ = 0;  // logged again only when it moved a whole bpm
+    LogLimit transport_log_{std::chrono::seconds(1)}, tempo_log_{std::chrono::seconds(1)};
+    void log_transport(const std::string& what);
     bool released_ = true;
     MidiClockView view_;
 };

@@ -8,11 +8,11 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   jackd2 libjack-jackd2-dev
-  libzmq3-dev cppzmq-dev
+  libzmq3-dev cppzmq-dev libsodium-dev
   libtomlplusplus-dev nlohmann-json3-dev
   libfmt-dev libspdlog-dev libcli11-dev
   libsndfile1-dev libsoxr-dev libfftw3-dev libebur128-dev libsystemd-dev
-  libshout3-dev libopusenc-dev libmp3lame-dev icecast2 libopusfile-dev libmpg123-dev liblo-dev liblo-tools
+  libopusenc-dev libmp3lame-dev icecast2 libopusfile-dev libmpg123-dev liblo-dev liblo-tools
   libgtest-dev libgmock-dev
   ableton-link-dev
   python3 python3-mido python3-zmq python3-numpy

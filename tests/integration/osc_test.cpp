@@ -8,6 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "../unit/temp_dir.h"
@@ -48,6 +53,12 @@ public:
         to_.sin_port = htons(static_cast<uint16_t>(port));
     }
     ~OscPeer() { close(fd_); }
+    int port() const {
+        sockaddr_in a{};
+        socklen_t n = sizeof a;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n);
+        return ntohs(a.sin_port);
+    }
 
     // `types`: 's' takes the next string, 'f' and 'i' the next number.
     void send(const std::string& path, const std::string& types = "", const std::vector<std::string>& s = {},
@@ -101,6 +112,41 @@ private:
     int fd_ = -1;
     sockaddr_in to_{};
 };
+
+// An OSC message as bytes.
+std::string osc_bytes(const std::string& path) {
+    lo_message m = lo_message_new();
+    size_t len = 0;
+    void* data = lo_message_serialise(m, path.c_str(), nullptr, &len);
+    lo_message_free(m);
+    std::string out(static_cast<char*>(data), len);
+    free(data);
+    return out;
+}
+
+// A UDP datagram from 127.0.0.1:`from_port` that this process never sent from there: a raw
+// socket writes the IP and UDP headers itself, as an attacker forging a victim's address does.
+bool send_forged(int raw, int from_port, int to_port, const std::string& payload) {
+    std::string packet(sizeof(iphdr) + sizeof(udphdr) + payload.size(), '\0');
+    auto* ip = reinterpret_cast<iphdr*>(packet.data());
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->ttl = 64;
+    ip->protocol = IPPROTO_UDP;
+    ip->saddr = htonl(INADDR_LOOPBACK);
+    ip->daddr = htonl(INADDR_LOOPBACK);  // length, id and checksum: the kernel fills them in
+    auto* udp = reinterpret_cast<udphdr*>(packet.data() + sizeof(iphdr));
+    udp->source = htons(static_cast<uint16_t>(from_port));
+    udp->dest = htons(static_cast<uint16_t>(to_port));
+    udp->len = htons(static_cast<uint16_t>(sizeof(udphdr) + payload.size()));
+    udp->check = 0;  // none, as IPv4 allows
+    std::memcpy(packet.data() + sizeof(iphdr) + sizeof(udphdr), payload.data(), payload.size());
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sendto(raw, packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) ==
+           static_cast<ssize_t>(packet.size());
+}
 
 class Osc : public ::testing::Test {
 protected:
@@ -171,13 +217,21 @@ TEST_F(Osc, StyleAndSetAreAnsweredAndTakeEffectWhileBadMessagesChangeNothing) {
 TEST_F(Osc, StatusIsAnsweredAndPushedToRegisteredPeersAndARecordingIsMade) {
     auto d = start("wavecast-osc-status");
     OscPeer peer(port_);
+    // Status is a thousand bytes and more: it goes to a peer that has shown it receives.
+    peer.send("/wavecast/status");
+    EXPECT_EQ(peer.reply().value("osc_error", std::vector<std::string>{}).at(0), "not_registered");
+    peer.send("/wavecast/register");
+    const auto confirm = peer.receive();
+    ASSERT_TRUE(confirm && confirm->path == "/wavecast/confirm" && confirm->args.size() == 1);
+    peer.send("/wavecast/register", "s", {confirm->args[0]});
+    const json registered = peer.reply();
+    EXPECT_TRUE(registered.value("ok", false)) << registered.dump();
+    EXPECT_EQ(registered.value("registered_s", 0.0), 30.0);
     peer.send("/wavecast/status");
     const json status = peer.reply();
     ASSERT_TRUE(status.contains("streams")) << status.dump();
     EXPECT_EQ(status["streams"][0]["name"], "main");
-
-    peer.send("/wavecast/register");
-    EXPECT_TRUE(peer.reply().value("ok", false));
+    EXPECT_EQ(status["osc"]["registered"], 1) << "the OSC server's counts are in status";
     std::optional<Received> pushed;
     for (int i = 0; i < 10 && !(pushed && pushed->path == "/wavecast/status"); ++i) pushed = peer.receive(2000);
     ASSERT_TRUE(pushed && pushed->path == "/wavecast/status");
@@ -210,4 +264,37 @@ TEST_F(Osc, AFloodOfMessagesLeavesTheAudioAndTheControlPlaneAlone) {
     const json s = d->stream_status();
     EXPECT_EQ(s["underruns"].get<uint64_t>(), 0u) << d->proc->log();
     EXPECT_TRUE(d->call({{"cmd", "ping"}}).has_value());
+}
+
+// The attack of 2026-12-07: register and status sent with a victim's source address. The victim
+// drew 13,664 bytes in 10 s from 48 bytes sent (285x), status pushes forever. Now it is sent a
+// token it never uses and an error, each no larger than a few times what was forged, and nothing
+// after: a registration needs the token back from the address itself.
+TEST_F(Osc, AForgedSourceAddressDrawsLittleOntoItsVictim) {
+    const int raw = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+    if (raw < 0) GTEST_SKIP() << "forging a source address needs a raw socket (CAP_NET_RAW): " << std::strerror(errno);
+    auto d = start("wavecast-osc-forged");
+    OscPeer victim(port_);  // listens, never sends
+    size_t forged = 0;
+    for (const char* path : {"/wavecast/register", "/wavecast/status"}) {
+        const std::string bytes = osc_bytes(path);
+        ASSERT_TRUE(send_forged(raw, victim.port(), port_, bytes)) << std::strerror(errno);
+        forged += bytes.size();
+    }
+    close(raw);
+    size_t drawn = 0;
+    std::vector<std::string> paths;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+        std::optional<Received> r = victim.receive(200);
+        if (!r) continue;
+        paths.push_back(r->path);
+        drawn += r->path.size() + 8;
+        for (const auto& a : r->args) drawn += a.size() + 4;
+    }
+    std::printf("forged %zu bytes; the victim drew about %zu in 5 s (%s)\n", forged, drawn,
+                paths.empty() ? "nothing" : (paths.front() + (paths.size() > 1 ? ", " + paths[1] : "")).c_str());
+    EXPECT_EQ(paths.size(), 2u) << "a token and an error, no pushes";
+    EXPECT_LE(drawn, 3 * forged + 64);
+    EXPECT_EQ((*d->call({{"cmd", "status"}}))["osc"]["registered"], 0);
 }
