@@ -279,7 +279,9 @@ json stream_json(const StreamStatus& st, uint64_t xruns) {
                            {"reconnects", o.connects > 0 ? o.connects - 1 : 0},
                            {"dropped_frames", o.dropped_frames},
                            {"offline_frames", o.offline_frames},
-                           {"last_error", o.last_error}});
+                           {"last_error", o.last_error},
+                           {"previous_error", o.previous_error},
+                           {"title_error", o.title_error}});
     return {{"name", st.name},
             {"style", st.style},
             {"params", params},

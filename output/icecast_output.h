@@ -1,14 +1,17 @@
 // A stream's feed to an Icecast server: what the stream plays, encoded (stream_encoder.h) and sent
-// with libshout from a thread of its own, with the style and section as the title. The producer
-// hands it each block through a bounded queue and never waits on the network; a full queue drops
-// its oldest audio and counts it. A server that goes away, or refuses the login or the mount, is
-// retried with backoff (1 s doubling to 30 s) while everything else plays on.
+// (icecast_source.h) from a thread of its own, with the style and section as the title. The
+// producer hands it each block through a bounded queue and never waits on the network; a full
+// queue drops its oldest audio and counts it. A server that goes away, stops reading for 10 s, or
+// refuses the login or the mount, is retried with backoff (1 s doubling to 30 s) while everything
+// else plays on. Every network wait has a deadline and sees a stop within tens of milliseconds, so
+// removing an output (a reload) never waits on its server.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -32,7 +35,10 @@ struct IcecastConfig {
 
 struct IcecastStatus {
     std::string url;  // http://host:port/mount
-    std::string format, title, last_error;
+    std::string format, title;
+    std::string last_error;      // what keeps it from streaming now; "" while connected
+    std::string previous_error;  // the last trouble it recovered from, kept for the station's log
+    std::string title_error;     // why the server did not take the last MP3 title, "" when it did
     bool connected = false;
     uint64_t bytes_sent = 0;
     uint64_t connects = 0;        // successful logins, the first included
@@ -64,8 +70,12 @@ private:
 
     void run();
     bool pop(Chunk& c);
+    bool stopping() const;
     std::unique_ptr<Connection> connect(const Chunk& first);
     void fail(const std::string& why);
+    void connected_ok(const std::string& title);
+    void retitle(Connection& cn, const std::string& title, std::string& bytes);
+    void step_title(Connection& cn);
 
     const std::string stream_;
     const IcecastConfig cfg_;
@@ -76,7 +86,7 @@ private:
     std::deque<Chunk> queue_;
     size_t queued_frames_ = 0;
     bool stop_ = false;
-    std::string last_error_, title_;
+    std::string last_error_, previous_error_, title_error_, title_;
 
     std::atomic<bool> connected_{false};
     std::atomic<uint64_t> bytes_sent_{0}, connects_{0}, dropped_frames_{0}, offline_frames_{0};
