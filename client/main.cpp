@@ -94,6 +94,24 @@ void print_status(const json& r) {
     }
 }
 
+// One line a binding, as a performer reads a controller's layout ("ch" 0: any channel).
+void print_mappings(const json& r) {
+    const std::string file = r.contains("file") && r["file"].is_string() ? r["file"].get<std::string>() : "(no mapping file)";
+    if (r.contains("cc")) std::printf("stream %s, %s\n", r.value("stream", "?").c_str(), file.c_str());
+    auto ch = [](const json& b) { return b.value("channel", 0) ? std::to_string(b.value("channel", 0)) : std::string("any"); };
+    for (const auto& b : r.value("cc", json::array()))
+        std::printf("  CC %-3d ch %-3s -> %-12s %g .. %g (%s)\n", b.value("cc", 0), ch(b).c_str(), b.value("param", "").c_str(),
+                    b.value("min", 0.0), b.value("max", 0.0), b.value("curve", "").c_str());
+    for (const auto& b : r.value("program", json::array()))
+        std::printf("  program %-3d ch %-3s -> style %s (crossfade %g s%s)\n", b.value("program", 0), ch(b).c_str(),
+                    b.value("style", "").c_str(), b.value("crossfade", 0.0), b.value("now", false) ? ", now" : ", at the bar");
+    for (const auto& b : r.value("keys", json::array()))
+        std::printf("  notes %d..%d ch %-3s -> key\n", b.value("low", 0), b.value("high", 0), ch(b).c_str());
+    for (const auto& b : r.value("cue", json::array()))
+        std::printf("  note %-3d ch %-3s -> cue %s\n", b.value("note", 0), ch(b).c_str(), b.value("cue", "").c_str());
+    if (r.contains("saved")) std::printf("saved to %s\n", r["saved"].get<std::string>().c_str());
+}
+
 int send_and_print(const Options& o, const json& req) {
     const auto reply = request(o, req);
     if (!reply) {
@@ -113,6 +131,8 @@ int send_and_print(const Options& o, const json& req) {
                      e.value("message", "").c_str());
     } else if (req["cmd"] == "status") {
         print_status(r);
+    } else if (req["cmd"] == "mappings") {
+        print_mappings(r);
     } else if (req["cmd"] == "styles") {
         for (const auto& s : r["styles"]) std::printf("%-12s %s\n", s.value("name", "").c_str(), s.value("description", "").c_str());
     } else {

@@ -120,7 +120,12 @@ ControlHandler::Handled Engine::handle(std::string_view raw) {
                        [&](const p::StyleCmd& c) { return p::ok_reply(id, apply(c)); },
                        [&](const p::Set& c) { return p::ok_reply(id, apply(c)); }, [&](const p::Record& c) { return defer(record(c)); },
                        [&](const p::StopRecord& c) { return defer(stop_record(c)); }, [&](const p::Score& c) { return defer(score(c)); },
-                       [&](const p::Learn& c) { return p::ok_reply(id, midi().learn(c, find_stream(c.stream).name())); },
+                       [&](const p::Learn& c) {
+                           // Without JACK there is no control_midi_in: no knob could ever answer.
+                           if (!config_.jack_enabled && !c.cancel)
+                               throw p::Error(p::code::unsupported, "learn needs MIDI input, and JACK is off ([jack] enabled = false or --no-jack)");
+                           return p::ok_reply(id, midi().learn(c, find_stream(c.stream).name()));
+                       },
                        [&](const p::Mappings& c) {
                            const std::string stream = find_stream(c.stream).name();
                            if (c.save) return defer(midi().save(stream));

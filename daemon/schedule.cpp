@@ -8,24 +8,32 @@ namespace {
 
 constexpr long long kDay = 86400;
 
-// "HH:MM" or "HH:MM:SS" -> seconds after midnight; -1 when malformed.
+bool digits(const std::string& s, size_t from, size_t n) {
+    if (from + n > s.size()) return false;
+    for (size_t i = from; i < from + n; ++i)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+// "HH:MM" or "HH:MM:SS", digits only (no sign, no space: sscanf took " 1:00" and "+1:05") ->
+// seconds after midnight; -1 when malformed.
 int time_of_day(const std::string& s) {
-    int h = -1, m = -1, sec = 0;
-    char tail = 0;
-    const int n = std::sscanf(s.c_str(), "%2d:%2d:%2d%c", &h, &m, &sec, &tail);
-    if (n < 2 || n > 3 || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 59) return -1;
-    if (n == 2 && s.size() != 5) return -1;
-    if (n == 3 && s.size() != 8) return -1;
+    if (!(s.size() == 5 || (s.size() == 8 && s[5] == ':' && digits(s, 6, 2))) || s[2] != ':' || !digits(s, 0, 2) || !digits(s, 3, 2))
+        return -1;
+    const int h = std::stoi(s.substr(0, 2)), m = std::stoi(s.substr(3, 2)), sec = s.size() == 8 ? std::stoi(s.substr(6, 2)) : 0;
+    if (h > 23 || m > 59 || sec > 59) return -1;
     return h * 3600 + m * 60 + sec;
 }
 
-// "30s", "15m", "2h" -> seconds; -1 when malformed.
+// "30s", "15m", "2h": one to five digits and a unit -> seconds, at most a day; -1 otherwise. The
+// digits are counted before they are read, so no value overflows before the range check (as
+// "922337203685477581m" did, firing every 12 s).
 int duration_s(const std::string& s) {
-    long v = -1;
-    char unit = 0, tail = 0;
-    if (std::sscanf(s.c_str(), "%ld%c%c", &v, &unit, &tail) != 2 || v <= 0) return -1;
+    if (s.size() < 2 || s.size() > 6 || !digits(s, 0, s.size() - 1)) return -1;
+    const long v = std::stol(s.substr(0, s.size() - 1));
+    const char unit = s.back();
     const long scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : -1;
-    if (scale < 0 || v * scale > kDay) return -1;
+    if (v <= 0 || scale < 0 || v * scale > kDay) return -1;
     return static_cast<int>(v * scale);
 }
 

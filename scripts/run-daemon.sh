@@ -9,7 +9,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 scripts/install-deps.sh
-scripts/build.sh >/dev/null
+# Only what runs (the daemon and the client), not the tests, with ninja's progress shown: the first
+# build takes some minutes on two cores, and a silent one looked hung.
+echo "run-daemon: building wavecastd and wavecast into build/ (the first build takes a few minutes)"
+cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build" -j "$(nproc)" --target wavecastd wavecast
 # The default config plays the shipped models (models/small.safetensors on the CPU).
 
 jack_pid=""

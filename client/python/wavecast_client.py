@@ -53,7 +53,12 @@ class Client:
     def request(self, cmd, **fields):
         """Sends {"cmd": cmd, **fields} (None values left out); returns the reply's body."""
         message = {"cmd": cmd, **{k: v for k, v in fields.items() if v is not None}}
-        payload = json.dumps(message).encode()
+        # allow_nan=False: json.dumps writes NaN and Infinity, which are not JSON; refuse them here,
+        # before the daemon has to.
+        try:
+            payload = json.dumps(message, allow_nan=False).encode()
+        except ValueError as e:
+            raise WavecastError("bad_request", f"{cmd}: a number is NaN or infinite ({e})") from None
         for _ in range(self.retries):
             s = self._ctx.socket(zmq.REQ)
             s.setsockopt(zmq.LINGER, 0)

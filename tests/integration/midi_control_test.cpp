@@ -120,6 +120,12 @@ TEST(MidiControl, KnobsProgramChangesAndKeysSteerTheStream) {
     EXPECT_EQ(midi["applied"].get<int>(), 5) << midi.dump();
     EXPECT_EQ(midi["refused"].get<int>(), 0) << midi.dump();
     EXPECT_EQ(rig.daemon.stream_status()["underruns"].get<int>(), 0);
+    // The client lists the bindings as a table, a line each, as status is printed.
+    const auto [rc, out] = run_client(rig.dir.path.string(), {"--endpoint", rig.daemon.control, "mappings"});
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("CC 70  ch any -> temperature"), std::string::npos) << out;
+    EXPECT_NE(out.find("program 3"), std::string::npos) << out;
+    EXPECT_EQ(out.find("{"), std::string::npos) << "no JSON unless --json: " << out;
 }
 
 TEST(MidiControl, LearnBindsTheNextKnobAndTheBindingsAreSaved) {

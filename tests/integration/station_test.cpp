@@ -3,6 +3,7 @@
 // password; a headless daemon without JACK; outputs changed by SIGHUP; the schedule.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <future>
@@ -136,6 +137,8 @@ TEST_F(Station, AHeadlessStationRunsWithoutJackOnItsOwnClock) {
     EXPECT_EQ(status["clock"], "internal");
     EXPECT_FALSE(status["jack"]["enabled"].get<bool>());
     EXPECT_FALSE(status["jack"]["connected"].get<bool>());
+    const json learn = *d.call({{"cmd", "learn"}, {"param", "tempo"}});
+    EXPECT_EQ(learn["error"]["code"], "unsupported") << "no MIDI input without JACK: " << learn.dump();
     ASSERT_TRUE(eventually([&] { return !ice_->source("/live.mp3").is_null(); }, 15)) << d.proc->log() << ice_->log();
     const auto t0 = std::chrono::steady_clock::now();
     const uint64_t samples = d.stream_status()["samples_generated"];
@@ -232,4 +235,20 @@ TEST_F(Station, ThePythonClientAndTheExampleSchedulerSteerTheDaemon) {
     std::tie(rc, out) = run({dir_.file("bad.txt")}, 20, "bad");
     EXPECT_EQ(rc, 1) << out;
     EXPECT_NE(out.find("no style 'polka'"), std::string::npos) << out;
+
+    // Refused with a line, never a traceback: a crossfade that is not a number of seconds (json
+    // wrote NaN, which is not JSON), a file that is not UTF-8, a FIFO.
+    std::ofstream(dir_.file("nan.txt")) << "every 2s ambient nan\n";
+    std::ofstream(dir_.file("latin1.txt")) << "06:00 amb\xe9ient\n";
+    ASSERT_EQ(::mkfifo(dir_.file("fifo.txt").c_str(), 0600), 0);
+    for (const auto& [file, why] : {std::pair{"nan.txt", "'nan' is not a crossfade"}, std::pair{"latin1.txt", "not UTF-8 text"},
+                                    std::pair{"fifo.txt", "not a regular file"}}) {
+        std::tie(rc, out) = run({dir_.file(file)}, 20, file);
+        EXPECT_EQ(rc, 1) << file << ": " << out;
+        EXPECT_NE(out.find(why), std::string::npos) << out;
+        EXPECT_EQ(out.find("Traceback"), std::string::npos) << out;
+    }
+    std::tie(rc, out) = run({"--once", "lofi", "--crossfade", "inf"}, 20, "inf");
+    EXPECT_EQ(rc, 2) << out;
+    EXPECT_EQ(out.find("Traceback"), std::string::npos) << out;
 }

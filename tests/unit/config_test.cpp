@@ -260,6 +260,16 @@ TEST(Config, ReadsTheScheduleAndRefusesBadEntries) {
     expect_refused([&] { load_config(p); }, p, 6, "'25:00' is not a time of day");
     p = write(dir, "every.toml", head + "every = \"soon\"\nstyles = [\"a\"]\n");
     expect_refused([&] { load_config(p); }, p, 6, "every must be a duration");
+    // Read strictly: a sign, a space or a value that overflows before the range check was taken
+    // (922337203685477581m fired every 12 s).
+    for (const char* bad : {"922337203685477581m", " 5m", "+5m", "5 m", "0m", "25h", "m", "-1s"}) {
+        p = write(dir, "every-bad.toml", head + "every = \"" + bad + "\"\nstyles = [\"a\"]\n");
+        expect_refused([&] { load_config(p); }, p, 6, "every must be a duration");
+    }
+    for (const char* bad : {" 1:00", "+1:05", "1:00", "01:0", "01:00:", "01:00:5", "-1:00", "01:60"}) {
+        p = write(dir, "time-bad.toml", head + "at = \"" + bad + "\"\nstyle = \"a\"\n");
+        expect_refused([&] { load_config(p); }, p, 6, "is not a time of day");
+    }
     p = write(dir, "neither.toml", head + "style = \"a\"\n");
     expect_refused([&] { load_config(p); }, p, 5, "needs either at");
     p = write(dir, "day.toml", head + "at = \"06:00\"\nstyle = \"a\"\ndays = [\"someday\"]\n");

@@ -12,12 +12,21 @@ database, a playlist system): read them, then call Client.style at the right mom
 
 import argparse
 import datetime
+import math
 import os
+import stat
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from wavecast_client import Client, WavecastError  # noqa: E402
+
+
+def parse_crossfade(text):
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"'{text}' is not a crossfade in seconds")
+    return value
 
 
 def parse_duration(text):
@@ -27,25 +36,43 @@ def parse_duration(text):
     return int(text[:-1]) * units[text[-1]]
 
 
+def read_text(path, limit=1 << 20):
+    """A regular file's text, checked before it is opened: a FIFO would block open() for ever."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise SystemExit(f"{path}: not a regular file")
+        if st.st_size > limit:
+            raise SystemExit(f"{path}: too large ({st.st_size} bytes, the limit is {limit})")
+        with open(path, "rb") as f:
+            return f.read(limit).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SystemExit(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
+    except OSError as e:
+        raise SystemExit(f"{path}: {e.strerror}")
+
+
 def parse_schedule(path):
     """[(kind, when, styles, crossfade)]: kind "at" with seconds after midnight, or "every" with a period."""
     entries = []
-    with open(path) as f:
-        for number, raw in enumerate(f, 1):
-            line = raw.split("#", 1)[0].split()
-            if not line:
-                continue
-            try:
-                if line[0] == "every":
-                    period, styles, rest = parse_duration(line[1]), line[2].split(","), line[3:]
-                    entries.append(("every", period, styles, float(rest[0]) if rest else 0.0))
-                else:
-                    hours, minutes = (int(x) for x in line[0].split(":"))
-                    if not (0 <= hours < 24 and 0 <= minutes < 60):
-                        raise ValueError(f"'{line[0]}' is not a time of day")
-                    entries.append(("at", hours * 3600 + minutes * 60, [line[1]], float(line[2]) if len(line) > 2 else 0.0))
-            except (ValueError, IndexError) as e:
-                raise SystemExit(f"{path}:{number}: {e}")
+    for number, raw in enumerate(read_text(path).splitlines(), 1):
+        line = raw.split("#", 1)[0].split()
+        if not line:
+            continue
+        try:
+            if line[0] == "every":
+                period, styles, rest = parse_duration(line[1]), line[2].split(","), line[3:]
+                entries.append(("every", period, styles, parse_crossfade(rest[0]) if rest else 0.0))
+            else:
+                parts = line[0].split(":")
+                if len(parts) != 2 or not all(len(x) == 2 and x.isdigit() for x in parts):
+                    raise ValueError(f"'{line[0]}' is not a time of day (HH:MM)")
+                hours, minutes = (int(x) for x in parts)
+                if not (0 <= hours < 24 and 0 <= minutes < 60):
+                    raise ValueError(f"'{line[0]}' is not a time of day")
+                entries.append(("at", hours * 3600 + minutes * 60, [line[1]], parse_crossfade(line[2]) if len(line) > 2 else 0.0))
+        except (ValueError, IndexError) as e:
+            raise SystemExit(f"{path}:{number}: {e}")
     return entries
 
 
@@ -83,13 +110,22 @@ def main():
     ap.add_argument("--once", metavar="STYLE", help="change to STYLE now and exit")
     ap.add_argument("--crossfade", type=float, default=0.0, help="with --once: seconds")
     args = ap.parse_args()
+    if args.once and not (math.isfinite(args.crossfade) and args.crossfade >= 0):
+        ap.error(f"--crossfade {args.crossfade}: give a number of seconds, 0 or more")
     client = Client(args.endpoint)
     if args.once:
         return 0 if change(client, args.stream, args.once, args.crossfade) else 1
     if not args.schedule:
         ap.error("give a schedule file or --once STYLE")
     entries = parse_schedule(args.schedule)
-    known = set(client.styles())
+    # The daemon may be down at the start (a restart, a boot order): wait for it, saying so.
+    while True:
+        try:
+            known = set(client.styles())
+            break
+        except TimeoutError as e:
+            print(f"{datetime.datetime.now():%H:%M:%S} {e}; trying again in 5 s", file=sys.stderr, flush=True)
+            time.sleep(5)
     for _, _, styles, _ in entries:
         for s in styles:
             if s not in known:
