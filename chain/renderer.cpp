@@ -16,6 +16,7 @@ Renderer::Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking
       score_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop, seed),
       post_(std::move(masking), gen_->spec().sample_rate, output_rate, loudness),
       de_emphasis_(gen_->lanes()),
+      dc_blocker_(gen_->lanes(), gen_->spec().sample_rate),
       gate_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop) {
     set_style(std::move(style));
 }
@@ -204,6 +205,7 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
     score_.take_clock_ticks(report_.clock_ticks);
     generate_or_fall_back(frames);
     de_emphasis_.apply(gen_->spec().pre_emphasis, n, lanes_out_.data());
+    dc_blocker_.apply(n, lanes_out_.data());
     gate_.set_release(lane_releases());
     gate_.apply(features_.data(), frames, lanes_out_.data());
     position_ += n;

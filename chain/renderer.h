@@ -1,6 +1,6 @@
 // One stream's signal chain, block by block, with no thread of its own: composer -> generator
-// (all lanes) -> the model's output filter (kernels/emphasis.h) -> the silence gate
-// (silence_gate.h) -> per-track pan and level -> stereo -> the post tier (post_tier.h: frequency
+// (all lanes) -> the model's output filter (kernels/emphasis.h) -> the DC blocker (dc_blocker.h)
+// -> the silence gate (silence_gate.h) -> per-track pan and level -> stereo -> the post tier (post_tier.h: frequency
 // masking, loudness, resampling to the output rate).
 // The live stream and `wavecastd render` both drive it, so they sound the same.
 #pragma once
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "composer.h"
+#include "dc_blocker.h"
 #include "emphasis.h"
 #include "generator.h"
 #include "masking.h"
@@ -130,6 +131,7 @@ private:
     bool awaiting_switch_ = false;  // a crossfade asked for: hold the tempo until the composer switches
     PostTier post_;
     DeEmphasis de_emphasis_;
+    DcBlocker dc_blocker_;
     SilenceGate gate_;
     std::vector<float> features_, temperature_, tail_cut_, lanes_out_, stereo_;
 };
