@@ -6,6 +6,7 @@
 
 #include "files.h"
 #include "jack_output.h"
+#include "link_sync.h"
 #include "protocol.h"
 #include "requests.h"
 
@@ -17,12 +18,19 @@ namespace p = protocol;
 Engine::Engine(DaemonConfig config, std::shared_ptr<const Model> model, std::map<std::string, std::shared_ptr<const Style>> styles,
                std::string backend)
     : config_(std::move(config)),
-      follow_transport_(config_.follow_transport),
       status_interval_s_(config_.status_interval_s),
       model_(std::move(model)),
       styles_(std::move(styles)),
       backend_(std::move(backend)) {
-    if (config_.midi_clock) midi_clock_ = std::make_unique<MidiClockSync>(config_.midi_clock_quantum);
+    auto transport = std::make_unique<TransportSync>([this] { return jack_bpm(); }, config_.follow_transport);
+    transport_ = transport.get();
+    tempo_.push_back(std::move(transport));
+    if (config_.link) tempo_.push_back(std::make_unique<LinkSync>(config_.link_quantum));
+    if (config_.midi_clock) {
+        auto clock = std::make_unique<MidiClockSync>(config_.midi_clock_quantum);
+        midi_clock_ = clock.get();
+        tempo_.push_back(std::move(clock));
+    }
 }
 
 std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles,
@@ -32,7 +40,7 @@ std::vector<std::string> Engine::reload(const DaemonConfig& next, std::map<std::
         std::lock_guard lock(styles_mu_);
         styles_ = std::move(styles);
     }
-    follow_transport_ = next.follow_transport;
+    transport_->set_enabled(next.follow_transport);
     status_interval_s_ = next.status_interval_s;
     spdlog::set_level(spdlog::level::from_str(next.log_level));
     std::vector<std::string> at_restart;
@@ -344,6 +352,8 @@ json Engine::status() const {
         const StreamStatus st = s->status();
         streams.push_back(stream_json(st, xruns));
     }
+    TempoStatus tempo;
+    for (const auto& source : tempo_) source->describe(tempo);
     // The first stream's generator: it changes should the stream fall back to the CPU.
     const std::string backend = streams.empty() ? backend_ : streams[0]["backend"].get<std::string>();
     return {{"backend", backend},
@@ -353,24 +363,24 @@ json Engine::status() const {
             {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},
             {"jack", jack},
             {"clock", internal_clock_.load() ? "internal" : "jack"},
-            {"link", link_ ? json{{"enabled", true},
-                                  {"peers", link_->view().peers},
-                                  {"tempo", link_->view().tempo},
-                                  {"phase_error_beats", link_->view().phase_error_beats},
-                                  {"nudge", link_->view().nudge}}
-                           : json{{"enabled", false}}},
+            {"link", tempo.link ? json{{"enabled", true},
+                                       {"peers", tempo.link->peers},
+                                       {"tempo", tempo.link->tempo},
+                                       {"phase_error_beats", tempo.link->phase_error_beats},
+                                       {"nudge", tempo.link->nudge}}
+                                : json{{"enabled", false}}},
             {"midi", midi_ ? midi_->status() : json(nullptr)},
-            {"midi_clock", midi_clock_ ? json{{"enabled", true},
-                                              {"state", midi_clock_->view().state},
-                                              {"tempo", midi_clock_->view().tempo},
-                                              {"beat", midi_clock_->view().beat},
-                                              {"phase_error_beats", midi_clock_->view().phase_error_beats},
-                                              {"nudge", midi_clock_->view().nudge},
-                                              {"ticks", midi_clock_->view().ticks},
-                                              {"starts", midi_clock_->view().starts},
-                                              {"continues", midi_clock_->view().continues},
-                                              {"stops", midi_clock_->view().stops}}
-                                       : json{{"enabled", false}}},
+            {"midi_clock", tempo.midi_clock ? json{{"enabled", true},
+                                                   {"state", tempo.midi_clock->state},
+                                                   {"tempo", tempo.midi_clock->tempo},
+                                                   {"beat", tempo.midi_clock->beat},
+                                                   {"phase_error_beats", tempo.midi_clock->phase_error_beats},
+                                                   {"nudge", tempo.midi_clock->nudge},
+                                                   {"ticks", tempo.midi_clock->ticks},
+                                                   {"starts", tempo.midi_clock->starts},
+                                                   {"continues", tempo.midi_clock->continues},
+                                                   {"stops", tempo.midi_clock->stops}}
+                                            : json{{"enabled", false}}},
             {"streams", streams}};
 }
 
@@ -398,34 +408,19 @@ std::vector<json> Engine::sounded_notes() {
 }
 
 void Engine::follow_tempo() {
-    follow_transport();
-    if (midi_clock_) midi_clock_->follow(streams_);
-    if (config_.link && !link_ && !streams_.empty()) {
-        link_ = std::make_unique<LinkSync>(streams_.front()->tempo(), config_.link_quantum);
-        spdlog::info("Ableton Link enabled: tempo {:.2f}, quantum {}", streams_.front()->tempo(), config_.link_quantum);
-    }
-    if (!link_) return;
     double latency_s = 0;
     {
         std::lock_guard lock(jack_mu_);
         if (jack_) latency_s = jack_->output_latency_s();
     }
-    link_->follow(streams_, latency_s);
+    std::vector<BeatFollower*> followers;
+    for (const auto& s : streams_) followers.push_back(s.get());
+    for (const auto& source : tempo_) source->follow(followers, latency_s);
 }
 
-void Engine::follow_transport() {
-    if (!follow_transport_.load()) return;
-    double bpm = 0;
-    {
-        std::lock_guard lock(jack_mu_);
-        if (jack_) bpm = jack_->transport_bpm();
-    }
-    if (!(bpm >= 20.0 && bpm <= 300.0)) return;
-    for (const auto& s : streams_)
-        if (s->tempo() != bpm) {
-            s->set_param(Param::tempo, bpm);
-            spdlog::info("stream '{}': tempo {} from JACK transport", s->name(), bpm);
-        }
+double Engine::jack_bpm() const {
+    std::lock_guard lock(jack_mu_);
+    return jack_ ? jack_->transport_bpm() : 0.0;
 }
 
 void Engine::report_trouble() {

@@ -14,9 +14,10 @@
 
 #include "config.h"
 #include "control.h"
-#include "link_sync.h"
 #include "midi_clock_sync.h"
 #include "midi_control.h"
+#include "tempo_source.h"
+#include "transport_sync.h"
 #include "model.h"
 #include "requests.h"
 #include "stream.h"
@@ -83,13 +84,15 @@ private:
     std::function<nlohmann::json()> stop_record(const protocol::StopRecord& c);
     std::function<nlohmann::json()> score(const protocol::Score& c);
 
-    void follow_transport();
+    double jack_bpm() const;
 
-    const DaemonConfig config_;       // as started; reload() compares against it
-    std::unique_ptr<LinkSync> link_;  // with [link] enabled
+    const DaemonConfig config_;  // as started; reload() compares against it
     std::unique_ptr<MidiControl> midi_;
-    std::unique_ptr<MidiClockSync> midi_clock_;  // with [midi_clock] enabled
-    std::atomic<bool> follow_transport_;
+    // JACK transport, then Link or the MIDI clock where enabled (tempo/); the typed pointers for
+    // what only they take (the transport's switch at reload, the clock's MIDI messages).
+    std::vector<std::unique_ptr<TempoSource>> tempo_;
+    TransportSync* transport_ = nullptr;
+    MidiClockSync* midi_clock_ = nullptr;
     std::atomic<double> status_interval_s_;
     std::shared_ptr<const Model> model_;
     mutable std::mutex styles_mu_;

@@ -20,6 +20,7 @@
 #include "midi_schedule.h"
 #include "renderer.h"
 #include "stream_output.h"
+#include "tempo_source.h"
 
 namespace wavecast {
 
@@ -37,11 +38,11 @@ struct StreamStatus {
     std::vector<IcecastStatus> outputs;
 };
 
-class Stream {
+class Stream final : public BeatFollower {
 public:
     Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking,
            std::shared_ptr<const Style> style, int output_rate);
-    ~Stream();
+    ~Stream() override;
 
     // Before start(): what the stream falls back to when its generator fails (Renderer::set_fallback).
     void set_fallback(Renderer::GeneratorFactory fallback) { renderer_.set_fallback(std::move(fallback)); }
@@ -58,7 +59,7 @@ public:
     bool wait_primed(double timeout_s) const;
 
     // Control side.
-    const std::string& name() const { return out_.name(); }
+    const std::string& name() const override { return out_.name(); }
     void set_param(Param p, double value) { params_.set(p, value); }
     void set_style(StyleChange change);
     // Plays a given score (from the next bar) instead of composing, until the next style change.
@@ -72,7 +73,8 @@ public:
     void set_network_outputs(const std::vector<IcecastConfig>& configs);
     Recorder& recorder() { return out_.recorder(); }
     int output_rate() const { return out_rate_.load(); }
-    double tempo() const { return params_.get(Param::tempo); }
+    double tempo() const override { return params_.get(Param::tempo); }
+    void set_tempo(double bpm) override { set_param(Param::tempo, bpm); }
     // The notes whose audio has been played since the last call (the telemetry "notes" topic).
     void take_sounded_notes(std::vector<MidiSchedule::SoundedNote>& out) { midi_.take_sounded(out_.played(), out); }
     std::vector<std::array<uint8_t, 2>> programs() const { return midi_.programs(); }
@@ -80,10 +82,10 @@ public:
     // moment ago, or in a moment), i.e. the producer's beat less what waits in the ring and the
     // post tier; `extra_s` later still (the output latency after the callback). What Ableton
     // Link compares with the session's beat at the same instant.
-    double playing_beat(std::chrono::steady_clock::time_point at, double extra_s) const;
+    double playing_beat(std::chrono::steady_clock::time_point at, double extra_s) const override;
     // Scales the tempo the composer plays at (1: as set), without changing the tempo parameter:
     // how Link pulls the beat into phase with the session.
-    void set_tempo_nudge(double factor) { nudge_ = factor; }
+    void set_tempo_nudge(double factor) override { nudge_ = factor; }
 
 private:
     void produce_loop();

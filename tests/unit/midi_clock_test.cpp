@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "midi_clock_sync.h"
-#include "stream.h"
 
 using namespace wavecast;
 
@@ -46,27 +45,27 @@ TEST(MidiClock, TempoFromTickFrames) {
 
 TEST(MidiClock, StartSongPositionContinueStop) {
     MidiClockSync clock(4);
-    const std::vector<std::unique_ptr<Stream>> none;
+    const std::vector<BeatFollower*> none;
     uint32_t frame = 1000;
     auto tick = [&] { EXPECT_TRUE(clock.feed(message({0xF8}, frame += 1000), 48000)); };
 
-    clock.follow(none);
+    clock.follow(none, 0);
     EXPECT_EQ(clock.view().state, "waiting");
     for (int i = 0; i < 24; ++i) tick();  // ticks before Start: a tempo, no position
-    clock.follow(none);
+    clock.follow(none, 0);
     EXPECT_EQ(clock.view().state, "stopped");
     EXPECT_NEAR(clock.view().tempo, 120.0, 1e-9);
 
     EXPECT_TRUE(clock.feed(message({0xFA}), 48000));
     tick();  // beat 0
     for (int i = 0; i < 30; ++i) tick();
-    clock.follow(none);
+    clock.follow(none, 0);
     EXPECT_EQ(clock.view().state, "playing");
     EXPECT_DOUBLE_EQ(clock.view().beat, 30.0 / 24.0);
 
     EXPECT_TRUE(clock.feed(message({0xFC}), 48000));
     tick();  // the position does not move while stopped
-    clock.follow(none);
+    clock.follow(none, 0);
     EXPECT_EQ(clock.view().state, "stopped");
     EXPECT_DOUBLE_EQ(clock.view().beat, 30.0 / 24.0);
 
@@ -74,7 +73,7 @@ TEST(MidiClock, StartSongPositionContinueStop) {
     EXPECT_TRUE(clock.feed(message({0xFB}), 48000));
     tick();
     tick();
-    clock.follow(none);
+    clock.follow(none, 0);
     EXPECT_EQ(clock.view().state, "playing");
     EXPECT_DOUBLE_EQ(clock.view().beat, 36.0 + 1.0 / 24.0);
     EXPECT_EQ(clock.view().starts, 1u);
@@ -92,11 +91,11 @@ TEST(MidiClock, StartSongPositionContinueStop) {
 // not from an average across the silence.
 TEST(MidiClock, ASilenceStartsANewRun) {
     MidiClockSync clock(4);
-    const std::vector<std::unique_ptr<Stream>> none;
+    const std::vector<BeatFollower*> none;
     uint32_t frame = 0;
     for (int i = 0; i < 25; ++i) clock.feed(message({0xF8}, frame += 1000), 48000);  // 120 bpm
     frame += 48000;                                                                  // a second of nothing
     for (int i = 0; i < 13; ++i) clock.feed(message({0xF8}, frame += 800), 48000);   // 150 bpm, half a beat
-    clock.follow(none);
+    clock.follow(none, 0);
     EXPECT_NEAR(clock.view().tempo, 150.0, 1e-9);
 }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "stream.h"
 
 namespace wavecast {
 namespace {
@@ -16,7 +15,7 @@ constexpr double kGainPerBeat = 0.5, kMaxNudge = 0.05, kDeadBandBeats = 0.003;
 
 }  // namespace
 
-PhaseReading pull_into_phase(const std::vector<std::unique_ptr<Stream>>& streams, double theirs, std::chrono::steady_clock::time_point at,
+PhaseReading pull_into_phase(const std::vector<BeatFollower*>& streams, double theirs, std::chrono::steady_clock::time_point at,
                              double extra_s, double quantum) {
     PhaseReading first;
     const double their_phase = std::fmod(std::fmod(theirs, quantum) + quantum, quantum);
@@ -32,7 +31,7 @@ PhaseReading pull_into_phase(const std::vector<std::unique_ptr<Stream>>& streams
     return first;
 }
 
-void release_phase(const std::vector<std::unique_ptr<Stream>>& streams) {
+void release_phase(const std::vector<BeatFollower*>& streams) {
     for (const auto& s : streams) s->set_tempo_nudge(1.0);
 }
 

@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "beat_phase.h"
-#include "stream.h"
 
 namespace wavecast {
 namespace {
@@ -78,7 +77,7 @@ bool MidiClockSync::feed(const ControlMidiEvent& e, int rate) {
     }
 }
 
-void MidiClockSync::follow(const std::vector<std::unique_ptr<Stream>>& streams) {
+void MidiClockSync::follow(const std::vector<BeatFollower*>& streams, double /*latency_s*/) {
     const auto now = std::chrono::steady_clock::now();
     const bool ticking = !recent_.empty() && now - last_tick_at_ < std::chrono::duration<double>(kSilentS);
     if (!ticking) recent_.clear();
@@ -90,8 +89,8 @@ void MidiClockSync::follow(const std::vector<std::unique_ptr<Stream>>& streams) 
         const double bpm = std::clamp(std::round(tempo * 100) / 100, 20.0, 300.0);
         // Compared with each stream's own, so a tempo set here gives way to the clock's.
         bool moved = false;
-        for (const auto& s : streams)
-            if (std::abs(bpm - s->tempo()) >= kTempoStep) s->set_param(Param::tempo, bpm), moved = true;
+        for (BeatFollower* s : streams)
+            if (std::abs(bpm - s->tempo()) >= kTempoStep) s->set_tempo(bpm), moved = true;
         uint64_t held = 0;
         if (moved && std::abs(bpm - logged_tempo_) >= 1 && tempo_log_.allow(held)) {
             spdlog::info("MIDI clock: tempo {:.2f}{}", bpm, held ? fmt::format(" ({} changes not logged)", held) : "");

@@ -4,12 +4,11 @@
 #pragma once
 
 #include <chrono>
-#include <memory>
 #include <vector>
 
-namespace wavecast {
+#include "tempo_source.h"
 
-class Stream;
+namespace wavecast {
 
 struct PhaseReading {
     double error_beats = 0;  // theirs less ours, in (-q/2, q/2]
@@ -18,10 +17,10 @@ struct PhaseReading {
 
 // Their beat `theirs` at `at` against the beat each stream plays then (`extra_s` later: the
 // output latency they are compared after); sets each stream's tempo nudge and returns the first's.
-PhaseReading pull_into_phase(const std::vector<std::unique_ptr<Stream>>& streams, double theirs, std::chrono::steady_clock::time_point at,
+PhaseReading pull_into_phase(const std::vector<BeatFollower*>& streams, double theirs, std::chrono::steady_clock::time_point at,
                              double extra_s, double quantum);
 
 // Back to the tempo as set: the outside beat is gone or stopped.
-void release_phase(const std::vector<std::unique_ptr<Stream>>& streams);
+void release_phase(const std::vector<BeatFollower*>& streams);
 
 }  // namespace wavecast

@@ -14,21 +14,11 @@
 
 #include "control_midi_in.h"
 #include "log_limit.h"
+#include "tempo_source.h"
 
 namespace wavecast {
 
-class Stream;
-
-struct MidiClockView {
-    std::string state = "waiting";  // "waiting" (no ticks), "stopped" (ticks, not playing), "playing"
-    double tempo = 0;               // the ticks' tempo; 0 before a quarter beat of them
-    double beat = 0;                // the clock's beat at its last tick while playing
-    double phase_error_beats = 0;   // theirs less the first stream's, in (-q/2, q/2]
-    double nudge = 1;
-    uint64_t ticks = 0, starts = 0, stops = 0, continues = 0;
-};
-
-class MidiClockSync {
+class MidiClockSync final : public TempoSource {
 public:
     explicit MidiClockSync(double quantum) : quantum_(quantum) {}
 
@@ -36,8 +26,10 @@ public:
     // Pointer; false for anything else. `rate`: JACK's frames a second.
     bool feed(const ControlMidiEvent& e, int rate);
     // Each control turn: gives every stream the clock's tempo when it moved, and pulls their beat
-    // into phase while the clock plays.
-    void follow(const std::vector<std::unique_ptr<Stream>>& streams);
+    // into phase while the clock plays. No output latency is added: the clock and the audio
+    // leave through the same graph.
+    void follow(const std::vector<BeatFollower*>& streams, double latency_s) override;
+    void describe(TempoStatus& into) const override { into.midi_clock = view_; }
     const MidiClockView& view() const { return view_; }
 
     // The tempo a run of ticks `frames` apart (JACK frame times, at `rate`) gives: the least-

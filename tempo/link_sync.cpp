@@ -7,20 +7,23 @@
 #include <cmath>
 
 #include "beat_phase.h"
-#include "stream.h"
 
 namespace wavecast {
 
-LinkSync::LinkSync(double tempo, double quantum) : link_(std::make_unique<ableton::Link>(tempo)), quantum_(quantum), known_tempo_(tempo) {
-    link_->enable(true);
-    view_.enabled = true;
-    view_.tempo = tempo;
+LinkSync::LinkSync(double quantum) : quantum_(quantum) {}
+
+LinkSync::~LinkSync() {
+    if (link_) link_->enable(false);
 }
 
-LinkSync::~LinkSync() { link_->enable(false); }
-
-void LinkSync::follow(const std::vector<std::unique_ptr<Stream>>& streams, double extra_s) {
+void LinkSync::follow(const std::vector<BeatFollower*>& streams, double extra_s) {
     if (streams.empty()) return;
+    if (!link_) {
+        known_tempo_ = view_.tempo = streams.front()->tempo();
+        link_ = std::make_unique<ableton::Link>(known_tempo_);
+        link_->enable(true);
+        spdlog::info("Ableton Link enabled: tempo {:.2f}, quantum {}", known_tempo_, quantum_);
+    }
     auto state = link_->captureAppSessionState();
     const auto now = link_->clock().micros();
     const double session = state.tempo();
@@ -28,14 +31,14 @@ void LinkSync::follow(const std::vector<std::unique_ptr<Stream>>& streams, doubl
     if (std::abs(session - known_tempo_) > 1e-6) {
         // The session moved (a peer, or joining one): every stream follows.
         const double bpm = std::clamp(session, 20.0, 300.0);
-        for (const auto& s : streams) s->set_param(Param::tempo, bpm);
+        for (BeatFollower* s : streams) s->set_tempo(bpm);
         spdlog::info("Ableton Link: tempo {:.2f} from the session ({} peers)", session, link_->numPeers());
         known_tempo_ = session;
     } else if (std::abs(ours - known_tempo_) > 1e-6) {
         // Changed here (`wavecast set tempo=...`): the session follows us.
         state.setTempo(ours, now);
         link_->commitAppSessionState(state);
-        for (const auto& s : streams) s->set_param(Param::tempo, ours);
+        for (BeatFollower* s : streams) s->set_tempo(ours);
         known_tempo_ = ours;
         spdlog::info("Ableton Link: tempo {:.2f} given to the session", ours);
     }
@@ -50,7 +53,5 @@ void LinkSync::follow(const std::vector<std::unique_ptr<Stream>>& streams, doubl
     view_.peers = link_->numPeers();
     view_.tempo = session;
 }
-
-LinkView LinkSync::view() const { return view_; }
 
 }  // namespace wavecast
