@@ -328,11 +328,12 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "wavecast: learn takes a PARAM, or --cancel\n");
             return kExitUsage;
         }
-        command = p::Learn{on_stream, learn_param, learn_min, learn_max, learn_cancel ? "linear" : learn_curve, learn_cancel};
+        command = p::Learn{on_stream, learn_param, learn_min, learn_max, p::from_name<p::Curve>(learn_curve).value_or(p::Curve::linear),
+                           learn_cancel};
     } else if (cmd == "mappings") {
         command = p::Mappings{on_stream, mappings_save};
     } else if (cmd == "cue") {
-        command = p::Cue{on_stream, cue_what == "fill" ? "fill" : "next_section"};
+        command = p::Cue{on_stream, *p::from_name<p::CueKind>(cue_what == "next-section" ? "next_section" : cue_what)};
     }
     const json req = p::to_json(command);
     return send_and_print(o, req);

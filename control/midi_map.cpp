@@ -9,13 +9,6 @@
 
 namespace wavecast {
 
-bool MidiMap::parse_curve(const std::string& name, Curve& out) {
-    if (name == "linear") out = Curve::linear;
-    else if (name == "exp") out = Curve::exp;
-    else return false;
-    return true;
-}
-
 std::string MidiMap::problem(const Cc& b) {
     const ParamSpec& p = param_spec(b.param);
     for (double v : {b.min, b.max})
@@ -65,7 +58,9 @@ MidiMap MidiMap::load(const std::string& path) {
         b.param = param_of(*p);
         b.min = r.get_number(t, "min", p->min, -1e12, 1e12);
         b.max = r.get_number(t, "max", p->max, -1e12, 1e12);
-        if (!parse_curve(r.get_string(t, "curve", "linear"), b.curve)) r.fail(t.get("curve"), "curve must be \"linear\" or \"exp\"");
+        const auto curve = protocol::from_name<Curve>(r.get_string(t, "curve", "linear"));
+        if (!curve) r.fail(t.get("curve"), "curve must be " + protocol::choices_text<Curve>());
+        b.curve = *curve;
         if (const std::string why = problem(b); !why.empty()) r.fail(&t, why);
         for (const auto& other : m.cc)
             if (other.cc == b.cc && (other.channel == b.channel || other.channel == 0 || b.channel == 0))
@@ -98,8 +93,9 @@ MidiMap MidiMap::load(const std::string& path) {
         CueNote b;
         b.channel = static_cast<int>(r.get_int(t, "channel", 0, 1, 16));
         b.note = static_cast<int>(r.get_int(t, "note", 0, 0, 127));
-        b.cue = r.get_string(t, "cue", "");
-        if (b.cue != "fill" && b.cue != "next_section") r.fail(t.get("cue"), "cue must be \"fill\" or \"next_section\"");
+        const auto cue = protocol::from_name<protocol::CueKind>(r.get_string(t, "cue", ""));
+        if (!cue) r.fail(t.get("cue"), "cue must be " + protocol::choices_text<protocol::CueKind>());
+        b.cue = *cue;
         for (const auto& other : m.cues)
             if (other.note == b.note && (other.channel == b.channel || other.channel == 0 || b.channel == 0))
                 r.fail(&t, "note " + std::to_string(b.note) + " cues twice on one channel");
@@ -111,7 +107,7 @@ MidiMap MidiMap::load(const std::string& path) {
 std::string MidiMap::to_toml() const {
     toml::array cc_list, program_list, key_list, cue_list;
     for (const auto& b : cc) {
-        toml::table t{{"cc", b.cc}, {"param", param_spec(b.param).name}, {"min", b.min}, {"max", b.max}, {"curve", curve_name(b.curve)}};
+        toml::table t{{"cc", b.cc}, {"param", param_spec(b.param).name}, {"min", b.min}, {"max", b.max}, {"curve", protocol::name(b.curve)}};
         if (b.channel) t.insert("channel", b.channel);
         cc_list.push_back(std::move(t));
     }
@@ -126,7 +122,7 @@ std::string MidiMap::to_toml() const {
         key_list.push_back(std::move(t));
     }
     for (const auto& b : cues) {
-        toml::table t{{"note", b.note}, {"cue", b.cue}};
+        toml::table t{{"note", b.note}, {"cue", protocol::name(b.cue)}};
         if (b.channel) t.insert("channel", b.channel);
         cue_list.push_back(std::move(t));
     }
@@ -151,12 +147,12 @@ nlohmann::json MidiMap::to_json() const {
                            {"param", param_spec(b.param).name},
                            {"min", b.min},
                            {"max", b.max},
-                           {"curve", curve_name(b.curve)}});
+                           {"curve", protocol::name(b.curve)}});
     for (const auto& b : programs)
         j["program"].push_back(
             {{"channel", b.channel}, {"program", b.program}, {"style", b.style}, {"crossfade", b.crossfade_s}, {"now", b.now}});
     for (const auto& b : keys) j["keys"].push_back({{"channel", b.channel}, {"low", b.low}, {"high", b.high}});
-    for (const auto& b : cues) j["cue"].push_back({{"channel", b.channel}, {"note", b.note}, {"cue", b.cue}});
+    for (const auto& b : cues) j["cue"].push_back({{"channel", b.channel}, {"note", b.note}, {"cue", protocol::name(b.cue)}});
     return j;
 }
 

@@ -15,7 +15,7 @@ namespace wavecast {
 
 class MidiMap {
 public:
-    enum class Curve { linear, exp };  // exp: equal ratios per step (min and max of one sign, not 0)
+    using Curve = protocol::Curve;  // exp: equal ratios per step (min and max of one sign, not 0)
     struct Cc {
         int channel = 0;  // 1..16; 0: any
         int cc = 0;       // 0..119 (120..127 are channel mode messages)
@@ -34,10 +34,10 @@ public:
         int channel = 0;
         int low = 0, high = 127;
     };
-    struct CueNote {  // a note-on of `note` cues the composer: "fill" or "next_section"
+    struct CueNote {  // a note-on of `note` cues the composer
         int channel = 0;
         int note = 0;
-        std::string cue;
+        protocol::CueKind cue = protocol::CueKind::fill;
     };
 
     std::vector<Cc> cc;
@@ -59,9 +59,6 @@ public:
 
     // Checks a binding against the parameter table; the reason, or "" when it is sound.
     static std::string problem(const Cc& b);
-    static const char* curve_name(Curve c) { return c == Curve::exp ? "exp" : "linear"; }
-    // Curve::linear for "linear", Curve::exp for "exp"; false for anything else.
-    static bool parse_curve(const std::string& name, Curve& out);
     // The value a CC value (0..127) gives under `b`.
     static double value(const Cc& b, int cc_value);
 };

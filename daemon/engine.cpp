@@ -141,8 +141,8 @@ ControlHandler::Handled Engine::handle(std::string_view raw) {
                        },
                        [&](const p::Cue& c) {
                            Stream& s = find_stream(c.stream);
-                           s.cue(c.what == "fill" ? Composer::Cue::fill : Composer::Cue::next_section);
-                           return p::ok_reply(id, {{"stream", s.name()}, {"cue", c.what}});
+                           s.cue(c.what == p::CueKind::fill ? Composer::Cue::fill : Composer::Cue::next_section);
+                           return p::ok_reply(id, {{"stream", s.name()}, {"cue", p::name(c.what)}});
                        }},
             r.command);
     });

@@ -48,7 +48,7 @@ void MidiControl::take(const std::function<json(const p::Command&)>& run, const 
                 b.channel = (e.bytes[0] & 0x0F) + 1, b.cc = e.bytes[1];
                 maps_.at(learning_->stream).map.bind(b);
                 spdlog::info("MIDI learn: CC {} on channel {} now sets {} of stream '{}' ({} .. {}, {})", b.cc, b.channel,
-                             param_spec(b.param).name, learning_->stream, b.min, b.max, MidiMap::curve_name(b.curve));
+                             param_spec(b.param).name, learning_->stream, b.min, b.max, protocol::name(b.curve));
                 learning_.reset();
             }
             for (const auto& [stream, m] : maps_)
@@ -78,7 +78,7 @@ json MidiControl::learn(const p::Learn& c, const std::string& stream) {
     const ParamSpec& spec = *find_param(c.param);
     MidiMap::Cc b;
     b.param = param_of(spec), b.min = c.min.value_or(spec.min), b.max = c.max.value_or(spec.max);
-    MidiMap::parse_curve(c.curve, b.curve);  // parsing checked the name and the range
+    b.curve = c.curve;
     learning_ = Learning{stream, b};
     return {{"learning", c.param}, {"stream", stream}};
 }

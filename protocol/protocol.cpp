@@ -43,8 +43,13 @@ Request parse_request(std::string_view raw, json& id_out) {
     if (raw.size() > kMaxRequestBytes)
         throw Error(code::too_large,
                     "request of " + std::to_string(raw.size()) + " bytes exceeds the limit of " + std::to_string(kMaxRequestBytes));
-    json j = json::parse(raw.begin(), raw.end(), nullptr, false);
+    const json j = json::parse(raw.begin(), raw.end(), nullptr, false);
     if (j.is_discarded()) throw Error(code::bad_json, "request is not valid JSON");
+    return check_request(j, id_out);
+}
+
+Request check_request(const json& j, json& id_out) {
+    id_out = nullptr;
     if (!j.is_object()) throw Error(code::bad_request, "request must be a JSON object");
     if (j.contains("id")) id_out = j["id"];
     if (!j.contains("cmd")) throw Error(code::bad_request, "cmd: missing");

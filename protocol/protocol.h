@@ -58,6 +58,8 @@ struct Request {
 // command takes, each of the right type. Throws Error; `id_out` receives the id whenever the
 // request got far enough to have one, so that even an error reply can carry it.
 Request parse_request(std::string_view raw, json& id_out);
+// The checks of parse_request on a request already read as JSON.
+Request check_request(const json& request, json& id_out);
 
 // The commands and the fields each takes beyond cmd and id.
 struct CommandSpec {

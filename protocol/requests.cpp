@@ -3,6 +3,9 @@
 #include <cmath>
 
 namespace wavecast::protocol {
+
+TypedRequest typed(const Request& r, const json& id_out);
+
 namespace {
 
 template <class... F>
@@ -72,17 +75,21 @@ Learn parse_learn(const json& b) {
     if (!p) throw Error(code::unknown_param, "param: no live parameter is named '" + c.param + "'");
     c.min = get_number(b, "min", p->min, p->max);
     c.max = get_number(b, "max", p->min, p->max);
-    c.curve = get_string(b, "curve").value_or("linear");
-    if (c.curve != "linear" && c.curve != "exp") throw Error(code::out_of_range, "curve: must be \"linear\" or \"exp\"");
-    if (c.curve == "exp" && !(c.min.value_or(p->min) * c.max.value_or(p->max) > 0))
+    const auto curve = from_name<Curve>(get_string(b, "curve").value_or("linear"));
+    if (!curve) throw Error(code::out_of_range, "curve: must be " + choices_text<Curve>());
+    c.curve = *curve;
+    if (c.curve == Curve::exp && !(c.min.value_or(p->min) * c.max.value_or(p->max) > 0))
         throw Error(code::out_of_range, "curve: \"exp\" needs min and max of one sign, neither 0");
     return c;
 }
 
 }  // namespace
 
-TypedRequest parse(std::string_view raw, json& id_out) {
-    const Request r = parse_request(raw, id_out);
+TypedRequest parse(std::string_view raw, json& id_out) { return typed(parse_request(raw, id_out), id_out); }
+
+TypedRequest parse_object(const json& request, json& id_out) { return typed(check_request(request, id_out), id_out); }
+
+TypedRequest typed(const Request& r, const json& id_out) {
     const json& b = r.body;
     TypedRequest out{id_out, Ping{}};
     if (r.cmd == "ping") out.command = Ping{};
@@ -95,9 +102,9 @@ TypedRequest parse(std::string_view raw, json& id_out) {
     else if (r.cmd == "score") out.command = Score{get_string(b, "stream"), require_string(b, "path")};
     else if (r.cmd == "learn") out.command = parse_learn(b);
     else if (r.cmd == "cue") {
-        Cue c{get_string(b, "stream"), require_string(b, "what")};
-        if (c.what != "fill" && c.what != "next_section") throw Error(code::out_of_range, "what: must be \"fill\" or \"next_section\"");
-        out.command = c;
+        const auto what = from_name<CueKind>(require_string(b, "what"));
+        if (!what) throw Error(code::out_of_range, "what: must be " + choices_text<CueKind>());
+        out.command = Cue{get_string(b, "stream"), *what};
     } else if (r.cmd == "mappings") out.command = Mappings{get_string(b, "stream"), get_bool(b, "save").value_or(false)};
     else throw Error(code::unknown_command, "cmd: '" + r.cmd + "' has no parser");
     return out;
@@ -152,7 +159,7 @@ json to_json(const Command& command, const json& id) {
                                        json j = {{"cmd", "learn"}};
                                        if (c.stream) j["stream"] = *c.stream;
                                        if (c.cancel) return j["cancel"] = true, j;
-                                       j["param"] = c.param, j["curve"] = c.curve;
+                                       j["param"] = c.param, j["curve"] = name(c.curve);
                                        if (c.min) j["min"] = *c.min;
                                        if (c.max) j["max"] = *c.max;
                                        return j;
@@ -164,7 +171,7 @@ json to_json(const Command& command, const json& id) {
                                        return j;
                                    },
                                    [](const Cue& c) {
-                                       json j = {{"cmd", "cue"}, {"what", c.what}};
+                                       json j = {{"cmd", "cue"}, {"what", name(c.what)}};
                                        if (c.stream) j["stream"] = *c.stream;
                                        return j;
                                    }},

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "choices.h"
 #include "params.h"
 #include "protocol.h"
 
@@ -51,7 +52,7 @@ struct Learn {
     std::optional<std::string> stream;
     std::string param;  // a name of params.h's table; empty with cancel
     std::optional<double> min, max;
-    std::string curve = "linear";  // or "exp"
+    Curve curve = Curve::linear;
     bool cancel = false;           // forget a learn still waiting
 };
 // The stream's MIDI bindings; with save, also written to its mapping file.
@@ -63,7 +64,7 @@ struct Mappings {
 // fill, then the form's next section from the next bar line).
 struct Cue {
     std::optional<std::string> stream;
-    std::string what;
+    CueKind what = CueKind::fill;
 };
 using Command = std::variant<Ping, Status, Styles, StyleCmd, Set, Record, StopRecord, Score, Learn, Mappings, Cue>;
 
@@ -76,6 +77,8 @@ struct TypedRequest {
 // command takes, each of the right type and within its range. Throws Error; `id_out` receives the
 // id whenever the request got far enough to have one, so that even an error reply can carry it.
 TypedRequest parse(std::string_view raw, json& id_out);
+// The same for a request already read as JSON (a surface that builds its requests, such as OSC's).
+TypedRequest parse_object(const json& request, json& id_out);
 
 // The request's JSON (what the client sends; parse() gives the command back).
 json to_json(const Command& command, const json& id = nullptr);

@@ -111,11 +111,11 @@ TEST(Protocol, TypedCommandsRoundTrip) {
                                            Record{"b", "set.flac", 30, 16, "set.mid", true},
                                            StopRecord{"main"},
                                            Score{std::nullopt, "x.mid"},
-                                           Learn{"main", "temperature", 0.2, 1.5, "exp", false},
-                                           Learn{std::nullopt, "", std::nullopt, std::nullopt, "linear", true},
+                                           Learn{"main", "temperature", 0.2, 1.5, Curve::exp, false},
+                                           Learn{std::nullopt, "", std::nullopt, std::nullopt, Curve::linear, true},
                                            Mappings{"main", true},
-                                           Cue{"main", "fill"},
-                                           Cue{std::nullopt, "next_section"}};
+                                           Cue{"main", CueKind::fill},
+                                           Cue{std::nullopt, CueKind::next_section}};
     for (const auto& c : commands) {
         json id;
         const json wire = to_json(c, 7);
