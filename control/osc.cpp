@@ -205,7 +205,7 @@ void OscServer::reply(const sockaddr_in& to, const json& r, size_t request_bytes
     send(to, "/wavecast/reply", {body}, request_bytes);
 }
 
-void OscServer::drain(const Handle& handle) {
+void OscServer::take(Replies& replies) {
     std::vector<char> buf(kMaxDatagram);
     for (int taken = 0; taken < 1000; ++taken) {
         sockaddr_in from{};
@@ -226,11 +226,12 @@ void OscServer::drain(const Handle& handle) {
         const char* path = got > 0 ? lo_get_path(buf.data(), got) : nullptr;
         lo_message m = path && path[0] == '/' ? lo_message_deserialise(buf.data(), bytes, &result) : nullptr;
         if (!m) {
+            replies.refused();
             refuse(from, protocol::code::bad_request, "not an OSC message (bundles are not taken)", bytes);
             continue;
         }
         answer(from, path, lo_message_get_argc(m), lo_message_get_types(m), reinterpret_cast<void**>(lo_message_get_argv(m)), bytes,
-               handle);
+               replies);
         lo_message_free(m);
     }
 }
@@ -259,8 +260,11 @@ void OscServer::enrol(const sockaddr_in& from, const std::vector<json>& args, si
 }
 
 void OscServer::answer(const sockaddr_in& from, const std::string& path, int argc, const char* types, void** argv, size_t request_bytes,
-                       const Handle& handle) {
-    auto fail = [&](const std::string& why) { refuse(from, protocol::code::bad_request, path + ": " + why, request_bytes); };
+                       Replies& replies) {
+    auto fail = [&](const std::string& why) {
+        replies.refused();
+        refuse(from, protocol::code::bad_request, path + ": " + why, request_bytes);
+    };
     std::vector<json> args(static_cast<size_t>(argc));
     for (int i = 0; i < argc; ++i)
         if (!arg_json(types[i], static_cast<lo_arg*>(argv[i]), args[static_cast<size_t>(i)]))
@@ -300,14 +304,25 @@ void OscServer::answer(const sockaddr_in& from, const std::string& path, int arg
         request = {{"cmd", cmd}};
     } else if (cmd == "status") {
         if (!want(0, 0)) return;
-        if (!registered(from))
+        if (!registered(from)) {
+            replies.refused();
             return refuse(from, "not_registered", "status goes to registered peers: /wavecast/register, then send back the token",
                           request_bytes);
+        }
         request = {{"cmd", cmd}};
     } else {
         return fail("no such command");
     }
-    handle(protocol::to_wire(request), [this, from, request_bytes](const json& r) { reply(from, r, request_bytes); });
+    // Checked by the protocol's own parser, as a ZeroMQ request is.
+    json id;
+    protocol::TypedRequest typed;
+    try {
+        typed = protocol::parse_object(request, id);
+    } catch (const protocol::Error& e) {
+        replies.refused();
+        return refuse(from, e.code, e.what(), request_bytes);
+    }
+    replies.answer(typed, [this, from, request_bytes](const json& r) { reply(from, r, request_bytes); });
 }
 
 void OscServer::push_status(const json& status) {
@@ -317,16 +332,16 @@ void OscServer::push_status(const json& status) {
     for (const auto& p : peers_) send(p.addr, "/wavecast/status", {body}, 0);
 }
 
-OscStats OscServer::stats() const {
+OscStats OscServer::counts() const {
     OscStats s = stats_;
     const auto now = Clock::now();
     s.registered = static_cast<size_t>(std::count_if(peers_.begin(), peers_.end(), [&](const Peer& p) { return p.until > now; }));
     return s;
 }
 
-json OscServer::stats_json() const {
-    const OscStats s = stats();
-    return {{"port", port()}, {"received", s.received}, {"ignored", s.ignored}, {"refused", s.refused}, {"registered", s.registered}};
+json OscServer::stats() const {
+    const OscStats s = counts();
+    return {{"port", port()}, {"received", s.received}, {"ignored", s.ignored}, {"registered", s.registered}};
 }
 
 }  // namespace wavecast

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "log_limit.h"
+#include "surface.h"
 
 namespace wavecast {
 
@@ -46,7 +47,7 @@ struct OscStats {
     size_t registered = 0;  // peers status is pushed to now
 };
 
-class OscServer {
+class OscServer final : public Surface {
 public:
     static constexpr size_t kMaxPeers = 16;
     static constexpr std::chrono::seconds kRegistration{30};
@@ -55,22 +56,19 @@ public:
     // renewed. Throws std::runtime_error naming the address.
     OscServer(const std::string& address, const std::vector<std::string>& allow,
               std::chrono::milliseconds registration = kRegistration);
-    ~OscServer();
+    ~OscServer() override;
     OscServer(const OscServer&) = delete;
     OscServer& operator=(const OscServer&) = delete;
 
-    int fd() const { return fd_; }
     int port() const;
 
-    // Turns a request (the protocol's JSON) into its reply; `deliver` is how a reply that comes
-    // later (file work) reaches the sender.
-    using Deliver = std::function<void(const nlohmann::json& reply)>;
-    using Handle = std::function<void(const std::string& request, const Deliver& deliver)>;
+    const char* name() const override { return "osc"; }
+    zmq::pollitem_t poll_item() override { return {nullptr, fd_, ZMQ_POLLIN, 0}; }
     // Reads every datagram waiting, and answers each.
-    void drain(const Handle& handle);
-    void push_status(const nlohmann::json& status);
-    OscStats stats() const;
-    nlohmann::json stats_json() const;
+    void take(Replies& replies) override;
+    void push_status(const nlohmann::json& status) override;
+    nlohmann::json stats() const override;
+    OscStats counts() const;
 
     // The token that registers `peer` (exposed for the unit test).
     std::string token_for(const sockaddr_in& peer, int64_t epoch) const;
@@ -87,7 +85,7 @@ private:
     size_t limit_for(const sockaddr_in& to, size_t request_bytes) const;
     void refuse(const sockaddr_in& to, const std::string& code, const std::string& message, size_t request_bytes);
     void answer(const sockaddr_in& from, const std::string& path, int argc, const char* types, void** argv, size_t request_bytes,
-                const Handle& handle);
+                Replies& replies);
     void enrol(const sockaddr_in& from, const std::vector<nlohmann::json>& args, size_t request_bytes);
     bool registered(const sockaddr_in& peer) const;
     void expire();

@@ -107,11 +107,10 @@ json reply_or_error(const json& id, Body&& body) {
 }
 }  // namespace
 
-ControlHandler::Handled Engine::handle(std::string_view raw) {
-    json id;
+ControlHandler::Handled Engine::handle(const p::TypedRequest& r) {
+    const json& id = r.id;
     Handled h;
     h.reply = reply_or_error(id, [&]() -> json {
-        const p::TypedRequest r = p::parse(raw, id);
         // The rest of a request that touches files: run off the control thread, its reply after.
         auto defer = [&](std::function<json()> fields) {
             h.work = [id, fields = std::move(fields)] { return reply_or_error(id, [&] { return p::ok_reply(id, fields()); }); };
@@ -154,11 +153,8 @@ MidiControl& Engine::midi() {
     return *midi_;
 }
 
-void Engine::take_midi() {
-    if (!midi_) return;
-    const int rate = streams_.empty() ? 0 : streams_.front()->output_rate();
-    midi_->take([this](const p::Command& c) { return handle(p::to_wire(p::to_json(c))).reply; },
-                [this, rate](const ControlMidiEvent& e) { return midi_clock_ && midi_clock_->feed(e, rate); });
+bool Engine::feed_midi_clock(const ControlMidiEvent& e) {
+    return midi_clock_ && midi_clock_->feed(e, streams_.empty() ? 0 : streams_.front()->output_rate());
 }
 
 json Engine::style_list() const {
@@ -369,7 +365,6 @@ json Engine::status() const {
                                        {"phase_error_beats", tempo.link->phase_error_beats},
                                        {"nudge", tempo.link->nudge}}
                                 : json{{"enabled", false}}},
-            {"midi", midi_ ? midi_->status() : json(nullptr)},
             {"midi_clock", tempo.midi_clock ? json{{"enabled", true},
                                                    {"state", tempo.midi_clock->state},
                                                    {"tempo", tempo.midi_clock->tempo},

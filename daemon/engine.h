@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config.h"
-#include "control.h"
+#include "surface.h"
 #include "midi_clock_sync.h"
 #include "midi_control.h"
 #include "tempo_source.h"
@@ -45,32 +45,30 @@ public:
     // Whether the streams play by the internal clock (no JACK server plays them now).
     void set_internal_clock(bool on) { internal_clock_ = on; }
     const std::vector<std::unique_ptr<Stream>>& streams() const { return streams_; }
-    void set_midi(std::unique_ptr<MidiControl> midi) { midi_ = std::move(midi); }
+    // The MIDI control surface, for learn and mappings (it outlives this).
+    void set_midi(MidiControl* midi) { midi_ = midi; }
+    // What the MIDI clock source takes of control_midi_in: false for a message that is not MIDI
+    // clock's, or with no clock followed.
+    bool feed_midi_clock(const ControlMidiEvent& e);
 
-    Handled handle(std::string_view raw) override;
+    using ControlHandler::handle;
+    Handled handle(const protocol::TypedRequest& request) override;
     nlohmann::json status() const override;
     // Logs a warning for every underrun, xrun or dropped recording frame since the last call;
     // the control thread calls it with each status tick, so they reach the "log" topic too.
-    void report_trouble() override;
-    // Called with each control-loop turn. With [jack] follow_transport: every stream takes the
-    // tempo of JACK transport while it rolls (within the tempo parameter's range). With [link]
-    // enabled: tempo and beat phase shared with the Ableton Link session (link_sync.h). With
-    // [midi_clock] enabled: the tempo and phase of the MIDI clock on control_midi_in.
-    void follow_tempo() override;
-    int midi_fd() const override { return midi_ ? midi_->fd() : -1; }
-    // MIDI control messages, each through the mappings and then handle(), as a request is; MIDI
-    // clock's to the clock follower.
-    void take_midi() override;
+    void report_trouble();
+    // Called with each control-loop turn: every tempo source steers the streams (tempo/).
+    void follow_tempo();
     // SIGHUP: takes the styles and the settings of a reloaded config that can change while
     // streaming (styles, follow_transport, log_level, status_interval_s, each stream's network
     // outputs and MIDI mapping; the schedule is run_daemon's) all at once, and returns
     // the settings that changed but take effect only at a restart (model, endpoints, streams...).
     std::vector<std::string> reload(const DaemonConfig& next, std::map<std::string, std::shared_ptr<const Style>> styles,
                                     std::map<std::string, MidiControl::StreamMap> midi_maps);
-    double status_interval_s() const override { return status_interval_s_.load(); }
+    double status_interval_s() const { return status_interval_s_.load(); }
     // The body of a telemetry "notes" message per stream with notes that sounded since the last
     // call: {"stream", "events": [{track, lane, on, pitch, velocity, beat}]}.
-    std::vector<nlohmann::json> sounded_notes() override;
+    std::vector<nlohmann::json> sounded_notes();
 
 private:
     // The stream a request names, else the first; unknown_stream otherwise.
@@ -87,7 +85,7 @@ private:
     double jack_bpm() const;
 
     const DaemonConfig config_;  // as started; reload() compares against it
-    std::unique_ptr<MidiControl> midi_;
+    MidiControl* midi_ = nullptr;
     // JACK transport, then Link or the MIDI clock where enabled (tempo/); the typed pointers for
     // what only they take (the transport's switch at reload, the clock's MIDI messages).
     std::vector<std::unique_ptr<TempoSource>> tempo_;

@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "backend.h"
-#include "control.h"
+#include "control_server.h"
+#include "midi_control.h"
+#include "osc.h"
 #include "engine.h"
 #include "faults.h"
 #include "generator_batch.h"
@@ -76,7 +78,7 @@ void apply_scheduled(Engine& engine, const Scheduler::Change& ch) {
         c.stream = name;
         c.name = ch.style;
         c.crossfade_s = ch.crossfade_s;
-        const nlohmann::json reply = engine.handle(protocol::to_wire(protocol::to_json(c, nullptr))).reply;
+        const nlohmann::json reply = engine.handle(protocol::TypedRequest{nullptr, c}).reply;
         if (reply.value("ok", false))
             spdlog::info("schedule (line {}): stream '{}' changes to style '{}' at the next bar", ch.line, name, ch.style);
         else
@@ -218,7 +220,8 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
         streams.back()->send_clock(cfg.midi_clock_send);
     }
     Engine engine(cfg, model, styles, backend);
-    engine.set_midi(std::make_unique<MidiControl>(midi_in, std::move(midi_maps)));
+    MidiControl midi(midi_in, std::move(midi_maps), [&engine](const ControlMidiEvent& e) { return engine.feed_midi_clock(e); });
+    engine.set_midi(&midi);
     if (jack) jack->add_control_input(&midi_in);
     for (auto& s : streams) {
         if (jack) jack->add_stream(&s->output());
@@ -253,7 +256,15 @@ int run_daemon(const std::string& config_path, const ConfigOverrides& overrides)
 
     auto log_sink = std::make_shared<TelemetryLogSink>();
     spdlog::default_logger()->sinks().push_back(log_sink);
-    ControlServer control(engine, cfg.control, cfg.telemetry, cfg.security, log_sink, cfg.osc, cfg.osc_allow);
+    // The surfaces beside ZeroMQ's: a new one is one line here.
+    std::vector<Surface*> surfaces{&midi};
+    std::unique_ptr<OscServer> osc = cfg.osc.empty() ? nullptr : std::make_unique<OscServer>(cfg.osc, cfg.osc_allow);
+    if (osc) surfaces.push_back(osc.get());
+    ControlServer control(engine, cfg.control, cfg.telemetry, cfg.security, log_sink, surfaces,
+                          {.each_turn = [&] { engine.follow_tempo(); },
+                           .notes = [&] { return engine.sounded_notes(); },
+                           .before_status = [&] { engine.report_trouble(); },
+                           .status_interval_s = [&] { return engine.status_interval_s(); }});
     spdlog::info("control on {}, telemetry on {}{}; streaming", cfg.control, cfg.telemetry,
                  cfg.security.curve ? " (CURVE, " + std::to_string(cfg.security.allowed_clients.size()) + " allowed clients)" : "");
     Systemd systemd;

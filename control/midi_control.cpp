@@ -11,7 +11,8 @@ namespace wavecast {
 namespace p = protocol;
 using json = nlohmann::json;
 
-MidiControl::MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps) : in_(in), maps_(std::move(maps)) {}
+MidiControl::MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps, std::function<bool(const ControlMidiEvent&)> clock)
+    : in_(in), maps_(std::move(maps)), clock_(std::move(clock)) {}
 
 void MidiControl::reload(std::map<std::string, StreamMap> maps) {
     std::lock_guard lock(reload_mu_);
@@ -36,13 +37,13 @@ void MidiControl::take_reload() {
     }
 }
 
-void MidiControl::take(const std::function<json(const p::Command&)>& run, const std::function<bool(const ControlMidiEvent&)>& clock) {
+void MidiControl::take(Replies& replies) {
     take_reload();
     ControlMidiEvent events[256];
     for (size_t n; (n = in_.take(events, std::size(events))) > 0;)
         for (size_t i = 0; i < n; ++i) {
             const ControlMidiEvent& e = events[i];
-            if (clock(e)) continue;
+            if (clock_ && clock_(e)) continue;
             if (learning_ && e.size == 3 && (e.bytes[0] & 0xF0) == 0xB0 && e.bytes[1] < 120) {
                 MidiMap::Cc b = learning_->binding;
                 b.channel = (e.bytes[0] & 0x0F) + 1, b.cc = e.bytes[1];
@@ -52,21 +53,23 @@ void MidiControl::take(const std::function<json(const p::Command&)>& run, const 
                 learning_.reset();
             }
             for (const auto& [stream, m] : maps_)
-                for (const auto& command : m.map.commands(e.bytes, e.size, stream)) {
-                    const json reply = run(command);
-                    if (reply.value("ok", false)) {
-                        ++applied_;
-                        continue;
-                    }
-                    ++refused_;
-                    const auto now = std::chrono::steady_clock::now();
-                    if (now - last_refusal_log_ > std::chrono::seconds(5)) {
-                        spdlog::warn("MIDI control: {} refused: {} ({} refused so far)", p::to_wire(p::to_json(command)),
-                                     reply["error"].value("message", std::string()), refused_);
-                        last_refusal_log_ = now;
-                    }
-                }
+                for (const auto& command : m.map.commands(e.bytes, e.size, stream))
+                    replies.answer({nullptr, command}, [this, command](const json& reply) { count(command, reply); });
         }
+}
+
+void MidiControl::count(const p::Command& command, const json& reply) {
+    if (reply.value("ok", false)) {
+        ++applied_;
+        return;
+    }
+    ++refused_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_log_ > std::chrono::seconds(5)) {
+        spdlog::warn("MIDI control: {} refused: {} ({} refused so far)", p::to_wire(p::to_json(command)),
+                     reply["error"].value("message", std::string()), refused_);
+        last_refusal_log_ = now;
+    }
 }
 
 json MidiControl::learn(const p::Learn& c, const std::string& stream) {
@@ -114,7 +117,7 @@ std::function<json()> MidiControl::save(const std::string& stream) const {
     };
 }
 
-json MidiControl::status() const {
+json MidiControl::stats() const {
     return {{"port", "control_midi_in"},
             {"received", in_.received()},
             {"dropped", in_.dropped()},

@@ -1,6 +1,6 @@
-// The daemon's MIDI control: what arrives on `control_midi_in`, turned by each stream's mapping
-// (control/midi_map.h) into the control protocol's commands and run as any request is; MIDI
-// learn; the bindings listed and saved. All of it on the control thread, but for reload()'s
+// MIDI control, a surface (surface.h): what arrives on `control_midi_in`, turned by each stream's
+// mapping (midi_map.h) into the control protocol's typed commands and answered as any request is;
+// MIDI learn; the bindings listed and saved. All of it on the control thread, but for reload()'s
 // hand-over.
 #pragma once
 
@@ -15,25 +15,26 @@
 #include "control_midi_in.h"
 #include "midi_map.h"
 #include "requests.h"
+#include "surface.h"
 
 namespace wavecast {
 
-class MidiControl {
+class MidiControl final : public Surface {
 public:
     struct StreamMap {
         MidiMap map;
         std::string path;       // the mapping file; empty where the stream names none
         nlohmann::json loaded;  // the bindings the file gave when it was read (MidiMap::to_json)
     };
-    // `in` outlives this; `maps` has an entry for every stream.
-    MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps);
+    // `in` outlives this; `maps` has an entry for every stream. A message `clock` takes (MIDI
+    // clock's, see tempo/midi_clock_sync.h) goes no further.
+    MidiControl(ControlMidiIn& in, std::map<std::string, StreamMap> maps, std::function<bool(const ControlMidiEvent&)> clock = {});
 
-    int fd() const { return in_.fd(); }
-    // Runs every waiting message through the mappings: `run` answers one command as a request
-    // would be answered (the reply, ok or error). A learn waiting takes the first Control Change.
-    // A message `clock` takes (MIDI clock's, see midi_clock_sync.h) goes no further.
-    void take(const std::function<nlohmann::json(const protocol::Command&)>& run,
-              const std::function<bool(const ControlMidiEvent&)>& clock);
+    const char* name() const override { return "midi"; }
+    zmq::pollitem_t poll_item() override { return {nullptr, in_.fd(), ZMQ_POLLIN, 0}; }
+    // Runs every waiting message through the mappings, each command answered as a request is. A
+    // learn waiting takes the first Control Change.
+    void take(Replies& replies) override;
 
     nlohmann::json learn(const protocol::Learn& c, const std::string& stream);
     nlohmann::json mappings(const std::string& stream) const;
@@ -41,15 +42,18 @@ public:
     // (the previous file kept as FILE.bak, the new one written whole and renamed over it) done by
     // the returned function, off the control thread.
     std::function<nlohmann::json()> save(const std::string& stream) const;
-    nlohmann::json status() const;
+    nlohmann::json stats() const override;
     // Any thread (SIGHUP): the mapping files read again, taken up by the control thread before
     // the next message. A stream whose file (path and bindings) reads as it did keeps its
     // bindings, learned ones included; one whose file changed takes the file's.
     void reload(std::map<std::string, StreamMap> maps);
 
 private:
+    void count(const protocol::Command& command, const nlohmann::json& reply);
+
     ControlMidiIn& in_;
     std::map<std::string, StreamMap> maps_;
+    std::function<bool(const ControlMidiEvent&)> clock_;
     struct Learning {
         std::string stream;
         MidiMap::Cc binding;  // its channel and CC come from the message that binds it
