@@ -9,7 +9,7 @@
 #include <map>
 
 #include "files.h"
-#include "midi_file.h"
+#include "smf.h"
 
 namespace wavecast {
 namespace fs = std::filesystem;

@@ -16,18 +16,6 @@ namespace wavecast {
 void write_midi_file(const std::string& path, const Style& style, int lanes, double tempo_bpm, const std::vector<MidiEvent>& events,
                      double end_beat);
 
-// A MIDI channel message at a place on the beat grid.
-struct TimedMessage {
-    double beat;
-    uint8_t bytes[3];
-    uint8_t size;
-};
-
-// A type-0 file of raw channel messages (e.g. what a recording captured off MIDI out), with one
-// tempo; notes still on at `end_beat` are ended there, and note-offs of notes that began before
-// the first message are left out. The file's bytes.
-std::vector<uint8_t> midi_messages_file(double tempo_bpm, const std::vector<TimedMessage>& messages, double end_beat);
-
 // A standard MIDI file read for playing through the neural instruments: one part per (track,
 // channel) that has notes, in order of appearance, each becoming a lane.
 struct MidiScore {
