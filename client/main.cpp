@@ -2,6 +2,7 @@
 // pattern: on a timeout the socket is closed and reopened and the request sent again), prints
 // the reply, and exits non-zero on an error reply or when the daemon does not answer.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -171,15 +172,203 @@ int watch(const Options& o, const std::string& topic, int count) {
     return 0;
 }
 
+// Every subcommand's arguments, and the request each makes.
+struct Args {
+    std::string stream = "main";
+    std::string keygen_path;
+    std::string style_name, blend;
+    double crossfade = 0;
+    bool now = false;
+    std::vector<std::string> assignments;
+    std::string path, record_midi;
+    double seconds = 0;
+    int bits = 24;
+    bool overwrite = false;
+    std::string score_path;
+    std::string learn_param, learn_curve = "linear";
+    std::optional<double> learn_min, learn_max;
+    bool learn_cancel = false;
+    bool mappings_save = false;
+    std::string cue_what;
+    std::string topic;
+    int count = 0;
+};
+
+void add_stream_commands(CLI::App& app, Args& a) {
+    app.add_subcommand("ping", "check that the daemon answers");
+    app.add_subcommand("status", "show the daemon's and each stream's state");
+    app.add_subcommand("styles", "list the styles");
+    auto* style = app.add_subcommand("style", "switch the stream's style");
+    style->add_option("NAME", a.style_name)->required();
+    style->add_option("--blend", a.blend, "mix styles, e.g. a=0.3,b=0.7");
+    style->add_option("--crossfade", a.crossfade, "seconds to morph over (0 to 600)");
+    style->add_flag("--now", a.now, "switch at once instead of at the next bar");
+    app.add_subcommand("set", "set live parameters, e.g. set temperature=0.9 gain_db=-3 (see `wavecast params`)")
+        ->add_option("KEY=VALUE", a.assignments)
+        ->required();
+    app.add_subcommand("params", "list the live parameters `set` takes: ranges, units, defaults, meaning");
+    auto* cue = app.add_subcommand("cue", "a performer's cue: a drum fill to end the bar, or the next section from the next bar");
+    cue->add_option("WHAT", a.cue_what, "fill or next-section")->required();
+}
+
+void add_file_commands(CLI::App& app, Args& a) {
+    auto* record = app.add_subcommand("record", "record what the stream plays to a .wav or .flac file");
+    record->add_option("PATH", a.path, "output file, in the daemon's recordings folder (relative paths resolve there)")->required();
+    record->add_option("--seconds", a.seconds, "stop after this long (default: until stop-record)");
+    record->add_option("--bits", a.bits, "16 or 24");
+    record->add_option("--midi", a.record_midi, "also write the stream's MIDI to this .mid file (in the recordings folder too)");
+    record->add_flag("--overwrite", a.overwrite, "replace files of those names (refused otherwise)");
+    app.add_subcommand("stop-record", "finish the stream's recording");
+    app.add_subcommand("score", "play a MIDI file (on the daemon's machine) instead of composing, until the next style")
+        ->add_option("PATH", a.score_path)
+        ->required();
+}
+
+void add_midi_commands(CLI::App& app, Args& a) {
+    auto* learn = app.add_subcommand("learn", "MIDI learn: the next knob moved on control_midi_in sets PARAM from then on");
+    learn->add_option("PARAM", a.learn_param, "a live parameter (see `wavecast params`)");
+    learn->add_option("--min", a.learn_min, "the value at the knob's bottom (default: the parameter's least)");
+    learn->add_option("--max", a.learn_max, "the value at the knob's top (default: the parameter's greatest)");
+    learn->add_option("--curve", a.learn_curve, "linear, or exp (equal ratios per step)");
+    learn->add_flag("--cancel", a.learn_cancel, "forget a learn still waiting for a knob");
+    app.add_subcommand("mappings", "list the stream's MIDI bindings")
+        ->add_flag("--save", a.mappings_save, "also write them to the stream's mapping file (the old one kept as FILE.bak)");
+}
+
+// "a=0.3,b=0.7" -> the blend; nullopt (said why) when an item is not NAME=WEIGHT.
+std::optional<std::vector<std::pair<std::string, double>>> parse_blend(const std::string& blend) {
+    std::vector<std::pair<std::string, double>> out;
+    std::stringstream ss(blend);
+    for (std::string item; !blend.empty() && std::getline(ss, item, ',');) {
+        const auto eq = item.find('=');
+        try {
+            if (eq == std::string::npos) throw std::invalid_argument(item);
+            out.emplace_back(item.substr(0, eq), std::stod(item.substr(eq + 1)));
+        } catch (const std::exception&) {
+            std::fprintf(stderr, "wavecast: --blend takes NAME=WEIGHT,... ('%s' is not one)\n", item.c_str());
+            return std::nullopt;
+        }
+    }
+    return out;
+}
+
+// "temperature=0.9" ... -> set; nullopt (said why) for one that is not KEY=NUMBER. Names and
+// ranges are the daemon's to check, with the reason.
+std::optional<p::Set> parse_set(const std::optional<std::string>& stream, const std::vector<std::string>& assignments) {
+    p::Set c{stream, {}};
+    for (const auto& a : assignments) {
+        const auto eq = a.find('=');
+        size_t used = 0;
+        double v = 0;
+        try {
+            if (eq == std::string::npos || eq == 0) throw std::invalid_argument(a);
+            v = std::stod(a.substr(eq + 1), &used);
+            if (used != a.size() - eq - 1) throw std::invalid_argument(a);
+        } catch (const std::exception&) {
+            std::fprintf(stderr, "wavecast: '%s' is not KEY=NUMBER (e.g. temperature=0.9)\n", a.c_str());
+            return std::nullopt;
+        }
+        c.params.emplace_back(a.substr(0, eq), v);
+    }
+    return c;
+}
+
+// The request `cmd` makes of the daemon; nullopt (said why) for arguments it cannot send.
+std::optional<p::Command> command_for(const std::string& cmd, const Args& a) {
+    const std::optional<std::string> on = a.stream;
+    if (cmd == "ping") return p::Ping{};
+    if (cmd == "status") return p::Status{};
+    if (cmd == "styles") return p::Styles{};
+    if (cmd == "style") {
+        auto blend = parse_blend(a.blend);
+        if (!blend) return std::nullopt;
+        return p::StyleCmd{on, a.style_name, a.now, a.crossfade, std::move(*blend)};
+    }
+    if (cmd == "set") return parse_set(on, a.assignments);
+    if (cmd == "record") return p::Record{on, a.path, a.seconds, a.bits, a.record_midi, a.overwrite};
+    if (cmd == "score") return p::Score{on, a.score_path};
+    if (cmd == "stop-record") return p::StopRecord{on};
+    if (cmd == "mappings") return p::Mappings{on, a.mappings_save};
+    if (cmd == "learn") {
+        const auto curve = p::from_name<p::Curve>(a.learn_curve);
+        if (a.learn_param.empty() == !a.learn_cancel || !curve) {
+            std::fprintf(stderr, "wavecast: learn takes a PARAM, or --cancel; --curve is %s\n", p::choices_text<p::Curve>().c_str());
+            return std::nullopt;
+        }
+        return p::Learn{on, a.learn_param, a.learn_min, a.learn_max, *curve, a.learn_cancel};
+    }
+    if (cmd == "cue") {
+        // On the command line the words are joined with a dash, as options are.
+        const auto what = p::from_name<p::CueKind>(a.cue_what == "next-section" ? "next_section" : a.cue_what);
+        if (!what) {
+            std::fprintf(stderr, "wavecast: cue takes fill or next-section\n");
+            return std::nullopt;
+        }
+        return p::Cue{on, *what};
+    }
+    return std::nullopt;
+}
+
+// The CURVE keys of `o`, from the options; false (said why) when they cannot be had.
+bool take_keys(Options& o, const std::string& server_key, const std::string& key_file, int& rc) {
+    if (server_key.empty() != key_file.empty()) {
+        std::fprintf(stderr, "wavecast: CURVE needs both --server-key and --key\n");
+        rc = kExitUsage;
+        return false;
+    }
+    if (server_key.empty()) return true;
+    try {
+        o.server_key = wavecast::public_key_of(server_key);
+        const auto own = wavecast::read_curve_keys(key_file);
+        if (own.secret_key.empty()) throw std::runtime_error(key_file + ": holds no secret key (give the pair, not the .pub)");
+        o.own_public = own.public_key;
+        o.own_secret = own.secret_key;
+        return true;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "wavecast: %s\n", e.what());
+        rc = kExitError;
+        return false;
+    }
+}
+
+// The live parameters' table, as Markdown or (--json) an array of {name, min, max, integer,
+// default (null: the stream's own), unit, help}: what scripts read instead of naming them.
+int print_params(bool as_json) {
+    if (!as_json) return std::fputs(params_markdown().c_str(), stdout) < 0;
+    json out = json::array();
+    for (const auto& p : kParams)
+        out.push_back({{"name", p.name},
+                       {"min", p.min},
+                       {"max", p.max},
+                       {"integer", p.integer},
+                       {"default", std::isnan(p.fallback) ? json(nullptr) : json(p.fallback)},
+                       {"unit", p.unit},
+                       {"help", p.help}});
+    std::printf("%s\n", out.dump(1).c_str());
+    return 0;
+}
+
+int keygen(const std::string& path) {
+    try {
+        const auto keys = wavecast::generate_curve_keys();
+        wavecast::write_curve_keys(path, keys);
+        std::printf("wrote %s (secret) and %s.pub\npublic key %s\n", path.c_str(), path.c_str(), keys.public_key.c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "wavecast: %s\n", e.what());
+        return kExitError;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"wavecast: steer a running wavecastd"};
     Options o;
-    std::string stream = "main";
+    Args a;
     app.add_option("--endpoint", o.endpoint, "control endpoint of wavecastd");
     app.add_option("--telemetry", o.telemetry, "telemetry endpoint (for watch)");
-    app.add_option("--stream", stream, "which stream a command addresses");
+    app.add_option("--stream", a.stream, "which stream a command addresses");
     app.add_flag("--json", o.json_out, "print replies as JSON");
     app.add_option("--timeout", o.timeout_ms, "milliseconds to wait for each reply")->check(CLI::Range(10, 600000));
     app.add_option("--retries", o.retries, "attempts before giving up")->check(CLI::Range(1, 100));
@@ -189,62 +378,15 @@ int main(int argc, char** argv) {
     app.add_option("--server-key", server_key, "the daemon's CURVE public key, or its .pub file ($WAVECAST_SERVER_KEY)");
     app.add_option("--key", key_file, "our CURVE key pair file, from `wavecast keygen` ($WAVECAST_KEY)");
     app.require_subcommand(1);
-
-    auto* keygen = app.add_subcommand("keygen", "make a CURVE key pair: PATH (secret) and PATH.pub (to give the other side)");
-    std::string keygen_path;
-    keygen->add_option("PATH", keygen_path)->required();
-
-    app.add_subcommand("ping", "check that the daemon answers");
-    app.add_subcommand("status", "show the daemon's and each stream's state");
-    app.add_subcommand("styles", "list the styles");
-    auto* style = app.add_subcommand("style", "switch the stream's style");
-    std::string style_name, blend;
-    double crossfade = 0;
-    bool now = false;
-    style->add_option("NAME", style_name)->required();
-    style->add_option("--blend", blend, "mix styles, e.g. a=0.3,b=0.7");
-    style->add_option("--crossfade", crossfade, "seconds to morph over")->check(CLI::Range(0.0, 600.0));
-    style->add_flag("--now", now, "switch at once instead of at the next bar");
-    auto* set = app.add_subcommand("set", "set live parameters, e.g. set temperature=0.9 gain_db=-3");
-    std::vector<std::string> assignments;
-    set->add_option("KEY=VALUE", assignments)->required();
-    auto* record = app.add_subcommand("record", "record what the stream plays to a .wav or .flac file");
-    std::string path;
-    double seconds = 0;
-    int bits = 24;
-    record->add_option("PATH", path, "output file, in the daemon's recordings folder (relative paths resolve there)")->required();
-    record->add_option("--seconds", seconds, "stop after this long (default: until stop-record)")->check(CLI::Range(0.0, 604800.0));
-    record->add_option("--bits", bits, "16 or 24")->check(CLI::IsMember({16, 24}));
-    std::string record_midi;
-    record->add_option("--midi", record_midi, "also write the stream's MIDI to this .mid file (in the recordings folder too)");
-    bool overwrite = false;
-    record->add_flag("--overwrite", overwrite, "replace files of those names (refused otherwise)");
-    app.add_subcommand("stop-record", "finish the stream's recording");
-    auto* score_cmd = app.add_subcommand("score", "play a MIDI file (on the daemon's machine) instead of composing, until the next style");
-    std::string score_path;
-    score_cmd->add_option("PATH", score_path)->required();
-    auto* learn = app.add_subcommand("learn", "MIDI learn: the next knob moved on control_midi_in sets PARAM from then on");
-    std::string learn_param, learn_curve = "linear";
-    std::optional<double> learn_min, learn_max;
-    bool learn_cancel = false;
-    learn->add_option("PARAM", learn_param, "a live parameter (see `wavecast params`)");
-    learn->add_option("--min", learn_min, "the value at the knob's bottom (default: the parameter's least)");
-    learn->add_option("--max", learn_max, "the value at the knob's top (default: the parameter's greatest)");
-    learn->add_option("--curve", learn_curve, "linear, or exp (equal ratios per step)")->check(CLI::IsMember({"linear", "exp"}));
-    learn->add_flag("--cancel", learn_cancel, "forget a learn still waiting for a knob");
-    auto* mappings = app.add_subcommand("mappings", "list the stream's MIDI bindings");
-    bool mappings_save = false;
-    mappings->add_flag("--save", mappings_save, "also write them to the stream's mapping file (the old one kept as FILE.bak)");
-    auto* cue = app.add_subcommand("cue", "a performer's cue: a drum fill to end the bar, or the next section from the next bar");
-    std::string cue_what;
-    cue->add_option("WHAT", cue_what, "fill or next-section")->required()->check(CLI::IsMember({"fill", "next-section"}));
-    app.add_subcommand("params", "list the live parameters `set` takes: ranges, units, defaults, meaning");
+    app.add_subcommand("keygen", "make a CURVE key pair: PATH (secret) and PATH.pub (to give the other side)")
+        ->add_option("PATH", a.keygen_path)
+        ->required();
+    add_stream_commands(app, a);
+    add_file_commands(app, a);
+    add_midi_commands(app, a);
     auto* watch_cmd = app.add_subcommand("watch", "print telemetry as it arrives");
-    std::string topic;
-    int count = 0;
-    watch_cmd->add_option("TOPIC", topic, "status, log, ... (default: all)");
-    watch_cmd->add_option("--count", count, "exit after this many messages");
-
+    watch_cmd->add_option("TOPIC", a.topic, "status, log, ... (default: all)");
+    watch_cmd->add_option("--count", a.count, "exit after this many messages");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -253,88 +395,11 @@ int main(int argc, char** argv) {
     }
 
     const std::string cmd = app.get_subcommands().front()->get_name();
-    if (cmd == "params") {
-        std::fputs(params_markdown().c_str(), stdout);
-        return 0;
-    }
-    try {
-        if (cmd == "keygen") {
-            const auto keys = wavecast::generate_curve_keys();
-            wavecast::write_curve_keys(keygen_path, keys);
-            std::printf("wrote %s (secret) and %s.pub\npublic key %s\n", keygen_path.c_str(), keygen_path.c_str(), keys.public_key.c_str());
-            return 0;
-        }
-        if (server_key.empty() != key_file.empty()) {
-            std::fprintf(stderr, "wavecast: CURVE needs both --server-key and --key\n");
-            return kExitUsage;
-        }
-        if (!server_key.empty()) {
-            o.server_key = wavecast::public_key_of(server_key);
-            const auto own = wavecast::read_curve_keys(key_file);
-            if (own.secret_key.empty()) throw std::runtime_error(key_file + ": holds no secret key (give the pair, not the .pub)");
-            o.own_public = own.public_key;
-            o.own_secret = own.secret_key;
-        }
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "wavecast: %s\n", e.what());
-        return kExitError;
-    }
-    if (cmd == "watch") return watch(o, topic, count);
-
-    const std::optional<std::string> on_stream = stream;
-    p::Command command = p::Ping{};
-    if (cmd == "ping") command = p::Ping{};
-    else if (cmd == "status") command = p::Status{};
-    else if (cmd == "styles") command = p::Styles{};
-    else if (cmd == "style") {
-        p::StyleCmd c{on_stream, style_name, now, crossfade, {}};
-        std::stringstream ss(blend);
-        for (std::string item; !blend.empty() && std::getline(ss, item, ',');) {
-            const auto eq = item.find('=');
-            try {
-                if (eq == std::string::npos) throw std::invalid_argument(item);
-                c.blend.emplace_back(item.substr(0, eq), std::stod(item.substr(eq + 1)));
-            } catch (const std::exception&) {
-                std::fprintf(stderr, "wavecast: --blend takes NAME=WEIGHT,... ('%s' is not one)\n", item.c_str());
-                return kExitUsage;
-            }
-        }
-        command = c;
-    } else if (cmd == "set") {
-        p::Set c{on_stream, {}};
-        for (const auto& a : assignments) {
-            const auto eq = a.find('=');
-            size_t used = 0;
-            double v = 0;
-            try {
-                if (eq == std::string::npos || eq == 0) throw std::invalid_argument(a);
-                v = std::stod(a.substr(eq + 1), &used);
-                if (used != a.size() - eq - 1) throw std::invalid_argument(a);
-            } catch (const std::exception&) {
-                std::fprintf(stderr, "wavecast: '%s' is not KEY=NUMBER (e.g. temperature=0.9)\n", a.c_str());
-                return kExitUsage;
-            }
-            c.params.emplace_back(a.substr(0, eq), v);  // name and range are the daemon's to check, with the reason
-        }
-        command = c;
-    } else if (cmd == "record") {
-        command = p::Record{on_stream, path, seconds, bits, record_midi, overwrite};
-    } else if (cmd == "score") {
-        command = p::Score{on_stream, score_path};
-    } else if (cmd == "stop-record") {
-        command = p::StopRecord{on_stream};
-    } else if (cmd == "learn") {
-        if (learn_param.empty() == !learn_cancel) {
-            std::fprintf(stderr, "wavecast: learn takes a PARAM, or --cancel\n");
-            return kExitUsage;
-        }
-        command = p::Learn{on_stream, learn_param, learn_min, learn_max, p::from_name<p::Curve>(learn_curve).value_or(p::Curve::linear),
-                           learn_cancel};
-    } else if (cmd == "mappings") {
-        command = p::Mappings{on_stream, mappings_save};
-    } else if (cmd == "cue") {
-        command = p::Cue{on_stream, *p::from_name<p::CueKind>(cue_what == "next-section" ? "next_section" : cue_what)};
-    }
-    const json req = p::to_json(command);
-    return send_and_print(o, req);
+    if (cmd == "params") return print_params(o.json_out);
+    if (cmd == "keygen") return keygen(a.keygen_path);
+    if (int rc = 0; !take_keys(o, server_key, key_file, rc)) return rc;
+    if (cmd == "watch") return watch(o, a.topic, a.count);
+    const std::optional<p::Command> command = command_for(cmd, a);
+    if (!command) return kExitUsage;
+    return send_and_print(o, p::to_json(*command));
 }

@@ -119,59 +119,54 @@ bool DaemonConfig::batched(const std::string& backend) const {
     return batch_streams == "auto" && backend == "cuda" && streams.size() > 1;
 }
 
-DaemonConfig load_config(const std::string& path) {
-    TomlReader r(path);
-    if (!fs::exists(path)) r.fail_line(0, "no such file");
-    const toml::table root = r.parse();
-    const std::string dir = fs::absolute(path).parent_path().string();
-    r.only_keys(root, {"daemon", "jack", "link", "midi_clock", "security", "stream", "schedule"}, "the file");
+namespace {
 
-    DaemonConfig c;
-    c.path = path;
-    if (const toml::table* d = r.get_table(root, "daemon")) {
-        r.only_keys(*d,
-                    {"backend", "precision", "cpu_threads", "batch_streams", "control", "telemetry", "osc", "osc_allow", "model",
-                     "fallback_model", "models", "styles", "recordings", "output_rate", "status_interval_s", "log_level"},
-                    "[daemon]");
-        c.backend = r.get_string(*d, "backend", c.backend);
-        if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
-            r.fail(d->get("backend"), "backend must be \"auto\", \"cpu\" or \"cuda\"");
-        try {
-            c.precision = parse_precision(r.get_string(*d, "precision", precision_name(c.precision)));
-        } catch (const std::invalid_argument&) {
-            r.fail(d->get("precision"), "precision must be \"fp32\", \"fp16\" or \"bf16\"");
-        }
-        c.cpu_threads = static_cast<int>(r.get_int(*d, "cpu_threads", c.cpu_threads, 0, 256));
-        c.batch_streams = r.get_string(*d, "batch_streams", c.batch_streams);
-        if (c.batch_streams != "auto" && c.batch_streams != "on" && c.batch_streams != "off")
-            r.fail(d->get("batch_streams"), "batch_streams must be \"auto\", \"on\" or \"off\"");
-        c.control = r.get_string(*d, "control", c.control);
-        c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
-        c.osc = r.get_string(*d, "osc", c.osc);
-        if (const toml::node* list = d->get("osc_allow")) {
-            if (!list->is_array()) r.fail(list, "osc_allow must be an array of IPv4 addresses");
-            for (const toml::node& a : *list->as_array()) {
-                if (!a.is_string()) r.fail(&a, "osc_allow: each entry must be an IPv4 address");
-                c.osc_allow.push_back(a.value_or(std::string()));
-            }
-        }
-        c.model = resolve(dir, r.get_string(*d, "model", ""));
-        c.fallback_model = resolve(dir, r.get_string(*d, "fallback_model", ""));
-        c.models_dir = resolve(dir, r.get_string(*d, "models", "../models"));
-        c.styles_dir = resolve(dir, r.get_string(*d, "styles", "styles"));
-        c.recordings_dir = resolve(dir, r.get_string(*d, "recordings", "../recordings"));
-        if (c.recordings_dir.empty()) r.fail(d->get("recordings"), "recordings must name a folder");
-        c.output_rate = static_cast<int>(r.get_int(*d, "output_rate", c.output_rate, 8000, 192000));
-        c.status_interval_s = r.get_number(*d, "status_interval_s", c.status_interval_s, 0.05, 60);
-        c.log_level = r.get_string(*d, "log_level", c.log_level);
-        static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
-        if (!levels.count(c.log_level)) r.fail(d->get("log_level"), "log_level must be trace, debug, info, warn or error");
-    } else {
-        c.styles_dir = resolve(dir, "styles");
-        c.models_dir = resolve(dir, "../models");
-        c.recordings_dir = resolve(dir, "../recordings");
+void parse_daemon(const TomlReader& r, const toml::table* d, const std::string& dir, DaemonConfig& c) {
+    c.styles_dir = resolve(dir, "styles");
+    c.models_dir = resolve(dir, "../models");
+    c.recordings_dir = resolve(dir, "../recordings");
+    if (!d) return;
+    r.only_keys(*d,
+                {"backend", "precision", "cpu_threads", "batch_streams", "control", "telemetry", "osc", "osc_allow", "model",
+                 "fallback_model", "models", "styles", "recordings", "output_rate", "status_interval_s", "log_level"},
+                "[daemon]");
+    c.backend = r.get_string(*d, "backend", c.backend);
+    if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
+        r.fail(d->get("backend"), "backend must be \"auto\", \"cpu\" or \"cuda\"");
+    try {
+        c.precision = parse_precision(r.get_string(*d, "precision", precision_name(c.precision)));
+    } catch (const std::invalid_argument&) {
+        r.fail(d->get("precision"), "precision must be \"fp32\", \"fp16\" or \"bf16\"");
     }
+    c.cpu_threads = static_cast<int>(r.get_int(*d, "cpu_threads", c.cpu_threads, 0, 256));
+    c.batch_streams = r.get_string(*d, "batch_streams", c.batch_streams);
+    if (c.batch_streams != "auto" && c.batch_streams != "on" && c.batch_streams != "off")
+        r.fail(d->get("batch_streams"), "batch_streams must be \"auto\", \"on\" or \"off\"");
+    c.control = r.get_string(*d, "control", c.control);
+    c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
+    c.osc = r.get_string(*d, "osc", c.osc);
+    if (const toml::node* list = d->get("osc_allow")) {
+        if (!list->is_array()) r.fail(list, "osc_allow must be an array of IPv4 addresses");
+        for (const toml::node& a : *list->as_array()) {
+            if (!a.is_string()) r.fail(&a, "osc_allow: each entry must be an IPv4 address");
+            c.osc_allow.push_back(a.value_or(std::string()));
+        }
+    }
+    c.model = resolve(dir, r.get_string(*d, "model", ""));
+    c.fallback_model = resolve(dir, r.get_string(*d, "fallback_model", ""));
+    c.models_dir = resolve(dir, r.get_string(*d, "models", "../models"));
+    c.styles_dir = resolve(dir, r.get_string(*d, "styles", "styles"));
+    c.recordings_dir = resolve(dir, r.get_string(*d, "recordings", "../recordings"));
+    if (c.recordings_dir.empty()) r.fail(d->get("recordings"), "recordings must name a folder");
+    c.output_rate = static_cast<int>(r.get_int(*d, "output_rate", c.output_rate, 8000, 192000));
+    c.status_interval_s = r.get_number(*d, "status_interval_s", c.status_interval_s, 0.05, 60);
+    c.log_level = r.get_string(*d, "log_level", c.log_level);
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
+    if (!levels.count(c.log_level)) r.fail(d->get("log_level"), "log_level must be trace, debug, info, warn or error");
+}
 
+// [jack], [link] and [midi_clock]: at most one tempo source, and none of them without JACK.
+void parse_jack_and_tempo(const TomlReader& r, const toml::table& root, DaemonConfig& c) {
     if (const toml::table* j = r.get_table(root, "jack")) {
         r.only_keys(*j, {"enabled", "client_name", "server", "autoconnect", "follow_transport"}, "[jack]");
         c.jack_enabled = r.get_bool(*j, "enabled", c.jack_enabled);
@@ -181,7 +176,6 @@ DaemonConfig load_config(const std::string& path) {
         c.autoconnect = r.get_bool(*j, "autoconnect", c.autoconnect);
         c.follow_transport = r.get_bool(*j, "follow_transport", c.follow_transport);
     }
-
     if (const toml::table* l = r.get_table(root, "link")) {
         r.only_keys(*l, {"enabled", "quantum"}, "[link]");
         c.link = r.get_bool(*l, "enabled", c.link);
@@ -190,7 +184,6 @@ DaemonConfig load_config(const std::string& path) {
         if (c.link && c.follow_transport)
             r.fail(l->get("enabled"), "choose one tempo source: [link] enabled or [jack] follow_transport, not both");
     }
-
     if (const toml::table* m = r.get_table(root, "midi_clock")) {
         r.only_keys(*m, {"enabled", "quantum", "send"}, "[midi_clock]");
         c.midi_clock = r.get_bool(*m, "enabled", c.midi_clock);
@@ -202,7 +195,11 @@ DaemonConfig load_config(const std::string& path) {
             r.fail(m->get("enabled"), std::string("choose one tempo source: [midi_clock] enabled or ") +
                                           (c.link ? "[link] enabled" : "[jack] follow_transport") + ", not both");
     }
+    if (!c.jack_enabled && c.follow_transport) r.fail(root.get("jack"), "follow_transport needs JACK ([jack] enabled = true)");
+}
 
+// [security], then who may reach the endpoints: loopback, or anyone CURVE lets in.
+void parse_security(const TomlReader& r, const toml::table& root, const std::string& dir, DaemonConfig& c) {
     const toml::table* sec = r.get_table(root, "security");
     if (sec) {
         r.only_keys(*sec, {"curve", "key_file", "allowed_clients"}, "[security]");
@@ -232,54 +229,112 @@ DaemonConfig load_config(const std::string& path) {
                                                           : root.get("daemon");
         r.fail(at, why);
     }
+}
 
+StreamConfig parse_stream(const TomlReader& r, const toml::table& t, const std::string& dir) {
+    r.only_keys(t, {"name", "style", "seed", "lanes", "lookahead_ms", "loudness_lufs", "true_peak_dbtp", "params", "output", "midi_map"},
+                "[[stream]]");
+    StreamConfig s;
+    s.name = r.get_string(t, "name", s.name);
+    if (s.name.empty() || s.name.size() > 32 || s.name.find_first_of(" :/") != std::string::npos)
+        r.fail(t.get("name") ? t.get("name") : &t, "stream name must be 1..32 characters without spaces, ':' or '/'");
+    s.style = r.get_string(t, "style", s.style);
+    s.seed = static_cast<uint64_t>(r.get_int(t, "seed", 1, 0, INT64_MAX));
+    s.lanes = static_cast<int>(r.get_int(t, "lanes", s.lanes, 1, 16));
+    s.lookahead_ms = r.get_number(t, "lookahead_ms", s.lookahead_ms, 10, 10000);
+    s.loudness_lufs = r.get_number(t, "loudness_lufs", s.loudness_lufs, -40, -5);
+    s.true_peak_dbtp = r.get_number(t, "true_peak_dbtp", s.true_peak_dbtp, -12, 0);
+    if (const toml::table* p = r.get_table(t, "params")) {
+        for (const auto& [k, v] : *p) {
+            try {
+                double value;
+                if (v.is_integer()) value = static_cast<double>(v.as_integer()->get());
+                else if (v.is_floating_point()) value = v.as_floating_point()->get();
+                else throw protocol::Error(protocol::code::bad_type, "params." + std::string(k.str()) + ": must be a number");
+                s.params[std::string(k.str())] = protocol::check_param("params", k.str(), value);
+            } catch (const protocol::Error& e) {
+                r.fail(&v, e.what());
+            }
+        }
+    }
+    s.outputs = parse_outputs(r, t.get("output"), dir);
+    if (t.contains("midi_map")) s.midi_map = resolve(dir, r.get_string(t, "midi_map", ""));
+    return s;
+}
+
+// [[stream]]: at least one, each named once, no mount fed twice.
+std::vector<StreamConfig> parse_streams(const TomlReader& r, const toml::table& root, const std::string& dir) {
     const toml::node* streams = root.get("stream");
     if (!streams) r.fail_line(0, "no [[stream]] defined; at least one (named \"main\") is needed");
     if (!streams->is_array_of_tables()) r.fail(streams, "'stream' must be an array of tables ([[stream]])");
-    std::set<std::string> names;
+    std::vector<StreamConfig> out;
+    std::set<std::string> names, urls;
     for (const auto& node : *streams->as_array()) {
         const toml::table& t = *node.as_table();
-        r.only_keys(t,
-                    {"name", "style", "seed", "lanes", "lookahead_ms", "loudness_lufs", "true_peak_dbtp", "params", "output", "midi_map"},
-                    "[[stream]]");
-        StreamConfig s;
-        s.name = r.get_string(t, "name", s.name);
-        if (s.name.empty() || s.name.size() > 32 || s.name.find_first_of(" :/") != std::string::npos)
-            r.fail(t.get("name") ? t.get("name") : &t, "stream name must be 1..32 characters without spaces, ':' or '/'");
+        StreamConfig s = parse_stream(r, t, dir);
         if (!names.insert(s.name).second) r.fail(t.get("name"), "duplicate stream name '" + s.name + "'");
-        s.style = r.get_string(t, "style", s.style);
-        s.seed = static_cast<uint64_t>(r.get_int(t, "seed", 1, 0, INT64_MAX));
-        s.lanes = static_cast<int>(r.get_int(t, "lanes", s.lanes, 1, 16));
-        s.lookahead_ms = r.get_number(t, "lookahead_ms", s.lookahead_ms, 10, 10000);
-        s.loudness_lufs = r.get_number(t, "loudness_lufs", s.loudness_lufs, -40, -5);
-        s.true_peak_dbtp = r.get_number(t, "true_peak_dbtp", s.true_peak_dbtp, -12, 0);
-        if (const toml::table* p = r.get_table(t, "params")) {
-            for (const auto& [k, v] : *p) {
-                try {
-                    double value;
-                    if (v.is_integer()) value = static_cast<double>(v.as_integer()->get());
-                    else if (v.is_floating_point()) value = v.as_floating_point()->get();
-                    else throw protocol::Error(protocol::code::bad_type, "params." + std::string(k.str()) + ": must be a number");
-                    s.params[std::string(k.str())] = protocol::check_param("params", k.str(), value);
-                } catch (const protocol::Error& e) {
-                    r.fail(&v, e.what());
-                }
-            }
-        }
-        s.outputs = parse_outputs(r, t.get("output"), dir);
-        if (t.contains("midi_map")) s.midi_map = resolve(dir, r.get_string(t, "midi_map", ""));
-        c.streams.push_back(std::move(s));
+        out.push_back(std::move(s));
     }
-    std::set<std::string> urls;
-    for (const auto& s : c.streams)
+    for (const auto& s : out)
         for (const auto& o : s.outputs)
             if (!urls.insert(o.host + ":" + std::to_string(o.port) + o.mount).second)
                 r.fail(streams, "two outputs feed " + o.host + ":" + std::to_string(o.port) + o.mount + "; a mount takes one source");
-    if (!c.jack_enabled && c.follow_transport) r.fail(root.get("jack"), "follow_transport needs JACK ([jack] enabled = true)");
+    return out;
+}
+
+}  // namespace
+
+DaemonConfig load_config(const std::string& path) {
+    TomlReader r(path);
+    if (!fs::exists(path)) r.fail_line(0, "no such file");
+    const toml::table root = r.parse();
+    const std::string dir = fs::absolute(path).parent_path().string();
+    r.only_keys(root, {"daemon", "jack", "link", "midi_clock", "security", "stream", "schedule"}, "the file");
+    DaemonConfig c;
+    c.path = path;
+    parse_daemon(r, r.get_table(root, "daemon"), dir, c);
+    parse_jack_and_tempo(r, root, c);
+    parse_security(r, root, dir, c);
+    c.streams = parse_streams(r, root, dir);
     c.schedule = parse_schedule(r, root.get("schedule"));
-    for (const auto& e : c.schedule)
-        if (!e.stream.empty() && !names.count(e.stream)) r.fail_line(e.line, "[[schedule]] names unknown stream '" + e.stream + "'");
+    for (const auto& e : c.schedule) {
+        const bool known = std::any_of(c.streams.begin(), c.streams.end(), [&](const StreamConfig& s) { return s.name == e.stream; });
+        if (!e.stream.empty() && !known) r.fail_line(e.line, "[[schedule]] names unknown stream '" + e.stream + "'");
+    }
     return c;
+}
+
+std::vector<std::string> restart_needed(const DaemonConfig& c, const DaemonConfig& next) {
+    std::vector<std::string> at_restart;
+    const std::pair<bool, const char*> changes[] = {
+        {next.backend != c.backend, "backend"},
+        {next.precision != c.precision, "precision"},
+        {next.cpu_threads != c.cpu_threads, "cpu_threads"},
+        {next.batch_streams != c.batch_streams, "batch_streams"},
+        {next.model != c.model || next.models_dir != c.models_dir, "model"},
+        {next.fallback_model != c.fallback_model, "fallback_model"},
+        {next.control != c.control, "control"},
+        {next.telemetry != c.telemetry, "telemetry"},
+        {next.osc != c.osc || next.osc_allow != c.osc_allow, "osc"},
+        {next.jack_name != c.jack_name, "jack client_name"},
+        {next.jack_server != c.jack_server, "jack server"},
+        {next.autoconnect != c.autoconnect, "jack autoconnect"},
+        {next.jack_enabled != c.jack_enabled, "jack enabled"},
+        {next.output_rate != c.output_rate, "output_rate"},
+        {next.link != c.link || next.link_quantum != c.link_quantum, "[link]"},
+        {next.midi_clock != c.midi_clock || next.midi_clock_quantum != c.midi_clock_quantum || next.midi_clock_send != c.midi_clock_send,
+         "[midi_clock]"}};
+    for (const auto& [changed, what] : changes)
+        if (changed) at_restart.push_back(what);
+    bool streams_same = next.streams.size() == c.streams.size();
+    for (size_t i = 0; streams_same && i < c.streams.size(); ++i) {
+        const StreamConfig &a = next.streams[i], &b = c.streams[i];
+        streams_same = a.name == b.name && a.style == b.style && a.seed == b.seed && a.lanes == b.lanes &&
+                       a.lookahead_ms == b.lookahead_ms && a.loudness_lufs == b.loudness_lufs && a.true_peak_dbtp == b.true_peak_dbtp &&
+                       a.params == b.params;
+    }
+    if (!streams_same) at_restart.push_back("[[stream]] (steer a running stream with `wavecast set` and `wavecast style`)");
+    return at_restart;
 }
 
 }  // namespace wavecast

@@ -78,6 +78,10 @@ struct ConfigOverrides {
 // Throws ConfigError "FILE:LINE: reason".
 DaemonConfig load_config(const std::string& path);
 
+// What differs between the running config and a reloaded one that only a restart takes up (the
+// model, the endpoints, the streams...), each named as the log says it.
+std::vector<std::string> restart_needed(const DaemonConfig& running, const DaemonConfig& next);
+
 // Where the documented default config lives: $WAVECAST_CONFIG, else config/wavecastd.toml
 // beside the source tree this binary was built from.
 std::string default_config_path();

@@ -53,10 +53,11 @@ void export_conditioning(const DaemonConfig& config, const RenderOptions& o) {
     ConditioningTap* tap = tap_owner.get();
     Renderer renderer(std::move(tap_owner), make_masking("cpu", spec.sample_rate, 2), style, spec.sample_rate, o.seed);
     if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);
-    const double tempo = src.score ? src.score->tempo_bpm : o.tempo > 0 ? o.tempo : style->tempo;
-    BlockParams p;
-    p[Param::temperature] = o.temperature, p[Param::tempo] = tempo, p[Param::intensity] = o.intensity, p[Param::gain_db] = 0.0;
-    p[Param::masking_db] = -100.0, p[Param::key] = -1, p[Param::seed] = static_cast<double>(o.seed);
+    // The composer's parameters as given, else the table's; a score plays at its own tempo.
+    BlockParams p = o.resolve({}, src.score ? src.score->tempo_bpm : style->tempo);
+    if (src.score) p[Param::tempo] = src.score->tempo_bpm;
+    p[Param::gain_db] = 0.0, p[Param::masking_db] = -100.0;
+    const double tempo = p[Param::tempo];
     const int64_t frames = static_cast<int64_t>(std::llround(o.seconds * spec.sample_rate / spec.frame_hop));
     std::vector<float> sink;
     std::vector<MidiEvent> events;
@@ -83,8 +84,8 @@ void export_conditioning(const DaemonConfig& config, const RenderOptions& o) {
                                  {"frames", frames},
                                  {"seed", o.seed},
                                  {"tempo", tempo},
-                                 {"intensity", o.intensity},
-                                 {"temperature", o.temperature},
+                                 {"intensity", p[Param::intensity]},
+                                 {"temperature", p[Param::temperature]},
                                  {"source", o.score.empty() ? "style:" + o.style : "score:" + o.score},
                                  {"instrument_table", table},
                                  {"tracks", tracks}};

@@ -47,10 +47,8 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     if (!f) throw std::runtime_error("cannot write " + tmp + ": " + sf_strerror(nullptr));
     sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 
-    BlockParams p;
-    p[Param::temperature] = o.temperature, p[Param::tail_cut] = o.tail_cut, p[Param::sustain_temperature] = o.sustain_temperature,
-    p[Param::tempo] = o.tempo > 0 ? o.tempo : style->tempo, p[Param::intensity] = o.intensity;
-    p[Param::gain_db] = o.gain_db, p[Param::masking_db] = o.masking_db, p[Param::key] = -1, p[Param::seed] = static_cast<double>(o.seed);
+    const BlockParams p =
+        o.resolve(config.streams.empty() ? std::map<std::string, double>{} : config.streams.front().params, style->tempo);
     const uint64_t want = static_cast<uint64_t>(std::llround(o.seconds * rate));
     uint64_t written = 0;
     std::vector<float> block;

@@ -2,13 +2,17 @@
 // live stream, as fast as the backend allows.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "config.h"
 #include "midi_file.h"
+#include "params.h"
+#include "renderer.h"
 #include "style.h"
 
 namespace wavecast {
@@ -23,8 +27,29 @@ struct RenderOptions {
     int bits = 24;
     int rate = 0;  // 0: the model's own rate
     int lanes = 4;
-    double temperature = 1.0, tail_cut = 0.0, sustain_temperature = 0.0, intensity = 0.6, gain_db = 0.0, tempo = 0;  // tempo 0: the style's
-    double masking_db = 0.0;
+    // The live parameters given on the command line (one option each, from params.h's table);
+    // NaN where not given.
+    ParamValues params = unset();
+
+    // What the blocks render with: each parameter as given, else `stream` has it (the config's
+    // first [stream.params]: a render sounds like the stream), else the table's default; the
+    // tempo, unless given, `tempo` (the style's or the score's, never the stream's); the
+    // composer's seed, `seed`.
+    BlockParams resolve(const std::map<std::string, double>& stream, double tempo) const {
+        BlockParams p;
+        for (size_t i = 0; i < kParamCount; ++i) {
+            const auto found = i == static_cast<size_t>(Param::tempo) ? stream.end() : stream.find(kParams[i].name);
+            p.v[i] = !std::isnan(params.v[i]) ? params.v[i] : found != stream.end() ? found->second : kParams[i].fallback;
+        }
+        if (std::isnan(params[Param::tempo])) p[Param::tempo] = tempo;
+        p[Param::seed] = static_cast<double>(seed);
+        return p;
+    }
+    static ParamValues unset() {
+        ParamValues v;
+        v.v.fill(NAN);
+        return v;
+    }
 };
 
 // Throws on any failure (message says what and where); prints a summary line on success.

@@ -205,11 +205,6 @@ void Stream::produce_loop() {
             continue;
         }
         const BlockReport& r = *report;
-        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (slowdown_ > 0) {
-            const double audio_s = static_cast<double>(r.position - r.start) / model_rate_;
-            std::this_thread::sleep_for(std::chrono::duration<double>(std::max(0.0, audio_s * slowdown_ - took)));
-        }
         const double busy = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const int rate = out_rate_.load();
         midi_.queue(out_, r.events, send_clock_ ? r.clock_ticks : std::vector<uint64_t>{}, *r.style, lanes_, playing != r.style, r.start,

@@ -46,8 +46,6 @@ public:
 
     // Before start(): what the stream falls back to when its generator fails (Renderer::set_fallback).
     void set_fallback(Renderer::GeneratorFactory fallback) { renderer_.set_fallback(std::move(fallback)); }
-    // Before start(), tests only (see faults.h): the producer takes `factor` times real time.
-    void slow_down(double factor) { slowdown_ = factor; }
     // Before start(): MIDI clock on STREAM_midi_out with the notes ([midi_clock] send).
     void send_clock(bool on) { send_clock_ = on; }
     void start();
@@ -94,7 +92,6 @@ private:
     const double lookahead_ms_;
     Renderer renderer_;
     const int model_rate_, lanes_;  // the same for any generator the stream falls back to
-    double slowdown_ = 0;
     bool send_clock_ = false;
     StreamOutput out_;
     MidiSchedule midi_;

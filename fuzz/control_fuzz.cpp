@@ -13,19 +13,25 @@ using namespace wavecast;
 
 namespace {
 
-Engine& engine() {
-    static Engine* e = [] {
-        DaemonConfig cfg;
-        cfg.streams.push_back(StreamConfig{});
-        cfg.streams[0].style = "techno";
+// What the engine dispatches to: one stream, the shipped styles, a MIDI surface with no input.
+struct Rig {
+    Rig() {
+        StreamConfig sc;
+        sc.style = "techno";
         auto model = std::make_shared<const Model>(random_model(named_shape("tiny"), 1));
-        auto styles = load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles");
-        auto* engine = new Engine(cfg, model, styles, "cpu");
-        engine->add_stream(std::make_unique<Stream>(cfg.streams[0], make_cpu_generator(model, 4, 1),
-                                                    make_masking("cpu", model->spec.sample_rate, 2), styles.at("techno"), 48000));
-        return engine;
-    }();
-    return *e;
+        streams.push_back(std::make_unique<Stream>(sc, make_cpu_generator(model, 4, 1), make_masking("cpu", model->spec.sample_rate, 2),
+                                                   styles.find("techno"), 48000));
+    }
+    StyleShelf styles{load_styles(std::string(WAVECAST_SOURCE_DIR) + "/config/styles")};
+    std::vector<std::unique_ptr<Stream>> streams;
+    ControlMidiIn midi_in;
+    MidiControl midi{midi_in, {{"main", {}}}};
+    Engine engine{streams, styles, midi, {"/nonexistent-recordings", true}, [] { return nlohmann::json::object(); }};
+};
+
+Engine& engine() {
+    static Rig* rig = new Rig;
+    return rig->engine;
 }
 
 }  // namespace

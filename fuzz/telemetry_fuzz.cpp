@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "engine.h"
+#include "status.h"
 #include "protocol.h"
 #include "style.h"
 
@@ -20,11 +21,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t cut = bytes.size() / 2;
     style->name = bytes.substr(0, cut);
     for (auto& t : style->tracks) t.name = bytes.substr(cut);
-    DaemonConfig cfg;
-    cfg.streams.push_back(StreamConfig{});
-    Engine engine(cfg, model, {{style->name, style}}, "cpu");
-    engine.add_stream(std::make_unique<Stream>(cfg.streams[0], make_cpu_generator(model, 2, 1),
+    std::vector<std::unique_ptr<Stream>> streams;
+    streams.push_back(std::make_unique<Stream>(StreamConfig{}, make_cpu_generator(model, 2, 1),
                                                make_masking("cpu", model->spec.sample_rate, 2), style, 48000));
+    DaemonStatus status;
+    status.streams.push_back(streams.front()->status());
+    StyleShelf shelf({{style->name, style}});
+    ControlMidiIn midi_in;
+    MidiControl midi(midi_in, {{"main", {}}});
+    Engine engine(streams, shelf, midi, {"/nonexistent-recordings", true}, [&] { return to_json(status); });
     (void)protocol::to_wire(engine.status());
     (void)protocol::to_wire(engine.handle(R"({"cmd":"styles"})").reply);
     std::vector<MidiSchedule::SoundedNote> notes{{0, 0, true, 60, 100, 1.5, style->tracks.empty() ? bytes : style->tracks[0].name}};

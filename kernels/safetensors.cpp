@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <functional>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
@@ -34,11 +35,13 @@ std::string shape_string(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
-    auto fail = [&](const std::string& why) -> ModelError { return ModelError(path + ": " + why); };
+namespace {
 
-    // A regular file only, opened without blocking: a FIFO in a model's place must not hang a
-    // load, nor /dev/zero fill the memory. (util/'s read_regular_file, which kernels/ cannot use.)
+using Fail = std::function<ModelError(const std::string&)>;
+
+// A regular file only, opened without blocking: a FIFO in a model's place must not hang a load,
+// nor /dev/zero fill the memory. (util/'s read_regular_file, which kernels/ cannot use.)
+std::vector<unsigned char> read_model_bytes(const std::string& path, const Fail& fail) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) throw fail(std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
@@ -60,13 +63,66 @@ SafetensorsFile read_safetensors(const std::string& path) {
     }
     ::close(fd);
     bytes.resize(got);
-    if (bytes.size() < 8) throw fail("truncated: " + std::to_string(bytes.size()) + " bytes, not a safetensors file");
+    return bytes;
+}
 
+// One header entry's tensor, its bytes checked against the data section (`data_len` bytes).
+Tensor read_tensor(const std::string& name, const json& entry, const unsigned char* data, uint64_t data_len, const Fail& fail) {
+    const auto where = "tensor '" + name + "': ";
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
+        throw fail(where + "entry lacks dtype, shape or data_offsets");
+    const auto& dtype_j = entry["dtype"];
+    const auto& shape_j = entry["shape"];
+    const auto& off_j = entry["data_offsets"];
+    if (!dtype_j.is_string() || !shape_j.is_array() || !off_j.is_array() || off_j.size() != 2 || !off_j[0].is_number_unsigned() ||
+        !off_j[1].is_number_unsigned())
+        throw fail(where + "malformed dtype, shape or data_offsets");
+    const std::string dtype = dtype_j.get<std::string>();
+    size_t elem;
+    if (dtype == "F32") elem = 4;
+    else if (dtype == "F16" || dtype == "BF16") elem = 2;
+    else throw fail(where + "unsupported dtype " + dtype + " (F32, F16 or BF16 expected)");
+
+    Tensor t;
+    uint64_t count = 1;
+    for (const auto& d : shape_j) {
+        if (!d.is_number_unsigned() || d.get<uint64_t>() > (1ull << 32)) throw fail(where + "bad shape");
+        t.shape.push_back(d.get<int64_t>());
+        count *= d.get<uint64_t>();
+        if (count > (1ull << 34)) throw fail(where + "shape too large");
+    }
+    const uint64_t begin = off_j[0].get<uint64_t>(), end = off_j[1].get<uint64_t>();
+    if (begin > end || end > data_len)
+        throw fail(where + "data [" + std::to_string(begin) + ", " + std::to_string(end) + ") lies past the end of the file's data (" +
+                   std::to_string(data_len) + " bytes): truncated?");
+    if (end - begin != count * elem)
+        throw fail(where + "holds " + std::to_string(end - begin) + " bytes but shape " + shape_string(t.shape) + " of " + dtype +
+                   " needs " + std::to_string(count * elem));
+    t.data.resize(count);
+    const unsigned char* p = data + begin;
+    for (uint64_t i = 0; i < count; ++i) {
+        if (elem == 4) {
+            uint32_t u = 0;
+            for (int b = 3; b >= 0; --b) u = (u << 8) | p[4 * i + b];
+            t.data[i] = std::bit_cast<float>(u);
+        } else {
+            const uint16_t u = static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+            t.data[i] = dtype == "F16" ? half_to_float(u) : bf16_to_float(u);
+        }
+    }
+    return t;
+}
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) {
+    const Fail fail = [&](const std::string& why) { return ModelError(path + ": " + why); };
+    const std::vector<unsigned char> bytes = read_model_bytes(path, fail);
+    if (bytes.size() < 8) throw fail("truncated: " + std::to_string(bytes.size()) + " bytes, not a safetensors file");
     const uint64_t header_len = read_le64(bytes.data());
     if (header_len > kMaxHeaderBytes || header_len > bytes.size() - 8)
         throw fail("truncated or corrupt: header length " + std::to_string(header_len) + " exceeds the file (" +
                    std::to_string(bytes.size()) + " bytes)");
-
     json header;
     try {
         header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
@@ -74,64 +130,19 @@ SafetensorsFile read_safetensors(const std::string& path) {
         throw fail(std::string("header is not valid JSON: ") + e.what());
     }
     if (!header.is_object()) throw fail("header is not a JSON object");
-
     const unsigned char* data = bytes.data() + 8 + header_len;
     const uint64_t data_len = bytes.size() - 8 - header_len;
-
     SafetensorsFile file;
     for (auto& [name, entry] : header.items()) {
-        if (name == "__metadata__") {
-            if (!entry.is_object()) throw fail("__metadata__ is not an object");
-            for (auto& [k, v] : entry.items()) {
-                if (!v.is_string()) throw fail("__metadata__ value '" + k + "' is not a string");
-                file.metadata[k] = v.get<std::string>();
-            }
+        if (name != "__metadata__") {
+            file.tensors.emplace(name, read_tensor(name, entry, data, data_len, fail));
             continue;
         }
-        const auto where = "tensor '" + name + "': ";
-        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets"))
-            throw fail(where + "entry lacks dtype, shape or data_offsets");
-        const auto& dtype_j = entry["dtype"];
-        const auto& shape_j = entry["shape"];
-        const auto& off_j = entry["data_offsets"];
-        if (!dtype_j.is_string() || !shape_j.is_array() || !off_j.is_array() || off_j.size() != 2 || !off_j[0].is_number_unsigned() ||
-            !off_j[1].is_number_unsigned())
-            throw fail(where + "malformed dtype, shape or data_offsets");
-        const std::string dtype = dtype_j.get<std::string>();
-        size_t elem;
-        if (dtype == "F32") elem = 4;
-        else if (dtype == "F16" || dtype == "BF16") elem = 2;
-        else throw fail(where + "unsupported dtype " + dtype + " (F32, F16 or BF16 expected)");
-
-        Tensor t;
-        uint64_t count = 1;
-        for (const auto& d : shape_j) {
-            if (!d.is_number_unsigned() || d.get<uint64_t>() > (1ull << 32)) throw fail(where + "bad shape");
-            t.shape.push_back(d.get<int64_t>());
-            count *= d.get<uint64_t>();
-            if (count > (1ull << 34)) throw fail(where + "shape too large");
+        if (!entry.is_object()) throw fail("__metadata__ is not an object");
+        for (auto& [k, v] : entry.items()) {
+            if (!v.is_string()) throw fail("__metadata__ value '" + k + "' is not a string");
+            file.metadata[k] = v.get<std::string>();
         }
-        const uint64_t begin = off_j[0].get<uint64_t>(), end = off_j[1].get<uint64_t>();
-        if (begin > end || end > data_len)
-            throw fail(where + "data [" + std::to_string(begin) + ", " + std::to_string(end) + ") lies past the end of the file's data (" +
-                       std::to_string(data_len) + " bytes): truncated?");
-        if (end - begin != count * elem)
-            throw fail(where + "holds " + std::to_string(end - begin) + " bytes but shape " + shape_string(t.shape) + " of " + dtype +
-                       " needs " + std::to_string(count * elem));
-
-        t.data.resize(count);
-        const unsigned char* p = data + begin;
-        for (uint64_t i = 0; i < count; ++i) {
-            if (elem == 4) {
-                uint32_t u = 0;
-                for (int b = 3; b >= 0; --b) u = (u << 8) | p[4 * i + b];
-                t.data[i] = std::bit_cast<float>(u);
-            } else {
-                const uint16_t u = static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
-                t.data[i] = dtype == "F16" ? half_to_float(u) : bf16_to_float(u);
-            }
-        }
-        file.tensors.emplace(name, std::move(t));
     }
     return file;
 }

@@ -11,136 +11,173 @@
 #include "smf.h"
 
 namespace wavecast {
-MidiScore read_midi_file(const std::string& path) {
-    const std::vector<uint8_t> b = read_regular_file(path, kMaxMidiFileBytes);
-    size_t at = 0;
-    size_t limit = b.size();  // the end of the chunk being read: an event may not run into the next one
-    auto fail = [&](const std::string& why) { return std::runtime_error(path + ": " + why + " (at byte " + std::to_string(at) + ")"); };
-    auto need = [&](size_t n) {
-        if (at > limit || n > limit - at) throw fail(limit == b.size() ? "truncated" : "event runs past the end of its track");
-    };
-    auto be = [&](int n) {
+namespace {
+
+// The bytes of a MIDI file and where reading has got to; every read is bounded by the end of the
+// chunk being read, so an event may not run into the next one.
+class SmfBytes {
+public:
+    SmfBytes(std::string path, std::vector<uint8_t> bytes) : path_(std::move(path)), b_(std::move(bytes)), limit_(b_.size()) {}
+    std::runtime_error fail(const std::string& why) const {
+        return std::runtime_error(path_ + ": " + why + " (at byte " + std::to_string(at_) + ")");
+    }
+    void need(size_t n) const {
+        if (at_ > limit_ || n > limit_ - at_) throw fail(limit_ == b_.size() ? "truncated" : "event runs past the end of its track");
+    }
+    uint32_t be(int n) {
         need(static_cast<size_t>(n));
         uint32_t v = 0;
-        for (int i = 0; i < n; ++i) v = v << 8 | b[at++];
+        for (int i = 0; i < n; ++i) v = v << 8 | b_[at_++];
         return v;
-    };
-    auto var = [&]() {
+    }
+    uint32_t var() {
         uint32_t v = 0;
         for (int i = 0; i < 4; ++i) {
-            need(1);
-            const uint8_t c = b[at++];
+            const uint8_t c = byte();
             v = v << 7 | (c & 0x7F);
             if (!(c & 0x80)) return v;
         }
         throw fail("variable-length number longer than 4 bytes");
-    };
-    if (b.size() < 14 || std::string(b.begin(), b.begin() + 4) != "MThd") throw fail("not a standard MIDI file (no MThd)");
-    at = 4;
-    const uint32_t header_len = be(4);
-    const uint32_t format = be(2), tracks = be(2), division = be(2);
-    at = 8 + header_len;
-    if (format > 1) throw fail("MIDI format " + std::to_string(format) + " is not supported (0 or 1)");
-    if (division & 0x8000 || division == 0) throw fail("SMPTE time division is not supported");
+    }
+    uint8_t byte() {
+        need(1);
+        return b_[at_++];
+    }
+    uint8_t peek() const {
+        need(1);
+        return b_[at_];
+    }
+    std::string text(size_t n) {
+        need(n);
+        std::string s(b_.begin() + static_cast<long>(at_), b_.begin() + static_cast<long>(at_ + n));
+        at_ += n;
+        return s;
+    }
+    size_t at() const { return at_; }
+    size_t size() const { return b_.size(); }
+    void seek(size_t at) { at_ = at; }
+    void limit_to(size_t end) { limit_ = end; }
 
+private:
+    std::string path_;
+    std::vector<uint8_t> b_;
+    size_t at_ = 0, limit_;
+};
+
+// The score being read: a part per (track, channel) that has notes, each a lane.
+struct ScoreReader {
     MidiScore score;
+    uint32_t division = 480;
     bool have_tempo = false;
     struct Part {
         int track, channel, program = 0;
         std::string name;
     };
     std::vector<Part> parts;
-    auto part_of = [&](int track, int channel, const std::string& name) {
+    std::map<int, int> programs;  // (track << 4 | channel) -> last program
+
+    int part_of(int track, int channel, const std::string& name) {
         for (size_t i = 0; i < parts.size(); ++i)
             if (parts[i].track == track && parts[i].channel == channel) return static_cast<int>(i);
         parts.push_back({track, channel, 0, name.empty() ? "channel " + std::to_string(channel + 1) : name});
         return static_cast<int>(parts.size()) - 1;
-    };
-    std::map<int, int> programs;  // (track << 4 | channel) -> last program
-    for (uint32_t t = 0; t < tracks; ++t) {
-        need(8);
-        if (std::string(b.begin() + static_cast<long>(at), b.begin() + static_cast<long>(at) + 4) != "MTrk") throw fail("expected MTrk");
-        at += 4;
-        const uint32_t len = be(4);
-        need(len);
-        const size_t end = at + len;
-        limit = end;
+    }
+
+    void meta(SmfBytes& in, std::string& name) {
+        const uint8_t type = in.byte();
+        const uint32_t n = in.var();
+        const std::string data = in.text(n);
+        if (type == 0x51 && n == 3 && !have_tempo) {
+            const uint32_t us_per_beat = static_cast<uint32_t>(uint8_t(data[0]) << 16 | uint8_t(data[1]) << 8 | uint8_t(data[2]));
+            if (us_per_beat == 0) throw in.fail("tempo of 0 microseconds per beat");
+            score.tempo_bpm = 60e6 / us_per_beat;
+            have_tempo = true;
+        }
+        if (type == 0x03) name = data;
+    }
+
+    void track(SmfBytes& in, int t) {
+        in.need(8);
+        if (in.text(4) != "MTrk") throw in.fail("expected MTrk");
+        const uint32_t len = in.be(4);
+        in.need(len);
+        const size_t end = in.at() + len;
+        in.limit_to(end);
         uint64_t tick = 0;
         uint8_t status = 0;
         std::string name;
         std::map<int, std::pair<uint64_t, int>> open;  // (channel << 8 | pitch) -> (tick, velocity)
-        while (at < end) {
-            tick += var();
-            need(1);
-            if (b[at] & 0x80) status = b[at++];
-            else if (!status) throw fail("running status without a status byte");
-            if (status == 0xFF) {
-                need(1);
-                const uint8_t type = b[at++];
-                const uint32_t n = var();
-                need(n);
-                if (type == 0x51 && n == 3 && !have_tempo) {
-                    const uint32_t us_per_beat = static_cast<uint32_t>(b[at] << 16 | b[at + 1] << 8 | b[at + 2]);
-                    if (us_per_beat == 0) throw fail("tempo of 0 microseconds per beat");
-                    score.tempo_bpm = 60e6 / us_per_beat;
-                    have_tempo = true;
-                }
-                if (type == 0x03) name.assign(b.begin() + static_cast<long>(at), b.begin() + static_cast<long>(at + n));
-                at += n;
+        while (in.at() < end) {
+            tick += in.var();
+            if (in.peek() & 0x80) status = in.byte();
+            else if (!status) throw in.fail("running status without a status byte");
+            if (status == 0xFF || status == 0xF0 || status == 0xF7) {
+                if (status == 0xFF) meta(in, name);
+                else in.text(in.var());  // system exclusive, skipped
                 status = 0;
                 continue;
             }
-            if (status == 0xF0 || status == 0xF7) {
-                const uint32_t n = var();
-                need(n);
-                at += n;
-                status = 0;
-                continue;
-            }
-            if (status > 0xF0) throw fail("system message " + std::to_string(status) + " in a MIDI file");
+            if (status > 0xF0) throw in.fail("system message " + std::to_string(status) + " in a MIDI file");
             const int kind = status & 0xF0, ch = status & 0x0F;
-            const int data = (kind == 0xC0 || kind == 0xD0) ? 1 : 2;
-            need(static_cast<size_t>(data));
-            const int d1 = b[at], d2 = data == 2 ? b[at + 1] : 0;
-            if ((d1 | d2) & 0x80) throw fail("data byte above 127");
-            at += static_cast<size_t>(data);
-            if (kind == 0xC0) programs[static_cast<int>(t) << 4 | ch] = d1;
-            const int key = ch << 8 | d1;
-            if (kind == 0x90 && d2 > 0) {
-                open[key] = {tick, d2};
-            } else if (kind == 0x80 || kind == 0x90) {
-                auto it = open.find(key);
-                if (it == open.end()) continue;
-                const int lane = part_of(static_cast<int>(t), ch, name);
-                parts[static_cast<size_t>(lane)].program = programs[static_cast<int>(t) << 4 | ch];
-                const double start = static_cast<double>(it->second.first) / division, stop = static_cast<double>(tick) / division;
-                score.notes.push_back({lane, d1, it->second.second, start, std::max(stop, start + 1.0 / division)});
-                score.beats = std::max(score.beats, stop);
-                open.erase(it);
-            }
+            const int d1 = in.byte(), d2 = (kind == 0xC0 || kind == 0xD0) ? 0 : in.byte();
+            if ((d1 | d2) & 0x80) throw in.fail("data byte above 127");
+            if (kind == 0xC0) programs[t << 4 | ch] = d1;
+            if (kind == 0x90 && d2 > 0) open[ch << 8 | d1] = {tick, d2};
+            else if (kind == 0x80 || kind == 0x90) note_off(open, t, ch, d1, tick, name);
         }
-        at = end;
-        limit = b.size();
+        in.seek(end);
+        in.limit_to(in.size());
     }
-    if (score.notes.empty()) throw fail("no notes");
-    std::sort(score.notes.begin(), score.notes.end(), [](const ScoreNote& a, const ScoreNote& c) { return a.start < c.start; });
-    Style& s = score.style;
-    s.name = "score";
-    s.description = "notes from " + path;
-    s.file = path;
-    s.tempo = score.tempo_bpm;
-    s.scale = {0, 2, 4, 5, 7, 9, 11};
-    s.progression = {{0, 2, 4}};
-    for (const Part& p : parts) {
-        TrackStyle tr;
-        tr.name = p.name;
-        tr.program = p.program;
-        tr.drums = p.channel == 9;
-        tr.role = tr.drums ? "drums" : "lead";
-        s.tracks.push_back(tr);
+
+    void note_off(std::map<int, std::pair<uint64_t, int>>& open, int t, int ch, int pitch, uint64_t tick, const std::string& name) {
+        auto it = open.find(ch << 8 | pitch);
+        if (it == open.end()) return;
+        const int lane = part_of(t, ch, name);
+        parts[static_cast<size_t>(lane)].program = programs[t << 4 | ch];
+        const double start = static_cast<double>(it->second.first) / division, stop = static_cast<double>(tick) / division;
+        score.notes.push_back({lane, pitch, it->second.second, start, std::max(stop, start + 1.0 / division)});
+        score.beats = std::max(score.beats, stop);
+        open.erase(it);
     }
-    s.form = {Section{"score", 1, 1.0, {"drums", "bass", "harmony", "lead"}}};
-    return score;
+
+    // The style the parts make: a lane each, with its name, GM program and drums on channel 10.
+    void make_style(const std::string& path) {
+        Style& s = score.style;
+        s.name = "score";
+        s.description = "notes from " + path;
+        s.file = path;
+        s.tempo = score.tempo_bpm;
+        s.scale = {0, 2, 4, 5, 7, 9, 11};
+        s.progression = {{0, 2, 4}};
+        for (const Part& p : parts) {
+            TrackStyle tr;
+            tr.name = p.name;
+            tr.program = p.program;
+            tr.drums = p.channel == 9;
+            tr.role = tr.drums ? "drums" : "lead";
+            s.tracks.push_back(tr);
+        }
+        s.form = {Section{"score", 1, 1.0, {"drums", "bass", "harmony", "lead"}}};
+    }
+};
+
+}  // namespace
+
+MidiScore read_midi_file(const std::string& path) {
+    SmfBytes in(path, read_regular_file(path, kMaxMidiFileBytes));
+    if (in.size() < 14 || in.text(4) != "MThd") throw in.fail("not a standard MIDI file (no MThd)");
+    const uint32_t header_len = in.be(4);
+    const uint32_t format = in.be(2), tracks = in.be(2);
+    ScoreReader reader;
+    reader.division = in.be(2);
+    in.seek(8 + header_len);
+    if (format > 1) throw in.fail("MIDI format " + std::to_string(format) + " is not supported (0 or 1)");
+    if (reader.division & 0x8000 || reader.division == 0) throw in.fail("SMPTE time division is not supported");
+    for (uint32_t t = 0; t < tracks; ++t) reader.track(in, static_cast<int>(t));
+    if (reader.score.notes.empty()) throw in.fail("no notes");
+    std::sort(reader.score.notes.begin(), reader.score.notes.end(), [](const ScoreNote& a, const ScoreNote& c) { return a.start < c.start; });
+    reader.make_style(path);
+    return std::move(reader.score);
 }
 
 int midi_channel(const TrackStyle& track, int lane) {

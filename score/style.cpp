@@ -63,6 +63,88 @@ void check_pattern(const TomlReader& r, const toml::table& t, const char* key, c
         r.fail(t.get(key), std::string("'") + key + "' must be 16 steps of \"" + allowed + "\" (one per sixteenth note)");
 }
 
+std::vector<Section> parse_form(const TomlReader& r, const toml::table& t) {
+    std::vector<Section> form;
+    if (const toml::node* f = t.get("form")) {
+        if (!f->is_array() || f->as_array()->empty()) r.fail(f, "form must be a non-empty array of \"section:bars\" strings");
+        for (const auto& item : *f->as_array()) {
+            const std::string spec = item.is_string() ? item.as_string()->get() : "";
+            const auto colon = spec.find(':');
+            const std::string kind = spec.substr(0, colon);
+            auto it = section_kinds().find(kind);
+            int bars = it != section_kinds().end() ? it->second.bars : 0;
+            try {
+                if (colon != std::string::npos) bars = std::stoi(spec.substr(colon + 1));
+            } catch (const std::exception&) {
+                bars = 0;
+            }
+            if (it == section_kinds().end() || bars < 1 || bars > 256) {
+                std::string known;
+                for (const auto& [n, _] : section_kinds()) known += (known.empty() ? "" : ", ") + n;
+                r.fail(&item, "form entry '" + spec + "' is not SECTION:BARS with a known section (" + known + ") and 1..256 bars");
+            }
+            Section sec = it->second;
+            sec.bars = bars;
+            form.push_back(sec);
+        }
+    } else {
+        for (const char* k : {"intro", "verse", "chorus", "breakdown", "chorus", "outro"}) form.push_back(section_kinds().at(k));
+    }
+
+    return form;
+}
+
+std::vector<std::vector<int>> parse_progression(const TomlReader& r, const toml::table& t, size_t scale_size) {
+    std::vector<std::vector<int>> progression;
+    if (const toml::node* p = t.get("progression")) {
+        if (!p->is_array() || p->as_array()->empty()) r.fail(p, "progression must be a non-empty array of scale degrees");
+        for (const auto& deg : *p->as_array()) {
+            if (!deg.is_integer() || deg.as_integer()->get() < 1 || deg.as_integer()->get() > static_cast<int64_t>(scale_size))
+                r.fail(&deg, "progression entries are scale degrees 1.." + std::to_string(scale_size));
+            const int root = static_cast<int>(deg.as_integer()->get()) - 1;
+            progression.push_back({root, root + 2, root + 4});  // a triad stacked in thirds of the scale
+        }
+    } else {
+        progression = {{0, 2, 4}};
+    }
+
+    return progression;
+}
+
+TrackStyle parse_track(const TomlReader& r, const toml::node& node) {
+    const toml::table& tt = *node.as_table();
+    r.only_keys(tt,
+                {"name", "role", "program", "drums", "pan", "level_db", "octave", "pattern", "comping", "kick", "snare", "hat",
+                 "open_hat", "ride", "clap"},
+                "[[track]]");
+    TrackStyle tr;
+    tr.name = r.get_string(tt, "name", "");
+    if (tr.name.empty()) r.fail(&tt, "a [[track]] needs a name");
+    tr.program = static_cast<int>(r.get_int(tt, "program", 0, 0, 127));
+    tr.drums = r.get_bool(tt, "drums", false);
+    tr.pan = r.get_number(tt, "pan", 0.0, -1.0, 1.0);
+    tr.level_db = r.get_number(tt, "level_db", 0.0, -60.0, 12.0);
+    tr.octave = static_cast<int>(r.get_int(tt, "octave", 0, -3, 3));
+    const std::string fallback = tr.drums ? "drums" : (tr.name == "bass" || tr.name == "lead") ? tr.name : "harmony";
+    tr.role = r.get_string(tt, "role", fallback);
+    if (tr.role != "drums" && tr.role != "bass" && tr.role != "harmony" && tr.role != "lead")
+        r.fail(tt.get("role"), "role must be drums, bass, harmony or lead");
+    if ((tr.role == "drums") != tr.drums)
+        r.fail(tt.get("role") ? tt.get("role") : &tt, "role \"drums\" goes with drums = true, and only with it");
+    tr.comping = r.get_string(tt, "comping", tr.comping);
+    if (tr.comping != "pad" && tr.comping != "stabs" && tr.comping != "arp")
+        r.fail(tt.get("comping"), "comping must be pad, stabs or arp");
+    check_pattern(r, tt, "pattern", tr.role == "bass" ? "xo.-358" : "xo.-", tr.pattern);
+    for (auto [key, dst] : {std::pair{"kick", &tr.kick},
+                            {"snare", &tr.snare},
+                            {"hat", &tr.hat},
+                            {"open_hat", &tr.open_hat},
+                            {"ride", &tr.ride},
+                            {"clap", &tr.clap}})
+        check_pattern(r, tt, key, "xo.", *dst);
+    return tr;
+}
+
 }  // namespace
 
 Style load_style(const std::string& path) {
@@ -89,79 +171,11 @@ Style load_style(const std::string& path) {
     s.scale = it->second;
     s.swing = r.get_number(t, "swing", 0.0, 0.0, 0.5);
     s.variation = r.get_number(t, "variation", s.variation, 0.0, 1.0);
-    if (const toml::node* f = t.get("form")) {
-        if (!f->is_array() || f->as_array()->empty()) r.fail(f, "form must be a non-empty array of \"section:bars\" strings");
-        for (const auto& item : *f->as_array()) {
-            const std::string spec = item.is_string() ? item.as_string()->get() : "";
-            const auto colon = spec.find(':');
-            const std::string kind = spec.substr(0, colon);
-            auto it = section_kinds().find(kind);
-            int bars = it != section_kinds().end() ? it->second.bars : 0;
-            try {
-                if (colon != std::string::npos) bars = std::stoi(spec.substr(colon + 1));
-            } catch (const std::exception&) {
-                bars = 0;
-            }
-            if (it == section_kinds().end() || bars < 1 || bars > 256) {
-                std::string known;
-                for (const auto& [n, _] : section_kinds()) known += (known.empty() ? "" : ", ") + n;
-                r.fail(&item, "form entry '" + spec + "' is not SECTION:BARS with a known section (" + known + ") and 1..256 bars");
-            }
-            Section sec = it->second;
-            sec.bars = bars;
-            s.form.push_back(sec);
-        }
-    } else {
-        for (const char* k : {"intro", "verse", "chorus", "breakdown", "chorus", "outro"}) s.form.push_back(section_kinds().at(k));
-    }
-
-    if (const toml::node* p = t.get("progression")) {
-        if (!p->is_array() || p->as_array()->empty()) r.fail(p, "progression must be a non-empty array of scale degrees");
-        for (const auto& deg : *p->as_array()) {
-            if (!deg.is_integer() || deg.as_integer()->get() < 1 || deg.as_integer()->get() > static_cast<int64_t>(s.scale.size()))
-                r.fail(&deg, "progression entries are scale degrees 1.." + std::to_string(s.scale.size()));
-            const int root = static_cast<int>(deg.as_integer()->get()) - 1;
-            s.progression.push_back({root, root + 2, root + 4});  // a triad stacked in thirds of the scale
-        }
-    } else {
-        s.progression = {{0, 2, 4}};
-    }
-
+    s.form = parse_form(r, t);
+    s.progression = parse_progression(r, t, s.scale.size());
     const toml::node* tracks = t.get("track");
     if (!tracks || !tracks->is_array_of_tables() || tracks->as_array()->empty()) r.fail(tracks, "at least one [[track]] is required");
-    for (const auto& node : *tracks->as_array()) {
-        const toml::table& tt = *node.as_table();
-        r.only_keys(tt,
-                    {"name", "role", "program", "drums", "pan", "level_db", "octave", "pattern", "comping", "kick", "snare", "hat",
-                     "open_hat", "ride", "clap"},
-                    "[[track]]");
-        TrackStyle tr;
-        tr.name = r.get_string(tt, "name", "");
-        if (tr.name.empty()) r.fail(&tt, "a [[track]] needs a name");
-        tr.program = static_cast<int>(r.get_int(tt, "program", 0, 0, 127));
-        tr.drums = r.get_bool(tt, "drums", false);
-        tr.pan = r.get_number(tt, "pan", 0.0, -1.0, 1.0);
-        tr.level_db = r.get_number(tt, "level_db", 0.0, -60.0, 12.0);
-        tr.octave = static_cast<int>(r.get_int(tt, "octave", 0, -3, 3));
-        const std::string fallback = tr.drums ? "drums" : (tr.name == "bass" || tr.name == "lead") ? tr.name : "harmony";
-        tr.role = r.get_string(tt, "role", fallback);
-        if (tr.role != "drums" && tr.role != "bass" && tr.role != "harmony" && tr.role != "lead")
-            r.fail(tt.get("role"), "role must be drums, bass, harmony or lead");
-        if ((tr.role == "drums") != tr.drums)
-            r.fail(tt.get("role") ? tt.get("role") : &tt, "role \"drums\" goes with drums = true, and only with it");
-        tr.comping = r.get_string(tt, "comping", tr.comping);
-        if (tr.comping != "pad" && tr.comping != "stabs" && tr.comping != "arp")
-            r.fail(tt.get("comping"), "comping must be pad, stabs or arp");
-        check_pattern(r, tt, "pattern", tr.role == "bass" ? "xo.-358" : "xo.-", tr.pattern);
-        for (auto [key, dst] : {std::pair{"kick", &tr.kick},
-                                {"snare", &tr.snare},
-                                {"hat", &tr.hat},
-                                {"open_hat", &tr.open_hat},
-                                {"ride", &tr.ride},
-                                {"clap", &tr.clap}})
-            check_pattern(r, tt, key, "xo.", *dst);
-        s.tracks.push_back(tr);
-    }
+    for (const auto& node : *tracks->as_array()) s.tracks.push_back(parse_track(r, node));
     return s;
 }
 

@@ -65,8 +65,14 @@ def machine_xruns(jackd_log, client):
     return late + unstarted
 
 
-def steer(rng, styles):
-    """One change a performer might make."""
+def live_params(build):
+    """The live parameters' table, from the client (params.h's table: none is named here)."""
+    out = subprocess.run([f"{build}/client/wavecast", "--json", "params"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def steer(rng, styles, table):
+    """One change a performer might make: a style, or one to three parameters anywhere in range."""
     kind = rng.choice(["style", "style", "set", "set", "set"])
     if kind == "style":
         req = {"cmd": "style", "name": rng.choice(styles)}
@@ -82,16 +88,9 @@ def steer(rng, styles):
         return req
     params = {}
     for _ in range(rng.randint(1, 3)):
-        name = rng.choice(["temperature", "tempo", "intensity", "gain_db", "masking_db", "key", "seed"])
-        params[name] = {
-            "temperature": lambda: round(rng.uniform(0.5, 1.3), 2),
-            "tempo": lambda: rng.randint(70, 175),
-            "intensity": lambda: round(rng.uniform(0.1, 1.0), 2),
-            "gain_db": lambda: round(rng.uniform(-9, 3), 1),
-            "masking_db": lambda: rng.choice([-100, -10, 0, 0, 6]),
-            "key": lambda: rng.randint(-1, 11),
-            "seed": lambda: rng.randint(0, 10000),
-        }[name]()
+        p = rng.choice(table)
+        lo, hi = p["min"], min(p["max"], 1e6)  # a seed anywhere in a million is as good as any
+        params[p["name"]] = rng.randint(int(lo), int(hi)) if p["integer"] else round(rng.uniform(lo, hi), 3)
     return {"cmd": "set", "params": params}
 
 
@@ -150,6 +149,7 @@ def main():
         sub.setsockopt(zmq.LINGER, 0)
         sub.setsockopt_string(zmq.SUBSCRIBE, "status")
         sub.connect(telemetry)
+        table = live_params(build)
         rng = random.Random(args.seed)
         start = time.time()
         next_change = start + args.every
@@ -171,7 +171,7 @@ def main():
                 last_status = now
             now = time.time()
             if now >= next_change:
-                req = steer(rng, styles)
+                req = steer(rng, styles, table)
                 r = request(ctx, control, req)
                 changes += 1
                 if not r or not r.get("ok"):

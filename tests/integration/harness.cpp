@@ -316,7 +316,9 @@ Daemon::Daemon(const std::string& dir, const JackServer& jack, const DaemonOptio
         env["JOURNAL_STREAM"] = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
     }
     std::vector<std::string> argv = o.wrapper;
-    argv.insert(argv.end(), {WAVECASTD_BIN, "--config", config});
+    // A daemon with faults injected is the test build that carries them (tests/support/faults.h).
+    const bool faults = o.env.count("WAVECAST_TEST_FAULTS") > 0;
+    argv.insert(argv.end(), {faults ? WAVECASTD_FAULTS_BIN : WAVECASTD_BIN, "--config", config});
     proc = std::make_unique<Process>(argv, env, log);
 }
 

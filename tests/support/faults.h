@@ -1,6 +1,8 @@
 // Faults injected on purpose, for tests only: the recovery paths of the daemon (underruns,
 // falling back to the CPU generator) must be exercised on machines where nothing goes wrong by
-// itself. Read once from $WAVECAST_TEST_FAULTS, a comma-separated list of key=value:
+// itself. They are built into wavecastd-faults (wavecastd with these stage hooks, for the
+// integration tests), never into wavecastd. Read once from $WAVECAST_TEST_FAULTS, a
+// comma-separated list of key=value:
 //   slow_producer=F            the producer takes F times as long as the audio it renders
 //   generator_fails_after_s=T  the generator throws once it has rendered T seconds
 //   masking_fails_after_s=T    the masking stage throws once it has processed T seconds, and
@@ -17,6 +19,7 @@
 
 #include "generator.h"
 #include "masking.h"
+#include "stage_hooks.h"
 
 namespace wavecast {
 
@@ -31,6 +34,12 @@ struct Faults {
     bool any() const { return slow_producer > 0 || generator_fails_after_s >= 0 || masking_fails_after_s >= 0 || onset_clicks; }
     std::string describe() const;
 };
+
+// The hooks wavecastd-faults runs the daemon with: the faults of $WAVECAST_TEST_FAULTS.
+StageHooks hooks_from_env();
+
+// Wraps a generator so that each generate() takes `factor` times the audio it renders.
+std::unique_ptr<Generator> slow_generator(std::unique_ptr<Generator> inner, double factor);
 
 // Wraps a generator so that generate() throws once `after_s` seconds have been rendered, as a
 // lost device would.

@@ -1,7 +1,9 @@
 #include "faults.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <sstream>
 #include <stdexcept>
 
@@ -86,6 +88,28 @@ private:
     uint64_t limit_, done_ = 0;
 };
 
+class SlowGenerator final : public Generator {
+public:
+    SlowGenerator(std::unique_ptr<Generator> inner, double factor) : inner_(std::move(inner)), factor_(factor) {}
+    const ModelSpec& spec() const override { return inner_->spec(); }
+    int lanes() const override { return inner_->lanes(); }
+    std::string backend() const override { return inner_->backend(); }
+    void set_instruments(const float* weights) override { inner_->set_instruments(weights); }
+    void set_tail_cut(const float* cut) override { inner_->set_tail_cut(cut); }
+    void generate(const float* features, const float* temperature, int frames, float* out) override {
+        const auto t0 = std::chrono::steady_clock::now();
+        inner_->generate(features, temperature, frames, out);
+        const double audio_s = static_cast<double>(frames) * inner_->spec().frame_hop / inner_->spec().sample_rate;
+        std::this_thread::sleep_until(t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                               std::chrono::duration<double>(audio_s * factor_)));
+    }
+    uint64_t position() const override { return inner_->position(); }
+
+private:
+    std::unique_ptr<Generator> inner_;
+    double factor_;
+};
+
 class OnsetClickGenerator final : public Generator {
 public:
     explicit OnsetClickGenerator(std::unique_ptr<Generator> inner) : inner_(std::move(inner)) {}
@@ -115,6 +139,27 @@ private:
 };
 
 }  // namespace
+
+std::unique_ptr<Generator> slow_generator(std::unique_ptr<Generator> inner, double factor) {
+    return std::make_unique<SlowGenerator>(std::move(inner), factor);
+}
+
+StageHooks hooks_from_env() {
+    const Faults f = Faults::from_env();
+    StageHooks h;
+    if (!f.any()) return h;
+    h.note = "test faults injected: " + f.describe();
+    h.generator = [f](std::unique_ptr<Generator> g) {
+        if (f.onset_clicks) g = onset_click_generator(std::move(g));
+        if (f.generator_fails_after_s >= 0) g = failing_generator(std::move(g), f.generator_fails_after_s);
+        if (f.slow_producer > 0) g = slow_generator(std::move(g), f.slow_producer);
+        return g;
+    };
+    h.masking = [f](std::unique_ptr<Masking> m, int rate) {
+        return f.masking_fails_after_s >= 0 ? failing_masking(std::move(m), rate, f.masking_fails_after_s) : std::move(m);
+    };
+    return h;
+}
 
 std::unique_ptr<Generator> onset_click_generator(std::unique_ptr<Generator> inner) {
     return std::make_unique<OnsetClickGenerator>(std::move(inner));
