@@ -48,33 +48,14 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
       out_(cfg.name, ring_floats(cfg.lookahead_ms, std::max(output_rate, 192000), 4096)),
       params_(cfg.params, derived_defaults(cfg, *style)),
       out_rate_(output_rate),
-      style_name_(style->name) {
+      style_name_(style->name),
+      net_(cfg.name) {
     target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * output_rate);
     published_.block.backend = renderer_.generator().backend();
     set_network_outputs(cfg.outputs);
 }
 
-void Stream::set_network_outputs(const std::vector<IcecastConfig>& configs) {
-    std::vector<std::unique_ptr<IcecastOutput>> next, gone;
-    {
-        std::lock_guard lock(net_mu_);
-        for (const IcecastConfig& c : configs) {
-            auto same = std::find_if(net_.begin(), net_.end(), [&](const auto& o) { return o && o->config() == c; });
-            if (same != net_.end()) {
-                next.push_back(std::move(*same));
-            } else {
-                next.push_back(std::make_unique<IcecastOutput>(name(), c));
-                spdlog::info("stream '{}': output icecast http://{}:{}{} ({}, {} kbit/s)", name(), c.host, c.port, c.mount, c.format,
-                             c.bitrate_kbps);
-            }
-        }
-        for (auto& o : net_)
-            if (o) gone.push_back(std::move(o));
-        net_ = std::move(next);
-    }
-    for (const auto& o : gone) spdlog::info("stream '{}': output {} closed", name(), o->status().url);
-    // `gone` closes its connections here, outside the lock the producer takes.
-}
+void Stream::set_network_outputs(const std::vector<IcecastConfig>& configs) { net_.set(configs); }
 
 Stream::~Stream() { stop(); }
 
@@ -108,6 +89,7 @@ void Stream::set_score(MidiScore score) {
     params_.set(Param::tempo, score.tempo_bpm);
     pending_style_.reset();
     pending_score_ = std::move(score);
+    mail_.store(true, std::memory_order_release);
 }
 
 void Stream::set_style(StyleChange change) {
@@ -116,15 +98,19 @@ void Stream::set_style(StyleChange change) {
     style_name_ = change.style->name;
     params_.set(Param::tempo, change.tempo());
     pending_style_ = std::move(change);
+    mail_.store(true, std::memory_order_release);
 }
 
 void Stream::cue(Composer::Cue c) {
     std::lock_guard lock(mail_mu_);
     if (pending_cues_.size() < 16) pending_cues_.push_back(c);  // more before one block is taken adds nothing
+    mail_.store(true, std::memory_order_release);
 }
 
 void Stream::take_mail() {
+    if (!mail_.load(std::memory_order_acquire)) return;  // the lock only when something was posted
     std::lock_guard lock(mail_mu_);
+    mail_.store(false, std::memory_order_relaxed);
     if (pending_style_) renderer_.set_style(std::move(*pending_style_)), pending_style_.reset();
     if (pending_score_) {
         auto style = std::make_shared<const Style>(pending_score_->style);
@@ -158,8 +144,7 @@ StreamStatus Stream::status() const {
     s.lookahead_ms = lookahead_ms_;
     s.lanes = lanes_;
     s.recorder = out_.recorder().status();
-    std::lock_guard lock(net_mu_);
-    for (const auto& o : net_) s.outputs.push_back(o->status());
+    s.outputs = net_.status();
     return s;
 }
 
@@ -216,9 +201,11 @@ void Stream::produce_loop() {
             if (written < block.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         if (written == block.size()) {
-            const std::string title = r.style->name + " (" + r.section + ")";
-            std::lock_guard lock(net_mu_);
-            for (const auto& o : net_) o->push(block.data(), block.size() / 2, rate, title);
+            if (r.style != title_style_ || r.section != title_section_) {
+                title_style_ = r.style, title_section_ = r.section;
+                title_ = r.style->name + " (" + r.section + ")";
+            }
+            net_.push(block.data(), block.size() / 2, rate, title_);
         }
         std::lock_guard lock(published_mu_);
         copy_summary(published_.block, r);

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "icecast_output.h"
+#include "network_outputs.h"
 #include "live_params.h"
 #include "midi_file.h"
 #include "midi_schedule.h"
@@ -102,6 +103,7 @@ private:
 
     // The mailbox: changes the control thread posts, taken up by the producer before its next block.
     mutable std::mutex mail_mu_;
+    std::atomic<bool> mail_{false};  // something is posted
     std::optional<StyleChange> pending_style_;
     std::optional<MidiScore> pending_score_;
     std::vector<Composer::Cue> pending_cues_;
@@ -117,9 +119,11 @@ private:
     mutable std::mutex published_mu_;
     Published published_;
 
-    // The network outputs, fed by the producer after each block reaches the ring.
-    mutable std::mutex net_mu_;
-    std::vector<std::unique_ptr<IcecastOutput>> net_;
+    // The network outputs, fed by the producer after each block reaches the ring, under the
+    // title the producer keeps (made again only when the style or the section changes).
+    NetworkOutputs net_;
+    const Style* title_style_ = nullptr;
+    std::string title_section_, title_;
 
     std::atomic<bool> running_{false};
     std::thread producer_;

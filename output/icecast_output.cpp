@@ -35,8 +35,18 @@ struct IcecastOutput::Connection {
     bool title_pending = false;
 };
 
+namespace {
+// The ring holds twice the queue at 48 kHz, so that the sender, which drops what is beyond the
+// queue, has room to do so before the producer finds it full (at 96 kHz it holds the queue once).
+size_t ring_floats(double queue_ms) { return static_cast<size_t>(2 * 2 * queue_ms / 1000.0 * 48000) + 4096; }
+constexpr auto kSenderWait = 20ms;
+}  // namespace
+
 IcecastOutput::IcecastOutput(std::string stream, IcecastConfig cfg)
-    : stream_(std::move(stream)), cfg_(std::move(cfg)), url_("http://" + cfg_.host + ":" + std::to_string(cfg_.port) + cfg_.mount) {
+    : stream_(std::move(stream)),
+      cfg_(std::move(cfg)),
+      url_("http://" + cfg_.host + ":" + std::to_string(cfg_.port) + cfg_.mount),
+      audio_(ring_floats(cfg_.queue_ms)) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -51,28 +61,35 @@ IcecastOutput::~IcecastOutput() {
 
 void IcecastOutput::push(const float* interleaved, size_t frames, int rate, const std::string& title) {
     if (frames == 0) return;
-    {
+    if (title != pushed_title_) {
+        pushed_title_ = title;
         std::lock_guard lock(mu_);
-        queue_.push_back(Chunk{std::vector<float>(interleaved, interleaved + 2 * frames), rate, title});
-        queued_frames_ += frames;
-        const size_t cap = static_cast<size_t>(cfg_.queue_ms / 1000.0 * rate);
-        while (queued_frames_ > cap && queue_.size() > 1) {
-            const size_t n = queue_.front().pcm.size() / 2;
-            dropped_frames_ += n;
-            queued_frames_ -= n;
-            queue_.pop_front();
-        }
+        next_title_ = title;
     }
-    cv_.notify_one();
+    rate_.store(rate, std::memory_order_relaxed);
+    const size_t wrote = audio_.write(interleaved, 2 * frames);
+    if (wrote < 2 * frames) dropped_frames_ += frames - wrote / 2;
+    cv_.notify_one();  // no lock: a wake-up lost here is made up within kSenderWait
 }
 
 bool IcecastOutput::pop(Chunk& c) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (stop_) return false;
-    c = std::move(queue_.front());
-    queue_.pop_front();
-    queued_frames_ -= c.pcm.size() / 2;
+    {
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, kSenderWait, [&] { return stop_ || audio_.size() > 0; });
+        if (stop_) return false;
+        c.title = next_title_;
+    }
+    c.rate = rate_.load(std::memory_order_relaxed);
+    // Beyond the queue's length the oldest audio goes: a listener hears what plays now.
+    const size_t cap = 2 * static_cast<size_t>(cfg_.queue_ms / 1000.0 * std::max(c.rate, 1));
+    for (size_t waiting = audio_.size(); waiting > cap;) {
+        float scratch[1024];
+        const size_t n = audio_.read(scratch, std::min(waiting - cap, std::size(scratch)));
+        dropped_frames_ += n / 2;
+        waiting -= n;
+    }
+    c.pcm.resize(audio_.size() & ~size_t{1});
+    c.pcm.resize(audio_.read(c.pcm.data(), c.pcm.size()));
     return true;
 }
 
@@ -171,6 +188,10 @@ void IcecastOutput::run() {
     Chunk c;
     while (pop(c)) {
         const size_t frames = c.pcm.size() / 2;
+        if (frames == 0) {
+            if (conn) step_title(*conn);  // a title request in flight goes on while no audio comes
+            continue;
+        }
         if (conn && c.rate != conn->rate) {
             spdlog::info("icecast {}: the stream now plays at {} Hz; connecting again at that rate", url_, c.rate);
             conn.reset();

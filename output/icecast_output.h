@@ -1,7 +1,8 @@
 // A stream's feed to an Icecast server: what the stream plays, encoded (stream_encoder.h) and sent
 // (icecast_source.h) from a thread of its own, with the style and section as the title. The
-// producer hands it each block through a bounded queue and never waits on the network; a full
-// queue drops its oldest audio and counts it. A server that goes away, stops reading for 10 s, or
+// producer hands it each block through a lock-free ring and never waits on the network, takes
+// no lock and allocates nothing (but when the title changes); audio beyond `queue_ms` is dropped
+// from the oldest by the sender and counted. A server that goes away, stops reading for 10 s, or
 // refuses the login or the mount, is retried with backoff (1 s doubling to 30 s) while everything
 // else plays on. Every network wait has a deadline and sees a stop within tens of milliseconds, so
 // removing an output (a reload) never waits on its server.
@@ -10,12 +11,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "spsc_ring.h"
 
 namespace wavecast {
 
@@ -56,7 +58,7 @@ public:
 
     const IcecastConfig& config() const { return cfg_; }
     // Producer thread: a block as it plays, interleaved stereo at `rate`, and the title it plays
-    // under. Takes a lock the sender holds only to move a block out; never waits on the network.
+    // under. A block the ring cannot take (the sender held up past twice `queue_ms`) is dropped.
     void push(const float* interleaved, size_t frames, int rate, const std::string& title);
     IcecastStatus status() const;
 
@@ -69,6 +71,8 @@ private:
     struct Connection;
 
     void run();
+    // The sender: waits (bounded) for audio, drops what is beyond the queue's length, and takes
+    // the rest into `c`; false once stopping.
     bool pop(Chunk& c);
     bool stopping() const;
     std::unique_ptr<Connection> connect(const Chunk& first);
@@ -81,10 +85,12 @@ private:
     const IcecastConfig cfg_;
     const std::string url_;
 
-    mutable std::mutex mu_;
+    mutable std::mutex mu_;  // the sender's wait, the stop, the errors and titles; never the producer's per block
     std::condition_variable cv_;
-    std::deque<Chunk> queue_;
-    size_t queued_frames_ = 0;
+    SpscRing<float> audio_;  // interleaved stereo
+    std::atomic<int> rate_{0};
+    std::string pushed_title_;  // the producer's own copy: a new title is handed over only when it changes
+    std::string next_title_;    // under mu_
     bool stop_ = false;
     std::string last_error_, previous_error_, title_error_, title_;
 
