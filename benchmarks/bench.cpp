@@ -12,11 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "backend.h"
-#include "conditioning.h"
-#include "cpu/lane_threads.h"
-#include "frame_features.h"
-#include "masking.h"
+#include "kernels/backend.h"
+#include "kernels/conditioning.h"
+#include "kernels/cpu/lane_threads.h"
+#include "kernels/frame_features.h"
+#include "kernels/masking.h"
 
 namespace {
 

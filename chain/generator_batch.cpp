@@ -1,4 +1,4 @@
-#include "generator_batch.h"
+#include "chain/generator_batch.h"
 
 #include <algorithm>
 #include <condition_variable>

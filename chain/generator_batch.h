@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "generator.h"
+#include "kernels/generator.h"
 
 namespace wavecast {
 

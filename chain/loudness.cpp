@@ -1,4 +1,4 @@
-#include "loudness.h"
+#include "chain/loudness.h"
 
 #include <algorithm>
 #include <cmath>

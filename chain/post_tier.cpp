@@ -1,4 +1,4 @@
-#include "post_tier.h"
+#include "chain/post_tier.h"
 
 #include <cmath>
 #include <stdexcept>

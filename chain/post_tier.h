@@ -11,8 +11,8 @@
 
 #include <soxr.h>
 
-#include "loudness.h"
-#include "masking.h"
+#include "chain/loudness.h"
+#include "kernels/masking.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "renderer.h"
+#include "chain/renderer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "frame_features.h"
+#include "kernels/frame_features.h"
 
 namespace wavecast {
 

@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "composer.h"
-#include "dc_blocker.h"
-#include "emphasis.h"
-#include "generator.h"
-#include "masking.h"
-#include "params.h"
-#include "post_tier.h"
-#include "silence_gate.h"
-#include "style.h"
+#include "chain/dc_blocker.h"
+#include "chain/post_tier.h"
+#include "chain/silence_gate.h"
+#include "kernels/emphasis.h"
+#include "kernels/generator.h"
+#include "kernels/masking.h"
+#include "protocol/params.h"
+#include "score/composer.h"
+#include "score/style.h"
 
 namespace wavecast {
 

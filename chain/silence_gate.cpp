@@ -1,10 +1,10 @@
-#include "silence_gate.h"
+#include "chain/silence_gate.h"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
-#include "frame_features.h"
+#include "kernels/frame_features.h"
 
 namespace wavecast {
 

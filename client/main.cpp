@@ -9,9 +9,9 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "curve_keys.h"
-#include "protocol.h"
-#include "requests.h"
+#include "protocol/curve_keys.h"
+#include "protocol/protocol.h"
+#include "protocol/requests.h"
 
 using json = nlohmann::json;
 using namespace wavecast;

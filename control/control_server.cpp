@@ -1,4 +1,4 @@
-#include "control_server.h"
+#include "control/control_server.h"
 
 #include <spdlog/spdlog.h>
 #include <chrono>
@@ -6,11 +6,11 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "curve_keys.h"
-#include "protocol.h"
-#include "file_work.h"
-#include "zap.h"
-#include "zmq_surface.h"
+#include "control/file_work.h"
+#include "control/zap.h"
+#include "control/zmq_surface.h"
+#include "protocol/curve_keys.h"
+#include "protocol/protocol.h"
 
 namespace wavecast {
 
@@ -93,9 +93,9 @@ public:
         if (std::holds_alternative<protocol::Status>(request.command)) with_surfaces_(h.reply);
         if (!h.work) return count_and(deliver, h.reply);
         if (!files_.submit([this, deliver](const json& r) { count_and(deliver, r); }, std::move(h.work)))
-            count_and(deliver, protocol::error_reply(request.id, protocol::code::busy,
-                                                     "file work: " + std::to_string(FileWork::kMaxQueued) +
-                                                         " requests are queued already; try again"));
+            count_and(deliver, protocol::error_reply(
+                                   request.id, protocol::code::busy,
+                                   "file work: " + std::to_string(FileWork::kMaxQueued) + " requests are queued already; try again"));
     }
     void refused() override { ++requests_, ++refused_; }
     json counts() const { return {{"requests", requests_}, {"refused", refused_}}; }

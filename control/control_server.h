@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "endpoints.h"
-#include "surface.h"
+#include "control/endpoints.h"
+#include "control/surface.h"
 
 namespace wavecast {
 
@@ -40,10 +40,10 @@ private:
 
 // The daemon's own work on the control thread, beside the surfaces.
 struct ControlTasks {
-    std::function<void()> each_turn;                      // every turn (tens of ms): the tempo sources
+    std::function<void()> each_turn;                     // every turn (tens of ms): the tempo sources
     std::function<std::vector<nlohmann::json>()> notes;  // bodies of "notes" messages since the last turn
-    std::function<void()> before_status;                  // before each status: warnings for what went wrong
-    std::function<double()> status_interval_s;            // read each time, so that a reload may change it
+    std::function<void()> before_status;                 // before each status: warnings for what went wrong
+    std::function<double()> status_interval_s;           // read each time, so that a reload may change it
 };
 
 class ControlServer {

@@ -1,4 +1,4 @@
-#include "endpoints.h"
+#include "control/endpoints.h"
 
 #include <arpa/inet.h>
 

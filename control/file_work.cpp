@@ -1,4 +1,4 @@
-#include "file_work.h"
+#include "control/file_work.h"
 
 namespace wavecast {
 

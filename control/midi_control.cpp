@@ -1,10 +1,10 @@
-#include "midi_control.h"
+#include "control/midi_control.h"
 
 #include <spdlog/spdlog.h>
 #include <filesystem>
 
-#include "files.h"
-#include "toml_util.h"
+#include "util/files.h"
+#include "util/toml_util.h"
 
 namespace wavecast {
 

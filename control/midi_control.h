@@ -12,10 +12,10 @@
 #include <optional>
 #include <string>
 
-#include "control_midi_in.h"
-#include "midi_map.h"
-#include "requests.h"
-#include "surface.h"
+#include "control/midi_map.h"
+#include "control/surface.h"
+#include "output/control_midi_in.h"
+#include "protocol/requests.h"
 
 namespace wavecast {
 

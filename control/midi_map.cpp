@@ -1,11 +1,11 @@
-#include "midi_map.h"
+#include "control/midi_map.h"
 
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "toml_util.h"
+#include "util/toml_util.h"
 
 namespace wavecast {
 
@@ -107,7 +107,8 @@ MidiMap MidiMap::load(const std::string& path) {
 std::string MidiMap::to_toml() const {
     toml::array cc_list, program_list, key_list, cue_list;
     for (const auto& b : cc) {
-        toml::table t{{"cc", b.cc}, {"param", param_spec(b.param).name}, {"min", b.min}, {"max", b.max}, {"curve", protocol::name(b.curve)}};
+        toml::table t{
+            {"cc", b.cc}, {"param", param_spec(b.param).name}, {"min", b.min}, {"max", b.max}, {"curve", protocol::name(b.curve)}};
         if (b.channel) t.insert("channel", b.channel);
         cc_list.push_back(std::move(t));
     }

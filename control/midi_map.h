@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "requests.h"
+#include "protocol/requests.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "osc.h"
+#include "control/osc.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 
 #include <sodium.h>
 
-#include "protocol.h"
+#include "protocol/protocol.h"
 
 namespace wavecast {
 
@@ -190,7 +190,8 @@ void OscServer::refuse(const sockaddr_in& to, const std::string& code, const std
     // The message is cut to what the peer may be sent: the code always goes.
     const size_t limit = limit_for(to, request_bytes);
     std::string text = cut(message, kMaxMessage), bytes = serialise("/wavecast/error", {code, text});
-    if (bytes.size() > limit) bytes = serialise("/wavecast/error", {code, cut(text, text.size() - std::min(text.size(), bytes.size() - limit + 8))});
+    if (bytes.size() > limit)
+        bytes = serialise("/wavecast/error", {code, cut(text, text.size() - std::min(text.size(), bytes.size() - limit + 8))});
     if (bytes.size() > limit) bytes = serialise("/wavecast/error", {code, ""});
     sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to), sizeof to);
 }
@@ -238,7 +239,8 @@ void OscServer::take(Replies& replies) {
 
 void OscServer::enrol(const sockaddr_in& from, const std::vector<json>& args, size_t request_bytes) {
     if (args.size() > 1 || (args.size() == 1 && !args[0].is_string()))
-        return refuse(from, protocol::code::bad_request, "/wavecast/register takes nothing, or the token /wavecast/confirm sent", request_bytes);
+        return refuse(from, protocol::code::bad_request, "/wavecast/register takes nothing, or the token /wavecast/confirm sent",
+                      request_bytes);
     const int64_t epoch = epoch_now();
     const bool proven = args.size() == 1 && (args[0] == token_for(from, epoch) || args[0] == token_for(from, epoch - 1));
     // No token, or a stale one: the token goes to the address the request claims to come from,

@@ -32,8 +32,8 @@
 #include <string>
 #include <vector>
 
-#include "log_limit.h"
-#include "surface.h"
+#include "control/surface.h"
+#include "util/log_limit.h"
 
 namespace wavecast {
 
@@ -54,8 +54,7 @@ public:
     // `address` is HOST:PORT (port 0: any free one). A host other than loopback needs `allow`: the
     // only peers whose messages are taken. `registration`: how long a registration lasts unless
     // renewed. Throws std::runtime_error naming the address.
-    OscServer(const std::string& address, const std::vector<std::string>& allow,
-              std::chrono::milliseconds registration = kRegistration);
+    OscServer(const std::string& address, const std::vector<std::string>& allow, std::chrono::milliseconds registration = kRegistration);
     ~OscServer() override;
     OscServer(const OscServer&) = delete;
     OscServer& operator=(const OscServer&) = delete;

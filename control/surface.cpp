@@ -1,6 +1,6 @@
-#include "surface.h"
+#include "control/surface.h"
 
-#include "protocol.h"
+#include "protocol/protocol.h"
 
 namespace wavecast {
 

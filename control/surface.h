@@ -10,7 +10,7 @@
 #include <string_view>
 #include <zmq.hpp>
 
-#include "requests.h"
+#include "protocol/requests.h"
 
 namespace wavecast {
 

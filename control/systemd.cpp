@@ -1,4 +1,4 @@
-#include "systemd.h"
+#include "control/systemd.h"
 
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>

@@ -1,4 +1,4 @@
-#include "zap.h"
+#include "control/zap.h"
 
 #include <spdlog/spdlog.h>
 #include <zmq_addon.hpp>

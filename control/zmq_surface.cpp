@@ -1,4 +1,4 @@
-#include "zmq_surface.h"
+#include "control/zmq_surface.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,7 +7,7 @@
 #include <memory>
 #include <zmq_addon.hpp>
 
-#include "protocol.h"
+#include "protocol/protocol.h"
 
 namespace wavecast {
 

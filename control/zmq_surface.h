@@ -8,7 +8,7 @@
 #include <string>
 #include <zmq.hpp>
 
-#include "surface.h"
+#include "control/surface.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "daemon/cli.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "export_file.h"
-#include "mask_file.h"
-#include "render_file.h"
-#include "supervisor.h"
-#include "systemd.h"
-#include "toml_util.h"
+#include "control/systemd.h"
+#include "daemon/export_file.h"
+#include "daemon/mask_file.h"
+#include "daemon/render_file.h"
+#include "daemon/supervisor.h"
+#include "util/toml_util.h"
 
 namespace wavecast {
 namespace {
@@ -33,8 +33,7 @@ void add_param_options(CLI::App* sub, ParamValues& values, const std::vector<std
         if (static_cast<Param>(i) == Param::seed) continue;
         if (!names.empty() && std::find(names.begin(), names.end(), p.name) == names.end()) continue;
         const std::string unit = *p.unit ? std::string(" (") + p.unit + ")" : "";
-        sub->add_option(option_name(p.name), values.v[i], std::string(p.help) + unit + "; " + unset_note)
-            ->check(CLI::Range(p.min, p.max));
+        sub->add_option(option_name(p.name), values.v[i], std::string(p.help) + unit + "; " + unset_note)->check(CLI::Range(p.min, p.max));
     }
 }
 

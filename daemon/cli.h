@@ -3,7 +3,7 @@
 // there is an option here too.
 #pragma once
 
-#include "stage_hooks.h"
+#include "daemon/stage_hooks.h"
 
 namespace wavecast {
 

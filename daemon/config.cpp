@@ -1,15 +1,15 @@
-#include "config.h"
+#include "daemon/config.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
-#include "files.h"
-#include "osc.h"
-#include "protocol.h"
-#include "stream_encoder.h"
-#include "toml_util.h"
+#include "control/osc.h"
+#include "output/stream_encoder.h"
+#include "protocol/protocol.h"
+#include "util/files.h"
+#include "util/toml_util.h"
 
 namespace wavecast {
 namespace fs = std::filesystem;
@@ -72,9 +72,9 @@ std::vector<IcecastConfig> parse_outputs(const TomlReader& r, const toml::node* 
         o.is_public = r.get_bool(t, "public", false);
         // Each goes into a request header: a line break there would split the request, and the
         // server would refuse every login while the output retried forever.
-        for (const auto& [key, value] : {std::pair{"host", &o.host}, std::pair{"mount", &o.mount}, std::pair{"user", &o.user},
-                                         std::pair{"name", &o.name}, std::pair{"genre", &o.genre},
-                                         std::pair{"description", &o.description}, std::pair{"url", &o.url}})
+        for (const auto& [key, value] :
+             {std::pair{"host", &o.host}, std::pair{"mount", &o.mount}, std::pair{"user", &o.user}, std::pair{"name", &o.name},
+              std::pair{"genre", &o.genre}, std::pair{"description", &o.description}, std::pair{"url", &o.url}})
             if (std::any_of(value->begin(), value->end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
                 r.fail(t.get(key), std::string(key) + " holds a control character (a line break, a tab): it goes into an HTTP header");
         o.queue_ms = r.get_number(t, "queue_ms", o.queue_ms, 100, 60000);

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "endpoints.h"
-#include "icecast_output.h"
-#include "model.h"
-#include "schedule.h"
+#include "control/endpoints.h"
+#include "daemon/schedule.h"
+#include "kernels/model.h"
+#include "output/icecast_output.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "daemon.h"
+#include "daemon/daemon.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "backend.h"
-#include "generator_batch.h"
-#include "link_sync.h"
-#include "toml_util.h"
+#include "chain/generator_batch.h"
+#include "kernels/backend.h"
+#include "tempo/link_sync.h"
+#include "util/toml_util.h"
 
 namespace wavecast {
 namespace {
@@ -150,7 +150,8 @@ void Daemon::start_streams(const StageHooks& hooks, const BackendPlan& plan) {
         }
         std::unique_ptr<Generator> generator;
         if (shared.empty()) {
-            BackendChoice choice = make_generator(plan.generator, model_, lane_keys(sc.seed, sc.lanes), config_.precision, config_.cpu_threads);
+            BackendChoice choice =
+                make_generator(plan.generator, model_, lane_keys(sc.seed, sc.lanes), config_.precision, config_.cpu_threads);
             spdlog::info("stream '{}': generator {}", sc.name, choice.note);
             generator = std::move(choice.generator);
         } else {
@@ -190,8 +191,7 @@ void Daemon::start_control() {
                                                             .before_status = [this] { report_trouble(); },
                                                             .status_interval_s = [this] { return status_interval_s_.load(); }});
     spdlog::info("control on {}, telemetry on {}{}; streaming", config_.control, config_.telemetry,
-                 config_.security.curve ? " (CURVE, " + std::to_string(config_.security.allowed_clients.size()) + " allowed clients)"
-                                        : "");
+                 config_.security.curve ? " (CURVE, " + std::to_string(config_.security.allowed_clients.size()) + " allowed clients)" : "");
 }
 
 void Daemon::step() {

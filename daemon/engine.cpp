@@ -1,8 +1,8 @@
-#include "engine.h"
+#include "daemon/engine.h"
 
-#include "protocol.h"
-#include "recorder.h"
-#include "stream_commands.h"
+#include "daemon/stream_commands.h"
+#include "output/recorder.h"
+#include "protocol/protocol.h"
 
 namespace wavecast {
 
@@ -60,9 +60,13 @@ ControlHandler::Handled Engine::handle(const p::TypedRequest& r) {
     auto ok = [&](json fields) { return p::ok_reply(id, std::move(fields)); };
     h.reply = reply_or_error(id, [&]() -> json {
         return std::visit(
-            Overloaded{[&](const p::Ping&) { return ok({{"pong", true}}); },
+            Overloaded{[&](const p::Ping&) {
+                           return ok({{"pong", true}});
+                       },
                        [&](const p::Status&) { return ok(status()); },
-                       [&](const p::Styles&) { return ok({{"styles", styles_.list()}}); },
+                       [&](const p::Styles&) {
+                           return ok({{"styles", styles_.list()}});
+                       },
                        [&](const p::StyleCmd& c) { return ok(change_style(find_stream(c.stream), styles_, c)); },
                        [&](const p::Set& c) { return ok(set_params(find_stream(c.stream), c)); },
                        [&](const p::Cue& c) { return ok(cue(find_stream(c.stream), c)); },

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "midi_control.h"
-#include "stream.h"
-#include "style_shelf.h"
-#include "surface.h"
+#include "control/midi_control.h"
+#include "control/surface.h"
+#include "daemon/stream.h"
+#include "daemon/style_shelf.h"
 
 namespace wavecast {
 

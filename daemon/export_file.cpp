@@ -1,15 +1,15 @@
-#include "export_file.h"
+#include "daemon/export_file.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "backend.h"
-#include "frame_features.h"
-#include "midi_file.h"
-#include "renderer.h"
-#include "safetensors.h"
-#include "style.h"
+#include "chain/renderer.h"
+#include "kernels/backend.h"
+#include "kernels/frame_features.h"
+#include "kernels/safetensors.h"
+#include "score/midi_file.h"
+#include "score/style.h"
 
 namespace wavecast {
 namespace {

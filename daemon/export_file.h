@@ -11,8 +11,8 @@
 // that renders the training audio. training/wavecast_export.py reads both back.
 #pragma once
 
-#include "config.h"
-#include "render_file.h"
+#include "daemon/config.h"
+#include "daemon/render_file.h"
 
 namespace wavecast {
 

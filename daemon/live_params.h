@@ -7,7 +7,7 @@
 #include <map>
 #include <string>
 
-#include "params.h"
+#include "protocol/params.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
 // wavecastd: the daemon (streams into JACK, steered over ZeroMQ) and its offline subcommands.
-#include "cli.h"
+#include "daemon/cli.h"
 
 int main(int argc, char** argv) { return wavecast::wavecastd_main(argc, argv, {}); }

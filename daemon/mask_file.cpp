@@ -1,4 +1,4 @@
-#include "mask_file.h"
+#include "daemon/mask_file.h"
 
 #include <sndfile.h>
 
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "backend.h"
+#include "kernels/backend.h"
 
 namespace wavecast {
 

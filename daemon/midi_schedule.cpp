@@ -1,9 +1,9 @@
-#include "midi_schedule.h"
+#include "daemon/midi_schedule.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "midi_file.h"
+#include "score/midi_file.h"
 
 namespace wavecast {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "composer.h"
-#include "stream_output.h"
-#include "style.h"
+#include "output/stream_output.h"
+#include "score/composer.h"
+#include "score/style.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "render_file.h"
+#include "daemon/render_file.h"
 
 #include <sndfile.h>
 #include <chrono>
@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "backend.h"
-#include "midi_file.h"
-#include "renderer.h"
-#include "style.h"
+#include "chain/renderer.h"
+#include "kernels/backend.h"
+#include "score/midi_file.h"
+#include "score/style.h"
 
 namespace wavecast {
 
@@ -47,8 +47,7 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     if (!f) throw std::runtime_error("cannot write " + tmp + ": " + sf_strerror(nullptr));
     sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 
-    const BlockParams p =
-        o.resolve(config.streams.empty() ? std::map<std::string, double>{} : config.streams.front().params, style->tempo);
+    const BlockParams p = o.resolve(config.streams.empty() ? std::map<std::string, double>{} : config.streams.front().params, style->tempo);
     const uint64_t want = static_cast<uint64_t>(std::llround(o.seconds * rate));
     uint64_t written = 0;
     std::vector<float> block;

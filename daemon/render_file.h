@@ -9,11 +9,11 @@
 #include <optional>
 #include <string>
 
-#include "config.h"
-#include "midi_file.h"
-#include "params.h"
-#include "renderer.h"
-#include "style.h"
+#include "chain/renderer.h"
+#include "daemon/config.h"
+#include "protocol/params.h"
+#include "score/midi_file.h"
+#include "score/style.h"
 
 namespace wavecast {
 

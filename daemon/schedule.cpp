@@ -1,4 +1,4 @@
-#include "schedule.h"
+#include "daemon/schedule.h"
 
 #include <ctime>
 #include <map>

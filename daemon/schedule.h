@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "toml_util.h"
+#include "util/toml_util.h"
 
 namespace wavecast {
 

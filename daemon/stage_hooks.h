@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "generator.h"
-#include "masking.h"
+#include "kernels/generator.h"
+#include "kernels/masking.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "status.h"
+#include "daemon/status.h"
 
 #include <cmath>
 
@@ -12,8 +12,8 @@ json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr
 }  // namespace
 
 json to_json(const JackView& s) {
-    return {{"enabled", s.enabled},         {"client", s.client}, {"connected", s.connected},          {"buffer_size", s.buffer_size},
-            {"realtime", s.realtime},       {"xruns", s.xruns},   {"internal_clock", s.internal_clock}};
+    return {{"enabled", s.enabled},   {"client", s.client}, {"connected", s.connected},          {"buffer_size", s.buffer_size},
+            {"realtime", s.realtime}, {"xruns", s.xruns},   {"internal_clock", s.internal_clock}};
 }
 
 json to_json(const LinkView& s) {
@@ -21,8 +21,8 @@ json to_json(const LinkView& s) {
 }
 
 json to_json(const MidiClockView& s) {
-    return {{"state", s.state},    {"tempo", s.tempo},   {"beat", s.beat},     {"phase_error_beats", s.phase_error_beats},
-            {"nudge", s.nudge},    {"ticks", s.ticks},   {"starts", s.starts}, {"stops", s.stops},
+    return {{"state", s.state},        {"tempo", s.tempo}, {"beat", s.beat},     {"phase_error_beats", s.phase_error_beats},
+            {"nudge", s.nudge},        {"ticks", s.ticks}, {"starts", s.starts}, {"stops", s.stops},
             {"continues", s.continues}};
 }
 

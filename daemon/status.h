@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "jack_session.h"
-#include "midi_schedule.h"
-#include "stream.h"
-#include "tempo_source.h"
+#include "daemon/midi_schedule.h"
+#include "daemon/stream.h"
+#include "output/jack_session.h"
+#include "tempo/tempo_source.h"
 
 namespace wavecast {
 

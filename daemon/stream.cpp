@@ -1,4 +1,4 @@
-#include "stream.h"
+#include "daemon/stream.h"
 
 #include <algorithm>
 #include <chrono>

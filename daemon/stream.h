@@ -13,15 +13,15 @@
 #include <thread>
 #include <vector>
 
-#include "config.h"
-#include "icecast_output.h"
-#include "network_outputs.h"
-#include "live_params.h"
-#include "midi_file.h"
-#include "midi_schedule.h"
-#include "renderer.h"
-#include "stream_output.h"
-#include "tempo_source.h"
+#include "chain/renderer.h"
+#include "daemon/config.h"
+#include "daemon/live_params.h"
+#include "daemon/midi_schedule.h"
+#include "output/icecast_output.h"
+#include "output/network_outputs.h"
+#include "output/stream_output.h"
+#include "score/midi_file.h"
+#include "tempo/tempo_source.h"
 
 namespace wavecast {
 

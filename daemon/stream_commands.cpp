@@ -1,8 +1,8 @@
-#include "stream_commands.h"
+#include "daemon/stream_commands.h"
 
-#include "files.h"
-#include "midi_file.h"
-#include "protocol.h"
+#include "protocol/protocol.h"
+#include "score/midi_file.h"
+#include "util/files.h"
 
 namespace wavecast {
 

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "requests.h"
-#include "stream.h"
-#include "style_shelf.h"
+#include "daemon/stream.h"
+#include "daemon/style_shelf.h"
+#include "protocol/requests.h"
 
 namespace wavecast {
 

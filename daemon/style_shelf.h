@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "style.h"
+#include "score/style.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "supervisor.h"
+#include "daemon/supervisor.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -6,9 +6,9 @@
 #include <csignal>
 #include <thread>
 
-#include "daemon.h"
-#include "endpoints.h"
-#include "toml_util.h"
+#include "control/endpoints.h"
+#include "daemon/daemon.h"
+#include "util/toml_util.h"
 
 namespace wavecast {
 namespace {

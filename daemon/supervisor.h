@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "config.h"
-#include "stage_hooks.h"
+#include "daemon/config.h"
+#include "daemon/stage_hooks.h"
 
 namespace wavecast {
 

@@ -1,7 +1,7 @@
 // The daemon's config parser: any bytes give a config or a ConfigError, nothing else.
-#include "config.h"
-#include "fuzz_input.h"
-#include "toml_util.h"
+#include "daemon/config.h"
+#include "fuzz/fuzz_input.h"
+#include "util/toml_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string path = wavecast::fuzz::as_file(data, size, ".toml");

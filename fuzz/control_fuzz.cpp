@@ -4,10 +4,10 @@
 #include <cstring>
 #include <memory>
 
-#include "backend.h"
-#include "engine.h"
-#include "protocol.h"
-#include "style.h"
+#include "daemon/engine.h"
+#include "kernels/backend.h"
+#include "protocol/protocol.h"
+#include "score/style.h"
 
 using namespace wavecast;
 

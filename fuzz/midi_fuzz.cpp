@@ -2,8 +2,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "fuzz_input.h"
-#include "midi_file.h"
+#include "fuzz/fuzz_input.h"
+#include "score/midi_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string path = wavecast::fuzz::as_file(data, size, ".mid");

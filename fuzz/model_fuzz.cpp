@@ -1,7 +1,7 @@
 // The model loader: any bytes give a valid model or a ModelError naming the file.
-#include "fuzz_input.h"
-#include "model.h"
-#include "safetensors.h"
+#include "fuzz/fuzz_input.h"
+#include "kernels/model.h"
+#include "kernels/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string path = wavecast::fuzz::as_file(data, size, ".safetensors");

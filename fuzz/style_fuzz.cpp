@@ -1,7 +1,7 @@
 // The style parser: any bytes give a style the composer can play, or a ConfigError.
-#include "fuzz_input.h"
-#include "style.h"
-#include "toml_util.h"
+#include "fuzz/fuzz_input.h"
+#include "score/style.h"
+#include "util/toml_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string path = wavecast::fuzz::as_file(data, size, ".toml");

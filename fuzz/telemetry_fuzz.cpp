@@ -5,11 +5,11 @@
 #include <memory>
 #include <string>
 
-#include "backend.h"
-#include "engine.h"
-#include "status.h"
-#include "protocol.h"
-#include "style.h"
+#include "daemon/engine.h"
+#include "daemon/status.h"
+#include "kernels/backend.h"
+#include "protocol/protocol.h"
+#include "score/style.h"
 
 using namespace wavecast;
 

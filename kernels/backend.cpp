@@ -1,11 +1,11 @@
-#include "backend.h"
+#include "kernels/backend.h"
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "conditioning.h"
-#include "cpu/lane_threads.h"
-#include "masking.h"
+#include "kernels/conditioning.h"
+#include "kernels/cpu/lane_threads.h"
+#include "kernels/masking.h"
 
 namespace wavecast {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "generator.h"
-#include "masking.h"
+#include "kernels/generator.h"
+#include "kernels/masking.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "conditioning.h"
+#include "kernels/conditioning.h"
 
 #include <cstring>
 

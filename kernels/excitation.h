@@ -22,8 +22,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "frame_features.h"
-#include "host_device.h"
+#include "kernels/frame_features.h"
+#include "kernels/host_device.h"
 
 namespace wavecast {
 

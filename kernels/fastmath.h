@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "host_device.h"
+#include "kernels/host_device.h"
 
 namespace wavecast {
 

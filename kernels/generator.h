@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "model.h"
-#include "philox.h"
+#include "kernels/model.h"
+#include "kernels/philox.h"
 
 namespace wavecast {
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "fastmath.h"  // float_bits, bits_float
+#include "kernels/fastmath.h"  // float_bits, bits_float
 
 namespace wavecast {
 

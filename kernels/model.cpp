@@ -1,4 +1,4 @@
-#include "model.h"
+#include "kernels/model.h"
 
 #include <cmath>
 #include <functional>
@@ -7,9 +7,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "excitation.h"
-#include "frame_features.h"
-#include "half.h"
+#include "kernels/excitation.h"
+#include "kernels/frame_features.h"
+#include "kernels/half.h"
 
 namespace wavecast {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "safetensors.h"
+#include "kernels/safetensors.h"
 
 namespace wavecast {
 

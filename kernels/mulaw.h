@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "philox.h"
+#include "kernels/philox.h"
 
 namespace wavecast {
 

@@ -1,9 +1,9 @@
-#include "net_layout.h"
+#include "kernels/net_layout.h"
 
 #include <stdexcept>
 #include <string>
 
-#include "mulaw.h"
+#include "kernels/mulaw.h"
 
 namespace wavecast {
 

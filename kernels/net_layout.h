@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "model.h"
+#include "kernels/model.h"
 
 namespace wavecast {
 

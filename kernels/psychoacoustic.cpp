@@ -1,9 +1,9 @@
-#include "psychoacoustic.h"
+#include "kernels/psychoacoustic.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "fastmath.h"
+#include "kernels/fastmath.h"
 
 namespace wavecast {
 namespace {

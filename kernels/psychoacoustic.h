@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "host_device.h"
+#include "kernels/host_device.h"
 
 namespace wavecast {
 

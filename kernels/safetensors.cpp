@@ -1,16 +1,16 @@
-#include "safetensors.h"
+#include "kernels/safetensors.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <functional>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
-#include "half.h"
+#include "kernels/half.h"
 
 namespace wavecast {
 namespace {

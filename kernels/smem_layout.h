@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "host_device.h"
+#include "kernels/host_device.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "control_midi_in.h"
+#include "output/control_midi_in.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

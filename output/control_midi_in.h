@@ -8,7 +8,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "spsc_ring.h"
+#include "output/spsc_ring.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "icecast_output.h"
+#include "output/icecast_output.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,8 +6,8 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "icecast_source.h"
-#include "stream_encoder.h"
+#include "output/icecast_source.h"
+#include "output/stream_encoder.h"
 
 namespace wavecast {
 namespace {

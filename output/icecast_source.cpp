@@ -1,4 +1,4 @@
-#include "icecast_source.h"
+#include "output/icecast_source.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -147,8 +147,7 @@ std::string url_encode(const std::string& in) {
     return out;
 }
 
-IcecastSource::IcecastSource(const IcecastConfig& cfg, int rate, std::chrono::milliseconds timeout,
-                             const std::function<bool()>& stopped) {
+IcecastSource::IcecastSource(const IcecastConfig& cfg, int rate, std::chrono::milliseconds timeout, const std::function<bool()>& stopped) {
     const auto deadline = IcecastClock::now() + timeout;
     const std::string request = source_request(cfg, rate);
     addr_ = resolve(cfg.host, cfg.port);
@@ -177,7 +176,8 @@ IcecastSource::IcecastSource(const IcecastConfig& cfg, int rate, std::chrono::mi
             wait_for(fd_, POLLIN, deadline, stopped, "waiting for the login's answer");
             char buf[1024];
             const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
-            if (n == 0) throw std::runtime_error("the server closed the connection at login" + (reply.empty() ? "" : ": " + printable(reply, 120)));
+            if (n == 0)
+                throw std::runtime_error("the server closed the connection at login" + (reply.empty() ? "" : ": " + printable(reply, 120)));
             if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR) continue;
                 throw std::runtime_error("reading the login's answer: " + errno_text(errno));
@@ -196,7 +196,8 @@ IcecastSource::IcecastSource(const IcecastConfig& cfg, int rate, std::chrono::mi
         const std::string body = printable(reply.substr(reply.find("\r\n\r\n") + 4), 120);
         const std::string answer = printable(line, 120) + (body.empty() ? "" : ": " + body);
         if (code == 401 || code == 403)
-            throw std::runtime_error("the server refused the source login (" + answer + "): check user, password and that the mount is free");
+            throw std::runtime_error("the server refused the source login (" + answer +
+                                     "): check user, password and that the mount is free");
         throw std::runtime_error("the server answered the login with " + answer);
     } catch (...) {
         ::close(fd_);
@@ -244,8 +245,8 @@ IcyTitleUpdate::IcyTitleUpdate(const IcecastConfig& cfg, const IcecastAddress& t
                                std::chrono::milliseconds timeout)
     : deadline_(IcecastClock::now() + timeout) {
     request_ = "GET /admin/metadata?mode=updinfo&charset=UTF-8&mount=" + url_encode(cfg.mount) + "&song=" + url_encode(title) +
-               " HTTP/1.0\r\nHost: " + cfg.host + ":" + std::to_string(cfg.port) +
-               "\r\nAuthorization: Basic " + base64(cfg.user + ":" + cfg.password) + "\r\nUser-Agent: wavecast\r\n\r\n";
+               " HTTP/1.0\r\nHost: " + cfg.host + ":" + std::to_string(cfg.port) + "\r\nAuthorization: Basic " +
+               base64(cfg.user + ":" + cfg.password) + "\r\nUser-Agent: wavecast\r\n\r\n";
     std::string why;
     fd_ = start_connect(to, why);
     if (fd_ < 0) finish(why);
@@ -291,7 +292,9 @@ bool IcyTitleUpdate::step() {
     if (eol == std::string::npos && n > 0 && reply_.size() < kMaxReplyHead) return false;
     const std::string line = printable(reply_.substr(0, eol), 120);
     const int code = status_code(line);
-    finish(code >= 200 && code < 300 ? "" : line.empty() ? "the server closed the title request unanswered" : "the server answered the title with " + line);
+    finish(code >= 200 && code < 300 ? ""
+           : line.empty()            ? "the server closed the title request unanswered"
+                                     : "the server answered the title with " + line);
     return true;
 }
 

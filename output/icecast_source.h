@@ -14,7 +14,7 @@
 #include <functional>
 #include <string>
 
-#include "icecast_output.h"
+#include "output/icecast_output.h"
 
 namespace wavecast {
 

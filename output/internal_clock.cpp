@@ -1,4 +1,4 @@
-#include "internal_clock.h"
+#include "output/internal_clock.h"
 
 #include <chrono>
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "stream_output.h"
+#include "output/stream_output.h"
 
 namespace wavecast {
 

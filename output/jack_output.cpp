@@ -1,4 +1,4 @@
-#include "jack_output.h"
+#include "output/jack_output.h"
 
 #include <jack/midiport.h>
 #include <pthread.h>

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "control_midi_in.h"
-#include "stream_output.h"
+#include "output/control_midi_in.h"
+#include "output/stream_output.h"
 
 namespace wavecast {
 

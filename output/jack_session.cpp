@@ -1,4 +1,4 @@
-#include "jack_session.h"
+#include "output/jack_session.h"
 
 #include <spdlog/spdlog.h>
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "control_midi_in.h"
-#include "internal_clock.h"
-#include "jack_output.h"
-#include "stream_output.h"
+#include "output/control_midi_in.h"
+#include "output/internal_clock.h"
+#include "output/jack_output.h"
+#include "output/stream_output.h"
 
 namespace wavecast {
 
@@ -51,7 +51,7 @@ public:
     void stop();
 
     JackView status() const;
-    double transport_bpm() const;    // 0 while no server plays the streams
+    double transport_bpm() const;     // 0 while no server plays the streams
     double output_latency_s() const;  // 0 likewise
 
 private:

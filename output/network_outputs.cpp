@@ -1,4 +1,4 @@
-#include "network_outputs.h"
+#include "output/network_outputs.h"
 
 #include <spdlog/spdlog.h>
 

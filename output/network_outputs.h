@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "icecast_output.h"
+#include "output/icecast_output.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "recorder.h"
+#include "output/recorder.h"
 
 #include <unistd.h>
 #include <cerrno>
@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <map>
 
-#include "files.h"
-#include "smf.h"
+#include "util/files.h"
+#include "util/smf.h"
 
 namespace wavecast {
 namespace fs = std::filesystem;

@@ -17,7 +17,7 @@
 
 #include <sndfile.h>
 
-#include "spsc_ring.h"
+#include "output/spsc_ring.h"
 
 namespace wavecast {
 

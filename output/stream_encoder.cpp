@@ -1,4 +1,4 @@
-#include "stream_encoder.h"
+#include "output/stream_encoder.h"
 
 #include <lame/lame.h>
 #include <opus/opusenc.h>

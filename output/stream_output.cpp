@@ -1,4 +1,4 @@
-#include "stream_output.h"
+#include "output/stream_output.h"
 
 #include <chrono>
 

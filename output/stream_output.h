@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <string>
 
-#include "recorder.h"
-#include "spsc_ring.h"
+#include "output/recorder.h"
+#include "output/spsc_ring.h"
 
 namespace wavecast {
 

@@ -21,7 +21,8 @@ template <class E>
 struct ChoiceNames;
 template <>
 struct ChoiceNames<CueKind> {
-    static constexpr std::array<std::pair<CueKind, const char*>, 2> names{{{CueKind::fill, "fill"}, {CueKind::next_section, "next_section"}}};
+    static constexpr std::array<std::pair<CueKind, const char*>, 2> names{
+        {{CueKind::fill, "fill"}, {CueKind::next_section, "next_section"}}};
 };
 template <>
 struct ChoiceNames<Curve> {

@@ -1,4 +1,4 @@
-#include "curve_keys.h"
+#include "protocol/curve_keys.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "files.h"
+#include "util/files.h"
 
 namespace wavecast {
 

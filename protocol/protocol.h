@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "params.h"
+#include "protocol/params.h"
 
 namespace wavecast::protocol {
 

@@ -1,4 +1,4 @@
-#include "requests.h"
+#include "protocol/requests.h"
 
 #include <cmath>
 

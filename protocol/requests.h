@@ -9,9 +9,9 @@
 #include <variant>
 #include <vector>
 
-#include "choices.h"
-#include "params.h"
-#include "protocol.h"
+#include "protocol/choices.h"
+#include "protocol/params.h"
+#include "protocol/protocol.h"
 
 namespace wavecast::protocol {
 
@@ -53,7 +53,7 @@ struct Learn {
     std::string param;  // a name of params.h's table; empty with cancel
     std::optional<double> min, max;
     Curve curve = Curve::linear;
-    bool cancel = false;           // forget a learn still waiting
+    bool cancel = false;  // forget a learn still waiting
 };
 // The stream's MIDI bindings; with save, also written to its mapping file.
 struct Mappings {

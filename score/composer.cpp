@@ -1,10 +1,10 @@
-#include "composer.h"
+#include "score/composer.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "frame_features.h"
-#include "philox.h"
+#include "kernels/frame_features.h"
+#include "kernels/philox.h"
 
 namespace wavecast {
 namespace {

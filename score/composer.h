@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "style.h"
+#include "score/style.h"
 
 namespace wavecast {
 

@@ -1,4 +1,4 @@
-#include "midi_file.h"
+#include "score/midi_file.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 #include <map>
 #include <stdexcept>
 
-#include "files.h"
-#include "smf.h"
+#include "util/files.h"
+#include "util/smf.h"
 
 namespace wavecast {
 namespace {
@@ -175,7 +175,8 @@ MidiScore read_midi_file(const std::string& path) {
     if (reader.division & 0x8000 || reader.division == 0) throw in.fail("SMPTE time division is not supported");
     for (uint32_t t = 0; t < tracks; ++t) reader.track(in, static_cast<int>(t));
     if (reader.score.notes.empty()) throw in.fail("no notes");
-    std::sort(reader.score.notes.begin(), reader.score.notes.end(), [](const ScoreNote& a, const ScoreNote& c) { return a.start < c.start; });
+    std::sort(reader.score.notes.begin(), reader.score.notes.end(),
+              [](const ScoreNote& a, const ScoreNote& c) { return a.start < c.start; });
     reader.make_style(path);
     return std::move(reader.score);
 }

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "composer.h"
-#include "style.h"
+#include "score/composer.h"
+#include "score/style.h"
 
 namespace wavecast {
 

@@ -1,9 +1,9 @@
-#include "style.h"
+#include "score/style.h"
 
 #include <algorithm>
 #include <filesystem>
 
-#include "toml_util.h"
+#include "util/toml_util.h"
 
 namespace wavecast {
 namespace fs = std::filesystem;
@@ -114,8 +114,8 @@ std::vector<std::vector<int>> parse_progression(const TomlReader& r, const toml:
 TrackStyle parse_track(const TomlReader& r, const toml::node& node) {
     const toml::table& tt = *node.as_table();
     r.only_keys(tt,
-                {"name", "role", "program", "drums", "pan", "level_db", "octave", "pattern", "comping", "kick", "snare", "hat",
-                 "open_hat", "ride", "clap"},
+                {"name", "role", "program", "drums", "pan", "level_db", "octave", "pattern", "comping", "kick", "snare", "hat", "open_hat",
+                 "ride", "clap"},
                 "[[track]]");
     TrackStyle tr;
     tr.name = r.get_string(tt, "name", "");
@@ -132,8 +132,7 @@ TrackStyle parse_track(const TomlReader& r, const toml::node& node) {
     if ((tr.role == "drums") != tr.drums)
         r.fail(tt.get("role") ? tt.get("role") : &tt, "role \"drums\" goes with drums = true, and only with it");
     tr.comping = r.get_string(tt, "comping", tr.comping);
-    if (tr.comping != "pad" && tr.comping != "stabs" && tr.comping != "arp")
-        r.fail(tt.get("comping"), "comping must be pad, stabs or arp");
+    if (tr.comping != "pad" && tr.comping != "stabs" && tr.comping != "arp") r.fail(tt.get("comping"), "comping must be pad, stabs or arp");
     check_pattern(r, tt, "pattern", tr.role == "bass" ? "xo.-358" : "xo.-", tr.pattern);
     for (auto [key, dst] : {std::pair{"kick", &tr.kick},
                             {"snare", &tr.snare},

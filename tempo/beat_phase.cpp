@@ -1,8 +1,7 @@
-#include "beat_phase.h"
+#include "tempo/beat_phase.h"
 
 #include <algorithm>
 #include <cmath>
-
 
 namespace wavecast {
 namespace {

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <vector>
 
-#include "tempo_source.h"
+#include "tempo/tempo_source.h"
 
 namespace wavecast {
 

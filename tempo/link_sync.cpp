@@ -1,4 +1,4 @@
-#include "link_sync.h"
+#include "tempo/link_sync.h"
 
 #include <spdlog/spdlog.h>
 #include <ableton/Link.hpp>
@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "beat_phase.h"
+#include "tempo/beat_phase.h"
 
 namespace wavecast {
 

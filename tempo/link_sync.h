@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "tempo_source.h"
+#include "tempo/tempo_source.h"
 
 namespace ableton {
 class Link;

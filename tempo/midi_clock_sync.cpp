@@ -1,10 +1,10 @@
-#include "midi_clock_sync.h"
+#include "tempo/midi_clock_sync.h"
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cmath>
 
-#include "beat_phase.h"
+#include "tempo/beat_phase.h"
 
 namespace wavecast {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "control_midi_in.h"
-#include "log_limit.h"
-#include "tempo_source.h"
+#include "output/control_midi_in.h"
+#include "tempo/tempo_source.h"
+#include "util/log_limit.h"
 
 namespace wavecast {
 

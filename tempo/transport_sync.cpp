@@ -1,4 +1,4 @@
-#include "transport_sync.h"
+#include "tempo/transport_sync.h"
 
 #include <spdlog/spdlog.h>
 

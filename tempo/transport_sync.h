@@ -5,7 +5,7 @@
 #include <atomic>
 #include <functional>
 
-#include "tempo_source.h"
+#include "tempo/tempo_source.h"
 
 namespace wavecast {
 

@@ -5,7 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "model.h"
+#include "kernels/model.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"wavecast-model: make or inspect wavecast model files"};

@@ -1,4 +1,4 @@
-#include "smf.h"
+#include "util/smf.h"
 
 #include <algorithm>
 #include <cmath>

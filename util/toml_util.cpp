@@ -1,9 +1,9 @@
-#include "toml_util.h"
+#include "util/toml_util.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "files.h"
+#include "util/files.h"
 
 namespace wavecast {
 

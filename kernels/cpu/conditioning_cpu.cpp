@@ -1,4 +1,4 @@
-#include "conditioning_cpu.h"
+#include "kernels/cpu/conditioning_cpu.h"
 
 #include <algorithm>
 #include <cstring>

@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "../conditioning.h"
-#include "vec.h"
+#include "kernels/conditioning.h"
+#include "kernels/cpu/vec.h"
 
 namespace wavecast {
 

@@ -13,15 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "../excitation.h"
-#include "../generator.h"
-#include "../mulaw.h"
-#include "../net_layout.h"
-#include "../philox.h"
-#include "../sampling.h"
-#include "conditioning_cpu.h"
-#include "lane_threads.h"
-#include "vec.h"
+#include "kernels/cpu/conditioning_cpu.h"
+#include "kernels/cpu/lane_threads.h"
+#include "kernels/cpu/vec.h"
+#include "kernels/excitation.h"
+#include "kernels/generator.h"
+#include "kernels/mulaw.h"
+#include "kernels/net_layout.h"
+#include "kernels/philox.h"
+#include "kernels/sampling.h"
 
 namespace wavecast {
 namespace {

@@ -1,4 +1,4 @@
-#include "lane_threads.h"
+#include "kernels/cpu/lane_threads.h"
 
 #include <sched.h>
 

@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "../masking.h"
-#include "../psychoacoustic.h"
-#include "vec.h"
+#include "kernels/cpu/vec.h"
+#include "kernels/masking.h"
+#include "kernels/psychoacoustic.h"
 
 namespace wavecast {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "../fastmath.h"
+#include "kernels/fastmath.h"
 
 namespace wavecast::vec {
 

@@ -14,9 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../frame_features.h"
-#include "../host_device.h"
-#include "../smem_layout.h"
+#include "kernels/frame_features.h"
+#include "kernels/host_device.h"
+#include "kernels/smem_layout.h"
 
 namespace wavecast {
 

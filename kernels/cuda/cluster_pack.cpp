@@ -1,11 +1,11 @@
-#include "cluster_pack.h"
+#include "kernels/cuda/cluster_pack.h"
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
-#include "../half.h"
-#include "../net_layout.h"
+#include "kernels/half.h"
+#include "kernels/net_layout.h"
 
 namespace wavecast {
 

@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "../model.h"
-#include "cluster_layout.h"
+#include "kernels/cuda/cluster_layout.h"
+#include "kernels/model.h"
 
 namespace wavecast {
 

@@ -1,6 +1,6 @@
-#include "conditioning_cudnn.h"
+#include "kernels/cuda/conditioning_cudnn.h"
 
-#include "common.h"
+#include "kernels/cuda/common.h"
 
 #include <algorithm>
 #include <stdexcept>

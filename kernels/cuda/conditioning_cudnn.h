@@ -11,8 +11,8 @@
 
 #include <cudnn.h>
 
-#include "../conditioning.h"
-#include "device_buffer.h"
+#include "kernels/conditioning.h"
+#include "kernels/cuda/device_buffer.h"
 
 namespace wavecast {
 

@@ -1,5 +1,5 @@
-#include "../backend.h"
-#include "common.h"
+#include "kernels/backend.h"
+#include "kernels/cuda/common.h"
 
 namespace wavecast {
 

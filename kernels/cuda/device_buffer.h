@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "common.h"
+#include "kernels/cuda/common.h"
 
 namespace wavecast {
 

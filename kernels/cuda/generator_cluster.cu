@@ -20,12 +20,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "../excitation.h"
-#include "../philox.h"
-#include "cluster_pack.h"
-#include "common.h"
-#include "generator_cluster.h"
-#include "net_math.cuh"
+#include "kernels/cuda/cluster_pack.h"
+#include "kernels/cuda/common.h"
+#include "kernels/cuda/generator_cluster.h"
+#include "kernels/cuda/net_math.cuh"
+#include "kernels/excitation.h"
+#include "kernels/philox.h"
 
 namespace wavecast {
 namespace {

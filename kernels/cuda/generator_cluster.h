@@ -9,10 +9,10 @@
 #include <memory>
 #include <string>
 
-#include "../model.h"
-#include "cluster_layout.h"
-#include "device_buffer.h"
-#include "generator_state.h"
+#include "kernels/cuda/cluster_layout.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/generator_state.h"
+#include "kernels/model.h"
 
 namespace wavecast {
 

@@ -26,22 +26,22 @@
 #include <type_traits>
 #include <vector>
 
-#include "../backend.h"
-#include "../excitation.h"
-#include "../fastmath.h"
-#include "../half.h"
-#include "../mulaw.h"
-#include "../net_layout.h"
-#include "../philox.h"
-#include "../sampling.h"
-#include "common.h"
-#include "conditioning_cudnn.h"
-#include "device_buffer.h"
-#include "generator_cluster.h"
-#include "generator_state.h"
-#include "generic_layout.h"
-#include "mma_layout.h"
-#include "net_math.cuh"
+#include "kernels/backend.h"
+#include "kernels/cuda/common.h"
+#include "kernels/cuda/conditioning_cudnn.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/generator_cluster.h"
+#include "kernels/cuda/generator_state.h"
+#include "kernels/cuda/generic_layout.h"
+#include "kernels/cuda/mma_layout.h"
+#include "kernels/cuda/net_math.cuh"
+#include "kernels/excitation.h"
+#include "kernels/fastmath.h"
+#include "kernels/half.h"
+#include "kernels/mulaw.h"
+#include "kernels/net_layout.h"
+#include "kernels/philox.h"
+#include "kernels/sampling.h"
 
 namespace wavecast {
 namespace {

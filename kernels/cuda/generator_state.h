@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "../philox.h"
+#include "kernels/philox.h"
 
 namespace wavecast {
 

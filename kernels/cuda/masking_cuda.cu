@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "../fastmath.h"
-#include "../masking.h"
-#include "common.h"
-#include "device_buffer.h"
-#include "psychoacoustic_cuda.h"
+#include "kernels/cuda/common.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/psychoacoustic_cuda.h"
+#include "kernels/fastmath.h"
+#include "kernels/masking.h"
 
 namespace wavecast {
 namespace {

@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "../half.h"
-#include "../host_device.h"
+#include "kernels/half.h"
+#include "kernels/host_device.h"
 
 namespace wavecast {
 

@@ -2,10 +2,10 @@
 
 #include <vector>
 
-#include "../fastmath.h"
-#include "common.h"
-#include "psychoacoustic_cuda.h"
-#include "psychoacoustic_layout.h"
+#include "kernels/cuda/common.h"
+#include "kernels/cuda/psychoacoustic_cuda.h"
+#include "kernels/cuda/psychoacoustic_layout.h"
+#include "kernels/fastmath.h"
 
 namespace wavecast {
 namespace {

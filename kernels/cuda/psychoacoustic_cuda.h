@@ -2,8 +2,8 @@
 // and the same arithmetic as masking_threshold() in ../psychoacoustic.cpp, its definition.
 #pragma once
 
-#include "../psychoacoustic.h"
-#include "device_buffer.h"
+#include "kernels/cuda/device_buffer.h"
+#include "kernels/psychoacoustic.h"
 
 namespace wavecast {
 

@@ -4,8 +4,8 @@
 // count the stage can use.
 #pragma once
 
-#include "../host_device.h"
-#include "../smem_layout.h"
+#include "kernels/host_device.h"
+#include "kernels/smem_layout.h"
 
 namespace wavecast {
 

@@ -7,11 +7,11 @@
 #include <thread>
 #include <vector>
 
-#include "backend.h"
-#include "generator.h"
-#include "masking.h"
-#include "random_features.h"
-#include "require_gpu.h"
+#include "kernels/backend.h"
+#include "kernels/generator.h"
+#include "kernels/masking.h"
+#include "tests/gpu/require_gpu.h"
+#include "tests/unit/random_features.h"
 
 using namespace wavecast;
 

@@ -7,10 +7,10 @@
 #include <cstring>
 #include <random>
 
-#include "conditioning.h"
-#include "cuda/conditioning_cudnn.h"
-#include "random_features.h"
-#include "require_gpu.h"
+#include "kernels/conditioning.h"
+#include "kernels/cuda/conditioning_cudnn.h"
+#include "tests/gpu/require_gpu.h"
+#include "tests/unit/random_features.h"
 
 using namespace wavecast;
 

@@ -6,12 +6,12 @@
 #include <cmath>
 #include <random>
 
-#include "backend.h"
-#include "distributions_close.h"
-#include "frame_features.h"
-#include "generator.h"
-#include "random_features.h"
-#include "require_gpu.h"
+#include "kernels/backend.h"
+#include "kernels/frame_features.h"
+#include "kernels/generator.h"
+#include "tests/gpu/distributions_close.h"
+#include "tests/gpu/require_gpu.h"
+#include "tests/unit/random_features.h"
 
 using namespace wavecast;
 

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <random>
 
-#include "backend.h"
-#include "cuda/psychoacoustic_cuda.h"
-#include "masking.h"
-#include "psychoacoustic.h"
-#include "require_gpu.h"
+#include "kernels/backend.h"
+#include "kernels/cuda/psychoacoustic_cuda.h"
+#include "kernels/masking.h"
+#include "kernels/psychoacoustic.h"
+#include "tests/gpu/require_gpu.h"
 
 using namespace wavecast;
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "backend.h"
+#include "kernels/backend.h"
 
 #define REQUIRE_GPU()                                                                \
     do {                                                                             \

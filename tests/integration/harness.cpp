@@ -1,4 +1,4 @@
-#include "harness.h"
+#include "tests/integration/harness.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,8 +20,8 @@
 #include <jack/midiport.h>
 #include <sndfile.h>
 
-#include "frame_features.h"
-#include "model.h"
+#include "kernels/frame_features.h"
+#include "kernels/model.h"
 
 namespace harness {
 

@@ -17,7 +17,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "composer.h"
+#include "score/composer.h"
 
 namespace harness {
 

@@ -18,10 +18,10 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "../unit/temp_dir.h"
-#include "harness.h"
-#include "midi_file.h"
-#include "style.h"
+#include "score/midi_file.h"
+#include "score/style.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace harness;
 using namespace std::chrono_literals;

@@ -16,8 +16,8 @@
 #include <mutex>
 #include <thread>
 
-#include "../unit/temp_dir.h"
-#include "harness.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace harness;
 using namespace std::chrono_literals;

@@ -1,4 +1,4 @@
-#include "icecast_server.h"
+#include "tests/integration/icecast_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "../unit/decode_audio.h"
-#include "harness.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/decode_audio.h"
 
 namespace harness {
 

@@ -7,13 +7,13 @@
 #include <sstream>
 #include <tuple>
 
-#include "../unit/temp_dir.h"
-#include "frame_features.h"
-#include "harness.h"
-#include "midi_file.h"
-#include "model.h"
-#include "safetensors.h"
-#include "style.h"
+#include "kernels/frame_features.h"
+#include "kernels/model.h"
+#include "kernels/safetensors.h"
+#include "score/midi_file.h"
+#include "score/style.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace harness;
 

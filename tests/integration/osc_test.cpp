@@ -15,8 +15,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "../unit/temp_dir.h"
-#include "harness.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace harness;
 

@@ -6,11 +6,11 @@
 
 #include <cmath>
 
-#include "../unit/temp_dir.h"
-#include "generator.h"
-#include "harness.h"
-#include "model.h"
-#include "safetensors.h"
+#include "kernels/generator.h"
+#include "kernels/model.h"
+#include "kernels/safetensors.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/temp_dir.h"
 
 namespace {
 

@@ -10,9 +10,9 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "../unit/temp_dir.h"
-#include "curve_keys.h"
-#include "harness.h"
+#include "protocol/curve_keys.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace harness;
 using namespace std::chrono_literals;

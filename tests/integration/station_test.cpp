@@ -8,9 +8,9 @@
 #include <fstream>
 #include <future>
 
-#include "../unit/temp_dir.h"
-#include "harness.h"
-#include "icecast_server.h"
+#include "tests/integration/harness.h"
+#include "tests/integration/icecast_server.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace harness;
 using namespace wavecast::test;

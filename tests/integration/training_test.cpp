@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "../unit/temp_dir.h"
-#include "emphasis.h"
-#include "frame_features.h"
-#include "harness.h"
-#include "model.h"
-#include "safetensors.h"
+#include "kernels/emphasis.h"
+#include "kernels/frame_features.h"
+#include "kernels/model.h"
+#include "kernels/safetensors.h"
+#include "tests/integration/harness.h"
+#include "tests/unit/temp_dir.h"
 
 namespace {
 

@@ -1,13 +1,13 @@
-#include "faults.h"
+#include "tests/support/faults.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <thread>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
-#include "frame_features.h"
+#include "kernels/frame_features.h"
 
 namespace wavecast {
 
@@ -100,8 +100,8 @@ public:
         const auto t0 = std::chrono::steady_clock::now();
         inner_->generate(features, temperature, frames, out);
         const double audio_s = static_cast<double>(frames) * inner_->spec().frame_hop / inner_->spec().sample_rate;
-        std::this_thread::sleep_until(t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                               std::chrono::duration<double>(audio_s * factor_)));
+        std::this_thread::sleep_until(
+            t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(audio_s * factor_)));
     }
     uint64_t position() const override { return inner_->position(); }
 

@@ -17,9 +17,9 @@
 #include <memory>
 #include <string>
 
-#include "generator.h"
-#include "masking.h"
-#include "stage_hooks.h"
+#include "daemon/stage_hooks.h"
+#include "kernels/generator.h"
+#include "kernels/masking.h"
 
 namespace wavecast {
 

@@ -2,8 +2,8 @@
 // stages (faults.h), for the integration tests of the recovery paths. Never installed.
 #include <cstdio>
 
-#include "cli.h"
-#include "faults.h"
+#include "daemon/cli.h"
+#include "tests/support/faults.h"
 
 int main(int argc, char** argv) {
     wavecast::StageHooks hooks;

@@ -8,8 +8,8 @@
 #include <map>
 #include <vector>
 
-#include "cuda/cluster_pack.h"
-#include "half.h"
+#include "kernels/cuda/cluster_pack.h"
+#include "kernels/half.h"
 
 using namespace wavecast;
 

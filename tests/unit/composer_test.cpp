@@ -5,9 +5,9 @@
 #include <map>
 #include <set>
 
-#include "composer.h"
-#include "frame_features.h"
-#include "style.h"
+#include "kernels/frame_features.h"
+#include "score/composer.h"
+#include "score/style.h"
 
 using namespace wavecast;
 

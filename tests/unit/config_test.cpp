@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "config.h"
-#include "style.h"
-#include "temp_dir.h"
-#include "toml_util.h"
+#include "daemon/config.h"
+#include "score/style.h"
+#include "tests/unit/temp_dir.h"
+#include "util/toml_util.h"
 
 using namespace wavecast;
 
@@ -154,7 +154,8 @@ TEST(Config, RefusesExposedEndpointsAndIncompleteSecurity) {
     expect_refused([&] { load_config(p); }, p, 3, "can be reached from other machines");
     p = write(dir, "semi.toml", "[daemon]\nmodel = \"m\"\ncontrol = \"tcp://127.0.0.1:5557;0.0.0.0:5559\"\n[[stream]]\nname = \"main\"\n");
     expect_refused([&] { load_config(p); }, p, 3, "a source-address part (';') is not taken");
-    p = write(dir, "semi-tel.toml", "[daemon]\nmodel = \"m\"\ntelemetry = \"tcp://127.0.0.1:5558;0.0.0.0:5559\"\n[[stream]]\nname = \"main\"\n");
+    p = write(dir, "semi-tel.toml",
+              "[daemon]\nmodel = \"m\"\ntelemetry = \"tcp://127.0.0.1:5558;0.0.0.0:5559\"\n[[stream]]\nname = \"main\"\n");
     expect_refused([&] { load_config(p); }, p, 3, "a source-address part (';') is not taken");
     p = write(dir, "pgm.toml", "[daemon]\nmodel = \"m\"\ntelemetry = \"epgm://lo;239.192.7.7:6678\"\n[[stream]]\nname = \"main\"\n");
     expect_refused([&] { load_config(p); }, p, 3, "only tcp://, ipc:// and inproc://");

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "dc_blocker.h"
+#include "chain/dc_blocker.h"
 
 using wavecast::DcBlocker;
 
@@ -86,4 +86,3 @@ TEST(DcBlocker, BlocksAndLanesChangeNothing) {
         for (size_t i = 0; i < n; ++i) ASSERT_EQ(x[i], both[lane * n + i]) << "lane " << lane << " sample " << i;
     }
 }
-

@@ -1,4 +1,4 @@
-#include "decode_audio.h"
+#include "tests/unit/decode_audio.h"
 
 #include <mpg123.h>
 #include <opus/opusfile.h>

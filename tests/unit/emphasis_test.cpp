@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "emphasis.h"
+#include "kernels/emphasis.h"
 
 using namespace wavecast;
 

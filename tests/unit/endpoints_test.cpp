@@ -2,14 +2,13 @@
 // that could listen beyond this machine without CURVE.
 #include <gtest/gtest.h>
 
-#include "endpoints.h"
+#include "control/endpoints.h"
 
 using wavecast::endpoint_problem;
 
 TEST(Endpoints, TakesWhatStaysOnThisMachine) {
-    for (const char* e : {"tcp://127.0.0.1:5557", "tcp://127.0.0.2:1", "tcp://localhost:5557", "tcp://lo:5557",
-                          "tcp://[::1]:5557", "tcp://127.0.0.1:*", "tcp://127.0.0.1:0", "ipc:///tmp/wavecast.sock",
-                          "inproc://x"})
+    for (const char* e : {"tcp://127.0.0.1:5557", "tcp://127.0.0.2:1", "tcp://localhost:5557", "tcp://lo:5557", "tcp://[::1]:5557",
+                          "tcp://127.0.0.1:*", "tcp://127.0.0.1:0", "ipc:///tmp/wavecast.sock", "inproc://x"})
         EXPECT_EQ(endpoint_problem(e, false), "") << e;
 }
 
@@ -26,8 +25,8 @@ TEST(Endpoints, RefusesWildcardsNamesAndMalformedPorts) {
     for (const char* e : {"tcp://*:5557", "tcp://0.0.0.0:5557", "tcp://eth0:5557", "tcp://127.evil.example:5557",
                           "tcp://127.0.0.1.nip.io:5557", "tcp://[::]:5557", "tcp://[::ffff:10.0.0.1]:5557", "tcp://10.1.2.3:5557"})
         EXPECT_NE(endpoint_problem(e, false).find("can be reached from other machines"), std::string::npos) << e;
-    for (const char* e : {"tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:99999", "tcp://127.0.0.1:55x",
-                          "tcp://::1:5557", "tcp://[::1]5557", "tcp://:5557", "tcp://127.0.0.1:1:2"})
+    for (const char* e : {"tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://127.0.0.1:99999", "tcp://127.0.0.1:55x", "tcp://::1:5557",
+                          "tcp://[::1]5557", "tcp://:5557", "tcp://127.0.0.1:1:2"})
         EXPECT_NE(endpoint_problem(e, false), "") << e;
     EXPECT_NE(endpoint_problem("epgm://lo;239.192.7.7:6678", false).find("only tcp://"), std::string::npos);
 }

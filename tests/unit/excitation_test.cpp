@@ -3,8 +3,8 @@
 #include <cmath>
 #include <random>
 
-#include "excitation.h"
-#include "frame_features.h"
+#include "kernels/excitation.h"
+#include "kernels/frame_features.h"
 
 using namespace wavecast;
 

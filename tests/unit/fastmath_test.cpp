@@ -5,7 +5,7 @@
 #include <cmath>
 #include <random>
 
-#include "fastmath.h"
+#include "kernels/fastmath.h"
 
 using namespace wavecast;
 

@@ -1,4 +1,4 @@
-#include "generator_batch.h"
+#include "chain/generator_batch.h"
 
 #include <gtest/gtest.h>
 
@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "frame_features.h"
-#include "random_features.h"
+#include "kernels/frame_features.h"
+#include "tests/unit/random_features.h"
 
 using namespace wavecast;
 

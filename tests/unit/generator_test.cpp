@@ -4,11 +4,11 @@
 #include <cmath>
 #include <random>
 
-#include "frame_features.h"
-#include "generator.h"
-#include "mulaw.h"
-#include "philox.h"
-#include "random_features.h"
+#include "kernels/frame_features.h"
+#include "kernels/generator.h"
+#include "kernels/mulaw.h"
+#include "kernels/philox.h"
+#include "tests/unit/random_features.h"
 
 using namespace wavecast;
 

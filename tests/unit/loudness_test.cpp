@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "loudness.h"
+#include "chain/loudness.h"
 
 using namespace wavecast;
 

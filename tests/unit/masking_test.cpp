@@ -4,8 +4,8 @@
 #include <complex>
 #include <random>
 
-#include "masking.h"
-#include "psychoacoustic.h"
+#include "kernels/masking.h"
+#include "kernels/psychoacoustic.h"
 
 using namespace wavecast;
 

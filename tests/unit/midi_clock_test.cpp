@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "midi_clock_sync.h"
+#include "tempo/midi_clock_sync.h"
 
 using namespace wavecast;
 

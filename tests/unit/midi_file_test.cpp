@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "midi_file.h"
-#include "temp_dir.h"
+#include "score/midi_file.h"
+#include "tests/unit/temp_dir.h"
 
 namespace {
 

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <set>
 
-#include "midi_map.h"
-#include "temp_dir.h"
-#include "toml_util.h"
+#include "control/midi_map.h"
+#include "tests/unit/temp_dir.h"
+#include "util/toml_util.h"
 
 using namespace wavecast;
 using json = nlohmann::json;

@@ -5,9 +5,9 @@
 
 #include <vector>
 
-#include "midi_file.h"
-#include "midi_schedule.h"
-#include "style.h"
+#include "daemon/midi_schedule.h"
+#include "score/midi_file.h"
+#include "score/style.h"
 
 using namespace wavecast;
 

@@ -11,9 +11,9 @@
 #include <set>
 #include <vector>
 
-#include "cuda/mma_layout.h"
-#include "half.h"
-#include "model.h"
+#include "kernels/cuda/mma_layout.h"
+#include "kernels/half.h"
+#include "kernels/model.h"
 
 using namespace wavecast;
 

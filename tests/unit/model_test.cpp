@@ -4,8 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "model.h"
-#include "temp_dir.h"
+#include "kernels/model.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace wavecast;
 

@@ -17,8 +17,8 @@
 
 #include <sstream>
 
-#include "osc.h"
-#include "protocol.h"
+#include "control/osc.h"
+#include "protocol/protocol.h"
 
 using nlohmann::json;
 using wavecast::OscServer;
@@ -115,8 +115,7 @@ public:
 };
 
 struct Server {
-    explicit Server(std::chrono::milliseconds registration = OscServer::kRegistration)
-        : osc("127.0.0.1:0", {}, registration) {}
+    explicit Server(std::chrono::milliseconds registration = OscServer::kRegistration) : osc("127.0.0.1:0", {}, registration) {}
     // One control turn: every waiting datagram answered.
     void turn() {
         std::this_thread::sleep_for(20ms);

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "philox.h"
+#include "kernels/philox.h"
 
 using namespace wavecast;
 

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <random>
 
-#include "half.h"
-#include "model.h"
+#include "kernels/half.h"
+#include "kernels/model.h"
 
 using namespace wavecast;
 

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "protocol.h"
-#include "requests.h"
+#include "protocol/protocol.h"
+#include "protocol/requests.h"
 
 using namespace wavecast::protocol;
 

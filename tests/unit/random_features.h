@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "frame_features.h"
+#include "kernels/frame_features.h"
 
 inline std::vector<float> random_features(int frames, int lanes, uint64_t seed) {
     std::mt19937 rng(static_cast<uint32_t>(seed));

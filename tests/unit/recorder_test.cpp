@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "recorder.h"
-#include "temp_dir.h"
+#include "output/recorder.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace wavecast;
 

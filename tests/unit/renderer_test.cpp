@@ -6,11 +6,11 @@
 #include <map>
 #include <random>
 
-#include "frame_features.h"
-#include "generator.h"
-#include "masking.h"
-#include "renderer.h"
-#include "style.h"
+#include "chain/renderer.h"
+#include "kernels/frame_features.h"
+#include "kernels/generator.h"
+#include "kernels/masking.h"
+#include "score/style.h"
 
 using namespace wavecast;
 

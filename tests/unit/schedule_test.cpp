@@ -2,7 +2,7 @@
 // local time, on synthetic times.
 #include <gtest/gtest.h>
 
-#include "schedule.h"
+#include "daemon/schedule.h"
 
 using namespace wavecast;
 

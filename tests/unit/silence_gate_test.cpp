@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "frame_features.h"
-#include "silence_gate.h"
+#include "chain/silence_gate.h"
+#include "kernels/frame_features.h"
 
 using namespace wavecast;
 

@@ -7,10 +7,10 @@
 #include <sstream>
 #include <vector>
 
-#include "cuda/generic_layout.h"
-#include "cuda/psychoacoustic_layout.h"
-#include "masking.h"
-#include "model.h"
+#include "kernels/cuda/generic_layout.h"
+#include "kernels/cuda/psychoacoustic_layout.h"
+#include "kernels/masking.h"
+#include "kernels/model.h"
 
 using namespace wavecast;
 

@@ -3,7 +3,7 @@
 #include <random>
 #include <thread>
 
-#include "spsc_ring.h"
+#include "output/spsc_ring.h"
 
 using wavecast::SpscRing;
 

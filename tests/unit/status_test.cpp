@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "status.h"
+#include "daemon/status.h"
 
 using namespace wavecast;
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "decode_audio.h"
-#include "stream_encoder.h"
+#include "output/stream_encoder.h"
+#include "tests/unit/decode_audio.h"
 
 using namespace wavecast;
 using namespace wavecast::test;

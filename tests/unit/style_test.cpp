@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "style.h"
-#include "temp_dir.h"
-#include "toml_util.h"
+#include "score/style.h"
+#include "tests/unit/temp_dir.h"
+#include "util/toml_util.h"
 
 using namespace wavecast;
 
