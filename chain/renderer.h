@@ -27,10 +27,9 @@ namespace wavecast {
 using BlockParams = ParamValues;
 
 // How long a lane's newest note keeps the stream's temperature before the sustain temperature
-// caps it (Param::sustain_temperature). Drawn at any temperature, a held note is hiss with a tone
-// in it (the small model's piano 14 dB harmonic-to-noise at 0.7, 17 dB at 0.3, 23 dB at 0); the
-// attack needs the draws, or the network holds on to the note before (the bass's note F1 fell
-// from 0.73 to 0.45 with every sample the most likely). 0.1 s kept the notes (benchmarks/RESULTS.md).
+// caps it (Param::sustain_temperature): a held note drawn at any temperature is hiss with a tone
+// in it, while the attack needs the draws, or the network holds on to the note before. What each
+// choice measured: benchmarks/RESULTS.md, "The sustain temperature".
 inline constexpr double kAttackSeconds = 0.1;
 
 // A style change. The composition follows `style` (from the next bar, or beat with `now`);

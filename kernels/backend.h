@@ -31,10 +31,9 @@ struct BackendPlan {
 };
 
 // "cpu": every stage on the CPU. "cuda": every stage on the GPU (std::runtime_error where no
-// device answers). "auto": the CPU for now, device or not: on an H200 (2026-12-04) one stream ran
-// in real time on CUDA but 16 met an illegal address and fell back, and the CPU's small model
-// plays as well as the GPU's medium; `cuda` asks for the GPU. The daemon picks its model by
-// this plan before loading one.
+// device answers). "auto": the CPU for now, device or not, until many streams on CUDA have been
+// shown sound (benchmarks/RESULTS.md, the GPU runs); `cuda` asks for the GPU. The daemon picks
+// its model by this plan before loading one.
 BackendPlan plan_backends(const std::string& request);
 
 struct BackendChoice {

@@ -21,7 +21,7 @@ public:
     // Picks the lanes per cluster and the cluster size for `lanes` lanes, packs and uploads the
     // weights. Throws std::runtime_error where no layout fits this device, or, unless
     // `allow_waves`, where the lanes' clusters would not all run at once (the generic kernel
-    // serves: on an H200 it did better there, 2026-12-04).
+    // serves: it measured better there, benchmarks/RESULTS.md).
     ClusterKernel(const Model& model, Precision precision, int lanes, bool allow_waves);
     // Enqueues one call on `stream`; embed is the [A][R] embedding in the storage precision.
     void launch(const RunArgs& a, const void* embed, cudaStream_t stream) const;
