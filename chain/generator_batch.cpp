@@ -183,6 +183,8 @@ public:
     }
 
     uint64_t position() const override { return position_; }
+    // For all the members at once: the shared generator's calls cover every stream's lanes.
+    void reserve(int frames) override { b_->gen->reserve(frames); }
 
 private:
     std::shared_ptr<Batch> b_;

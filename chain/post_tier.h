@@ -40,6 +40,8 @@ public:
     // Output frames for `frames` model frames, rounded up: a bound for sizing buffers.
     size_t max_output_frames(size_t frames) const;
 
+    // What blocks of up to `frames` model frames need, made now (Masking::reserve).
+    void reserve(size_t frames) { masking_->reserve(frames); }
     const char* masking_backend() const { return masking_->backend(); }
     uint64_t masking_failures() const { return masking_failures_; }
     const std::string& last_masking_failure() const { return last_masking_failure_; }

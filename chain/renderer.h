@@ -103,6 +103,12 @@ public:
 
     const Generator& generator() const { return *gen_; }
     int output_rate() const { return post_.output_rate(); }
+    // Makes ready what blocks of up to `frames` frames need in every stage (Generator::reserve,
+    // Masking::reserve): once, before the blocks start, on the thread that builds the stream.
+    void reserve(int frames) {
+        gen_->reserve(frames);
+        post_.reserve(static_cast<size_t>(frames) * gen_->spec().frame_hop);
+    }
     // Output frames per model frame, rounded up: a bound for sizing buffers.
     size_t max_output_frames(int frames) const;
 

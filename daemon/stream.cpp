@@ -52,6 +52,9 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
       net_(cfg.name) {
     target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * output_rate);
     published_.block.backend = renderer_.generator().backend();
+    // Here, on the thread that builds the streams one after another: nothing of a block is made
+    // cold on a producer thread (a GPU's plans, buffers and algorithm choices).
+    renderer_.reserve(kBlockFrames);
     set_network_outputs(cfg.outputs);
 }
 

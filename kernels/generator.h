@@ -56,6 +56,12 @@ public:
 
     // Samples generated per lane since construction (the Philox sample index of the next one).
     virtual uint64_t position() const = 0;
+
+    // Makes ready everything a call of up to `frames` frames needs (device buffers, pinned memory,
+    // plans, algorithm choices), without changing what the lanes play: a stream calls it once on
+    // the main thread before its producer starts, so that no block allocates or plans (on CUDA,
+    // 16 streams doing all of that cold at once met illegal addresses). The CPU's needs none.
+    virtual void reserve(int frames) { (void)frames; }
 };
 
 // The CPU reference: the definition every other backend is tested against. Its lanes are split

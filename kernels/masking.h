@@ -45,6 +45,9 @@ public:
     virtual int fft_size() const = 0;
     virtual const char* backend() const = 0;  // "cpu" or "cuda"
     virtual MaskingStats stats() const = 0;
+    // Makes ready what calls of up to `frames` frames need (plans, buffers), so that none is made
+    // on the block path: a stream calls it once, before its producer starts. The CPU's needs none.
+    virtual void reserve(size_t frames) { (void)frames; }
 };
 
 // The FFT size for a rate: about 21 ms, as the standard's 1024 points at 48 kHz.

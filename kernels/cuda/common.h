@@ -6,6 +6,7 @@
 #include <cudnn.h>
 #include <cufft.h>
 
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -15,7 +16,21 @@ namespace wavecast {
     throw std::runtime_error(std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " + why);
 }
 
+// Where a failure cannot be thrown (a destructor): said on stderr once per call site and kind,
+// never dropped. A sticky error here is the one the next call will throw.
+inline void cuda_release_failed(const char* call, const char* file, int line, cudaError_t err) {
+    std::fprintf(stderr, "wavecast: %s failed at %s:%d while releasing: %s: %s\n", call, file, line, cudaGetErrorName(err),
+                 cudaGetErrorString(err));
+}
+
 }  // namespace wavecast
+
+// For calls in destructors: a failure is reported (cuda_release_failed), not thrown.
+#define CUDA_REPORT(call)                                                                                \
+    do {                                                                                                 \
+        const cudaError_t wc_err_ = (call);                                                              \
+        if (wc_err_ != cudaSuccess) ::wavecast::cuda_release_failed(#call, __FILE__, __LINE__, wc_err_); \
+    } while (0)
 
 #define CUDA_CHECK(call)                                                                                               \
     do {                                                                                                               \

@@ -35,10 +35,11 @@ public:
     const char* proj_algorithm() const;
     Buffers buffers(int frames, int lanes) override;
     void finish() override;
-
-private:
+    // The descriptors, the algorithm choice and the workspace for blocks of `frames` x `lanes`,
+    // made now rather than at the first such block (run() makes them for any other shape).
     void plan(int frames, int lanes);
 
+private:
     int in_, H_, C_;
     cudaStream_t stream_;
     bool own_stream_ = false;

@@ -1,19 +1,16 @@
-// The generator on the GPU: the CPU reference's arithmetic (cpu/generator_cpu.cpp, the
-// definition), one launch per call.
+// The generator on the GPU, its host side: the CPU reference's arithmetic (cpu/generator_cpu.cpp,
+// the definition), one launch per call. The sample loop's kernel is wavenet_kernel.cuh (its
+// tensor-core products tensor_products.cuh); where a cluster of SMs can hold the whole model,
+// generator_cluster.cu runs instead.
 //
 // The conditioning network runs on cuDNN for the whole call first (conditioning_cudnn.h), every
-//   (frame, lane) at once; the inputs of the two frames before the call are carried in by the host.
-// wavenet_kernel: persistent over the call, one block per LB lanes (generic_layout.h maps its
-//   shared memory). Per sample, in stage functions: sample_input (the previous class's embedding
-//   and the excitation), residual_layer for each layer, head, draw (Philox keyed by the lane at t, or the
-//   distribution itself when teacher-forced). Weights are stored transposed ([in][out]) so that
-//   the threads of a warp, one output each, read consecutive words, and one read serves all LB
-//   lanes. Where a cluster of SMs can hold the whole model, generator_cluster.cu runs instead.
+// (frame, lane) at once; the inputs of the two frames before the call are carried in by the host.
 // Finished audio goes back on a second stream into pinned memory.
 //
 // Precision: the sample loop's weight matrices are stored in fp32, fp16 or bf16 (the same bits as
 // with_precision() gives the CPU reference); activations, biases, accumulation and the
 // conditioning network are fp32. Half storage halves the bytes every sample reads.
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -35,6 +32,7 @@
 #include "kernels/cuda/generic_layout.h"
 #include "kernels/cuda/mma_layout.h"
 #include "kernels/cuda/net_math.cuh"
+#include "kernels/cuda/wavenet_kernel.cuh"
 #include "kernels/excitation.h"
 #include "kernels/fastmath.h"
 #include "kernels/half.h"
@@ -46,337 +44,7 @@
 namespace wavecast {
 namespace {
 
-// The sample loop's weights; WT is the matrices' storage type.
-template <class WT>
-struct NetWeights {
-    int R, S, A, L, cycle, hop, C;  // C = 2RL
-    const WT* embed;                // [A][R]
-    const WT* conv_t;               // per layer [2R (in: tap0 | tap1)][2R (out)]
-    const float* conv_b;            // [L][2R]
-    const WT* res_t;                // per layer [R][R]
-    const float* res_b;             // [L][R]
-    const WT* skip_t;               // per layer [R][S]
-    const float* skip_bias;         // [S]: the sum over layers, as the CPU reference adds it once
-    const WT* out1_t;               // [S][A]
-    const float* out1_b;            // [A]
-    const WT* out2_t;               // [A][A]
-    const float* out2_b;            // [A]
-    const float* decode;            // [A]
-    int X;                          // excitation channels 2K (0: none)
-    const float* exc_t;             // [X][C], fp32 like the biases: X products per output, not R
-    const float* exc_in_t;          // [X][R]: into the residual input
-    const double* exc_inc;          // [K][128]: excitation_increments(), the host's bits
-    // The tensor kernel's copies of the matrices, packed by mma_layout.h (null for the others):
-    const uint4 *conv_p, *res_p, *skip_p, *out1_p, *out2_p;  // per layer for the first three
-};
-
-// The block's lanes: lanes [b0, b0 + nb) of the call, their regions of shared memory
-// (generic_layout.h) and their classes.
-struct Block {
-    int b0, nb;
-    float *x, *in, *z, *act, *skip, *h1, *logits, *exc;
-    uint64_t* note_start;
-    float* note_vel;
-    int* note_pitch;
-    int* cls;    // [LB]: the class each lane drew last (its next input)
-    int* notes;  // [LB]: how many pitches each lane's frame sounds
-};
-
-// One sample's position in the call.
-struct Sample {
-    int f, i, t;             // frame, sample within it, sample within the call
-    unsigned long long pos;  // the lane's absolute sample number
-    float frac;              // how far the conditioning has moved from the last frame to this one
-};
-
-// y[b][o] = (acc ? y : 0) + bias[o] + sum_i Wt[i][o] x[b][i], for the block's lanes, outputs
-// spread over the threads; the sum runs in order of i, as the CPU reference's.
-template <int LB, class WT>
-__device__ inline void matvec(const WT* __restrict__ wt, const float* __restrict__ bias, const float* x, int ldx, int cols, float* y,
-                              int ldy, int rows, int nb, bool accumulate) {
-    for (int o = threadIdx.x; o < rows; o += blockDim.x) {
-        float acc[LB];
-#pragma unroll
-        for (int b = 0; b < LB; ++b) acc[b] = 0.0f;
-        for (int i = 0; i < cols; ++i) {
-            const float wv = to_float(wt[static_cast<size_t>(i) * rows + o]);
-#pragma unroll
-            for (int b = 0; b < LB; ++b) acc[b] += wv * x[b * ldx + i];
-        }
-#pragma unroll
-        for (int b = 0; b < LB; ++b)
-            if (b < nb) y[b * ldy + o] = (accumulate ? y[b * ldy + o] : 0.0f) + (bias ? bias[o] : 0.0f) + acc[b];
-    }
-}
-
-// A weight tile times the activations' parts: d += A (b0, b1), on the tensor cores in the storage
-// type, accumulating in fp32.
-__device__ inline void mma_16816(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1, __half) {
-#if __CUDA_ARCH__ >= 800
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
-#else
-    __trap();
-#endif
-}
-__device__ inline void mma_16816(float (&d)[4], const uint4& a, uint32_t b0, uint32_t b1, __nv_bfloat16) {
-#if __CUDA_ARCH__ >= 800
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1));
-#else
-    __trap();
-#endif
-}
-
-__device__ inline uint16_t storage_bits(float v, __half) { return __half_as_ushort(__float2half_rn(v)); }
-__device__ inline uint16_t storage_bits(float v, __nv_bfloat16) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
-__device__ inline float storage_value(uint16_t b, __half) { return __half2float(__ushort_as_half(b)); }
-__device__ inline float storage_value(uint16_t b, __nv_bfloat16) { return __bfloat162float(__ushort_as_bfloat16(b)); }
-
-// An activation as parts in the storage type whose sum is it to fp32's precision (each part
-// holds what the ones before it rounded off): 2 of fp16's 11 bits, 3 of bf16's 8. The products
-// of the weights, exact in fp32, then sum to what the CPU's fp32 product gives, to rounding.
-template <class WT>
-inline constexpr int kMmaParts = std::is_same_v<WT, __half> ? 2 : 3;
-
-// y[b][o] as matvec computes it, the weights packed by mma_layout.h: a warp a 16-row tile, the
-// block's lanes in tiles of 8, each k-tile's A fragment read once for all of them.
-template <int LB, class WT>
-__device__ inline void matvec_mma(const uint4* __restrict__ wp, const float* __restrict__ bias, const float* x, int ldx, int cols, float* y,
-                                  int ldy, int rows, int nb, bool accumulate) {
-    static_assert(LB % kMmaN == 0, "the tensor kernel takes lanes in tiles of 8");
-    constexpr int NT = LB / kMmaN, P = kMmaParts<WT>;
-    const int lane = threadIdx.x & 31, mtiles = mma_tiles(rows, kMmaM), ktiles = mma_tiles(cols, kMmaK);
-    for (int mt = threadIdx.x >> 5; mt < mtiles; mt += blockDim.x >> 5) {
-        float d[NT][4];
-#pragma unroll
-        for (int n = 0; n < NT; ++n) d[n][0] = d[n][1] = d[n][2] = d[n][3] = 0.0f;
-        const uint4* tile = wp + static_cast<size_t>(mt) * ktiles * 32 + lane;
-        uint4 next = __ldg(tile);
-        for (int kt = 0; kt < ktiles; ++kt) {
-            // The next tile's weights are on their way from L2 while this one's products run.
-            const uint4 a = next;
-            if (kt + 1 < ktiles) next = __ldg(tile + static_cast<size_t>(kt + 1) * 32);
-#pragma unroll
-            for (int n = 0; n < NT; ++n) {
-                float v[4];
-#pragma unroll
-                for (int i = 0; i < 4; ++i) v[i] = mma_b_value(x, ldx, cols, kt, n, lane, i);
-#pragma unroll
-                for (int p = 0; p < P; ++p) {
-                    uint16_t h[4];
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        h[i] = storage_bits(v[i], WT{});
-                        v[i] -= storage_value(h[i], WT{});
-                    }
-                    mma_16816(d[n], a, h[0] | (static_cast<uint32_t>(h[1]) << 16), h[2] | (static_cast<uint32_t>(h[3]) << 16), WT{});
-                }
-            }
-        }
-#pragma unroll
-        for (int n = 0; n < NT; ++n)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int o = mt * kMmaM + mma_c_row(lane, i), b = n * kMmaN + mma_c_col(lane, i);
-                if (o < rows && b < nb) y[b * ldy + o] = (accumulate ? y[b * ldy + o] : 0.0f) + (bias ? bias[o] : 0.0f) + d[n][i];
-            }
-    }
-}
-
-// One of the sample loop's products, on the tensor cores (TC) or not.
-template <int LB, class WT, bool TC>
-__device__ inline void product(const WT* wt, const uint4* packed, const float* bias, const float* x, int ldx, int cols, float* y, int ldy,
-                               int rows, int nb, bool accumulate) {
-    if constexpr (TC) matvec_mma<LB, WT>(packed, bias, x, ldx, cols, y, ldy, rows, nb, accumulate);
-    else matvec<LB>(wt, bias, x, ldx, cols, y, ldy, rows, nb, accumulate);
-}
-
-// The sample's input: the teacher's class where forced, the excitation (the frame's sounding
-// pitches listed once a frame), and x = embed[class] + the excitation's input projection. The
-// skip sum starts at its bias.
-template <int LB, class WT>
-__device__ __forceinline__ void sample_input(const NetWeights<WT>& w, const RunArgs& a, const Block k, const Sample s) {
-    const int R = w.R, X = w.X, T = a.frames * w.hop;
-    if (a.forced && threadIdx.x < k.nb) k.cls[threadIdx.x] = a.forced[static_cast<size_t>(k.b0 + threadIdx.x) * T + s.t];
-    if (X && s.i == 0 && threadIdx.x < k.nb) {
-        const int b = threadIdx.x;
-        k.notes[b] = frame_notes(a.inputs + (static_cast<size_t>(s.f + 2) * a.lanes + k.b0 + b) * a.in, s.pos,
-                                 a.started + static_cast<size_t>(k.b0 + b) * kPitches, k.note_pitch + b * kPitches,
-                                 k.note_vel + b * kPitches, k.note_start + b * kPitches);
-    }
-    __syncthreads();
-    for (int j = threadIdx.x; j < LB * X; j += blockDim.x) {
-        const int b = j / X;
-        if (b < k.nb)
-            k.exc[j] = excitation_channel(s.pos, w.exc_inc, j % X, k.note_pitch + b * kPitches, k.note_vel + b * kPitches,
-                                          k.note_start + b * kPitches, k.notes[b]);
-    }
-    if (X) __syncthreads();
-    for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
-        const int b = j / R, r = j % R;
-        if (b >= k.nb) {
-            k.x[j] = 0.0f;
-            continue;
-        }
-        float e = 0.0f;  // in order of the channel, as the CPU's product
-        for (int c = 0; c < X; ++c) e += w.exc_in_t[static_cast<size_t>(c) * R + r] * k.exc[b * X + c];
-        k.x[j] = to_float(w.embed[static_cast<size_t>(k.cls[b]) * R + r]) + e;
-    }
-    for (int j = threadIdx.x; j < LB * w.S; j += blockDim.x) k.skip[j] = w.skip_bias[j % w.S];
-    __syncthreads();
-}
-
-// Layer l, dilation d, its queue `qoff` floats into each lane's: the kernel-2 dilated conv over
-// (x[t - d], x[t]) plus the interpolated conditioning and the excitation's projection, the gate,
-// then the skip 1x1 into the skip sum and the residual 1x1 into x.
-template <int LB, class WT, bool TC>
-__device__ __forceinline__ void residual_layer(const NetWeights<WT>& w, const RunArgs& a, const Block k, const Sample s, int l, int d,
-                                               size_t qoff) {
-    const int R = w.R, S = w.S, X = w.X;
-    const int slot = static_cast<int>(s.pos & static_cast<unsigned long long>(d - 1));
-    for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
-        const int b = j / R, r = j % R;
-        if (b >= k.nb) continue;
-        float* q = a.queues + static_cast<size_t>(k.b0 + b) * a.queue_per_lane + qoff + static_cast<size_t>(slot) * R;
-        k.in[b * 2 * R + r] = q[r];  // x[t - d]
-        k.in[b * 2 * R + R + r] = k.x[j];
-        q[r] = k.x[j];  // becomes x[t - d] for sample t + d
-    }
-    // The conditioning moves from C[f-1] to C[f] within frame f, as on the CPU:
-    // (last + conv bias) + frac * (now - last).
-    for (int j = threadIdx.x; j < LB * 2 * R; j += blockDim.x) {
-        const int b = j / (2 * R), o = j % (2 * R);
-        if (b >= k.nb) continue;
-        const size_t c = static_cast<size_t>(l) * 2 * R + o;
-        const float last = a.cbuf[(static_cast<size_t>(s.f) * a.lanes + k.b0 + b) * w.C + c];
-        const float now = a.cbuf[(static_cast<size_t>(s.f + 1) * a.lanes + k.b0 + b) * w.C + c];
-        float e = 0.0f;  // in order of the channel, as the CPU's product
-        for (int ch = 0; ch < X; ++ch) e += w.exc_t[static_cast<size_t>(ch) * w.C + c] * k.exc[b * X + ch];
-        k.z[j] = ((last + w.conv_b[c]) + s.frac * (now - last)) + e;
-    }
-    __syncthreads();
-    const size_t conv_tiles = mma_packed_fragments(2 * R, 2 * R), res_tiles = mma_packed_fragments(R, R),
-                 skip_tiles = mma_packed_fragments(S, R);
-    product<LB, WT, TC>(w.conv_t + static_cast<size_t>(l) * 4 * R * R, TC ? w.conv_p + l * conv_tiles : nullptr, nullptr, k.in, 2 * R,
-                        2 * R, k.z, 2 * R, 2 * R, k.nb, true);
-    __syncthreads();
-    for (int j = threadIdx.x; j < LB * R; j += blockDim.x) {
-        const int b = j / R, r = j % R;
-        k.act[j] = tanh_ref(k.z[b * 2 * R + r]) * sigmoid_ref(k.z[b * 2 * R + R + r]);
-    }
-    __syncthreads();
-    product<LB, WT, TC>(w.skip_t + static_cast<size_t>(l) * R * S, TC ? w.skip_p + l * skip_tiles : nullptr, nullptr, k.act, R, R, k.skip,
-                        S, S, k.nb, true);
-    if (l + 1 < w.L)  // the last layer's residual output feeds nothing
-        product<LB, WT, TC>(w.res_t + static_cast<size_t>(l) * R * R, TC ? w.res_p + l * res_tiles : nullptr,
-                            w.res_b + static_cast<size_t>(l) * R, k.act, R, R, k.x, R, R, k.nb, true);
-    __syncthreads();
-}
-
-// logits = out2(relu(out1(relu(skip)))).
-template <int LB, class WT, bool TC>
-__device__ __forceinline__ void head(const NetWeights<WT>& w, const Block k) {
-    const int S = w.S, A = w.A;
-    for (int j = threadIdx.x; j < LB * S; j += blockDim.x) k.skip[j] = fmaxf(k.skip[j], 0.0f);
-    __syncthreads();
-    product<LB, WT, TC>(w.out1_t, w.out1_p, w.out1_b, k.skip, S, S, k.h1, A, A, k.nb, false);
-    __syncthreads();
-    for (int j = threadIdx.x; j < LB * A; j += blockDim.x) k.h1[j] = fmaxf(k.h1[j], 0.0f);
-    __syncthreads();
-    product<LB, WT, TC>(w.out2_t, w.out2_p, w.out2_b, k.h1, A, A, k.logits, A, A, k.nb, false);
-    __syncthreads();
-}
-
-// One thread per lane: the distribution itself where teacher-forced, else a draw from
-// softmax(logits / T) with Philox keyed by the lane at pos, summing in class order exactly as the CPU.
-template <class WT>
-__device__ __forceinline__ void draw(const NetWeights<WT>& w, const RunArgs& a, const Block k, const Sample s) {
-    if (threadIdx.x >= k.nb) return;
-    const int A = w.A, T = a.frames * w.hop;
-    const int b = threadIdx.x, lane = k.b0 + b;
-    float* lg = k.logits + b * A;
-    int best = 0;
-    for (int c = 1; c < A; ++c)
-        if (lg[c] > lg[best]) best = c;
-    const float m = lg[best];
-    if (a.probs) {
-        float sum = 0.0f;
-        for (int c = 0; c < A; ++c) sum += lg[c] = exp_approx(lg[c] - m);
-        float* p = a.probs + (static_cast<size_t>(lane) * T + s.t) * A;
-        for (int c = 0; c < A; ++c) p[c] = lg[c] / sum;
-        return;
-    }
-    const float temp = a.temperature[s.f * a.lanes + lane], lowest = a.lowest[lane];
-    int drawn = best;
-    if (temp > 0.0f) {
-        const float inv_t = 1.0f / temp;
-        float sum = 0.0f;
-        for (int c = 0; c < A; ++c) {
-            const float rel = lg[c] - m;
-            sum += lg[c] = rel < lowest ? 0.0f : exp_approx(rel * inv_t);
-        }
-        const float u = philox_uniform(a.keys[lane], s.pos) * sum;
-        float acc = 0.0f;
-        for (int c = 0; c < A; ++c) {
-            acc += lg[c];
-            if (u < acc) {
-                drawn = c;
-                break;
-            }
-        }
-    }
-    k.cls[b] = drawn;
-    a.out[static_cast<size_t>(lane) * T + s.t] = w.decode[drawn];
-}
-
-// Persistent over the call: each block owns LB lanes and walks every sample of every frame in
-// order, never returning to the host between samples. The host gives each SM about one block, so
-// the bounds let a thread have the registers of a block alone on its SM.
-template <int LB, class WT, bool TC>
-__global__ void __launch_bounds__(kGenericThreads, 1) wavenet_kernel(NetWeights<WT> w, RunArgs a) {
-    extern __shared__ __align__(16) unsigned char smem[];
-    const GenericLayout g = generic_layout(LB, w.R, w.S, w.A, w.X);
-    auto at = [&](size_t off) { return reinterpret_cast<float*>(smem + off); };
-    const int b0 = blockIdx.x * LB;
-    const Block k{b0,
-                  min(LB, a.lanes - b0),
-                  at(g.x),
-                  at(g.in),
-                  at(g.z),
-                  at(g.act),
-                  at(g.skip),
-                  at(g.h1),
-                  at(g.logits),
-                  at(g.exc),
-                  reinterpret_cast<uint64_t*>(smem + g.note_start),
-                  at(g.note_vel),
-                  reinterpret_cast<int*>(smem + g.note_pitch),
-                  reinterpret_cast<int*>(smem + g.cls),
-                  reinterpret_cast<int*>(smem + g.notes)};
-    if (threadIdx.x < LB) k.cls[threadIdx.x] = threadIdx.x < k.nb ? a.prev[b0 + threadIdx.x] : 0;
-    __syncthreads();
-
-    for (int f = 0; f < a.frames; ++f) {
-        for (int i = 0; i < w.hop; ++i) {
-            const int t = f * w.hop + i;
-            const Sample s{f, i, t, a.pos0 + static_cast<unsigned long long>(t), static_cast<float>(i + 1) / static_cast<float>(w.hop)};
-            sample_input<LB>(w, a, k, s);
-            size_t qoff = 0;
-            for (int l = 0; l < w.L; ++l) {
-                const int d = 1 << (l % w.cycle);
-                residual_layer<LB, WT, TC>(w, a, k, s, l, d, qoff);
-                qoff += static_cast<size_t>(d) * w.R;
-            }
-            head<LB, WT, TC>(w, k);
-            draw(w, a, k, s);
-            __syncthreads();
-        }
-    }
-    if (threadIdx.x < k.nb) a.prev[b0 + threadIdx.x] = k.cls[threadIdx.x];
-}
+using namespace wavenet_device;
 
 // A weight matrix in the storage precision, rounded on the host by half.h's functions (those
 // with_precision() uses), so that the CPU definition and the device hold the same bits.
@@ -425,136 +93,57 @@ public:
           lanes_(static_cast<int>(keys.size())),
           precision_(precision),
           cond_inputs_(*model_, lanes_) {
-        const int lanes = lanes_;
-        if (lanes < 1) throw std::invalid_argument("a generator needs at least one lane");
+        if (lanes_ < 1) throw std::invalid_argument("a generator needs at least one lane");
         const auto devices = cuda_devices();
         if (devices.empty()) throw std::runtime_error("CUDA generator: no CUDA device");
-        const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, L = s_.layers;
-        const int E = s_.instrument_dim, C = s_.cond_channels();
-        in_ = s_.cond_features + E;
-        // Lanes per block: one while there are SMs to spare, more (sharing each weight read) beyond.
-        // Fewer lanes per block where a block's activations would not fit in shared memory.
-        int dev = 0, max_smem = 0;
-        CUDA_CHECK(cudaGetDevice(&dev));
-        CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-        const int X = s_.excitation_channels();
-        auto bytes = [&](int lb) { return generic_layout(lb, R, S, A, X).bytes; };
-        lanes_per_block_ = 1;
-        while (lanes_per_block_ < kGenericMaxLanes && lanes_per_block_ * devices[0].sm_count < lanes &&
-               bytes(2 * lanes_per_block_) <= static_cast<size_t>(max_smem))
-            lanes_per_block_ *= 2;
-        smem_ = bytes(lanes_per_block_);
-        if (kernel == CudaKernel::automatic || kernel == CudaKernel::cluster) {
-            try {
-                cluster_ = std::make_unique<ClusterKernel>(*model_, precision_, lanes, kernel == CudaKernel::cluster);
-            } catch (const std::runtime_error& e) {
-                if (kernel == CudaKernel::cluster) throw;
-                generic_because_ = e.what();
-            }
+        in_ = s_.cond_features + s_.instrument_dim;
+        try {
+            // The streams first: the state is zeroed and uploaded on the one the work runs on.
+            CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
+            CUDA_CHECK(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking));
+            CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+            int dev = 0, max_smem = 0;
+            CUDA_CHECK(cudaGetDevice(&dev));
+            CUDA_CHECK(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+            choose_kernel(kernel, devices[0].sm_count, max_smem);
+            check_memory();
+            upload_weights();
+            init_state(keys);
+            if (!cluster_) switch (precision_) {
+                    case Precision::fp16: allow_smem<__half>(max_smem); break;
+                    case Precision::bf16: allow_smem<__nv_bfloat16>(max_smem); break;
+                    default: allow_smem<float>(max_smem); break;
+                }
+        } catch (...) {
+            release();  // a constructor that throws runs no destructor
+            throw;
         }
-        // The tensor kernel: where no cluster takes the lanes, for many lanes in half precision.
-        // 16 lanes a block; 32 where blocks of 16 would be four or more an SM, and run in waves.
-        const bool tensor_fits = precision_ != Precision::fp32 && bytes(16) <= static_cast<size_t>(max_smem);
-        if (kernel == CudaKernel::tensor && !tensor_fits)
-            throw std::runtime_error(precision_ == Precision::fp32
-                                         ? std::string("CUDA generator: the tensor kernel stores the weights in fp16 or bf16, not fp32")
-                                         : "CUDA generator: 16 lanes of " + s_.shape_name() + " do not fit a block's shared memory");
-        if (kernel == CudaKernel::tensor || (kernel == CudaKernel::automatic && !cluster_ && tensor_fits && lanes >= 16)) {
-            tensor_lanes_ = lanes >= 64 * devices[0].sm_count && bytes(32) <= static_cast<size_t>(max_smem) ? 32 : 16;
-            smem_ = bytes(tensor_lanes_);
-        }
-        if (!cluster_ && smem_ > static_cast<size_t>(max_smem))
-            throw std::runtime_error("CUDA generator: shape " + s_.shape_name() + " needs " + std::to_string(smem_) +
-                                     " bytes of shared memory per lane; the device has " + std::to_string(max_smem));
-        // What the lanes' state needs (dilation queues, conditioning, output), refused up front
-        // rather than failing part-way.
-        size_t dilations = 0;
-        for (int l = 0; l < L; ++l) dilations += static_cast<size_t>(s_.dilation(l));
-        const size_t state =
-            static_cast<size_t>(lanes) * (dilations * R + static_cast<size_t>(C) * 17 + in_ * 18 + s_.frame_hop * 16) * sizeof(float);
-        size_t free_bytes = 0, total_bytes = 0;
-        CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-        if (state > free_bytes)
-            throw std::runtime_error("CUDA generator: " + std::to_string(lanes) + " lanes of " + s_.shape_name() + " need about " +
-                                     std::to_string(state >> 20) + " MiB of device memory (16-frame calls); " +
-                                     std::to_string(free_bytes >> 20) + " MiB are free");
-
-        const Weights& w = model_->weights;
-        std::vector<float> conv_t, res_t, skip_t, conv_b, res_b;
-        for (int l = 0; l < L; ++l) {
-            const auto& lw = w.layers[static_cast<size_t>(l)];
-            auto ct = transposed(conv_rows(lw, R).data(), 2 * R, 2 * R);
-            conv_t.insert(conv_t.end(), ct.begin(), ct.end());
-            auto rt = transposed(lw.res_w.data(), R, R);
-            res_t.insert(res_t.end(), rt.begin(), rt.end());
-            auto st = transposed(lw.skip_w.data(), S, R);
-            skip_t.insert(skip_t.end(), st.begin(), st.end());
-            conv_b.insert(conv_b.end(), lw.conv_b.begin(), lw.conv_b.end());
-            res_b.insert(res_b.end(), lw.res_b.begin(), lw.res_b.end());
-        }
-
-        upload_matrix(embed_, w.embed, precision_);
-        upload_matrix(conv_t_, conv_t, precision_);
-        upload_matrix(res_t_, res_t, precision_);
-        upload_matrix(skip_t_, skip_t, precision_);
-        upload_matrix(out1_t_, transposed(w.out1_w.data(), A, S), precision_);
-        upload_matrix(out2_t_, transposed(w.out2_w.data(), A, A), precision_);
-        if (tensor_lanes_) {
-            std::vector<uint16_t> conv_p, res_p, skip_p;
-            for (int l = 0; l < L; ++l) {
-                const auto& lw = w.layers[static_cast<size_t>(l)];
-                append(conv_p, pack_mma(conv_rows(lw, R).data(), 2 * R, 2 * R, precision_ == Precision::bf16));
-                append(res_p, pack_mma(lw.res_w.data(), R, R, precision_ == Precision::bf16));
-                append(skip_p, pack_mma(lw.skip_w.data(), S, R, precision_ == Precision::bf16));
-            }
-            upload_bits(conv_p_, conv_p);
-            upload_bits(res_p_, res_p);
-            upload_bits(skip_p_, skip_p);
-            upload_bits(out1_p_, pack_mma(w.out1_w.data(), A, S, precision_ == Precision::bf16));
-            upload_bits(out2_p_, pack_mma(w.out2_w.data(), A, A, precision_ == Precision::bf16));
-        }
-        conv_b_.upload(conv_b);
-        res_b_.upload(res_b);
-        skip_bias_.upload(skip_bias_sum(w, S));
-        out1_b_.upload(w.out1_b);
-        out2_b_.upload(w.out2_b);
-        decode_.upload(decode_table(A));
-        if (X) {
-            exc_t_.upload(transposed(w.excitation_w.data(), C, X));
-            exc_in_t_.upload(transposed(w.excitation_in_w.data(), R, X));
-            exc_inc_.upload(excitation_increments(s_.excitation_harmonics, s_.sample_rate));
-            started_.upload(std::vector<uint64_t>(static_cast<size_t>(lanes) * kPitches, kSilent));
-        }
-
-        int queue = 0;
-        for (int l = 0; l < L; ++l) queue += s_.dilation(l) * R;
-        queue_per_lane_ = queue;
-        queues_.resize(static_cast<size_t>(lanes) * queue);
-        CUDA_CHECK(cudaMemset(queues_.p, 0, static_cast<size_t>(lanes) * queue * sizeof(float)));
-        prev_.upload(std::vector<int>(static_cast<size_t>(lanes), A / 2));  // mu-law class of silence
-        keys_.upload(keys);
-        sampling_host_.assign(static_cast<size_t>(lanes), tail_floor(0.0f));
-        cbuf_.resize(static_cast<size_t>(lanes) * C);
-        CUDA_CHECK(cudaMemset(cbuf_.p, 0, static_cast<size_t>(lanes) * C * sizeof(float)));
-        CUDA_CHECK(cudaStreamCreateWithFlags(&compute_, cudaStreamNonBlocking));
-        CUDA_CHECK(cudaStreamCreateWithFlags(&copy_, cudaStreamNonBlocking));
-        CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
-        conditioning_ = std::make_unique<ConditioningCudnn>(*model_, compute_);
-        if (!cluster_) switch (precision_) {
-                case Precision::fp16: allow_smem<__half>(max_smem); break;
-                case Precision::bf16: allow_smem<__nv_bfloat16>(max_smem); break;
-                default: allow_smem<float>(max_smem); break;
-            }
     }
 
-    ~GeneratorCuda() override {
-        cudaStreamSynchronize(compute_);
-        cudaStreamSynchronize(copy_);
+    ~GeneratorCuda() override { release(); }
+
+    void release() {
+        if (compute_) CUDA_REPORT(cudaStreamSynchronize(compute_));
+        if (copy_) CUDA_REPORT(cudaStreamSynchronize(copy_));
         conditioning_.reset();  // before its stream goes
-        cudaEventDestroy(done_);
-        cudaStreamDestroy(compute_);
-        cudaStreamDestroy(copy_);
-        cudaFreeHost(pinned_);
+        if (done_) CUDA_REPORT(cudaEventDestroy(done_));
+        if (compute_) CUDA_REPORT(cudaStreamDestroy(compute_));
+        if (copy_) CUDA_REPORT(cudaStreamDestroy(copy_));
+        if (pinned_) CUDA_REPORT(cudaFreeHost(pinned_));
+        compute_ = copy_ = nullptr, done_ = nullptr, pinned_ = nullptr;
+    }
+
+    // Everything a call of `frames` frames sizes: the temperatures, the conditioning's inputs and
+    // rows, the output and its pinned copy, and cuDNN's plan for the block.
+    void reserve(int frames) override {
+        const int C = s_.cond_channels();
+        sampling_.resize(static_cast<size_t>(lanes_) * (frames + 1));
+        sampling_host_.reserve(static_cast<size_t>(lanes_) * (frames + 1));
+        inputs_.resize(static_cast<size_t>(frames + 2) * lanes_ * in_);
+        grow_cbuf(static_cast<size_t>(frames + 1) * lanes_ * C);
+        out_.resize(static_cast<size_t>(lanes_) * frames * s_.frame_hop);
+        ensure_pinned(static_cast<size_t>(lanes_) * frames * s_.frame_hop * sizeof(float));
+        conditioning_->plan(frames, lanes_);
     }
 
     const ModelSpec& spec() const override { return s_; }
@@ -613,16 +202,7 @@ private:
         CUDA_CHECK(cudaMemcpyAsync(inputs_.p, inputs_host.data(), inputs_host.size() * sizeof(float), cudaMemcpyHostToDevice, compute_));
 
         // cbuf row 0 holds the last call's final C (zeros at the start); it stays where it is.
-        const size_t rows = static_cast<size_t>(frames + 1) * lanes_ * C;
-        if (rows > cbuf_.n) {
-            DeviceBuffer<float> grown;
-            grown.resize(rows);
-            CUDA_CHECK(
-                cudaMemcpyAsync(grown.p, cbuf_.p, static_cast<size_t>(lanes_) * C * sizeof(float), cudaMemcpyDeviceToDevice, compute_));
-            CUDA_CHECK(cudaStreamSynchronize(compute_));
-            std::swap(grown.p, cbuf_.p);
-            std::swap(grown.n, cbuf_.n);
-        }
+        grow_cbuf(static_cast<size_t>(frames + 1) * lanes_ * C);
         conditioning_->run(inputs_.p, frames, lanes_, cbuf_.p + static_cast<size_t>(lanes_) * C);
 
         if (want_probs) probs_.resize(static_cast<size_t>(lanes_) * T * A);
@@ -655,6 +235,131 @@ private:
                                    static_cast<size_t>(lanes_) * C * sizeof(float), cudaMemcpyDeviceToDevice, compute_));
         CUDA_CHECK(cudaEventRecord(done_, compute_));
         pos_ += T;
+    }
+
+    // Which kernel runs the sample loop and its shared memory: the cluster kernel where it holds the
+    // model, else the tensor kernel for many lanes in half precision, else the generic one with
+    // one lane a block while there are SMs to spare, more (sharing each weight read) beyond.
+    void choose_kernel(CudaKernel kernel, int sm_count, int max_smem) {
+        const int lanes = lanes_;
+        const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes;
+        // Lanes per block: one while there are SMs to spare, more (sharing each weight read) beyond.
+        // Fewer lanes per block where a block's activations would not fit in shared memory.
+        const int X = s_.excitation_channels();
+        auto bytes = [&](int lb) { return generic_layout(lb, R, S, A, X).bytes; };
+        lanes_per_block_ = 1;
+        while (lanes_per_block_ < kGenericMaxLanes && lanes_per_block_ * sm_count < lanes &&
+               bytes(2 * lanes_per_block_) <= static_cast<size_t>(max_smem))
+            lanes_per_block_ *= 2;
+        smem_ = bytes(lanes_per_block_);
+        if (kernel == CudaKernel::automatic || kernel == CudaKernel::cluster) {
+            try {
+                cluster_ = std::make_unique<ClusterKernel>(*model_, precision_, lanes, kernel == CudaKernel::cluster);
+            } catch (const std::runtime_error& e) {
+                if (kernel == CudaKernel::cluster) throw;
+                generic_because_ = e.what();
+            }
+        }
+        // The tensor kernel: where no cluster takes the lanes, for many lanes in half precision.
+        // 16 lanes a block; 32 where blocks of 16 would be four or more an SM, and run in waves.
+        const bool tensor_fits = precision_ != Precision::fp32 && bytes(16) <= static_cast<size_t>(max_smem);
+        if (kernel == CudaKernel::tensor && !tensor_fits)
+            throw std::runtime_error(precision_ == Precision::fp32
+                                         ? std::string("CUDA generator: the tensor kernel stores the weights in fp16 or bf16, not fp32")
+                                         : "CUDA generator: 16 lanes of " + s_.shape_name() + " do not fit a block's shared memory");
+        if (kernel == CudaKernel::tensor || (kernel == CudaKernel::automatic && !cluster_ && tensor_fits && lanes >= 16)) {
+            tensor_lanes_ = lanes >= 64 * sm_count && bytes(32) <= static_cast<size_t>(max_smem) ? 32 : 16;
+            smem_ = bytes(tensor_lanes_);
+        }
+        if (!cluster_ && smem_ > static_cast<size_t>(max_smem))
+            throw std::runtime_error("CUDA generator: shape " + s_.shape_name() + " needs " + std::to_string(smem_) +
+                                     " bytes of shared memory per lane; the device has " + std::to_string(max_smem));
+    }
+
+    void check_memory() const {
+        const int R = s_.residual_channels, L = s_.layers, C = s_.cond_channels(), lanes = lanes_;
+        // What the lanes' state needs (dilation queues, conditioning, output), refused up front
+        // rather than failing part-way.
+        size_t dilations = 0;
+        for (int l = 0; l < L; ++l) dilations += static_cast<size_t>(s_.dilation(l));
+        const size_t state =
+            static_cast<size_t>(lanes) * (dilations * R + static_cast<size_t>(C) * 17 + in_ * 18 + s_.frame_hop * 16) * sizeof(float);
+        size_t free_bytes = 0, total_bytes = 0;
+        CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+        if (state > free_bytes)
+            throw std::runtime_error("CUDA generator: " + std::to_string(lanes) + " lanes of " + s_.shape_name() + " need about " +
+                                     std::to_string(state >> 20) + " MiB of device memory (16-frame calls); " +
+                                     std::to_string(free_bytes >> 20) + " MiB are free");
+    }
+
+    // The sample loop's weights, transposed for the generic kernel and packed for the tensor one,
+    // in the storage precision.
+    void upload_weights() {
+        const int R = s_.residual_channels, S = s_.skip_channels, A = s_.audio_classes, L = s_.layers;
+        const int C = s_.cond_channels(), X = s_.excitation_channels(), lanes = lanes_;
+        const Weights& w = model_->weights;
+        std::vector<float> conv_t, res_t, skip_t, conv_b, res_b;
+        for (int l = 0; l < L; ++l) {
+            const auto& lw = w.layers[static_cast<size_t>(l)];
+            auto ct = transposed(conv_rows(lw, R).data(), 2 * R, 2 * R);
+            conv_t.insert(conv_t.end(), ct.begin(), ct.end());
+            auto rt = transposed(lw.res_w.data(), R, R);
+            res_t.insert(res_t.end(), rt.begin(), rt.end());
+            auto st = transposed(lw.skip_w.data(), S, R);
+            skip_t.insert(skip_t.end(), st.begin(), st.end());
+            conv_b.insert(conv_b.end(), lw.conv_b.begin(), lw.conv_b.end());
+            res_b.insert(res_b.end(), lw.res_b.begin(), lw.res_b.end());
+        }
+
+        upload_matrix(embed_, w.embed, precision_);
+        upload_matrix(conv_t_, conv_t, precision_);
+        upload_matrix(res_t_, res_t, precision_);
+        upload_matrix(skip_t_, skip_t, precision_);
+        upload_matrix(out1_t_, transposed(w.out1_w.data(), A, S), precision_);
+        upload_matrix(out2_t_, transposed(w.out2_w.data(), A, A), precision_);
+        if (tensor_lanes_) {
+            std::vector<uint16_t> conv_p, res_p, skip_p;
+            for (int l = 0; l < L; ++l) {
+                const auto& lw = w.layers[static_cast<size_t>(l)];
+                append(conv_p, pack_mma(conv_rows(lw, R).data(), 2 * R, 2 * R, precision_ == Precision::bf16));
+                append(res_p, pack_mma(lw.res_w.data(), R, R, precision_ == Precision::bf16));
+                append(skip_p, pack_mma(lw.skip_w.data(), S, R, precision_ == Precision::bf16));
+            }
+            upload_bits(conv_p_, conv_p);
+            upload_bits(res_p_, res_p);
+            upload_bits(skip_p_, skip_p);
+            upload_bits(out1_p_, pack_mma(w.out1_w.data(), A, S, precision_ == Precision::bf16));
+            upload_bits(out2_p_, pack_mma(w.out2_w.data(), A, A, precision_ == Precision::bf16));
+        }
+        conv_b_.upload(conv_b);
+        res_b_.upload(res_b);
+        skip_bias_.upload(skip_bias_sum(w, S));
+        out1_b_.upload(w.out1_b);
+        out2_b_.upload(w.out2_b);
+        decode_.upload(decode_table(A));
+        if (X) {
+            exc_t_.upload(transposed(w.excitation_w.data(), C, X));
+            exc_in_t_.upload(transposed(w.excitation_in_w.data(), R, X));
+            exc_inc_.upload(excitation_increments(s_.excitation_harmonics, s_.sample_rate));
+            started_.upload(std::vector<uint64_t>(static_cast<size_t>(lanes) * kPitches, kSilent), compute_);
+        }
+    }
+
+    void init_state(const std::vector<LaneKey>& keys) {
+        const int R = s_.residual_channels, A = s_.audio_classes, L = s_.layers, C = s_.cond_channels(), lanes = lanes_;
+        int queue = 0;
+        for (int l = 0; l < L; ++l) queue += s_.dilation(l) * R;
+        queue_per_lane_ = queue;
+        // The lanes' state, zeroed and uploaded on the stream the work runs on (and waited for):
+        // nothing on the legacy default stream, which the non-blocking streams do not wait for.
+        queues_.resize(static_cast<size_t>(lanes) * queue);
+        queues_.zero(compute_);
+        prev_.upload(std::vector<int>(static_cast<size_t>(lanes), A / 2), compute_);  // mu-law class of silence
+        keys_.upload(keys, compute_);
+        sampling_host_.assign(static_cast<size_t>(lanes), tail_floor(0.0f));
+        cbuf_.resize(static_cast<size_t>(lanes) * C);
+        cbuf_.zero(compute_);
+        conditioning_ = std::make_unique<ConditioningCudnn>(*model_, compute_);
     }
 
     template <class WT>
@@ -736,9 +441,21 @@ private:
         }
     }
 
+    // cbuf to `rows` floats at least, its row 0 (the last call's final C) kept.
+    void grow_cbuf(size_t rows) {
+        if (rows <= cbuf_.n) return;
+        DeviceBuffer<float> grown;
+        grown.resize(rows);
+        CUDA_CHECK(cudaMemcpyAsync(grown.p, cbuf_.p, static_cast<size_t>(lanes_) * s_.cond_channels() * sizeof(float),
+                                   cudaMemcpyDeviceToDevice, compute_));
+        CUDA_CHECK(cudaStreamSynchronize(compute_));
+        std::swap(grown.p, cbuf_.p);
+        std::swap(grown.n, cbuf_.n);
+    }
+
     void ensure_pinned(size_t bytes) {
         if (bytes <= pinned_bytes_) return;
-        cudaFreeHost(pinned_);
+        if (pinned_) CUDA_CHECK(cudaFreeHost(pinned_));
         pinned_ = nullptr;
         CUDA_CHECK(cudaMallocHost(&pinned_, bytes));
         pinned_bytes_ = bytes;

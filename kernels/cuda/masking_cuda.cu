@@ -26,13 +26,19 @@ namespace {
 constexpr float kKneeDb = 6.0f;
 constexpr float kRelease = 0.5f;
 constexpr int kMaxHopsPerBatch = 128;
+// A grid's y dimension is at most 65,535: frames (channels x hops) beyond that are walked by each
+// block in steps of the grid's height.
+constexpr int kMaxGridY = 65535;
+dim3 frames_grid(int x_blocks, int frames) { return dim3(x_blocks, std::min(frames, kMaxGridY)); }
 
 // sig [C][N - hop + H*hop] (history, then the new hops) -> frames [C*H][N], windowed.
 __global__ void window_kernel(const float* __restrict__ sig, int sig_len, const float* __restrict__ w, int n, int hop, int hops,
-                              float* __restrict__ frames) {
-    const int f = blockIdx.y, c = f / hops, h = f % hops;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
-        frames[static_cast<size_t>(f) * n + i] = sig[static_cast<size_t>(c) * sig_len + h * hop + i] * w[i];
+                              int frames_total, float* __restrict__ frames) {
+    for (int f = blockIdx.y; f < frames_total; f += gridDim.y) {
+        const int c = f / hops, h = f % hops;
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
+            frames[static_cast<size_t>(f) * n + i] = sig[static_cast<size_t>(c) * sig_len + h * hop + i] * w[i];
+    }
 }
 
 __global__ void power_kernel(const cufftComplex* __restrict__ spec, int total, float offset_db, float* __restrict__ power_db) {
@@ -75,12 +81,14 @@ __global__ void gain_kernel(cufftComplex* __restrict__ spec, const float* __rest
 // h = 0, the tail kept from the last batch), windowed and scaled; interleaved into out [H*hop][C].
 __global__ void overlap_add_kernel(const float* __restrict__ y, const float* __restrict__ tail, const float* __restrict__ w, int n, int hop,
                                    int hops, int channels, float scale, float* __restrict__ out) {
-    const int f = blockIdx.y, c = f / hops, h = f % hops;
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < hop; i += gridDim.x * blockDim.x) {
-        const float now = y[static_cast<size_t>(f) * n + i] * w[i] * scale;
-        const float before =
-            h == 0 ? tail[static_cast<size_t>(c) * hop + i] : y[static_cast<size_t>(f - 1) * n + hop + i] * w[hop + i] * scale;
-        out[(static_cast<size_t>(h) * hop + i) * channels + c] = now + before;
+    for (int f = blockIdx.y; f < channels * hops; f += gridDim.y) {
+        const int c = f / hops, h = f % hops;
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < hop; i += gridDim.x * blockDim.x) {
+            const float now = y[static_cast<size_t>(f) * n + i] * w[i] * scale;
+            const float before =
+                h == 0 ? tail[static_cast<size_t>(c) * hop + i] : y[static_cast<size_t>(f - 1) * n + hop + i] * w[hop + i] * scale;
+            out[(static_cast<size_t>(h) * hop + i) * channels + c] = now + before;
+        }
     }
 }
 
@@ -116,22 +124,22 @@ public:
           dev_tables_(tables_) {
         if (channels < 1 || channels > 4096) throw std::invalid_argument("masking: 1..4096 channels");
         CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-        window_.upload(masking_window(n_));
+        window_.upload(masking_window(n_), stream_);
         power_offset_db_ = masking_power_offset_db(n_);
 
         const size_t frames = static_cast<size_t>(ch_) * kMaxHopsPerBatch;
         sig_len_ = (n_ - hop_) + kMaxHopsPerBatch * hop_;
-        sig_ = DeviceBuffer<float>(static_cast<size_t>(ch_) * sig_len_, true);
-        time_ = DeviceBuffer<float>(frames * n_, true);
-        spec_ = DeviceBuffer<cufftComplex>(frames * bins_, true);
-        power_ = DeviceBuffer<float>(frames * bins_, true);
-        thr_ = DeviceBuffer<float>(frames * bins_, true);
-        tail_ = DeviceBuffer<float>(static_cast<size_t>(ch_) * hop_, true);
-        out_dev_ = DeviceBuffer<float>(frames * hop_, true);
-        in_dev_ = DeviceBuffer<float>(frames * hop_, true);
-        discarded_ = DeviceBuffer<unsigned long long>(1, true);
-        pe_ = DeviceBuffer<double>(1, true);
-        gain_.upload(std::vector<float>(static_cast<size_t>(ch_) * bins_, 1.0f));
+        sig_ = DeviceBuffer<float>(static_cast<size_t>(ch_) * sig_len_, true, stream_);
+        time_ = DeviceBuffer<float>(frames * n_, true, stream_);
+        spec_ = DeviceBuffer<cufftComplex>(frames * bins_, true, stream_);
+        power_ = DeviceBuffer<float>(frames * bins_, true, stream_);
+        thr_ = DeviceBuffer<float>(frames * bins_, true, stream_);
+        tail_ = DeviceBuffer<float>(static_cast<size_t>(ch_) * hop_, true, stream_);
+        out_dev_ = DeviceBuffer<float>(frames * hop_, true, stream_);
+        in_dev_ = DeviceBuffer<float>(frames * hop_, true, stream_);
+        discarded_ = DeviceBuffer<unsigned long long>(1, true, stream_);
+        pe_ = DeviceBuffer<double>(1, true, stream_);
+        gain_.upload(std::vector<float>(static_cast<size_t>(ch_) * bins_, 1.0f), stream_);
         CUDA_CHECK(cudaMallocHost(&in_host_, frames * hop_ * sizeof(float)));
         CUDA_CHECK(cudaMallocHost(&out_host_, frames * hop_ * sizeof(float)));
         // Output lags input by one hop, as in the CPU stage: the first hop out is silence.
@@ -139,11 +147,19 @@ public:
     }
 
     ~MaskingCuda() override {
-        cudaStreamSynchronize(stream_);
-        for (auto& [h, p] : plans_) cufftDestroy(p.fwd), cufftDestroy(p.inv);
-        cudaFreeHost(in_host_);
-        cudaFreeHost(out_host_);
-        cudaStreamDestroy(stream_);
+        CUDA_REPORT(cudaStreamSynchronize(stream_));
+        plans_.clear();
+        CUDA_REPORT(cudaFreeHost(in_host_));
+        CUDA_REPORT(cudaFreeHost(out_host_));
+        CUDA_REPORT(cudaStreamDestroy(stream_));
+    }
+
+    // Every batch a call of up to `frames` frames can make: one hop more than they hold, for
+    // what an earlier call left pending.
+    void reserve(size_t frames) override {
+        const int most = static_cast<int>(std::min<size_t>(kMaxHopsPerBatch, frames / static_cast<size_t>(hop_) + 1));
+        for (int hops = 1; hops <= most; ++hops) plans_for(hops);
+        pending_.reserve((static_cast<size_t>(most) + 1) * hop_ * ch_);
     }
 
     int latency() const override { return n_; }
@@ -182,20 +198,35 @@ private:
         return masking_fft_size(sample_rate);
     }
 
+    // A batch size's forward and inverse plans, destroyed with it: a plan made before one that
+    // fails is not leaked.
+    struct Plan {
+        cufftHandle h = 0;
+        bool made = false;
+        Plan() = default;
+        Plan(const Plan&) = delete;
+        ~Plan() {
+            if (made) cufftDestroy(h);
+        }
+    };
     struct Plans {
-        cufftHandle fwd, inv;
+        Plan fwd, inv;
     };
 
+    // Made by reserve() for every batch the stream's blocks give, so that none is made on the
+    // block path after kernels are queued; a larger batch (the file tool's) makes its own here.
     const Plans& plans_for(int hops) {
         auto it = plans_.find(hops);
-        if (it != plans_.end()) return it->second;
-        Plans p{};
+        if (it != plans_.end()) return *it->second;
+        auto p = std::make_unique<Plans>();
         int n = n_;
-        CUFFT_CHECK(cufftPlanMany(&p.fwd, 1, &n, nullptr, 1, n_, nullptr, 1, bins_, CUFFT_R2C, ch_ * hops));
-        CUFFT_CHECK(cufftPlanMany(&p.inv, 1, &n, nullptr, 1, bins_, nullptr, 1, n_, CUFFT_C2R, ch_ * hops));
-        CUFFT_CHECK(cufftSetStream(p.fwd, stream_));
-        CUFFT_CHECK(cufftSetStream(p.inv, stream_));
-        return plans_.emplace(hops, p).first->second;
+        CUFFT_CHECK(cufftPlanMany(&p->fwd.h, 1, &n, nullptr, 1, n_, nullptr, 1, bins_, CUFFT_R2C, ch_ * hops));
+        p->fwd.made = true;
+        CUFFT_CHECK(cufftPlanMany(&p->inv.h, 1, &n, nullptr, 1, bins_, nullptr, 1, n_, CUFFT_C2R, ch_ * hops));
+        p->inv.made = true;
+        CUFFT_CHECK(cufftSetStream(p->fwd.h, stream_));
+        CUFFT_CHECK(cufftSetStream(p->inv.h, stream_));
+        return *plans_.emplace(hops, std::move(p)).first->second;
     }
 
     void run_batch(const float* in, int hops, float masking_db) {
@@ -206,19 +237,20 @@ private:
         CUDA_CHECK(cudaMemsetAsync(discarded_.p, 0, sizeof(unsigned long long), stream_));
         CUDA_CHECK(cudaMemsetAsync(pe_.p, 0, sizeof(double), stream_));
         deinterleave_kernel<<<64, 256, 0, stream_>>>(in_dev_.p, hops * hop_, ch_, history, sig_len_, sig_.p);
-        window_kernel<<<dim3((n_ + 255) / 256, frames), 256, 0, stream_>>>(sig_.p, sig_len_, window_.p, n_, hop_, hops, time_.p);
+        window_kernel<<<frames_grid((n_ + 255) / 256, frames), 256, 0, stream_>>>(sig_.p, sig_len_, window_.p, n_, hop_, hops, frames,
+                                                                                  time_.p);
         CUDA_CHECK(cudaGetLastError());
         const Plans& p = plans_for(hops);
-        CUFFT_CHECK(cufftExecR2C(p.fwd, time_.p, spec_.p));
+        CUFFT_CHECK(cufftExecR2C(p.fwd.h, time_.p, spec_.p));
         power_kernel<<<256, 256, 0, stream_>>>(spec_.p, frames * bins_, power_offset_db_, power_.p);
         launch_psycho_threshold(dev_tables_.view(), power_.p, thr_.p, frames, stream_);
         gain_kernel<<<(ch_ * bins_ + 127) / 128, 128, 0, stream_>>>(spec_.p, power_.p, thr_.p, gain_.p, ch_, hops, bins_, masking_db,
                                                                     masking_db <= kMaskingBypassDb, discarded_.p, pe_.p);
         CUDA_CHECK(cudaGetLastError());
-        CUFFT_CHECK(cufftExecC2R(p.inv, spec_.p, time_.p));
+        CUFFT_CHECK(cufftExecC2R(p.inv.h, spec_.p, time_.p));
         const float scale = 1.0f / static_cast<float>(n_);
-        overlap_add_kernel<<<dim3((hop_ + 255) / 256, frames), 256, 0, stream_>>>(time_.p, tail_.p, window_.p, n_, hop_, hops, ch_, scale,
-                                                                                  out_dev_.p);
+        overlap_add_kernel<<<frames_grid((hop_ + 255) / 256, frames), 256, 0, stream_>>>(time_.p, tail_.p, window_.p, n_, hop_, hops, ch_,
+                                                                                         scale, out_dev_.p);
         keep_tail_kernel<<<dim3((hop_ + 255) / 256, ch_), 256, 0, stream_>>>(time_.p, window_.p, n_, hop_, hops, scale, tail_.p);
         shift_history_kernel<<<dim3((history + 255) / 256, ch_), 256, 0, stream_>>>(sig_.p, sig_len_, history, hops * hop_);
         CUDA_CHECK(cudaGetLastError());
@@ -239,7 +271,7 @@ private:
     const PsychoTables tables_;
     PsychoTablesOnDevice dev_tables_;
     cudaStream_t stream_ = nullptr;
-    std::map<int, Plans> plans_;
+    std::map<int, std::unique_ptr<Plans>> plans_;
     float power_offset_db_ = 0;
     int sig_len_ = 0;
     DeviceBuffer<float> window_, sig_, time_, power_, thr_, tail_, out_dev_, in_dev_, gain_;
