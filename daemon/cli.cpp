@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,10 @@ void use_our_logger() {
 }  // namespace
 
 int wavecastd_main(int argc, char** argv, const StageHooks& hooks) {
+    // Every CUDA kernel loaded when the context is made (the first stream's stages, on this
+    // thread), not at its first launch on a producer thread while the other streams launch theirs
+    // (CUDA 12's lazy loading). A value in the environment is left as it is.
+    setenv("CUDA_MODULE_LOADING", "EAGER", 0);
     block_daemon_signals();
     CLI::App app{"wavecastd: composes and renders music with a neural network, forever, into JACK"};
     std::string config_path = default_config_path();

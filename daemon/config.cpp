@@ -127,7 +127,7 @@ void parse_daemon(const TomlReader& r, const toml::table* d, const std::string& 
     c.recordings_dir = resolve(dir, "../recordings");
     if (!d) return;
     r.only_keys(*d,
-                {"backend", "precision", "cpu_threads", "batch_streams", "control", "telemetry", "osc", "osc_allow", "model",
+                {"backend", "precision", "cpu_threads", "batch_streams", "masking", "control", "telemetry", "osc", "osc_allow", "model",
                  "fallback_model", "models", "styles", "recordings", "output_rate", "status_interval_s", "log_level"},
                 "[daemon]");
     c.backend = r.get_string(*d, "backend", c.backend);
@@ -142,6 +142,9 @@ void parse_daemon(const TomlReader& r, const toml::table* d, const std::string& 
     c.batch_streams = r.get_string(*d, "batch_streams", c.batch_streams);
     if (c.batch_streams != "auto" && c.batch_streams != "on" && c.batch_streams != "off")
         r.fail(d->get("batch_streams"), "batch_streams must be \"auto\", \"on\" or \"off\"");
+    c.masking_backend = r.get_string(*d, "masking", c.masking_backend);
+    if (c.masking_backend != "auto" && c.masking_backend != "cpu")
+        r.fail(d->get("masking"), "masking must be \"auto\" (where the generator runs) or \"cpu\"");
     c.control = r.get_string(*d, "control", c.control);
     c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
     c.osc = r.get_string(*d, "osc", c.osc);
@@ -311,6 +314,7 @@ std::vector<std::string> restart_needed(const DaemonConfig& c, const DaemonConfi
         {next.precision != c.precision, "precision"},
         {next.cpu_threads != c.cpu_threads, "cpu_threads"},
         {next.batch_streams != c.batch_streams, "batch_streams"},
+        {next.masking_backend != c.masking_backend, "masking"},
         {next.model != c.model || next.models_dir != c.models_dir, "model"},
         {next.fallback_model != c.fallback_model, "fallback_model"},
         {next.control != c.control, "control"},

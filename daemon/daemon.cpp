@@ -97,8 +97,12 @@ std::vector<std::unique_ptr<Generator>> shared_generator(const DaemonConfig& cfg
 Daemon::Daemon(DaemonConfig config, const StageHooks& hooks)
     : config_(std::move(config)), styles_({}), scheduler_(config_.schedule), status_interval_s_(config_.status_interval_s) {
     spdlog::set_level(spdlog::level::from_str(config_.log_level));
-    const BackendPlan plan = plan_backends(config_.backend);
+    BackendPlan plan = plan_backends(config_.backend);
     spdlog::info("{}", plan.note);
+    if (config_.masking_backend == "cpu" && plan.masking != "cpu") {
+        plan.masking = "cpu";
+        spdlog::info("masking on the CPU ([daemon] masking = \"cpu\")");
+    }
     std::tie(model_, fallback_) = load_models(config_, plan);
     Styles styles = load_styles(config_.styles_dir);
     spdlog::info("{} styles from {}", styles.size(), config_.styles_dir);

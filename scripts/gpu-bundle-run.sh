@@ -216,8 +216,39 @@ EOF
   done
 }
 
+# One daemon of N streams (batch_streams BATCH, EXTRA one more [daemon] line) for SECONDS on the
+# private jackd; its status in $work/status-TAG.json and a headline on stdout.
+run_streams() {
+  local n=$1 batch=$2 extra=$3 seconds=$4 tag=$5 log="$OUT/daemon.log"
+  streams_config "$n" "$batch" | awk -v x="$extra" '/^\[jack\]/ && x != "" {print x} {print}' >"$work/streams-$tag.toml"
+  echo "===== $n stream(s), batch_streams $batch${extra:+, $extra}, $seconds s" >>"$log"
+  "$here/bin/wavecastd" --config "$work/streams-$tag.toml" >>"$log" 2>&1 &
+  local d=$! ready=0
+  for _ in $(seq 120); do
+    if bin wavecast --endpoint "ipc://$work/control-$n" --timeout 500 --retries 1 status >/dev/null 2>&1; then ready=1; break; fi
+    kill -0 $d 2>/dev/null || break
+    sleep 0.5
+  done
+  if [ $ready = 0 ]; then echo "daemon with $n streams did not come up" | tee -a "$log"; kill $d 2>/dev/null; wait $d; return 1; fi
+  [ "$n" = 1 ] && bin wavecast --endpoint "ipc://$work/control-$n" --stream s0 record take.wav --seconds 10 >>"$log" 2>&1
+  sleep "$seconds"
+  bin wavecast --endpoint "ipc://$work/control-$n" --json status >"$work/status-$tag.json" 2>>"$log"
+  cat "$work/status-$tag.json" >>"$log"
+  kill -TERM $d; wait $d
+  "$python" - "$work/status-$tag.json" "$n" "$batch${extra:+, $extra}" <<'EOF' 2>/dev/null || echo "$n: no status"
+import json, statistics, sys
+s = json.load(open(sys.argv[1]))
+st = s["streams"]
+rtf = [x["rtf"] for x in st]
+rec = st[0]["recording"]["last"] if sys.argv[2] == "1" else ""
+print(f"{sys.argv[2]} stream(s) (batch {sys.argv[3]}): rtf {min(rtf):.2f} at least, {statistics.median(rtf):.2f} median, "
+      f"{sum(x['underruns'] for x in st)} underruns, generator on {','.join(sorted({x['backend'] for x in st}))}, "
+      f"masking on {','.join(sorted({x['masking']['backend'] for x in st}))}" + (f", recorded {rec}" if rec else ""))
+EOF
+}
+
 step_daemon() {
-  local log="$OUT/daemon.log" rc=0 n t0 t1 seconds=$render_seconds
+  local log="$OUT/daemon.log" rc=0 t0 t1 seconds=$render_seconds
   {
     echo "===== render $seconds s on $backend"
     t0=$(date +%s.%N)
@@ -231,41 +262,32 @@ step_daemon() {
   local jack=$!
   for _ in $(seq 50); do "$here/bin/jack_lsp" -s wavecast-gpu >/dev/null 2>&1 && break; sleep 0.1; done
   # The streams share one generator (batch_streams auto, on CUDA); 16 once more each on its own.
-  local run batch
+  local run n batch head failed=""
   for run in 1:auto 16:auto 64:auto 16:off; do
     n=${run%:*} batch=${run#*:}
-    streams_config $n $batch >"$work/streams-$n.toml"
-    echo "===== $n stream(s), batch_streams $batch, $stream_seconds s" >>"$log"
-    "$here/bin/wavecastd" --config "$work/streams-$n.toml" >>"$log" 2>&1 &
-    local d=$! ready=0
-    for _ in $(seq 120); do
-      if bin wavecast --endpoint "ipc://$work/control-$n" --timeout 500 --retries 1 status >/dev/null 2>&1; then ready=1; break; fi
-      kill -0 $d 2>/dev/null || break
-      sleep 0.5
-    done
-    if [ $ready = 0 ]; then echo "daemon with $n streams did not come up" >>"$log"; rc=1; kill $d 2>/dev/null; wait $d; continue; fi
-    [ $n = 1 ] && bin wavecast --endpoint "ipc://$work/control-$n" --stream s0 record take.wav --seconds 10 >>"$log" 2>&1
-    sleep "$stream_seconds"
-    bin wavecast --endpoint "ipc://$work/control-$n" --json status >"$work/status-$n.json" 2>>"$log"
-    cat "$work/status-$n.json" >>"$log"
-    kill -TERM $d; wait $d
-    heads="$heads; $("$python" - "$work/status-$n.json" "$n" "$batch" <<'EOF' 2>/dev/null || echo "$n: no status"
-import json, statistics, sys
-s = json.load(open(sys.argv[1]))
-st = s["streams"]
-rtf = [x["rtf"] for x in st]
-rec = st[0]["recording"]["last"] if sys.argv[2] == "1" else ""
-print(f"{sys.argv[2]} stream(s) (batch {sys.argv[3]}): rtf {min(rtf):.2f} at least, {statistics.median(rtf):.2f} median, "
-      f"{sum(x['underruns'] for x in st)} underruns, on {','.join(sorted({x['backend'] for x in st}))}" + (f", recorded {rec}" if rec else ""))
-EOF
-)"
+    head=$(run_streams "$n" "$batch" "" "$stream_seconds" "$n-$batch") || rc=1
+    heads="$heads; $head"
+    [[ $head == *"on cpu"* ]] && [ -z "$failed" ] && failed="$n:$batch"
   done
-  # A stream that fell back to the CPU met a CUDA error: run the 16 again under memcheck, which
-  # names the kernel and the address (the first few), for a while.
-  if [[ $heads == *"on cpu"* ]] && command -v compute-sanitizer >/dev/null && [ -e "$work/streams-16.toml" ]; then
-    echo "===== 16 streams under compute-sanitizer memcheck" >>"$log"
-    timeout -k 5 45 compute-sanitizer --tool memcheck --print-limit 8 "$here/bin/wavecastd" --config "$work/streams-16.toml" >>"$log" 2>&1
-    heads="$heads; memcheck of 16 streams: $(grep -c '^========= Invalid' "$log") invalid accesses logged"
+  # A stage that fell back to the CPU met a CUDA error. Bisect at once: the same streams with
+  # masking on the CPU (does the generator alone run clean?), then the failing variant under
+  # memcheck with launches made blocking, which names the kernel and the address of the first faults.
+  if [ -n "$failed" ]; then
+    n=${failed%:*} batch=${failed#*:}
+    head=$(run_streams "$n" "$batch" 'masking = "cpu"' 15 "bisect") || true
+    heads="$heads; bisect, masking on the CPU: $head"
+    local culprit=masking extra=""
+    if [[ $head == *"generator on cpu"* ]]; then
+      culprit=generator extra='masking = "cpu"'
+    fi
+    heads="$heads; the fault follows the $culprit"
+    if command -v compute-sanitizer >/dev/null; then
+      streams_config "$n" "$batch" | awk -v x="$extra" '/^\[jack\]/ && x != "" {print x} {print}' >"$work/streams-memcheck.toml"
+      echo "===== $n streams ($culprit on CUDA) under compute-sanitizer memcheck, CUDA_LAUNCH_BLOCKING=1" >>"$log"
+      CUDA_LAUNCH_BLOCKING=1 timeout -k 5 45 compute-sanitizer --tool memcheck --print-limit 8 "$here/bin/wavecastd" \
+        --config "$work/streams-memcheck.toml" >>"$log" 2>&1
+      heads="$heads; memcheck: $(grep -c '^========= Invalid' "$log") invalid accesses logged"
+    fi
   fi
   kill $jack 2>/dev/null; wait $jack 2>/dev/null
   echo "$heads" >"$headline"
@@ -296,7 +318,7 @@ step_train() {
   grep -h "^train: .* steps, " "$work"/train-*.log | sed 's/train: //; s/;.*//' | paste -sd';' >"$headline"
   return $rc
 }
-export -f step_machine step_tests step_sanitizer step_bench streams_config step_daemon step_train
+export -f step_machine step_tests step_sanitizer step_bench streams_config run_streams step_daemon step_train
 
 # What each step needs: the bundle's own files (a dry run fails without them) and the GPU
 # machine's tools (named when absent, as they are on a machine without a GPU).
@@ -312,12 +334,18 @@ needs() {
 }
 
 # name, its own timeout, the least it is worth starting with (train: what is left)
-plan=("machine 15 5" "tests 150 60" "sanitizer 120 30" "bench 170 40" "daemon 240 120" "train 0 120")
+plan=("machine 15 5" "tests 150 60" "sanitizer 120 30" "bench 170 40" "daemon 240 120" "train 0 $train_least")
 reserve=10  # for the summary after the last step
+train_least=120
 for entry in "${plan[@]}"; do
   read -r name own least <<<"$entry"
   if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then continue; fi
   avail=$(( $(left) - reserve ))
+  # The train step's share is kept from the steps before it: a short budget (300 s) still trains
+  # for train_least seconds, where there is data to train on.
+  if [ "$name" != train ] && [ -e "$here/training/train.pack" ] && { [ ${#only[@]} -eq 0 ] || [[ " ${only[*]} " == *" train "* ]]; }; then
+    avail=$(( avail - train_least ))
+  fi
   t=$own
   [ "$name" = train ] && t=$avail
   [ "$t" -gt "$avail" ] && t=$avail

@@ -12,7 +12,10 @@
 # run.sh and VERSION. CUDA's own libraries (runtime, cuFFT, cuDNN) are the GPU machine's: they
 # must match its driver. Built portable (no -march=native) for sm_90 (H100, H200).
 # WAVECAST_BUNDLE_DATA_MIB (default 14) bounds the training data; the bundle is refused above
-# 56 MiB, naming what is large.
+# 56 MiB, naming what is large. Where training/data has no train and held sets, they are made
+# first with training/dataset.py (FluidSynth on this machine: about two minutes on two cores),
+# so that a bundle from a clean checkout trains; WAVECAST_BUNDLE_MAKE_DATA=0 skips that (the
+# test command's dry run, which needs no data).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/gpu-bundle}
@@ -47,6 +50,17 @@ rm -f "$out/config/"*.service
 cp "$root/models/small.safetensors" "$root/models/medium.safetensors" "$root/models/README.md" "$out/models/"
 cp "$root"/training/*.py "$out/training/"
 python=/usr/bin/python3
+if [ "${WAVECAST_BUNDLE_MAKE_DATA:-1}" != 0 ]; then
+  # The sets README's Training section makes, smaller: what 14 MiB of pack holds, and a held set.
+  for spec in "train 1-4 60" "held 1000 30"; do
+    read -r set seeds seconds <<<"$spec"
+    if ! compgen -G "$root/training/data/$set/*.safetensors" >/dev/null; then
+      echo "gpu-bundle: making training/data/$set (seeds $seeds, ${seconds} s items; a minute or two)"
+      "$python" "$root/training/dataset.py" --out "$root/training/data/$set" --seeds "$seeds" --seconds "$seconds" \
+        --wavecastd "$build/daemon/wavecastd"
+    fi
+  done
+fi
 for set in train held; do
   if compgen -G "$root/training/data/$set/*.safetensors" >/dev/null; then
     mib=$data_mib

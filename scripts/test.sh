@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # built and dry-run wherever a CUDA toolkit is, which checks that every step's programs and
 # libraries are there and that the budget and summary work.
 if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null; then
-  "$root/scripts/gpu-bundle.sh" "$root/build/gpu-bundle"
+  WAVECAST_BUNDLE_MAKE_DATA=0 "$root/scripts/gpu-bundle.sh" "$root/build/gpu-bundle"
   OUT="$root/build/gpu-out" "$root/build/gpu-bundle/run.sh" --dry-run
 fi
 fuzz_seconds=${WAVECAST_FUZZ_SECONDS:-20}
