@@ -22,7 +22,6 @@
 using namespace harness;
 using namespace std::chrono_literals;
 
-
 // MIDI out: the composer's notes arrive on STREAM_midi_out on the style's channels, spaced on the
 // output clock exactly as the composer spaced them (the delay that lines them up with the audio
 // is constant), and a style switch sends the new programs.

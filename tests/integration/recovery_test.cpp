@@ -23,7 +23,6 @@
 using namespace harness;
 using namespace std::chrono_literals;
 
-
 // Streams that share one generator (batch_streams, what a GPU daemon does by default): both
 // play, each with its own lanes, neither underruns, and SIGTERM still ends the daemon promptly
 // though one producer may be waiting for the other's block.
