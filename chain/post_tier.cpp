@@ -20,12 +20,20 @@ void PostTier::set_output_rate(int rate) {
     if (rate < 8000 || rate > 384000) throw std::invalid_argument("output rate " + std::to_string(rate) + " Hz is out of range");
     if (soxr_) soxr_delete(soxr_);
     soxr_ = nullptr;
+    in_total_ = out_total_ = 0;
     out_rate_ = rate;
     if (rate == model_rate_) return;
     soxr_error_t err = nullptr;
     const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-    const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-    soxr_ = soxr_create(model_rate_, rate, 2, &err, &io, &q, nullptr);
+    const soxr_quality_spec_t q = soxr_quality_spec(fast_resampler_ ? SOXR_MQ : SOXR_HQ, 0);
+    // soxr works its filter in DFT blocks and gives nothing back until one fills: at its default
+    // sizes (2^10 to 2^17) what it held at 16 -> 48 kHz averaged 21 ms (MQ) and 45 ms (HQ), every
+    // knob heard that much later. The smallest blocks halve that for the same output (equal to
+    // float rounding) at well under 0.1% of a core (benchmarks/RESULTS.md, "Latency").
+    soxr_runtime_spec_t runtime = soxr_runtime_spec(1);
+    runtime.log2_min_dft_size = 8;
+    runtime.log2_large_dft_size = 8;
+    soxr_ = soxr_create(model_rate_, rate, 2, &err, &io, &q, &runtime);
     if (err) throw std::runtime_error(std::string("soxr_create: ") + err);
     // soxr trims its filter's delay from the start of its output: output frame k is input time
     // k / ratio. What soxr_delay() reports is how much it holds back while it waits for input,
@@ -38,9 +46,12 @@ double PostTier::delay_frames() const {
     return (masking_->latency() + loudness_.latency()) * ratio;
 }
 
+// Room for what soxr holds besides the block itself: given only the block's own length, it kept
+// its output back in its internal chunks, and what it held grew to 30 ms at 48 kHz where it needs
+// 11 (a live knob heard 19 ms later than it could be; found by benchmarks/latency.sh).
 size_t PostTier::max_output_frames(size_t frames) const {
     const double ratio = static_cast<double>(out_rate_) / model_rate_;
-    return static_cast<size_t>(std::ceil(static_cast<double>(frames) * ratio)) + 64;
+    return static_cast<size_t>(std::ceil(static_cast<double>(frames) * ratio)) + 2048;
 }
 
 void PostTier::mask(const float* in, float* out, size_t frames, float masking_db) {
@@ -71,6 +82,7 @@ void PostTier::process(std::vector<float>& stereo, size_t frames, double masking
     size_t done_in = 0, done_out = 0;
     const soxr_error_t err = soxr_process(soxr_, masked_.data(), frames, &done_in, resampled_.data(), resampled_.size() / 2, &done_out);
     if (err) throw std::runtime_error(std::string("soxr_process: ") + err);
+    in_total_ += done_in, out_total_ += done_out;
     out.insert(out.end(), resampled_.begin(), resampled_.begin() + static_cast<std::ptrdiff_t>(2 * done_out));
 }
 

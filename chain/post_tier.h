@@ -25,6 +25,12 @@ public:
 
     // Takes effect at the next block; the resampler restarts (a rate change is a discontinuity anyway).
     void set_output_rate(int rate);
+    // soxr's medium quality rather than high: it holds back 7.5 ms at 48 kHz rather than about 11
+    // (a live profile's choice; see config/live.toml). Before the first block.
+    void set_fast_resampler(bool on) {
+        fast_resampler_ = on;
+        set_output_rate(out_rate_);
+    }
     int output_rate() const { return out_rate_; }
 
     // Interleaved stereo at the model rate, `frames` frames (changed in place: masking and
@@ -35,8 +41,14 @@ public:
     // How far the audio of a model sample trails it at the output, in output frames (the
     // resampler keeps time; masking and the limiter each delay by a fixed latency).
     double delay_frames() const;
-    // Output frames the resampler holds back now, waiting for more input.
-    double held_frames() const { return soxr_ ? soxr_delay(soxr_) : 0.0; }
+    // Its parts, in model frames: the masking stage's window and the limiter's look-ahead.
+    int masking_latency() const { return masking_->latency(); }
+    int limiter_latency() const { return loudness_.latency(); }
+    // Output frames the resampler holds back now, waiting for more input: what its input so far
+    // gives at the output rate less what it has put out (soxr_delay() counts its filter's own).
+    double held_frames() const {
+        return soxr_ ? static_cast<double>(in_total_) * out_rate_ / model_rate_ - static_cast<double>(out_total_) : 0.0;
+    }
     // Output frames for `frames` model frames, rounded up: a bound for sizing buffers.
     size_t max_output_frames(size_t frames) const;
 
@@ -58,6 +70,8 @@ private:
     std::string last_masking_failure_;
     Loudness loudness_;
     soxr_t soxr_ = nullptr;
+    uint64_t in_total_ = 0, out_total_ = 0;  // frames into and out of this resampler
+    bool fast_resampler_ = false;
     std::vector<float> masked_, resampled_;
 };
 
