@@ -227,6 +227,7 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
     report_.bar = score_.bar();
     report_.section = score_.section();
     report_.output_delay_frames = post_.delay_frames();
+    report_.masking_latency = post_.masking_latency(), report_.limiter_latency = post_.limiter_latency();
     report_.resampler_held_frames = post_.held_frames();
     report_.backend = gen_->backend();
     report_.masking_backend = post_.masking_backend();

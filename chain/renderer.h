@@ -59,9 +59,10 @@ struct BlockReport {
     double beat = 0, tempo = 0;         // the composer's, at the block's end
     int64_t bar = 0;
     std::string section;
-    double output_delay_frames = 0;    // the post tier's latency at the output rate (MIDI out waits as long)
-    double resampler_held_frames = 0;  // what the resampler holds back, waiting for input
-    std::string backend;               // the generator's (it changes should the generator fall back)
+    double output_delay_frames = 0;                // the post tier's latency at the output rate (MIDI out waits as long)
+    int masking_latency = 0, limiter_latency = 0;  // its parts, in model frames
+    double resampler_held_frames = 0;              // what the resampler holds back, waiting for input
+    std::string backend;                           // the generator's (it changes should the generator fall back)
     Failure generator_failures;
     std::string masking_backend;  // likewise the masking stage's
     Failure masking_failures;
@@ -85,6 +86,7 @@ public:
 
     // Takes effect at the next block; the resampler restarts (a rate change is a discontinuity anyway).
     void set_output_rate(int rate);
+    void set_fast_resampler(bool on) { post_.set_fast_resampler(on); }
     void set_style(std::shared_ptr<const Style> style, bool now = false) { set_style(StyleChange{std::move(style), now, 0, {}}); }
     void set_style(StyleChange change);
     void cue(Composer::Cue c) { score_.cue(c); }

@@ -85,6 +85,15 @@ void print_status(const json& r) {
         std::printf("  bar %lld (%s), beat %.2f\n", static_cast<long long>(s.value("bar", 0ll)), s.value("section", "").c_str(),
                     s.value("beat", 0.0));
         std::printf("  params %s\n", s["params"].dump().c_str());
+        if (s.contains("latency")) {
+            const json& l = s["latency"];
+            std::printf(
+                "  a change reaches the JACK ports within %.0f ms: block %.0f + render %.0f + look-ahead %.0f + masking %.0f + "
+                "limiter %.0f + resampler %.0f (gain_db %.0f ms, masking not in its way)\n",
+                l.value("total_ms", 0.0), l.value("block_ms", 0.0), l.value("render_ms", 0.0), l.value("lookahead_ms", 0.0),
+                l.value("masking_ms", 0.0), l.value("limiter_ms", 0.0), l.value("resampler_ms", 0.0), l.value("gain_total_ms", 0.0));
+            if (s.value("producer_priority", 0) > 0) std::printf("  producer at realtime priority %d\n", s.value("producer_priority", 0));
+        }
         if (s.value("generator_failures", 0) > 0)
             std::printf("  generator failed %d time(s), now on %s: %s\n", s.value("generator_failures", 0), s.value("backend", "?").c_str(),
                         s.value("last_failure", "").c_str());

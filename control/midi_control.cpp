@@ -1,6 +1,7 @@
 #include "control/midi_control.h"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <filesystem>
 
 #include "util/files.h"
@@ -43,6 +44,12 @@ void MidiControl::take(Replies& replies) {
     for (size_t n; (n = in_.take(events, std::size(events))) > 0;)
         for (size_t i = 0; i < n; ++i) {
             const ControlMidiEvent& e = events[i];
+            // From the period the message fell in to this thread taking it: the control plane's
+            // share of a knob's latency.
+            const int64_t now_ns =
+                std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+            const double wake_ms = std::max<int64_t>(0, now_ns - e.at_ns) / 1e6;
+            ++woken_, wake_sum_ms_ += wake_ms, wake_max_ms_ = std::max(wake_max_ms_, wake_ms);
             if (clock_ && clock_(e)) continue;
             if (learning_ && e.size == 3 && (e.bytes[0] & 0xF0) == 0xB0 && e.bytes[1] < 120) {
                 MidiMap::Cc b = learning_->binding;
@@ -122,6 +129,7 @@ json MidiControl::stats() const {
             {"received", in_.received()},
             {"dropped", in_.dropped()},
             {"applied", applied_},
+            {"wake_ms", {{"mean", woken_ ? wake_sum_ms_ / static_cast<double>(woken_) : 0.0}, {"max", wake_max_ms_}}},
             {"refused", refused_},
             {"learning",
              learning_ ? json{{"stream", learning_->stream}, {"param", param_spec(learning_->binding.param).name}} : json(nullptr)}};

@@ -60,6 +60,8 @@ private:
     };
     std::optional<Learning> learning_;
     uint64_t applied_ = 0, refused_ = 0;
+    uint64_t woken_ = 0;  // messages taken, and how long after their period each was
+    double wake_sum_ms_ = 0, wake_max_ms_ = 0;
     std::chrono::steady_clock::time_point last_refusal_log_{};
     void take_reload();
     std::mutex reload_mu_;

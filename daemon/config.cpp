@@ -126,9 +126,9 @@ void parse_daemon(const TomlReader& r, const toml::table* d, const std::string& 
     c.models_dir = resolve(dir, "../models");
     c.recordings_dir = resolve(dir, "../recordings");
     if (!d) return;
-    r.only_keys(*d,
-                {"backend", "precision", "cpu_threads", "batch_streams", "masking", "control", "telemetry", "osc", "osc_allow", "model",
-                 "fallback_model", "models", "styles", "recordings", "output_rate", "status_interval_s", "log_level"},
+    r.only_keys(*d, {"backend",  "precision", "cpu_threads", "batch_streams", "masking",           "block_frames", "resampler",
+                     "realtime", "control",   "telemetry",   "osc",           "osc_allow",         "model",        "fallback_model",
+                     "models",   "styles",    "recordings",  "output_rate",   "status_interval_s", "log_level"},
                 "[daemon]");
     c.backend = r.get_string(*d, "backend", c.backend);
     if (c.backend != "auto" && c.backend != "cpu" && c.backend != "cuda")
@@ -143,8 +143,12 @@ void parse_daemon(const TomlReader& r, const toml::table* d, const std::string& 
     if (c.batch_streams != "auto" && c.batch_streams != "on" && c.batch_streams != "off")
         r.fail(d->get("batch_streams"), "batch_streams must be \"auto\", \"on\" or \"off\"");
     c.masking_backend = r.get_string(*d, "masking", c.masking_backend);
-    if (c.masking_backend != "auto" && c.masking_backend != "cpu")
-        r.fail(d->get("masking"), "masking must be \"auto\" (where the generator runs) or \"cpu\"");
+    if (c.masking_backend != "auto" && c.masking_backend != "cpu" && c.masking_backend != "off")
+        r.fail(d->get("masking"), "masking must be \"auto\" (where the generator runs), \"cpu\" or \"off\"");
+    c.block_frames = static_cast<int>(r.get_int(*d, "block_frames", c.block_frames, 1, 8));
+    c.resampler = r.get_string(*d, "resampler", c.resampler);
+    if (c.resampler != "high" && c.resampler != "fast") r.fail(d->get("resampler"), "resampler must be \"high\" or \"fast\"");
+    c.realtime = r.get_bool(*d, "realtime", c.realtime);
     c.control = r.get_string(*d, "control", c.control);
     c.telemetry = r.get_string(*d, "telemetry", c.telemetry);
     c.osc = r.get_string(*d, "osc", c.osc);
@@ -315,6 +319,9 @@ std::vector<std::string> restart_needed(const DaemonConfig& c, const DaemonConfi
         {next.cpu_threads != c.cpu_threads, "cpu_threads"},
         {next.batch_streams != c.batch_streams, "batch_streams"},
         {next.masking_backend != c.masking_backend, "masking"},
+        {next.block_frames != c.block_frames, "block_frames"},
+        {next.resampler != c.resampler, "resampler"},
+        {next.realtime != c.realtime, "realtime"},
         {next.model != c.model || next.models_dir != c.models_dir, "model"},
         {next.fallback_model != c.fallback_model, "fallback_model"},
         {next.control != c.control, "control"},

@@ -33,7 +33,10 @@ struct DaemonConfig {
     Precision precision = Precision::fp32;  // the CUDA generator's weight storage
     int cpu_threads = 0;                    // the CPU generator's threads per stream; 0: one per usable core
     std::string batch_streams = "auto";     // on: one generator for all streams' lanes; auto: on CUDA with 2+ streams
-    std::string masking_backend = "auto";   // cpu: masking on the CPU whatever the generator runs on; auto: with it
+    std::string masking_backend = "auto";   // cpu: masking on the CPU whatever the generator runs on; off: none; auto: with it
+    int block_frames = 2;                   // model frames (10 ms each) a producer renders at a time
+    std::string resampler = "high";         // high: soxr's HQ; fast: its MQ, which holds back half as much
+    bool realtime = false;                  // producers at a realtime priority just below JACK's callback
     std::string control = "tcp://127.0.0.1:5557";
     std::string telemetry = "tcp://127.0.0.1:5558";
     std::string osc;                     // HOST:PORT of the OSC server (control/osc.h); empty: none

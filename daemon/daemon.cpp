@@ -9,6 +9,7 @@
 #include "chain/generator_batch.h"
 #include "kernels/backend.h"
 #include "tempo/link_sync.h"
+#include "util/realtime.h"
 #include "util/toml_util.h"
 
 namespace wavecast {
@@ -99,9 +100,9 @@ Daemon::Daemon(DaemonConfig config, const StageHooks& hooks)
     spdlog::set_level(spdlog::level::from_str(config_.log_level));
     BackendPlan plan = plan_backends(config_.backend);
     spdlog::info("{}", plan.note);
-    if (config_.masking_backend == "cpu" && plan.masking != "cpu") {
-        plan.masking = "cpu";
-        spdlog::info("masking on the CPU ([daemon] masking = \"cpu\")");
+    if (config_.masking_backend != "auto" && plan.masking != config_.masking_backend) {
+        plan.masking = config_.masking_backend;
+        spdlog::info("masking {} ([daemon] masking = \"{}\")", plan.masking == "off" ? "off" : "on the CPU", plan.masking);
     }
     std::tie(model_, fallback_) = load_models(config_, plan);
     Styles styles = load_styles(config_.styles_dir);
@@ -143,6 +144,10 @@ Daemon::~Daemon() { shut_down(); }
 
 void Daemon::start_streams(const StageHooks& hooks, const BackendPlan& plan) {
     const int rate = jack_->rate();
+    const int priority = config_.realtime ? producer_priority(jack_->callback_priority()) : 0;
+    if (config_.realtime && priority == 0)
+        spdlog::warn("realtime = true, but no realtime JACK callback to run just below: the producers stay at normal priority");
+    else if (priority > 0) spdlog::info("producers at realtime priority {}, below JACK's callback at {}", priority, priority + 1);
     double shared_lookahead_ms = 0;
     std::vector<std::unique_ptr<Generator>> shared = shared_generator(config_, plan, model_, shared_lookahead_ms);
     for (size_t i = 0; i < config_.streams.size(); ++i) {
@@ -165,12 +170,13 @@ void Daemon::start_streams(const StageHooks& hooks, const BackendPlan& plan) {
         if (hooks.generator) generator = hooks.generator(std::move(generator));
         auto masking = make_masking(plan.masking, model_->spec.sample_rate, 2);
         if (hooks.masking) masking = hooks.masking(std::move(masking), model_->spec.sample_rate);
-        auto stream = std::make_unique<Stream>(sc, std::move(generator), std::move(masking), styles_.find(sc.style), rate);
+        auto stream = std::make_unique<Stream>(sc, std::move(generator), std::move(masking), styles_.find(sc.style), rate,
+                                               config_.block_frames, config_.resampler == "fast");
         stream->set_fallback([fallback = fallback_, lanes = sc.lanes, seed = sc.seed, threads = config_.cpu_threads] {
             return make_cpu_generator(fallback, lanes, seed, threads);
         });
         stream->send_clock(config_.midi_clock_send);
-        stream->start();
+        stream->start(priority);
         streams_.push_back(std::move(stream));
     }
     // Fill every ring to its look-ahead before JACK starts pulling, so the start is not an underrun.

@@ -54,6 +54,12 @@ json to_json(const LoudnessStats& l) {
             {"limiting_db", l.limiting_db}};
 }
 
+json to_json(const LatencyView& l) {
+    return {{"block_ms", l.block_ms},     {"render_ms", l.render_ms},        {"lookahead_ms", l.lookahead_ms},
+            {"masking_ms", l.masking_ms}, {"limiter_ms", l.limiter_ms},      {"resampler_ms", l.resampler_ms},
+            {"total_ms", l.total_ms},     {"gain_total_ms", l.gain_total_ms}};
+}
+
 json stream_json(const StreamStatus& st, uint64_t xruns) {
     const BlockReport& b = st.block;
     json params = json::object();
@@ -80,6 +86,7 @@ json stream_json(const StreamStatus& st, uint64_t xruns) {
             {"ring_ms", st.ring_ms},
             {"lookahead_ms", st.lookahead_ms},
             {"lanes", st.lanes},
+            {"producer_priority", st.producer_priority},
             {"backend", b.backend},
             {"generator_failures", b.generator_failures.count},
             {"last_failure", b.generator_failures.last},
@@ -87,6 +94,7 @@ json stream_json(const StreamStatus& st, uint64_t xruns) {
             {"bar", b.bar},
             {"section", b.section},
             {"recording", to_json(st.recorder)},
+            {"latency", to_json(st.latency)},
             {"outputs", outputs}};
 }
 

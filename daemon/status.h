@@ -1,6 +1,6 @@
 // What `status` says, gathered into one struct and written as JSON in one place. Each of the
 // leaf structs (JackView, LinkView, MidiClockView, IcecastStatus, RecorderStatus,
-// LoudnessStats) is written field for field by a to_json of its own here, and a unit test holds
+// LoudnessStats, LatencyView) is written field for field by a to_json of its own here, and a unit test holds
 // each one's keys to its fields, so a field added to one cannot go unpublished.
 #pragma once
 
@@ -37,6 +37,7 @@ nlohmann::json to_json(const MidiClockView& s);
 nlohmann::json to_json(const IcecastStatus& s);
 nlohmann::json to_json(const RecorderStatus& s);
 nlohmann::json to_json(const LoudnessStats& s);
+nlohmann::json to_json(const LatencyView& s);
 // One stream's entry: its live parameters (every entry of params.h's table), its last block's
 // report, its output's counts and its recording.
 nlohmann::json stream_json(const StreamStatus& status, uint64_t xruns);

@@ -6,12 +6,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/realtime.h"
+
 namespace wavecast {
 namespace {
-
-// Frames per producer block: small enough for a live look-ahead of tens of ms, large enough
-// that per-block overhead is negligible (2 frames = 20 ms at the shipped models' 100 Hz).
-constexpr int kBlockFrames = 2;
 
 size_t ring_floats(double lookahead_ms, int rate, size_t block_frames) {
     return 2 * (static_cast<size_t>(lookahead_ms / 1000.0 * rate) + 2 * block_frames) + 2 * 8192;
@@ -22,6 +20,7 @@ size_t ring_floats(double lookahead_ms, int rate, size_t block_frames) {
 void copy_summary(BlockReport& to, const BlockReport& from) {
     to.start = from.start, to.position = from.position, to.style = from.style, to.beat = from.beat, to.tempo = from.tempo;
     to.bar = from.bar, to.section = from.section, to.output_delay_frames = from.output_delay_frames;
+    to.masking_latency = from.masking_latency, to.limiter_latency = from.limiter_latency;
     to.resampler_held_frames = from.resampler_held_frames, to.backend = from.backend;
     to.generator_failures = from.generator_failures, to.masking_backend = from.masking_backend;
     to.masking_failures = from.masking_failures, to.masking = from.masking, to.loudness = from.loudness;
@@ -38,12 +37,14 @@ ParamValues derived_defaults(const StreamConfig& cfg, const Style& style) {
 }  // namespace
 
 Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking,
-               std::shared_ptr<const Style> style, int output_rate)
+               std::shared_ptr<const Style> style, int output_rate, int block_frames, bool fast_resampler)
     : lookahead_ms_(cfg.lookahead_ms),
+      block_frames_(block_frames),
       renderer_(std::move(generator), std::move(masking), style, output_rate, cfg.seed,
                 LoudnessConfig{cfg.loudness_lufs, cfg.true_peak_dbtp}),
       model_rate_(renderer_.generator().spec().sample_rate),
       lanes_(renderer_.generator().lanes()),
+      frame_hop_(renderer_.generator().spec().frame_hop),
       // Sized for the highest rate JACK may switch to, so a rate change never reallocates.
       out_(cfg.name, ring_floats(cfg.lookahead_ms, std::max(output_rate, 192000), 4096)),
       params_(cfg.params, derived_defaults(cfg, *style)),
@@ -54,17 +55,22 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
     published_.block.backend = renderer_.generator().backend();
     // Here, on the thread that builds the streams one after another: nothing of a block is made
     // cold on a producer thread (a GPU's plans, buffers and algorithm choices).
-    renderer_.reserve(kBlockFrames);
+    renderer_.reserve(block_frames_);
+    renderer_.set_fast_resampler(fast_resampler);
     set_network_outputs(cfg.outputs);
+}
+
+size_t Stream::block_floats() const {
+    return 2 * static_cast<size_t>(std::ceil(static_cast<double>(block_frames_) * frame_hop_ * out_rate_.load() / model_rate_));
 }
 
 void Stream::set_network_outputs(const std::vector<IcecastConfig>& configs) { net_.set(configs); }
 
 Stream::~Stream() { stop(); }
 
-void Stream::start() {
+void Stream::start(int realtime_priority) {
     if (running_.exchange(true)) return;
-    producer_ = std::thread([this] { produce_loop(); });
+    producer_ = std::thread([this, realtime_priority] { produce_loop(realtime_priority); });
 }
 
 void Stream::stop() {
@@ -75,7 +81,7 @@ void Stream::stop() {
 
 bool Stream::wait_primed(double timeout_s) const {
     const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    while (out_.buffered_floats() < target_floats_.load()) {
+    while (out_.buffered_floats() + block_floats() <= target_floats_.load()) {
         if (std::chrono::steady_clock::now() > until) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -146,14 +152,29 @@ StreamStatus Stream::status() const {
     s.ring_ms = static_cast<double>(out_.buffered_floats() / 2) * 1000.0 / rate;
     s.lookahead_ms = lookahead_ms_;
     s.lanes = lanes_;
+    s.producer_priority = producer_priority_.load();
     s.recorder = out_.recorder().status();
     s.outputs = net_.status();
+    LatencyView& l = s.latency;
+    const double frame_ms = 1000.0 / model_rate_;
+    l.block_ms = block_frames_ * frame_hop_ * frame_ms;
+    l.lookahead_ms = lookahead_ms_;
+    l.masking_ms = s.block.masking_latency * frame_ms;
+    l.render_ms = s.rtf > 0 ? l.block_ms / s.rtf : l.block_ms;
+    l.limiter_ms = s.block.limiter_latency * frame_ms;
+    l.resampler_ms = s.block.resampler_held_frames * 1000.0 / rate;
+    l.gain_total_ms = l.block_ms + l.lookahead_ms + l.render_ms + l.limiter_ms + l.resampler_ms;
+    l.total_ms = l.gain_total_ms + l.masking_ms;
     return s;
 }
 
-void Stream::produce_loop() {
+void Stream::produce_loop(int realtime_priority) {
+    if (realtime_priority > 0) {
+        if (const std::string why = make_this_thread_realtime(realtime_priority); why.empty()) producer_priority_ = realtime_priority;
+        else spdlog::warn("stream '{}': the producer stays at normal priority, realtime {} refused: {}", name(), realtime_priority, why);
+    }
     std::vector<float> block;
-    block.reserve(2 * renderer_.max_output_frames(kBlockFrames) * 4);
+    block.reserve(2 * renderer_.max_output_frames(block_frames_) * 4);
     const Style* playing = nullptr;  // programs go out whenever the composer's style changes
     auto last_error_log = std::chrono::steady_clock::time_point{};
     while (running_.load()) {
@@ -163,9 +184,10 @@ void Stream::produce_loop() {
             target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * rate);
         }
         take_mail();
-        if (out_.buffered_floats() >= target_floats_.load()) {
-            // Full to the look-ahead: the callback drains a period at a time, so a short sleep
-            // loses nothing and keeps the callback free of any signalling.
+        if (out_.buffered_floats() + block_floats() > target_floats_.load()) {
+            // No room for a block under the look-ahead: the ring never holds more than it, so a
+            // change waits behind no more than it. The callback drains a period at a time, so a
+            // short sleep loses nothing and keeps the callback free of any signalling.
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
             continue;
         }
@@ -176,7 +198,7 @@ void Stream::produce_loop() {
         const auto t0 = std::chrono::steady_clock::now();
         const BlockReport* report = nullptr;
         try {
-            report = &renderer_.render(kBlockFrames, p, block);
+            report = &renderer_.render(block_frames_, p, block);
         } catch (const std::exception& e) {
             // Even the fallback failed: the callback plays zeros (counted) while this retries; the
             // failed block's notes never sound.

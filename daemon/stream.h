@@ -25,6 +25,17 @@
 
 namespace wavecast {
 
+// How long a change takes to reach the stream's JACK ports at most, by its parts (ms): it waits
+// for the next block the producer starts (a block), is rendered (render: a block over the rtf),
+// then plays after the ring (the look-ahead, the most the ring holds), the masking stage's window
+// (not gain_db, applied after it), the limiter's look-ahead and what the resampler holds back
+// until the next block pushes it out.
+struct LatencyView {
+    double block_ms = 0, render_ms = 0, lookahead_ms = 0, masking_ms = 0, limiter_ms = 0, resampler_ms = 0;
+    double total_ms = 0;       // the sum: a change of the music
+    double gain_total_ms = 0;  // the sum but masking: gain_db
+};
+
 struct StreamStatus {
     std::string name, style;
     ParamValues params;
@@ -35,26 +46,33 @@ struct StreamStatus {
     double rtf = 0;                // model samples generated per second of producer work / model rate
     double ring_ms = 0, lookahead_ms = 0;
     int lanes = 0;
+    int producer_priority = 0;  // the producer's realtime priority; 0: normal scheduling
     RecorderStatus recorder;
     std::vector<IcecastStatus> outputs;
+    LatencyView latency;
 };
 
 class Stream final : public BeatFollower {
 public:
+    // `block_frames`: model frames a block (10 ms each): a change waits for the next block.
+    // `fast_resampler`: PostTier::set_fast_resampler.
     Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, std::unique_ptr<Masking> masking,
-           std::shared_ptr<const Style> style, int output_rate);
+           std::shared_ptr<const Style> style, int output_rate, int block_frames = 2, bool fast_resampler = false);
     ~Stream() override;
 
     // Before start(): what the stream falls back to when its generator fails (Renderer::set_fallback).
     void set_fallback(Renderer::GeneratorFactory fallback) { renderer_.set_fallback(std::move(fallback)); }
     // Before start(): MIDI clock on STREAM_midi_out with the notes ([midi_clock] send).
     void send_clock(bool on) { send_clock_ = on; }
-    void start();
+    // Starts the producer; at SCHED_FIFO `realtime_priority` where that is above 0 and the
+    // system allows it (util/realtime.h), else at normal priority, the reason logged.
+    void start(int realtime_priority = 0);
     // Tells the producer to finish its block and stop, without waiting for it.
     void request_stop() { running_ = false; }
     // Stops the producer (waits for it) and finalises any recording.
     void stop();
-    // Blocks until the ring holds the look-ahead (or the timeout passes); true when it does.
+    // Blocks until the ring holds the look-ahead, as near as whole blocks fill it (or the timeout
+    // passes); true when it does.
     bool wait_primed(double timeout_s) const;
 
     // Control side.
@@ -87,12 +105,14 @@ public:
     void set_tempo_nudge(double factor) override { nudge_ = factor; }
 
 private:
-    void produce_loop();
+    void produce_loop(int realtime_priority);
+    size_t block_floats() const;  // a block's interleaved samples at the output rate
     void take_mail();
 
     const double lookahead_ms_;
+    const int block_frames_;
     Renderer renderer_;
-    const int model_rate_, lanes_;  // the same for any generator the stream falls back to
+    const int model_rate_, lanes_, frame_hop_;  // the same for any generator the stream falls back to
     bool send_clock_ = false;
     StreamOutput out_;
     MidiSchedule midi_;
@@ -100,6 +120,7 @@ private:
     std::atomic<double> nudge_{1.0};
     std::atomic<int> out_rate_{0};
     std::atomic<size_t> target_floats_{0};
+    std::atomic<int> producer_priority_{0};  // what the producer runs at (status)
 
     // The mailbox: changes the control thread posts, taken up by the producer before its next block.
     mutable std::mutex mail_mu_;

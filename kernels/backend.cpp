@@ -53,7 +53,8 @@ CudaKernel parse_cuda_kernel(const std::string& name) {
 
 std::unique_ptr<Masking> make_masking(const std::string& backend, int sample_rate, int channels) {
     if (backend == "cuda") return make_cuda_masking(sample_rate, channels);
-    if (backend != "cpu") throw std::runtime_error("masking: backend '" + backend + "' is neither cpu nor cuda");
+    if (backend == "off") return make_no_masking(channels);
+    if (backend != "cpu") throw std::runtime_error("masking: backend '" + backend + "' is neither cpu, cuda nor off");
     return make_cpu_masking(sample_rate, channels);
 }
 

@@ -47,7 +47,7 @@ struct BackendChoice {
 BackendChoice make_generator(const std::string& backend, std::shared_ptr<const Model> model, std::vector<LaneKey> keys,
                              Precision precision = Precision::fp32, int cpu_threads = 1);
 
-// The masking stage on `backend` ("cpu" or "cuda", a plan's).
+// The masking stage on `backend` ("cpu" or "cuda", a plan's; "off": none, make_no_masking).
 std::unique_ptr<Masking> make_masking(const std::string& backend, int sample_rate, int channels);
 
 }  // namespace wavecast

@@ -54,6 +54,9 @@ public:
 int masking_fft_size(int sample_rate);
 
 std::unique_ptr<Masking> make_cpu_masking(int sample_rate, int channels);
+// No masking: the input passed on at once (latency 0), for a live set where every millisecond
+// from a knob to the ear counts; masking_db does nothing there.
+std::unique_ptr<Masking> make_no_masking(int channels);
 // The cuFFT backend. `channels` may span several streams (2 per stereo stream): one batch serves
 // them all. Throws std::runtime_error when this build has no CUDA or no device answers.
 std::unique_ptr<Masking> make_cuda_masking(int sample_rate, int channels);

@@ -1,6 +1,7 @@
 #include "output/jack_output.h"
 
 #include <jack/midiport.h>
+#include <jack/thread.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -185,6 +186,8 @@ bool JackOutput::realtime() const {
     sched_param param{};
     return pthread_getschedparam(jack_client_thread_id(client_), &policy, &param) == 0 && (policy == SCHED_FIFO || policy == SCHED_RR);
 }
+
+int JackOutput::callback_priority() const { return jack_is_realtime(client_) ? std::max(0, jack_client_real_time_priority(client_)) : 0; }
 
 int JackOutput::on_process(jack_nframes_t n, void* arg) {
     auto* self = static_cast<JackOutput*>(arg);

@@ -47,6 +47,9 @@ public:
     // gives it where the server runs realtime and the system allows: then nothing of ours at
     // normal priority (the generator's threads, on every core in bursts) can delay a cycle.
     bool realtime() const;
+    // The realtime priority the server gives its clients' callbacks (before activation too); 0
+    // where it runs them at normal priority.
+    int callback_priority() const;
     // How long after the callback writes it a frame reaches the playback hardware, in seconds:
     // the largest playback latency JACK reports for the first stream's ports, or one period
     // where it reports none (ports not connected to hardware). Not real-time.

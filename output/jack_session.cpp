@@ -129,6 +129,11 @@ JackView JackSession::status() const {
     return s;
 }
 
+int JackSession::callback_priority() const {
+    std::lock_guard lock(mu_);
+    return jack_ ? jack_->callback_priority() : 0;
+}
+
 double JackSession::transport_bpm() const {
     std::lock_guard lock(mu_);
     return jack_ ? jack_->transport_bpm() : 0.0;

@@ -53,6 +53,7 @@ public:
     JackView status() const;
     double transport_bpm() const;     // 0 while no server plays the streams
     double output_latency_s() const;  // 0 likewise
+    int callback_priority() const;    // JackOutput::callback_priority; 0 while no server plays the streams
 
 private:
     void start_clock();

@@ -1,5 +1,6 @@
 #include "kernels/cpu/lane_threads.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -30,8 +31,11 @@ LaneThreads::~LaneThreads() {
 
 void LaneThreads::run(const std::function<void(int)>& job) {
     if (groups_ == 1) return job(0);
+    Scheduling caller;
+    pthread_getschedparam(pthread_self(), &caller.policy, &caller.param);
     {
         std::lock_guard lock(mu_);
+        caller_ = caller;
         job_ = &job;
         pending_ = groups_ - 1;
         ++round_;
@@ -45,15 +49,23 @@ void LaneThreads::run(const std::function<void(int)>& job) {
 
 void LaneThreads::work(int group) {
     unsigned long seen = 0;
+    Scheduling mine;
+    pthread_getschedparam(pthread_self(), &mine.policy, &mine.param);
     for (;;) {
         const std::function<void(int)>* job;
+        Scheduling caller;
         {
             std::unique_lock lock(mu_);
             start_.wait(lock, [&] { return stop_ || round_ != seen; });
             if (stop_) return;
             seen = round_;
             job = job_;
+            caller = caller_;
         }
+        // A group is part of its caller's work: a realtime producer's groups run realtime too,
+        // else the producer waits on a worker that waits behind everything else.
+        if (caller.policy != mine.policy || caller.param.sched_priority != mine.param.sched_priority)
+            if (pthread_setschedparam(pthread_self(), caller.policy, &caller.param) == 0) mine = caller;
         (*job)(group);
         std::lock_guard lock(mu_);
         if (--pending_ == 0) done_.notify_one();

@@ -4,6 +4,7 @@
 // sleep on a condition variable while idle, leaving the cores to JACK and the rest of the daemon.
 #pragma once
 
+#include <sched.h>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -31,7 +32,7 @@ public:
     int groups() const { return groups_; }
 
     // Calls job(g) for every group g, concurrently, and returns when all have returned. The job
-    // must not throw.
+    // must not throw. The workers run it at the caller's scheduling policy and priority.
     void run(const std::function<void(int)>& job);
 
 private:
@@ -40,6 +41,11 @@ private:
     const int groups_;
     std::mutex mu_;
     std::condition_variable start_, done_;
+    struct Scheduling {
+        int policy = SCHED_OTHER;
+        sched_param param{};
+    };
+    Scheduling caller_;  // the thread in run() now
     const std::function<void(int)>* job_ = nullptr;
     unsigned long round_ = 0;  // bumped by each run(); a worker runs each round once
     int pending_ = 0;          // workers still in this round's job

@@ -154,4 +154,23 @@ int masking_fft_size(int sample_rate) {
 
 std::unique_ptr<Masking> make_cpu_masking(int sample_rate, int channels) { return std::make_unique<MaskingCpu>(sample_rate, channels); }
 
+namespace {
+class NoMasking final : public Masking {
+public:
+    explicit NoMasking(int channels) : channels_(channels) {}
+    void process(const float* in, float* out, size_t frames, float) override {
+        std::copy_n(in, frames * static_cast<size_t>(channels_), out);
+    }
+    int latency() const override { return 0; }
+    int fft_size() const override { return 0; }
+    const char* backend() const override { return "off"; }
+    MaskingStats stats() const override { return {}; }
+
+private:
+    int channels_;
+};
+}  // namespace
+
+std::unique_ptr<Masking> make_no_masking(int channels) { return std::make_unique<NoMasking>(channels); }
+
 }  // namespace wavecast

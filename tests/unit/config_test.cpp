@@ -38,6 +38,21 @@ const char* kMinimal = "[daemon]\nmodel = \"m.safetensors\"\n[[stream]]\nname = 
 
 }  // namespace
 
+TEST(Config, ShippedLiveProfileParsesWithItsShortPath) {
+    const DaemonConfig c = load_config(std::string(WAVECAST_SOURCE_DIR) + "/config/live.toml");
+    EXPECT_EQ(c.masking_backend, "off");
+    EXPECT_EQ(c.block_frames, 1);
+    EXPECT_EQ(c.resampler, "fast");
+    EXPECT_TRUE(c.realtime);
+    ASSERT_EQ(c.streams.size(), 1u);
+    EXPECT_LE(c.streams[0].lookahead_ms, 50);
+    EXPECT_EQ(c.streams[0].midi_map, std::string(WAVECAST_SOURCE_DIR) + "/config/mappings/generic-8knob.toml");
+    const DaemonConfig radio = load_config(std::string(WAVECAST_SOURCE_DIR) + "/config/wavecastd.toml");
+    EXPECT_EQ(radio.streams[0].lookahead_ms, 400) << "the default profile keeps its look-ahead for radio";
+    EXPECT_EQ(radio.block_frames, 2);
+    EXPECT_FALSE(radio.realtime) << "a radio feed's producers leave the cores to the rest of the machine";
+}
+
 TEST(Config, ShippedDefaultConfigParses) {
     const DaemonConfig c = load_config(std::string(WAVECAST_SOURCE_DIR) + "/config/wavecastd.toml");
     EXPECT_EQ(c.backend, "auto");

@@ -32,6 +32,7 @@ TEST(StatusJson, EveryFieldOfEveryLeafIsPublished) {
     EXPECT_EQ(to_json(MidiClockView{}).size(), field_count<MidiClockView>());
     EXPECT_EQ(to_json(RecorderStatus{}).size(), field_count<RecorderStatus>());
     EXPECT_EQ(to_json(LoudnessStats{}).size(), field_count<LoudnessStats>());
+    EXPECT_EQ(to_json(LatencyView{}).size(), field_count<LatencyView>());
     // An Icecast output adds its type and the reconnects its connects give.
     EXPECT_EQ(to_json(IcecastStatus{}).size(), field_count<IcecastStatus>() + 2);
 }
