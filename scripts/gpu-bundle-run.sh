@@ -333,10 +333,10 @@ needs() {
   esac
 }
 
+train_least=120
 # name, its own timeout, the least it is worth starting with (train: what is left)
 plan=("machine 15 5" "tests 150 60" "sanitizer 120 30" "bench 170 40" "daemon 240 120" "train 0 $train_least")
 reserve=10  # for the summary after the last step
-train_least=120
 for entry in "${plan[@]}"; do
   read -r name own least <<<"$entry"
   if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then continue; fi
