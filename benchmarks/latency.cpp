@@ -191,6 +191,140 @@ double percentile(std::vector<double> v, double q) {
     return v.empty() ? NAN : v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
 }
 
+// Sends gain_db's steps over one surface: a MIDI CC through the probe's own port, an OSC message,
+// or a ZeroMQ `set`; each send returns the JACK frame it counts from (the CC's own frame; the
+// moment of sending for the others).
+class Sender {
+public:
+    Sender(Probe& probe, const std::string& surface, const std::string& osc, const std::string& endpoint, std::string stream, int cc,
+           double high_db)
+        : probe_(probe),
+          surface_(surface),
+          stream_(std::move(stream)),
+          cc_(cc),
+          high_db_(high_db),
+          ctx_(1),
+          req_(ctx_, zmq::socket_type::req) {
+        if (surface == "zeromq") req_.connect(endpoint);
+        if (surface == "osc") {
+            const auto colon = osc.rfind(':');
+            to_ = lo_address_new(osc.substr(0, colon).c_str(), osc.substr(colon + 1).c_str());
+        }
+    }
+    ~Sender() {
+        if (to_) lo_address_free(to_);
+    }
+    Sender(const Sender&) = delete;
+    Sender& operator=(const Sender&) = delete;
+
+    uint32_t set_gain(double db) {
+        if (surface_ == "midi") return probe_.send_cc(static_cast<uint8_t>(cc_), db == high_db_ ? 127 : 0);
+        const uint32_t at = probe_.frame_now();
+        if (surface_ == "osc") {
+            lo_send(to_, "/wavecast/set/gain_db", "f", static_cast<float>(db));
+        } else {
+            req_.send(zmq::buffer(json{{"cmd", "set"}, {"stream", stream_}, {"params", {{"gain_db", db}}}}.dump()));
+            zmq::message_t reply;
+            (void)req_.recv(reply);
+        }
+        return at;
+    }
+
+private:
+    Probe& probe_;
+    std::string surface_, stream_;
+    int cc_;
+    double high_db_;
+    zmq::context_t ctx_;
+    zmq::socket_t req_;
+    lo_address to_ = nullptr;
+};
+
+struct Sent {
+    std::vector<uint32_t> at;   // the JACK frame of each change
+    std::vector<double> steps;  // its step in dB, signed
+};
+
+// Settles at the low level, then steps up and down `changes` times on a fixed schedule: a send's
+// own wait (a period for MIDI, the reply for ZeroMQ) does not push the later ones past what the
+// capture holds.
+Sent send_changes(Sender& sender, int changes, double every_ms, double low_db, double high_db) {
+    sender.set_gain(low_db);
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(2 * every_ms)));
+    Sent sent;
+    const auto start = std::chrono::steady_clock::now();
+    const auto step = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double, std::milli>(every_ms));
+    for (int i = 0; i < changes; ++i) {
+        std::this_thread::sleep_until(start + i * step);
+        sent.at.push_back(sender.set_gain(i % 2 == 0 ? high_db : low_db));
+        sent.steps.push_back(i % 2 == 0 ? high_db - low_db : low_db - high_db);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(every_ms)));
+    return sent;
+}
+
+// LATENCY_DUMP=PATH: the capture (float samples) in PATH, each change's frame and step in PATH.at.
+void dump(const char* path, const std::vector<float>& audio, const Sent& sent, uint32_t first) {
+    FILE* f = std::fopen(path, "wb");
+    std::fwrite(audio.data(), 4, audio.size(), f);
+    std::fclose(f);
+    FILE* g = std::fopen((std::string(path) + ".at").c_str(), "w");
+    for (size_t i = 0; i < sent.at.size(); ++i)
+        std::fprintf(g, "%ld %g\n", static_cast<long>(static_cast<uint32_t>(sent.at[i] - first)), sent.steps[i]);
+    std::fclose(g);
+}
+
+struct Measured {
+    std::vector<double> ms;
+    int missed = 0, unsteady = 0;
+};
+
+// The level before a change is taken over the last quarter of the time since the one before (at
+// most 50 ms), which the one before has reached by then; a change is looked for until the next
+// one is sent. Windows of 10 ms: a shorter one's level swings with a low note's phase.
+Measured measure(const Levels& levels, const Sent& sent, uint32_t first, int rate, size_t every) {
+    const size_t window = static_cast<size_t>(0.010 * rate), stride = static_cast<size_t>(0.002 * rate);
+    const size_t before = std::min(every / 4, static_cast<size_t>(0.05 * rate));
+    Measured m;
+    for (size_t i = 0; i < sent.at.size(); ++i) {
+        const long from = static_cast<long>(static_cast<uint32_t>(sent.at[i] - first));
+        if (from < 0 || !steady(levels, static_cast<size_t>(from), before, window, 12.0)) {
+            ++m.unsteady;
+            continue;
+        }
+        const long hit = step_frame(levels, static_cast<size_t>(from), sent.steps[i], before, every, window, stride, 10);
+        if (hit < 0) {
+            ++m.missed;
+            continue;
+        }
+        m.ms.push_back(1000.0 * static_cast<double>(hit - from) / rate);
+    }
+    return m;
+}
+
+json report(const Measured& m, const std::string& surface, const Probe& probe, int changes) {
+    const std::vector<double>& ms = m.ms;
+    // Whether it drifts over a long run: the median of the first tenth and of the last.
+    const auto tenth = static_cast<std::ptrdiff_t>(std::min(ms.size(), std::max<size_t>(1, ms.size() / 10)));
+    const std::vector<double> first_tenth(ms.begin(), ms.begin() + tenth), last_tenth(ms.end() - tenth, ms.end());
+    return {{"surface", surface},
+            {"rate", probe.rate()},
+            {"period_frames", probe.period()},
+            {"changes", changes},
+            {"measured", ms.size()},
+            {"missed", m.missed},
+            {"unsteady", m.unsteady},
+            {"skipped_frames", probe.skipped()},
+            {"median_ms", percentile(ms, 0.5)},
+            {"p95_ms", percentile(ms, 0.95)},
+            {"p99_ms", percentile(ms, 0.99)},
+            {"worst_ms", ms.empty() ? NAN : *std::max_element(ms.begin(), ms.end())},
+            {"best_ms", ms.empty() ? NAN : *std::min_element(ms.begin(), ms.end())},
+            {"first_tenth_median_ms", percentile(first_tenth, 0.5)},
+            {"last_tenth_median_ms", percentile(last_tenth, 0.5)},
+            {"latencies_ms", ms}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,101 +347,16 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     Probe probe(server, every_ms / 1000.0 * (changes + 4));
-    const int rate = probe.rate();
-    const size_t every = static_cast<size_t>(every_ms / 1000.0 * rate);
     probe.connect(client + ":" + stream + "_out_L", probe.capture_port());
     if (surface == "midi") probe.connect(probe.cc_port(), client + ":control_midi_in");
-
-    zmq::context_t ctx(1);
-    zmq::socket_t req(ctx, zmq::socket_type::req);
-    lo_address to = nullptr;
-    if (surface == "zeromq") req.connect(endpoint);
-    if (surface == "osc") {
-        const auto colon = osc.rfind(':');
-        to = lo_address_new(osc.substr(0, colon).c_str(), osc.substr(colon + 1).c_str());
+    Sent sent;
+    {
+        Sender sender(probe, surface, osc, endpoint, stream, cc, high_db);
+        sent = send_changes(sender, changes, every_ms, low_db, high_db);
     }
-    auto set_gain = [&](double db) -> uint32_t {
-        if (surface == "midi") return probe.send_cc(static_cast<uint8_t>(cc), db == high_db ? 127 : 0);
-        const uint32_t at = probe.frame_now();
-        if (surface == "osc") {
-            lo_send(to, ("/wavecast/set/gain_db"), "f", static_cast<float>(db));
-        } else {
-            req.send(zmq::buffer(json{{"cmd", "set"}, {"stream", stream}, {"params", {{"gain_db", db}}}}.dump()));
-            zmq::message_t reply;
-            (void)req.recv(reply);
-        }
-        return at;
-    };
-
-    // Settle at the low level, then step up and down.
-    set_gain(low_db);
-    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(2 * every_ms)));
-    std::vector<uint32_t> at;
-    std::vector<double> steps;
-    // On a fixed schedule: a send's own wait (a period for MIDI, the reply for ZeroMQ) does not
-    // push the later ones past what the capture holds.
-    const auto start = std::chrono::steady_clock::now();
-    const auto step = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double, std::milli>(every_ms));
-    for (int i = 0; i < changes; ++i) {
-        std::this_thread::sleep_until(start + i * step);
-        const double db = i % 2 == 0 ? high_db : low_db;
-        at.push_back(set_gain(db));
-        steps.push_back(i % 2 == 0 ? high_db - low_db : low_db - high_db);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(every_ms)));
-    if (to) lo_address_free(to);
-
-    // The level before a change is taken over the last quarter of the time since the one before
-    // (at most 50 ms), which the one before has reached by then; a change is looked for until the
-    // next one is sent. Windows of 10 ms: a shorter one's level swings with a low note's phase.
-    const Levels levels(probe.audio());
-    const uint32_t first = probe.first_frame();
-    if (const char* dump = std::getenv("LATENCY_DUMP")) {
-        FILE* f = std::fopen(dump, "wb");
-        const auto a = probe.audio();
-        std::fwrite(a.data(), 4, a.size(), f);
-        std::fclose(f);
-        FILE* g = std::fopen((std::string(dump) + ".at").c_str(), "w");
-        for (size_t i = 0; i < at.size(); ++i) std::fprintf(g, "%ld %g\n", static_cast<long>(static_cast<uint32_t>(at[i] - first)), steps[i]);
-        std::fclose(g);
-    }
-    const size_t window = static_cast<size_t>(0.010 * rate), stride = static_cast<size_t>(0.002 * rate);
-    const size_t before = std::min(every / 4, static_cast<size_t>(0.05 * rate));
-    std::vector<double> ms;
-    int missed = 0, unsteady = 0;
-    for (size_t i = 0; i < at.size(); ++i) {
-        const long from = static_cast<long>(static_cast<uint32_t>(at[i] - first));
-        if (from < 0 || !steady(levels, static_cast<size_t>(from), before, window, 12.0)) {
-            ++unsteady;
-            continue;
-        }
-        const long hit = step_frame(levels, static_cast<size_t>(from), steps[i], before, every, window, stride, 10);
-        if (hit < 0) {
-            ++missed;
-            continue;
-        }
-        ms.push_back(1000.0 * static_cast<double>(hit - from) / rate);
-    }
-    // Whether it drifts over a long run: the median of the first tenth and of the last.
-    const size_t tenth = std::max<size_t>(1, ms.size() / 10);
-    const std::vector<double> first_tenth(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(std::min(tenth, ms.size())));
-    const std::vector<double> last_tenth(ms.end() - static_cast<std::ptrdiff_t>(std::min(tenth, ms.size())), ms.end());
-    const json out = {{"surface", surface},
-                      {"rate", rate},
-                      {"period_frames", probe.period()},
-                      {"changes", changes},
-                      {"measured", ms.size()},
-                      {"missed", missed},
-                      {"unsteady", unsteady},
-                      {"skipped_frames", probe.skipped()},
-                      {"median_ms", percentile(ms, 0.5)},
-                      {"p95_ms", percentile(ms, 0.95)},
-                      {"p99_ms", percentile(ms, 0.99)},
-                      {"worst_ms", ms.empty() ? NAN : *std::max_element(ms.begin(), ms.end())},
-                      {"best_ms", ms.empty() ? NAN : *std::min_element(ms.begin(), ms.end())},
-                      {"first_tenth_median_ms", percentile(first_tenth, 0.5)},
-                      {"last_tenth_median_ms", percentile(last_tenth, 0.5)},
-                      {"latencies_ms", ms}};
-    std::printf("%s\n", out.dump().c_str());
-    return missed > (changes - unsteady) / 10 ? 1 : 0;
+    if (const char* path = std::getenv("LATENCY_DUMP")) dump(path, probe.audio(), sent, probe.first_frame());
+    const Measured m =
+        measure(Levels(probe.audio()), sent, probe.first_frame(), probe.rate(), static_cast<size_t>(every_ms / 1000.0 * probe.rate()));
+    std::printf("%s\n", report(m, surface, probe, changes).dump().c_str());
+    return m.missed > (changes - m.unsteady) / 10 ? 1 : 0;
 }

@@ -6,11 +6,11 @@
 # that often besides (round the shipped styles): a performer's hands over a long run.
 #
 #   benchmarks/latency.sh [--config config/live.toml] [--changes 200] [--every-ms 250] [--period 256]
-#                         [--surfaces "midi osc zeromq"] [--style-every-s 0] [--build build]
+#                         [--surfaces "midi osc zeromq"] [--style-every-s 0] [--build build] [--keep-logs DIR]
 #   benchmarks/latency.sh --surfaces midi --changes 6000 --every-ms 100 --style-every-s 30   # 10 minutes
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-config=$root/config/live.toml changes=200 period=256 build=$root/build every_ms=250 surfaces="midi osc zeromq" style_every_s=0
+config=$root/config/live.toml changes=200 period=256 build=$root/build every_ms=250 surfaces="midi osc zeromq" style_every_s=0 keep=""
 while [ $# -gt 0 ]; do
   case $1 in
     --config) config=$2; shift 2 ;;
@@ -20,6 +20,7 @@ while [ $# -gt 0 ]; do
     --every-ms) every_ms=$2; shift 2 ;;
     --surfaces) surfaces=$2; shift 2 ;;
     --style-every-s) style_every_s=$2; shift 2 ;;
+    --keep-logs) keep=$2; shift 2 ;;  # the daemon's, jackd's and the style changes' logs (when an underrun came)
     *) echo "latency.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,7 +39,7 @@ sed -i "s|^models = .*|models = \"$root/models\"|; s|^styles = .*|styles = \"$ro
 
 jackd -n "$server" -d dummy -r 48000 -p "$period" >"$tmp/jackd.log" 2>&1 &
 jack=$!
-trap 'kill $styles $daemon $jack 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $styles $daemon $jack 2>/dev/null; wait 2>/dev/null; [ -z "$keep" ] || { mkdir -p "$keep" && cp "$tmp"/*.log "$keep"/; }; rm -rf "$tmp"' EXIT
 daemon="" styles=""
 for _ in $(seq 50); do JACK_DEFAULT_SERVER=$server jack_lsp >/dev/null 2>&1 && break; sleep 0.1; done
 JACK_DEFAULT_SERVER=$server "$build/daemon/wavecastd" --config "$tmp/config.toml" >"$tmp/wavecastd.log" 2>&1 &
@@ -54,6 +55,7 @@ if [ "$style_every_s" != 0 ]; then
      for style in lofi house ambient techno jazz_trio; do
        sleep "$style_every_s"
        "$build/client/wavecast" --endpoint "ipc://$tmp/control" style "$style" >/dev/null
+       echo "$(date -u +%FT%T.%3N) style $style" >>"$tmp/styles.log"
      done
    done) &
   styles=$!

@@ -34,10 +34,8 @@ TEST(Latency, TheLiveProfileBringsAKnobToTheJackPortsWithinItsParts) {
     // Realtime where the system and JACK allow it; where not, the daemon says why.
     const int priority = d.stream_status()["producer_priority"].get<int>();
     const std::string log = d.proc->log();
-    if (priority == 0)
-        EXPECT_TRUE(log.find("realtime") != std::string::npos && log.find("normal priority") != std::string::npos) << log;
-    else
-        EXPECT_NE(log.find("producers at realtime priority " + std::to_string(priority)), std::string::npos) << log;
+    if (priority == 0) EXPECT_TRUE(log.find("realtime") != std::string::npos && log.find("normal priority") != std::string::npos) << log;
+    else EXPECT_NE(log.find("producers at realtime priority " + std::to_string(priority)), std::string::npos) << log;
     Process probe({WAVECAST_LATENCY_BIN, "--server", jack.name(), "--client", "wavecast-live", "--surface", "midi", "--changes", "24",
                    "--cc", "73", "--low-db", "-24", "--high-db", "6"},
                   jack.env(), dir.file("latency.log"));
