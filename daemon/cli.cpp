@@ -10,10 +10,11 @@
 #include <vector>
 
 #include "control/systemd.h"
-#include "daemon/export_file.h"
-#include "daemon/mask_file.h"
-#include "daemon/render_file.h"
+#include "daemon/config.h"
 #include "daemon/supervisor.h"
+#include "offline/export_file.h"
+#include "offline/mask_file.h"
+#include "offline/render_file.h"
 #include "util/toml_util.h"
 
 namespace wavecast {
@@ -65,7 +66,11 @@ CLI::App* add_export(CLI::App& app, RenderOptions& o) {
     exp->add_option("--out", o.out, "output .safetensors")->required();
     exp->add_option("--seed", o.seed, "seed of the composer");
     exp->add_option("--lanes", o.lanes, "tracks")->check(CLI::Range(1, 16));
-    add_param_options(exp, o.params, {"temperature", "intensity", "tempo", "key"}, "default: the table's");
+    exp->add_flag("--play", o.play,
+                  "also play it through the network (the backend render uses) and write what each lane played, at the model rate and "
+                  "in its domain (\"samples\" [lanes, samples]): what the diagnostics feed back as the network's own past");
+    add_param_options(exp, o.params, {"temperature", "tail_cut", "sustain_temperature", "intensity", "tempo", "key"},
+                      "default: the table's (with --play, the config's first stream's, else the table's)");
     return exp;
 }
 
@@ -129,8 +134,15 @@ int wavecastd_main(int argc, char** argv, const StageHooks& hooks) {
             DaemonConfig cfg = load_config(config_path);
             over.apply(cfg);
             spdlog::set_level(spdlog::level::from_str(cfg.log_level));
-            if (*render) render_file(cfg, ro);
-            else export_conditioning(cfg, eo);
+            const OfflineSetup setup{cfg.styles_dir,
+                                     cfg.backend,
+                                     cfg.model_for("cpu"),
+                                     cfg.model_for("cuda"),
+                                     cfg.precision,
+                                     cfg.cpu_threads,
+                                     cfg.streams.empty() ? std::map<std::string, double>{} : cfg.streams.front().params};
+            if (*render) render_file(setup, ro);
+            else export_conditioning(setup, eo);
             return 0;
         }
         const int rc = run_daemon(config_path, over, hooks);

@@ -1,4 +1,4 @@
-#include "daemon/mask_file.h"
+#include "offline/mask_file.h"
 
 #include <sndfile.h>
 

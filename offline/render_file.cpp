@@ -1,4 +1,4 @@
-#include "daemon/render_file.h"
+#include "offline/render_file.h"
 
 #include <sndfile.h>
 #include <chrono>
@@ -13,26 +13,26 @@
 
 namespace wavecast {
 
-RenderSource load_render_source(const DaemonConfig& config, const RenderOptions& o) {
+RenderSource load_render_source(const OfflineSetup& setup, const RenderOptions& o) {
     RenderSource src;
     if (!o.score.empty()) {
         src.score = read_midi_file(o.score);
         src.style = std::make_shared<const Style>(src.score->style);
         return src;
     }
-    auto styles = load_styles(config.styles_dir);
+    auto styles = load_styles(setup.styles_dir);
     auto found = styles.find(o.style);
-    if (found == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + config.styles_dir);
+    if (found == styles.end()) throw std::runtime_error("no style named '" + o.style + "' in " + setup.styles_dir);
     src.style = found->second;
     return src;
 }
 
-void render_file(const DaemonConfig& config, const RenderOptions& o) {
-    const RenderSource src = load_render_source(config, o);
+void render_file(const OfflineSetup& setup, const RenderOptions& o) {
+    const RenderSource src = load_render_source(setup, o);
     const auto& style = src.style;
-    const BackendPlan plan = plan_backends(config.backend);
-    auto model = std::make_shared<const Model>(load_model(config.model_for(plan.generator)));
-    auto choice = make_generator(plan.generator, model, lane_keys(o.seed, o.lanes), config.precision, config.cpu_threads);
+    const BackendPlan plan = plan_backends(setup.backend);
+    auto model = std::make_shared<const Model>(load_model(setup.model_for(plan.generator)));
+    auto choice = make_generator(plan.generator, model, lane_keys(o.seed, o.lanes), setup.precision, setup.cpu_threads);
     const int rate = o.rate > 0 ? o.rate : model->spec.sample_rate;
     Renderer renderer(std::move(choice.generator), make_masking(plan.masking, model->spec.sample_rate, 2), style, rate, o.seed);
     if (src.score) renderer.set_score(style, src.score->notes, src.score->beats);
@@ -47,7 +47,7 @@ void render_file(const DaemonConfig& config, const RenderOptions& o) {
     if (!f) throw std::runtime_error("cannot write " + tmp + ": " + sf_strerror(nullptr));
     sf_command(f, SFC_SET_CLIPPING, nullptr, SF_TRUE);
 
-    const BlockParams p = o.resolve(config.streams.empty() ? std::map<std::string, double>{} : config.streams.front().params, style->tempo);
+    const BlockParams p = o.resolve(setup.stream_params, style->tempo);
     const uint64_t want = static_cast<uint64_t>(std::llround(o.seconds * rate));
     uint64_t written = 0;
     std::vector<float> block;

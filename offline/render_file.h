@@ -10,7 +10,7 @@
 #include <string>
 
 #include "chain/renderer.h"
-#include "daemon/config.h"
+#include "offline/setup.h"
 #include "protocol/params.h"
 #include "score/midi_file.h"
 #include "score/style.h"
@@ -27,6 +27,7 @@ struct RenderOptions {
     int bits = 24;
     int rate = 0;  // 0: the model's own rate
     int lanes = 4;
+    bool play = false;  // export: play the score through the network too, and keep what it played
     // The live parameters given on the command line (one option each, from params.h's table);
     // NaN where not given.
     ParamValues params = unset();
@@ -53,13 +54,13 @@ struct RenderOptions {
 };
 
 // Throws on any failure (message says what and where); prints a summary line on success.
-void render_file(const DaemonConfig& config, const RenderOptions& options);
+void render_file(const OfflineSetup& setup, const RenderOptions& options);
 
 // What render and export play: the named style, or the given score with the style its parts make.
 struct RenderSource {
     std::shared_ptr<const Style> style;
     std::optional<MidiScore> score;
 };
-RenderSource load_render_source(const DaemonConfig& config, const RenderOptions& options);
+RenderSource load_render_source(const OfflineSetup& setup, const RenderOptions& options);
 
 }  // namespace wavecast

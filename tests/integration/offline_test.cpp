@@ -8,7 +8,9 @@
 #include <tuple>
 
 #include "kernels/frame_features.h"
+#include "kernels/generator.h"
 #include "kernels/model.h"
+#include "kernels/mulaw.h"
 #include "kernels/safetensors.h"
 #include "score/midi_file.h"
 #include "score/style.h"
@@ -253,4 +255,57 @@ TEST(Export, ConditioningEqualsTheComposersAndTheTrainingReaderReadsIt) {
     int onsets = 0;
     for (const auto& k : summary["onsets"]) onsets += k.get<int>();
     EXPECT_EQ(onsets, onsets_here) << "the reader finds the onsets the file holds";
+}
+
+// export --play keeps what the network played on the frames it wrote: at temperature 0 every
+// sample is the most likely class given the samples before it (the CPU generator, teacher-forced
+// on those frames and that past, agrees), and the frames are export's own without --play.
+TEST(Export, PlayKeepsWhatTheNetworkPlayedOnTheFramesItWrote) {
+    TempDir dir;
+    const std::string model_path = dir.file("m.safetensors"), cfg = dir.file("c.toml");
+    auto model = std::make_shared<const wavecast::Model>(wavecast::random_model(wavecast::named_shape("tiny"), 4));
+    wavecast::save_model(model_path, *model);
+    std::ofstream(cfg) << "[daemon]\nmodel = \"m.safetensors\"\nbackend = \"cpu\"\nstyles = \"" << WAVECAST_SOURCE_DIR
+                       << "/config/styles\"\n[[stream]]\n[stream.params]\ntemperature = 0.0\nsustain_temperature = 0.0\n";
+    auto run = [&](const std::string& out, bool play) {
+        std::vector<std::string> args{WAVECASTD_BIN, "--config", cfg, "export",  "--style", "jazz_trio", "--seconds",
+                                      "2",           "--seed",   "5", "--lanes", "2",       "--out",     out};
+        if (play) args.push_back("--play");
+        Process p(args, {}, out + ".log");
+        EXPECT_EQ(p.wait(60).value_or(-1), 0) << p.log();
+        return wavecast::read_safetensors(out);
+    };
+    const auto played = run(dir.file("played.safetensors"), true), plain = run(dir.file("plain.safetensors"), false);
+    EXPECT_EQ(plain.tensors.count("samples"), 0u);
+    const auto& feats = played.tensors.at("features");
+    ASSERT_TRUE(feats.data == plain.tensors.at("features").data) << "playing changed the frames";
+    const auto& samples = played.tensors.at("samples");
+    const int frames = 200, lanes = 2, hop = model->spec.frame_hop, classes = model->spec.audio_classes;
+    ASSERT_EQ(samples.shape, (std::vector<int64_t>{lanes, frames * hop}));
+    const auto meta = nlohmann::json::parse(played.metadata.at("wavecast_export"));
+    EXPECT_EQ(meta["played_by"], "cpu");
+    EXPECT_EQ(meta["temperature"], 0.0);
+
+    // The past each sample was drawn from: the class of the sample before (silence first).
+    const size_t n = static_cast<size_t>(frames) * hop;
+    std::vector<int> past(static_cast<size_t>(lanes) * n);
+    for (int b = 0; b < lanes; ++b)
+        for (size_t t = 0; t < n; ++t)
+            past[b * n + t] = t == 0 ? classes / 2 : wavecast::mulaw_encode(samples.data[b * n + t - 1], classes);
+    auto gen = wavecast::make_cpu_generator(model, lanes, 5);
+    const auto& weights = played.tensors.at("instruments").data;  // one style, no crossfade: the first frame's throughout
+    gen->set_instruments(weights.data());
+    std::vector<float> probs(static_cast<size_t>(lanes) * n * classes);
+    gen->teacher_forced(feats.data.data(), past.data(), frames, probs.data());
+    int disagree = 0, sounding = 0;
+    for (int b = 0; b < lanes; ++b)
+        for (size_t t = 0; t < n; ++t) {
+            const float x = samples.data[b * n + t];
+            ASSERT_NEAR(wavecast::mulaw_decode(wavecast::mulaw_encode(x, classes), classes), x, 1e-6f) << "not a decoded class";
+            const float* p = &probs[(b * n + t) * classes];
+            disagree += static_cast<int>(std::max_element(p, p + classes) - p) != wavecast::mulaw_encode(x, classes);
+            sounding += x != 0.0f;
+        }
+    EXPECT_EQ(disagree, 0);
+    EXPECT_GT(sounding, 0);
 }
