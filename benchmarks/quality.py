@@ -185,12 +185,12 @@ def distances(ref, x):
     return mr / 3, float(lsd)
 
 
-def render_model(a, model, mid, seconds, out, extra=()):
-    """The score through the engine's own offline path, on `model`; the config's other settings
-    kept (its relative paths made absolute, as the copy lives elsewhere)."""
-    here = os.path.dirname(os.path.abspath(a.config))
+def config_for_model(config, model, path):
+    """Writes to `path` the config with `model` in place of its models, its other settings kept
+    (its relative paths made absolute, as the copy lives elsewhere); returns `path`."""
+    here = os.path.dirname(os.path.abspath(config))
     lines = []
-    for line in open(a.config).read().splitlines():
+    for line in open(config).read().splitlines():
         key = line.split("=")[0].strip()
         if "=" in line and key in ("model", "fallback_model"):
             continue
@@ -199,9 +199,15 @@ def render_model(a, model, mid, seconds, out, extra=()):
         lines.append(line)
         if line.strip() == "[daemon]":
             lines += [f'model = "{os.path.abspath(model)}"', f'fallback_model = "{os.path.abspath(model)}"']
-    with open(out + ".toml", "w") as f:
+    with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
-    run([a.wavecastd, "--config", out + ".toml", "render", "--score", mid, "--seconds", f"{seconds:.2f}", "--seed", "1",
+    return path
+
+
+def render_model(a, model, mid, seconds, out, extra=()):
+    """The score through the engine's own offline path, on `model`, with the config's other settings."""
+    config = config_for_model(a.config, model, out + ".toml")
+    run([a.wavecastd, "--config", config, "render", "--score", mid, "--seconds", f"{seconds:.2f}", "--seed", "1",
          "--temperature", str(a.temperature), "--tail-cut", str(a.tail_cut), "--sustain-temperature",
          str(a.sustain_temperature), "--masking-db", "-100", "--out", out, *extra])
 
