@@ -14,9 +14,12 @@
 #   daemon     render 20 s on CUDA; the daemon streaming into a private dummy jackd with 1, 16
 #              and 64 streams (fp16) sharing one generator, and 16 each on its own, for 30 s each (rtf,
 #              underruns, backend per stream); a 10 s recording
+#   latency    the live profile (config/live.toml) on this backend, the medium model: 200 MIDI CC
+#              steps of gain_db, a quarter second apart, timed to main_out_L on a dummy jackd of
+#              256-frame periods by wavecast-latency (median, p95, worst, underruns)
 #   train      the shipped small and medium models trained on, side by side, for what is left
 # The budget (default 480 s) is never exceeded. Logs go to $OUT (else ./gpu-out): summary.txt,
-# tests.log, bench.jsonl, daemon.log, train.log, and the trained small/medium.safetensors. A
+# tests.log, bench.jsonl, daemon.log, latency.log and latency.json, train.log, and the trained small/medium.safetensors. A
 # summary table (step, exit code, seconds, headline) is printed last. --dry-run checks that every
 # step's programs and libraries are there and prints the plan, running nothing on a GPU.
 # For trying the script itself on a machine without a GPU: WAVECAST_BUNDLE_BACKEND=cpu (the
@@ -37,7 +40,7 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-steps=(machine tests sanitizer bench daemon train)
+steps=(machine tests sanitizer bench daemon latency train)
 for s in "${only[@]}"; do
   [[ " ${steps[*]} " == *" $s "* ]] || { echo "run.sh: no step '$s' (steps: ${steps[*]})" >&2; exit 2; }
 done
@@ -294,6 +297,43 @@ step_daemon() {
   return $rc
 }
 
+# The live profile on this backend: the shipped config/live.toml with this run's paths and a
+# jackd of its own; the latency JSON in $OUT/latency.json, the daemon's status after it in the log.
+step_latency() {
+  local log="$OUT/latency.log" cfg="$work/live.toml" d ready=0
+  sed -e "s|^backend = .*|backend = \"$backend\"|" -e "s|^control = .*|control = \"ipc://$work/control-live\"|" \
+    -e "s|^telemetry = .*|telemetry = \"ipc://$work/telemetry-live\"|" -e "s|^models = .*|models = \"$here/models\"|" \
+    -e "s|^styles = .*|styles = \"$here/config/styles\"|" -e "s|^recordings = .*|recordings = \"$work\"|" \
+    -e "s|^server = .*|server = \"wavecast-live\"|" -e "s|^midi_map = \"mappings/|midi_map = \"$here/config/mappings/|" \
+    "$here/config/live.toml" >"$cfg"
+  "$here/bin/jackd" -n wavecast-live -d dummy -r 48000 -p 256 >>"$log" 2>&1 &
+  local jack=$!
+  for _ in $(seq 50); do "$here/bin/jack_lsp" -s wavecast-live >/dev/null 2>&1 && break; sleep 0.1; done
+  "$here/bin/wavecastd" --config "$cfg" >>"$log" 2>&1 &
+  d=$!
+  for _ in $(seq 120); do
+    if bin wavecast --endpoint "ipc://$work/control-live" --timeout 500 --retries 1 ping >/dev/null 2>&1; then ready=1; break; fi
+    kill -0 $d 2>/dev/null || break
+    sleep 0.5
+  done
+  if [ $ready = 0 ]; then echo "the live profile's daemon did not come up" | tee -a "$headline"; kill $d $jack 2>/dev/null; wait; return 1; fi
+  sleep 2  # the loudness stage settles its gain
+  bin wavecast-latency --server wavecast-live --client wavecast --surface midi --changes 200 --every-ms 250 --cc 73 --low-db -24 \
+    --high-db 6 >"$OUT/latency.json" 2>>"$log"
+  local rc=$?
+  bin wavecast --endpoint "ipc://$work/control-live" --json status >"$work/status-live.json" 2>>"$log"
+  cat "$work/status-live.json" >>"$log"
+  kill -TERM $d; wait $d; kill $jack; wait $jack 2>/dev/null
+  "$python" - "$OUT/latency.json" "$work/status-live.json" <<'PY' >"$headline" 2>/dev/null || echo "latency: no figures (rc $rc)" >"$headline"
+import json, sys
+l, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+st = s["streams"][0]
+print(f"MIDI CC to main_out_L: median {l['median_ms']:.1f} ms, p95 {l['p95_ms']:.1f}, worst {l['worst_ms']:.1f} ({l['measured']} of "
+      f"{l['changes']}); {st['underruns']} underruns, generator on {st['backend']}, model {s['model']['shape']}, rtf {st['rtf']:.2f}")
+PY
+  return $rc
+}
+
 step_train() {
   local seconds=$1 log="$OUT/train.log"
   if [ ! -e "$here/training/train.pack" ]; then echo "no training data in the bundle" >"$headline"; return 0; fi
@@ -318,7 +358,7 @@ step_train() {
   grep -h "^train: .* steps, " "$work"/train-*.log | sed 's/train: //; s/;.*//' | paste -sd';' >"$headline"
   return $rc
 }
-export -f step_machine step_tests step_sanitizer step_bench streams_config run_streams step_daemon step_train
+export -f step_machine step_tests step_sanitizer step_bench streams_config run_streams step_daemon step_latency step_train
 
 # What each step needs: the bundle's own files (a dry run fails without them) and the GPU
 # machine's tools (named when absent, as they are on a machine without a GPU).
@@ -329,13 +369,14 @@ needs() {
     sanitizer) echo "machine:compute-sanitizer bin/gpu_tests" ;;
     bench) echo "bin/wavecast-bench" ;;
     daemon) echo "bin/wavecastd bin/wavecast bin/jackd bin/jack_lsp lib/jack/jack_dummy.so config/wavecastd.toml models/medium.safetensors" ;;
+    latency) echo "bin/wavecastd bin/wavecast bin/wavecast-latency bin/jackd bin/jack_lsp lib/jack/jack_dummy.so config/live.toml models/medium.safetensors" ;;
     train) echo "training/train.py" ;;
   esac
 }
 
 train_least=120
 # name, its own timeout, the least it is worth starting with (train: what is left)
-plan=("machine 15 5" "tests 150 60" "sanitizer 120 30" "bench 170 40" "daemon 240 120" "train 0 $train_least")
+plan=("machine 15 5" "tests 150 60" "sanitizer 120 30" "bench 170 40" "daemon 240 120" "latency 90 75" "train 0 $train_least")
 reserve=10  # for the summary after the last step
 for entry in "${plan[@]}"; do
   read -r name own least <<<"$entry"

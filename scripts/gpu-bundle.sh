@@ -5,7 +5,7 @@
 #
 #   scripts/gpu-bundle.sh [DIR]          default DIR: gpu-bundle/ (git-ignored, so `carry` takes it)
 #
-# DIR holds: bin/ (wavecastd, wavecast, wavecast-bench, gpu_tests, wavecast-model, jackd,
+# DIR holds: bin/ (wavecastd, wavecast, wavecast-bench, wavecast-latency, gpu_tests, wavecast-model, jackd,
 # jack_lsp; stripped), lib/ (the shared libraries they need beyond glibc and CUDA, with jackd's
 # dummy driver in lib/jack), config/ with the styles, models/, training/ (the scripts, and the
 # training data packed by training/pack.py from training/data/{train,held} where those exist),
@@ -25,11 +25,11 @@ data_mib=${WAVECAST_BUNDLE_DATA_MIB:-14}
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWAVECAST_NATIVE=OFF -DWAVECAST_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-cmake --build "$build" -j "$(nproc)" --target wavecastd wavecast wavecast-bench gpu_tests wavecast-model
+cmake --build "$build" -j "$(nproc)" --target wavecastd wavecast wavecast-bench wavecast-latency gpu_tests wavecast-model
 
 rm -rf "$out"
 mkdir -p "$out"/{bin,lib/jack,models,training}
-cp "$build/daemon/wavecastd" "$build/client/wavecast" "$build/benchmarks/wavecast-bench" "$build/tests/gpu_tests" \
+cp "$build/daemon/wavecastd" "$build/client/wavecast" "$build/benchmarks/wavecast-bench" "$build/benchmarks/wavecast-latency" "$build/tests/gpu_tests" \
    "$build/tools/wavecast-model" "$(command -v jackd)" "$(command -v jack_lsp)" "$out/bin/"
 jack_drivers=$(dirname "$(dpkg -L jackd2 | grep '/jack_dummy.so$' | head -1)")
 cp "$jack_drivers/jack_dummy.so" "$out/lib/jack/"
