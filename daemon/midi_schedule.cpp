@@ -50,6 +50,7 @@ void MidiSchedule::queue(StreamOutput& out, const std::vector<MidiEvent>& events
         sounded.push_back({m.due, e.track, e.on, e.pitch, e.velocity, e.beat, style.tracks[static_cast<size_t>(e.track)].name});
     }
     ticks_until(UINT64_MAX);
+    if (!programs && sounded.empty()) return;  // most blocks of a live profile's 10 ms: no lock taken
     std::lock_guard lock(mu_);
     if (programs) programs_ = std::move(current);
     notes_.insert(notes_.end(), std::make_move_iterator(sounded.begin()), std::make_move_iterator(sounded.end()));

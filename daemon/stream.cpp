@@ -15,17 +15,6 @@ size_t ring_floats(double lookahead_ms, int rate, size_t block_frames) {
     return 2 * (static_cast<size_t>(lookahead_ms / 1000.0 * rate) + 2 * block_frames) + 2 * 8192;
 }
 
-// Everything of a block's report but its events (which only MIDI out and telemetry need): assigned
-// field by field into the same object every block, so that its strings keep their capacity.
-void copy_summary(BlockReport& to, const BlockReport& from) {
-    to.start = from.start, to.position = from.position, to.style = from.style, to.beat = from.beat, to.tempo = from.tempo;
-    to.bar = from.bar, to.section = from.section, to.output_delay_frames = from.output_delay_frames;
-    to.masking_latency = from.masking_latency, to.limiter_latency = from.limiter_latency;
-    to.resampler_held_frames = from.resampler_held_frames, to.backend = from.backend;
-    to.generator_failures = from.generator_failures, to.masking_backend = from.masking_backend;
-    to.masking_failures = from.masking_failures, to.masking = from.masking, to.loudness = from.loudness;
-}
-
 // The parameters a stream starts with where neither the table nor the config gives one.
 ParamValues derived_defaults(const StreamConfig& cfg, const Style& style) {
     ParamValues d;
@@ -52,7 +41,7 @@ Stream::Stream(const StreamConfig& cfg, std::unique_ptr<Generator> generator, st
       style_name_(style->name),
       net_(cfg.name) {
     target_floats_ = 2 * static_cast<size_t>(lookahead_ms_ / 1000.0 * output_rate);
-    published_.block.backend = renderer_.generator().backend();
+    words_.backend = words_seen_.backend = renderer_.generator().backend();
     // Here, on the thread that builds the streams one after another: nothing of a block is made
     // cold on a producer thread (a GPU's plans, buffers and algorithm choices).
     renderer_.reserve(block_frames_);
@@ -138,12 +127,18 @@ StreamStatus Stream::status() const {
         s.style = style_name_;
     }
     s.params = params_.snapshot();
-    double busy = 0;
+    const Figures f = figures_.load();
+    BlockReport& b = s.block;
+    b.start = f.start, b.position = f.position, b.style = f.style, b.beat = f.beat, b.tempo = f.tempo, b.bar = f.bar;
+    b.output_delay_frames = f.output_delay_frames, b.masking_latency = f.masking_latency, b.limiter_latency = f.limiter_latency;
+    b.resampler_held_frames = f.resampler_held_frames, b.masking = f.masking, b.loudness = f.loudness;
+    b.generator_failures.count = f.generator_failures, b.masking_failures.count = f.masking_failures;
     {
-        std::lock_guard lock(published_mu_);
-        copy_summary(s.block, published_.block);
-        busy = published_.busy_s;
+        std::lock_guard lock(words_mu_);
+        b.section = words_.section, b.backend = words_.backend, b.masking_backend = words_.masking_backend;
+        b.generator_failures.last = words_.generator_failure, b.masking_failures.last = words_.masking_failure;
     }
+    const double busy = f.busy_s;
     const int rate = out_rate_.load();
     s.underruns = out_.underruns();
     s.underrun_frames = out_.underrun_frames();
@@ -202,10 +197,9 @@ void Stream::produce_loop(int realtime_priority) {
         } catch (const std::exception& e) {
             // Even the fallback failed: the callback plays zeros (counted) while this retries; the
             // failed block's notes never sound.
-            {
-                std::lock_guard lock(published_mu_);
-                published_.block.generator_failures = renderer_.report().generator_failures;
-            }
+            figures_now_.generator_failures = renderer_.report().generator_failures.count;
+            figures_.store(figures_now_);
+            publish_words(renderer_.report());
             const auto now = std::chrono::steady_clock::now();
             if (now - last_error_log > std::chrono::seconds(5)) {
                 spdlog::error("stream '{}': rendering failed: {}; retrying", name(), e.what());
@@ -232,23 +226,37 @@ void Stream::produce_loop(int realtime_priority) {
             }
             net_.push(block.data(), block.size() / 2, rate, title_);
         }
-        std::lock_guard lock(published_mu_);
-        copy_summary(published_.block, r);
-        published_.busy_s += busy;
-        published_.written_beat = r.beat - r.resampler_held_frames / rate * r.tempo / 60.0;
-        published_.frames_written += written / 2;
+        publish(r, busy, written / 2, rate);
     }
+}
+
+void Stream::publish(const BlockReport& r, double busy, size_t written_frames, int rate) {
+    Figures& f = figures_now_;
+    f.start = r.start, f.position = r.position, f.style = r.style, f.beat = r.beat, f.tempo = r.tempo, f.bar = r.bar;
+    f.output_delay_frames = r.output_delay_frames, f.masking_latency = r.masking_latency, f.limiter_latency = r.limiter_latency;
+    f.resampler_held_frames = r.resampler_held_frames, f.masking = r.masking, f.loudness = r.loudness;
+    f.generator_failures = r.generator_failures.count, f.masking_failures = r.masking_failures.count;
+    f.busy_s += busy;
+    f.written_beat = r.beat - r.resampler_held_frames / rate * r.tempo / 60.0;
+    f.frames_written += written_frames;
+    figures_.store(f);
+    publish_words(r);
+}
+
+void Stream::publish_words(const BlockReport& r) {
+    if (r.section == words_seen_.section && r.backend == words_seen_.backend && r.masking_backend == words_seen_.masking_backend &&
+        r.generator_failures.last == words_seen_.generator_failure && r.masking_failures.last == words_seen_.masking_failure)
+        return;
+    words_seen_ = {r.section, r.backend, r.generator_failures.last, r.masking_backend, r.masking_failures.last};
+    std::lock_guard lock(words_mu_);
+    words_ = words_seen_;
 }
 
 double Stream::playing_beat(std::chrono::steady_clock::time_point at, double extra_s) const {
     const StreamOutput::Clock clock = out_.clock();
-    double beat = 0, delay = 0, tempo = 0;
-    uint64_t written = 0;
-    {
-        std::lock_guard lock(published_mu_);
-        beat = published_.written_beat, written = published_.frames_written;
-        delay = published_.block.output_delay_frames, tempo = published_.block.tempo;
-    }
+    const Figures f = figures_.load();
+    const double beat = f.written_beat, delay = f.output_delay_frames, tempo = f.tempo;
+    const uint64_t written = f.frames_written;
     const double rate = out_rate_.load();
     // The frame leaving the ring at `at`: the count at the period's start, moved on in real time.
     const int64_t at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();

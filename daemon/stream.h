@@ -22,6 +22,7 @@
 #include "output/stream_output.h"
 #include "score/midi_file.h"
 #include "tempo/tempo_source.h"
+#include "util/seqlock.h"
 
 namespace wavecast {
 
@@ -130,15 +131,35 @@ private:
     std::vector<Composer::Cue> pending_cues_;
     std::string style_name_;  // what status shows: the style (or "score") asked for last
 
-    // What the producer publishes once a block, for status() and playing_beat().
-    struct Published {
-        BlockReport block;
+    // What the producer publishes once a block, for status() and playing_beat(): the figures
+    // without a lock (the producer may run realtime, and must never wait on a reader), the words
+    // (which change every few bars at most) under one, taken only when one has changed.
+    struct Figures {
+        uint64_t start = 0, position = 0;
+        const Style* style = nullptr;
+        double beat = 0, tempo = 0;
+        int64_t bar = 0;
+        double output_delay_frames = 0;
+        int masking_latency = 0, limiter_latency = 0;
+        double resampler_held_frames = 0;
+        uint64_t generator_failures = 0, masking_failures = 0;
+        MaskingStats masking;
+        LoudnessStats loudness;
         double busy_s = 0;            // producer time spent rendering
         double written_beat = 0;      // the composer's beat at the end of what is in the ring
         uint64_t frames_written = 0;  // output frames written to the ring so far
     };
-    mutable std::mutex published_mu_;
-    Published published_;
+    struct Words {
+        std::string section, backend, generator_failure, masking_backend, masking_failure;
+        bool operator==(const Words&) const = default;
+    };
+    void publish(const BlockReport& r, double busy, size_t written_frames, int rate);
+    void publish_words(const BlockReport& r);
+    Seqlock<Figures> figures_;
+    Figures figures_now_;  // producer only: what it last published, its running totals
+    Words words_seen_;     // producer only: the words it last published
+    mutable std::mutex words_mu_;
+    Words words_;
 
     // The network outputs, fed by the producer after each block reaches the ring, under the
     // title the producer keeps (made again only when the style or the section changes).

@@ -12,7 +12,7 @@ namespace wavecast {
 
 struct OfflineSetup {
     std::string styles_dir;
-    std::string backend = "auto";  // auto, cpu or cuda
+    std::string backend = "auto";       // auto, cpu or cuda
     std::string cpu_model, cuda_model;  // the model each backend plays
     Precision precision = Precision::fp32;
     int cpu_threads = 0;
