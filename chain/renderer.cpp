@@ -17,7 +17,8 @@ Renderer::Renderer(std::unique_ptr<Generator> generator, std::unique_ptr<Masking
       post_(std::move(masking), gen_->spec().sample_rate, output_rate, loudness),
       de_emphasis_(gen_->lanes()),
       dc_blocker_(gen_->lanes(), gen_->spec().sample_rate),
-      gate_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop) {
+      gate_(gen_->lanes(), gen_->spec().sample_rate, gen_->spec().frame_hop),
+      sharpening_(gen_->lanes(), gen_->spec().sample_rate) {
     set_style(std::move(style));
 }
 
@@ -124,15 +125,20 @@ std::vector<float> Renderer::lane_releases() const {
 }
 
 // Each lane's temperature each frame: the stream's, capped by the sustain temperature where the
-// lane's newest note has sounded kAttackSeconds (frame_features.h: the age at the frame's start).
+// lane's newest note has sounded kAttackSeconds (frame_features.h: the age at the frame's start),
+// and sharpened as the lane's output repeats at its note's period (pitch_sharpening.h: from what
+// it played up to this block, the same for every frame of the block).
 void Renderer::lane_temperatures(int frames, const BlockParams& p) {
     const int lanes = gen_->lanes();
     const float t = static_cast<float>(p[Param::temperature]), held = std::min(t, static_cast<float>(p[Param::sustain_temperature]));
     const float attack_age = static_cast<float>(std::log1p(kAttackSeconds));
+    const double strength = p[Param::pitch_sharpening];
     temperature_.resize(static_cast<size_t>(frames) * lanes);
     for (size_t i = 0; i < temperature_.size(); ++i) {
         const float* f = &features_[i * kFrameFeatures];
-        temperature_[i] = f[kActiveOffset] > 0.0f && f[kAgeOffset] >= attack_age ? held : t;
+        const float capped = f[kActiveOffset] > 0.0f && f[kAgeOffset] >= attack_age ? held : t;
+        temperature_[i] =
+            static_cast<float>(capped / sharpening_.sharpening(static_cast<int>(i % static_cast<size_t>(lanes)), f, strength));
     }
 }
 
@@ -204,6 +210,7 @@ const BlockReport& Renderer::render(int frames, const BlockParams& p, std::vecto
     report_.clock_ticks.clear();
     score_.take_clock_ticks(report_.clock_ticks);
     generate_or_fall_back(frames);
+    for (int b = 0; b < lanes; ++b) sharpening_.push(b, &lanes_out_[static_cast<size_t>(b) * n], n);
     de_emphasis_.apply(gen_->spec().pre_emphasis, n, lanes_out_.data());
     dc_blocker_.apply(n, lanes_out_.data());
     gate_.set_release(lane_releases());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chain/dc_blocker.h"
+#include "chain/pitch_sharpening.h"
 #include "chain/post_tier.h"
 #include "chain/silence_gate.h"
 #include "kernels/emphasis.h"
@@ -141,6 +142,7 @@ private:
     DcBlocker dc_blocker_;
     SilenceGate gate_;
     std::vector<float> features_, temperature_, tail_cut_, lanes_out_, stereo_;
+    PitchSharpening sharpening_;  // what each lane played lately, for its temperature
 };
 
 }  // namespace wavecast

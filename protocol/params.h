@@ -22,6 +22,10 @@ namespace wavecast {
       "the most a lane's temperature is once its newest note has sounded 0.1 s: 0 holds the note at the network's " \
       "most likely samples, clean of the hiss every draw adds; the attack keeps the temperature, which a note "     \
       "needs to leave the one before; 4 leaves it as it is")                                                        \
+    X(pitch_sharpening, 0.0, 1.0, false, 0.0, "",                                                                   \
+      "how far a lane's draws sharpen as its output repeats at its note's period (LPCNet's rule at 1: the "         \
+      "temperature over 1 + max(0, 1.5 g - 0.5), g the correlation one period back): held notes clean, attacks "    \
+      "free, no switch by note age; 0 off")                                                                         \
     X(tempo, 20.0, 300.0, false, NAN, "bpm", "beats per minute (default: the style's)")                             \
     X(intensity, 0.0, 1.0, false, 0.6, "", "density and loudness of the score")                                     \
     X(gain_db, -60.0, 12.0, false, 0.0, "dB", "a trim around the loudness target")                                  \

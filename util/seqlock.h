@@ -43,7 +43,7 @@ public:
             if (seq_.load(std::memory_order_relaxed) == s) break;
         }
         T value;
-        std::memcpy(&value, w.data(), sizeof(T));
+        std::memcpy(static_cast<void*>(&value), w.data(), sizeof(T));  // trivially copyable, as asserted
         return value;
     }
 

@@ -219,3 +219,37 @@ TEST(Renderer, AScoresSilencesAreExactZerosThroughThePostTier) {
         EXPECT_EQ(peak(2.0 + release + kGateFadeSeconds + 0.2, 8.0), 0.0f) << "after the note and its release of " << release << " s";
     }
 }
+
+// LPCNet's rule with the score's pitch: a lane whose output repeats at its note's period draws
+// at half the temperature (g = 1: 1 + 1.5 - 0.5), noise or silence at the whole of it, and a
+// period that is not the note's sharpens nothing.
+TEST(PitchSharpening, SharpensAsTheOutputRepeatsAtTheNotesPeriod) {
+    const int rate = 16000;
+    wavecast::PitchSharpening s(3, rate);
+    std::vector<float> frame(wavecast::kFrameFeatures, 0.0f);
+    wavecast::add_note(frame.data(), 45, 100, false, 0.5f);  // A2, 110 Hz
+    std::vector<float> tone(1600), noise(1600), other(1600);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> gauss(0.0f, 0.1f);
+    for (size_t i = 0; i < tone.size(); ++i) {
+        const double t = static_cast<double>(i) / rate;
+        tone[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * 110 * t) + 0.1 * std::sin(2 * M_PI * 330 * t + 1.0));
+        noise[i] = gauss(rng);
+        other[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * 155 * t));  // a tritone off: no repeat at A's period
+    }
+    s.push(0, tone.data(), tone.size());
+    s.push(1, noise.data(), noise.size());
+    s.push(2, other.data(), other.size());
+    EXPECT_GT(s.correlation(0, frame.data()), 0.99);
+    EXPECT_NEAR(s.sharpening(0, frame.data(), 1.0), 2.0, 0.02);
+    EXPECT_NEAR(s.sharpening(0, frame.data(), 0.5), 1.5, 0.01);
+    EXPECT_EQ(s.sharpening(0, frame.data(), 0.0), 1.0);
+    EXPECT_LT(s.sharpening(1, frame.data(), 1.0), 1.05);
+    EXPECT_LT(s.sharpening(2, frame.data(), 1.0), 1.05);
+    // No note, no period: nothing to sharpen by.
+    std::vector<float> rest(wavecast::kFrameFeatures, 0.0f);
+    EXPECT_EQ(s.sharpening(0, rest.data(), 1.0), 1.0);
+    // Newer output replaces older: the tone pushed on after noise is what counts.
+    s.push(1, tone.data(), tone.size());
+    EXPECT_NEAR(s.sharpening(1, frame.data(), 1.0), 2.0, 0.02);
+}
