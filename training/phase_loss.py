@@ -15,7 +15,9 @@ rest), fed
 FluidSynth is deterministic, so a held note's next sample is all but fixed by its exact past:
 the true past's sustain loss measures the model, not the music. Beside it, the prediction gain
 (dB) of the network's expected sample, 10 log10(sum x^2 / sum (x - E[x])^2), and, on the same
-true audio, a backward-adaptive order-16 LPC's (../shared/notes/prediction-gain.md's predictor).
+true audio, a backward-adaptive order-16 LPC's (../shared/notes/prediction-gain.md's predictor);
+and the mean of the expected sample beside the audio's, in each phase: the network's own DC
+offset, at its source (in the model's domain, before the engine's DC blocker).
 
 Each melody: single notes of 0.25-1.5 s and rests of 0.1-1.0 s in the instrument's register,
 seeded from 3000 (the project's data uses composer seeds below 2,400), so never trained on.
@@ -173,22 +175,27 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         a.config = quality.config_for_model(a.config, a.model, os.path.join(tmp, "config.toml"))
         for inst in a.instruments.split(","):
-            sums = {k: np.zeros((len(PHASES), 4)) for k in PASTS + ("lpc",)}  # nats, samples, x^2, (x - E[x])^2
+            # nats, samples, x^2, (x - E[x])^2, E[x], x
+            sums = {k: np.zeros((len(PHASES), 6)) for k in PASTS + ("lpc",)}
             for m in range(a.melodies):
                 label, result, meta = one_melody(a, net, inst, 3000 + 100 * list(REGISTERS).index(inst) + m, tmp)
                 for kind, (ce, x, expected) in result.items():
                     for ph in range(len(PHASES)):
                         sel = label == ph
-                        sums[kind][ph] += [ce[sel].sum(), sel.sum(), (x[sel] ** 2).sum(), ((x[sel] - expected[sel]) ** 2).sum()]
+                        sums[kind][ph] += [ce[sel].sum(), sel.sum(), (x[sel] ** 2).sum(), ((x[sel] - expected[sel]) ** 2).sum(),
+                                           expected[sel].sum(), x[sel].sum()]
             figures[inst] = {kind: {name: {"nats": round(s[0] / s[1], 3), "seconds": round(s[1] / spec["sample_rate"], 2),
-                                           "gain_db": round(float(10 * np.log10((s[2] + 1e-30) / (s[3] + 1e-30))), 1)}
+                                           "gain_db": round(float(10 * np.log10((s[2] + 1e-30) / (s[3] + 1e-30))), 1),
+                                           "mean_expected": round(float(s[4] / s[1]), 5), "mean_audio": round(float(s[5] / s[1]), 5)}
                                     for name, s in zip(PHASES, sums[kind]) if s[1] > 0}
                              for kind in PASTS + ("lpc",)}
             for ph in figures[inst]["lpc"].values():
-                ph.pop("nats")
+                for k in ("nats", "mean_expected", "mean_audio"):
+                    ph.pop(k)
             row = "  ".join(f"{k} " + "/".join(f"{figures[inst][k].get(p, {}).get('nats', float('nan')):.2f}" for p in PHASES) for k in PASTS)
             print(f"{inst}: nats a sample (attack/sustain/release/silence): {row}; sustain prediction gain on the true past "
-                  f"{figures[inst]['true'].get('sustain', {}).get('gain_db')} dB (LPC-16 {figures[inst]['lpc'].get('sustain', {}).get('gain_db')} dB)",
+                  f"{figures[inst]['true'].get('sustain', {}).get('gain_db')} dB (LPC-16 {figures[inst]['lpc'].get('sustain', {}).get('gain_db')} dB); "
+                  f"mean expected sample in silence {figures[inst]['true'].get('silence', {}).get('mean_expected')}",
                   flush=True)
     out = {"model": a.model, "melodies_per_instrument": a.melodies, "seconds": a.seconds, "phases": PHASES, "pasts": PASTS,
            "sampling": {k: meta.get(k) for k in ("temperature", "tail_cut", "sustain_temperature", "played_by")}, "figures": figures}
